@@ -1,0 +1,1 @@
+"""The `minwon` command line: one module per group of subcommands."""

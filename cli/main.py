@@ -1,0 +1,44 @@
+"""Entry point of the `minwon` command.
+
+Each subcommand module exposes `register(subparsers)`; a handler returns the
+process exit code and raises `CliError` for a failure the user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cli import deadline, policy
+from cli.errors import CliError
+
+SUBCOMMAND_MODULES = (deadline, policy)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minwon",
+        description="Complaint (민원) workflow engine for the service charter.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except CliError as error:
+        print(f"minwon: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

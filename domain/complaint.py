@@ -1,0 +1,816 @@
+"""The Complaint aggregate: every fact about one case (민원), as events.
+
+Commands check the charter's rules and raise a named `ComplaintError`; only then
+do they trigger an event whose body assigns state. Every command after intake
+carries a `command_id`: a command already recorded is accepted again silently,
+so a retried activity records its event once.
+
+Every event carries the digest of its predecessor (`prev_digest`), so the stored
+history of a case forms a hash chain that `domain.chain.verify_chain` checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.calendar import to_seoul
+from domain.chain import GENESIS, event_digest
+
+Status = Literal["received", "assigned", "answered", "closed", "withdrawn"]
+ApologyMode = Literal["in_person", "phone", "public"]
+CorrectiveKind = Literal["warning", "training"]
+EscalationTrigger = Literal["deadline", "manual"]
+APOLOGY_MODES: tuple[ApologyMode, ...] = ("in_person", "phone", "public")
+CORRECTIVE_KINDS: tuple[CorrectiveKind, ...] = ("warning", "training")
+
+# Fixed namespace: the same intake reference always names the same case.
+CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
+
+# Answering a case keeps these promises; an investigation is kept by its finding.
+KEPT_BY_ANSWER = frozenset({"reply", "result", "expedited", "callback"})
+KEPT_BY_FINDING = frozenset({"investigation"})
+
+
+class ComplaintError(Exception):
+    """A command the charter's rules do not allow."""
+
+
+class CaseClosedError(ComplaintError):
+    pass
+
+
+class CaseWithdrawnError(ComplaintError):
+    pass
+
+
+class NotAnsweredError(ComplaintError):
+    pass
+
+
+class UnknownCommitmentError(ComplaintError):
+    pass
+
+
+class CommitmentNotOpenError(ComplaintError):
+    pass
+
+
+class CommitmentAlreadyOpenError(ComplaintError):
+    pass
+
+
+class DeadlineNotReachedError(ComplaintError):
+    pass
+
+
+class InterimReplyTooLateError(ComplaintError):
+    pass
+
+
+class InterimReplyNotLaterError(ComplaintError):
+    pass
+
+
+class ExtensionTooLongError(ComplaintError):
+    pass
+
+
+class ExtensionLimitError(ComplaintError):
+    pass
+
+
+class ApologyRequiredError(ComplaintError):
+    pass
+
+
+class InvestigationError(ComplaintError):
+    pass
+
+
+class CorrectiveActionNotApplicableError(ComplaintError):
+    pass
+
+
+class PrivateCaseError(ComplaintError):
+    pass
+
+
+class OpenCommitmentsError(ComplaintError):
+    pass
+
+
+class InvalidValueError(ComplaintError):
+    pass
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """One promise with a clock, as it stands now."""
+
+    kind: str
+    started_at: datetime
+    due: datetime
+    original_due: datetime
+    rule: str
+    days: int | None
+    warn_at: datetime
+    max_extensions: int
+    extensions: int = 0
+    status: Literal["open", "met", "breached", "cancelled"] = "open"
+    warned: bool = False
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def original_period(self) -> timedelta:
+        return self.original_due - self.started_at
+
+
+@dataclass(frozen=True)
+class Escalation:
+    level: int
+    to_role: str
+    to_staff: str | None
+    reason: str
+    by: str
+    trigger: EscalationTrigger
+    at: datetime
+
+
+def _text(value: str, field: str, *, max_length: int = 10_000) -> str:
+    if not value.strip():
+        raise InvalidValueError(f"{field} must not be empty")
+    if len(value) > max_length:
+        raise InvalidValueError(f"{field} is longer than {max_length} characters")
+    return value
+
+
+class Complaint(Aggregate):
+    """One complaint case, from receipt to closing."""
+
+    class Event(Aggregate.Event):
+        prev_digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            # Runs after each event body, on every replay: the head of the chain.
+            aggregate.head_digest = event_digest(self)
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, prev_digest=self.head_digest, **kwargs)
+
+    @staticmethod
+    def create_id(intake_ref: str) -> uuid.UUID:
+        return uuid.uuid5(CASE_NAMESPACE, intake_ref)
+
+    # -- intake ---------------------------------------------------------------
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        intake_ref: str,
+        receipt_code: str,
+        channel: str,
+        category: str,
+        topic: str,
+        private: bool,
+        contact: str,
+        text: str,
+        received_at: datetime,
+        apology_on_fault: bool = False,
+        apology_always: bool = False,
+        corrective_action: bool = False,
+        investigated: bool = False,
+        linked_to: str | None = None,
+    ) -> Complaint:
+        """A new case; the category's charter flags are copied into the event."""
+        return cls(
+            intake_ref=_text(intake_ref, "intake reference", max_length=200),
+            receipt_code=receipt_code,
+            channel=channel,
+            category=category,
+            topic=topic,
+            private=private,
+            contact=_text(contact, "contact", max_length=500),
+            text=_text(text, "complaint text"),
+            received_at=to_seoul(received_at),
+            apology_on_fault=apology_on_fault,
+            apology_always=apology_always,
+            corrective_action=corrective_action,
+            investigated=investigated,
+            linked_to=linked_to,
+            prev_digest=GENESIS,
+        )
+
+    @event("Received")
+    def __init__(
+        self,
+        intake_ref: str,
+        receipt_code: str,
+        channel: str,
+        category: str,
+        topic: str,
+        private: bool,
+        contact: str,
+        text: str,
+        received_at: datetime,
+        apology_on_fault: bool,
+        apology_always: bool,
+        corrective_action: bool,
+        investigated: bool,
+        linked_to: str | None,
+        prev_digest: str,
+    ) -> None:
+        self.head_digest = prev_digest
+        self.intake_ref = intake_ref
+        self.receipt_code = receipt_code
+        self.channel = channel
+        self.category = category
+        self.topic = topic
+        self.private = private
+        self.contact = contact
+        self.text = text
+        self.received_at = received_at
+        self.apology_on_fault = apology_on_fault
+        self.apology_always = apology_always
+        self.corrective_action = corrective_action
+        self.investigated = investigated
+        self.linked_to = linked_to
+        self.status: Status = "received"
+        self.assignee: str | None = None
+        self.assignee_role: str | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.commitments: dict[str, Commitment] = {}
+        self.escalations: list[Escalation] = []
+        self.interim_replies: list[dict[str, Any]] = []
+        self.investigation: Literal["none", "open", "concluded"] = "none"
+        self.fault_confirmed: bool | None = None
+        self.finding: str | None = None
+        self.apologies: list[dict[str, Any]] = []
+        self.corrective_actions: list[dict[str, Any]] = []
+        self.answer: str | None = None
+        self.answered_at: datetime | None = None
+        self.announcement: str | None = None
+        self.satisfaction: int | None = None
+        self.closed_at: datetime | None = None
+        self.withdrawn_reason: str | None = None
+        self.command_ids: set[str] = set()
+
+    # -- helpers ----------------------------------------------------------------
+
+    def already_done(self, command_id: str) -> bool:
+        return command_id in self.command_ids
+
+    def _require_open(self) -> None:
+        if self.status == "closed":
+            raise CaseClosedError(f"case {self.receipt_code} is closed")
+        if self.status == "withdrawn":
+            raise CaseWithdrawnError(f"case {self.receipt_code} was withdrawn")
+
+    def _commitment(self, kind: str) -> Commitment:
+        try:
+            return self.commitments[kind]
+        except KeyError:
+            raise UnknownCommitmentError(
+                f"case {self.receipt_code} has no '{kind}' commitment"
+            ) from None
+
+    def _open_commitment(self, kind: str) -> Commitment:
+        commitment = self._commitment(kind)
+        if not commitment.is_open:
+            raise CommitmentNotOpenError(f"the '{kind}' commitment is already {commitment.status}")
+        return commitment
+
+    @property
+    def apology_required(self) -> bool:
+        return self.apology_always or (self.apology_on_fault and bool(self.fault_confirmed))
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in ("closed", "withdrawn")
+
+    def open_commitments(self) -> list[Commitment]:
+        return [c for c in self.commitments.values() if c.is_open]
+
+    def next_due(self) -> datetime | None:
+        dues = [c.due for c in self.open_commitments()]
+        return min(dues) if dues else None
+
+    # -- assignment -------------------------------------------------------------
+
+    def assign(self, *, staff: str, role: str, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        _text(staff, "staff")
+        if self.assignee is None:
+            self._assigned(staff=staff, role=role, by=by, at=to_seoul(at), command_id=command_id)
+        elif self.assignee != staff:
+            self._reassigned(
+                staff=staff,
+                role=role,
+                previous=self.assignee,
+                by=by,
+                at=to_seoul(at),
+                command_id=command_id,
+            )
+
+    @event("Assigned")
+    def _assigned(self, staff: str, role: str, by: str, at: datetime, command_id: str) -> None:
+        self.assignee = staff
+        self.assignee_role = role
+        if self.status == "received":
+            self.status = "assigned"
+        self.command_ids.add(command_id)
+
+    @event("Reassigned")
+    def _reassigned(
+        self, staff: str, role: str, previous: str, by: str, at: datetime, command_id: str
+    ) -> None:
+        self.assignee = staff
+        self.assignee_role = role
+        self.command_ids.add(command_id)
+
+    def take_message(
+        self,
+        *,
+        for_staff: str,
+        taken_by: str,
+        callback_by: datetime,
+        note: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """A colleague takes the message for an absent staff member (가.④, 나.③)."""
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if to_seoul(callback_by) <= to_seoul(at):
+            raise InvalidValueError("the promised callback time must be in the future")
+        self._message_taken(
+            for_staff=_text(for_staff, "absent staff"),
+            taken_by=_text(taken_by, "staff taking the message"),
+            callback_by=to_seoul(callback_by),
+            note=note,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("MessageTaken")
+    def _message_taken(
+        self,
+        for_staff: str,
+        taken_by: str,
+        callback_by: datetime,
+        note: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        self.messages.append(
+            {"for_staff": for_staff, "taken_by": taken_by, "callback_by": callback_by, "at": at}
+        )
+        self.command_ids.add(command_id)
+
+    # -- commitments ------------------------------------------------------------
+
+    def start_commitment(
+        self,
+        *,
+        kind: str,
+        due: datetime,
+        rule: str,
+        days: int | None,
+        warn_at: datetime,
+        max_extensions: int,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """Start a clock; `due` was computed by the calendar under `rule`."""
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        existing = self.commitments.get(kind)
+        if existing is not None and existing.is_open:
+            raise CommitmentAlreadyOpenError(f"the '{kind}' commitment is already running")
+        if to_seoul(due) <= to_seoul(at):
+            raise InvalidValueError("a commitment must be due after it starts")
+        self._commitment_started(
+            kind=kind,
+            due=to_seoul(due),
+            rule=rule,
+            days=days,
+            warn_at=min(to_seoul(warn_at), to_seoul(due)),
+            max_extensions=max_extensions,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("CommitmentStarted")
+    def _commitment_started(
+        self,
+        kind: str,
+        due: datetime,
+        rule: str,
+        days: int | None,
+        warn_at: datetime,
+        max_extensions: int,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        self.commitments[kind] = Commitment(
+            kind=kind,
+            started_at=at,
+            due=due,
+            original_due=due,
+            rule=rule,
+            days=days,
+            warn_at=warn_at,
+            max_extensions=max_extensions,
+        )
+        self.command_ids.add(command_id)
+
+    def warn(self, *, kind: str, at: datetime, command_id: str) -> None:
+        """The assignee was warned that a deadline is near."""
+        if self.already_done(command_id):
+            return
+        commitment = self._open_commitment(kind)
+        if commitment.warned:
+            return
+        self._commitment_warned(
+            kind=kind, due=commitment.due, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("CommitmentWarned")
+    def _commitment_warned(self, kind: str, due: datetime, at: datetime, command_id: str) -> None:
+        self.commitments[kind] = replace(self.commitments[kind], warned=True)
+        self.command_ids.add(command_id)
+
+    def breach(self, *, kind: str, at: datetime, command_id: str) -> None:
+        """The deadline passed with the promise not kept."""
+        if self.already_done(command_id):
+            return
+        commitment = self._open_commitment(kind)
+        if to_seoul(at) < commitment.due:
+            raise DeadlineNotReachedError(
+                f"the '{kind}' commitment is due {commitment.due.isoformat()}, not yet breached"
+            )
+        self._commitment_breached(
+            kind=kind, due=commitment.due, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("CommitmentBreached")
+    def _commitment_breached(self, kind: str, due: datetime, at: datetime, command_id: str) -> None:
+        self.commitments[kind] = replace(self.commitments[kind], status="breached", breached_at=at)
+        self.command_ids.add(command_id)
+
+    def send_interim_reply(
+        self,
+        *,
+        kind: str,
+        reason: str,
+        new_due: datetime,
+        by: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """중간회신: tell the resident why it takes longer and when to expect the answer."""
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        commitment = self._open_commitment(kind)
+        at, new_due = to_seoul(at), to_seoul(new_due)
+        _text(reason, "reason for the delay")
+        if at >= commitment.due:
+            raise InterimReplyTooLateError(
+                f"an interim reply must be sent before the deadline ({commitment.due.isoformat()})"
+            )
+        if new_due <= commitment.due:
+            raise InterimReplyNotLaterError(
+                f"the new expected date must be after the current deadline "
+                f"({commitment.due.isoformat()})"
+            )
+        if commitment.extensions >= commitment.max_extensions:
+            raise ExtensionLimitError(
+                f"the '{kind}' commitment may be extended {commitment.max_extensions} time(s); "
+                "that limit is reached"
+            )
+        if new_due - commitment.due > commitment.original_period:
+            raise ExtensionTooLongError(
+                "an extension may be at most as long as the original period "
+                f"(latest {(commitment.due + commitment.original_period).isoformat()})"
+            )
+        self._interim_reply_sent(
+            kind=kind, reason=reason, new_due=new_due, by=by, at=at, command_id=command_id
+        )
+        self._commitment_extended(
+            kind=kind, previous_due=commitment.due, new_due=new_due, at=at, command_id=command_id
+        )
+
+    @event("InterimReplySent")
+    def _interim_reply_sent(
+        self, kind: str, reason: str, new_due: datetime, by: str, at: datetime, command_id: str
+    ) -> None:
+        self.interim_replies.append(
+            {"kind": kind, "reason": reason, "new_due": new_due, "by": by, "at": at}
+        )
+
+    @event("CommitmentExtended")
+    def _commitment_extended(
+        self, kind: str, previous_due: datetime, new_due: datetime, at: datetime, command_id: str
+    ) -> None:
+        current = self.commitments[kind]
+        self.commitments[kind] = replace(
+            current,
+            due=new_due,
+            warn_at=new_due - (current.due - current.warn_at),
+            warned=False,
+            extensions=current.extensions + 1,
+        )
+        self.command_ids.add(command_id)
+
+    def _keep(self, kinds: frozenset[str], at: datetime, command_id: str) -> None:
+        for commitment in list(self.commitments.values()):
+            # A breached promise kept late is recorded too: the report counts it.
+            pending = commitment.status in ("open", "breached") and commitment.met_at is None
+            if commitment.kind in kinds and pending:
+                self._commitment_met(
+                    kind=commitment.kind,
+                    on_time=commitment.is_open,
+                    at=at,
+                    command_id=command_id,
+                )
+
+    @event("CommitmentMet")
+    def _commitment_met(self, kind: str, on_time: bool, at: datetime, command_id: str) -> None:
+        current = self.commitments[kind]
+        self.commitments[kind] = replace(
+            current, status="met" if on_time else "breached", met_at=at
+        )
+        self.command_ids.add(command_id)
+
+    # -- escalation ---------------------------------------------------------------
+
+    def escalate(
+        self,
+        *,
+        to_role: str,
+        to_staff: str | None,
+        reason: str,
+        by: str,
+        trigger: EscalationTrigger,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        self._escalated(
+            level=len(self.escalations) + 1,
+            to_role=to_role,
+            to_staff=to_staff,
+            reason=_text(reason, "reason for escalation", max_length=2000),
+            by=by,
+            trigger=trigger,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("Escalated")
+    def _escalated(
+        self,
+        level: int,
+        to_role: str,
+        to_staff: str | None,
+        reason: str,
+        by: str,
+        trigger: EscalationTrigger,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        self.escalations.append(
+            Escalation(
+                level=level,
+                to_role=to_role,
+                to_staff=to_staff,
+                reason=reason,
+                by=by,
+                trigger=trigger,
+                at=at,
+            )
+        )
+        self.command_ids.add(command_id)
+
+    # -- investigation, apology, corrective action ---------------------------------
+
+    def open_investigation(self, *, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if self.investigation != "none":
+            raise InvestigationError(f"the investigation is already {self.investigation}")
+        self._investigation_opened(by=by, at=to_seoul(at), command_id=command_id)
+
+    @event("InvestigationOpened")
+    def _investigation_opened(self, by: str, at: datetime, command_id: str) -> None:
+        self.investigation = "open"
+        self.command_ids.add(command_id)
+
+    def conclude_investigation(
+        self, *, fault_confirmed: bool, finding: str, by: str, at: datetime, command_id: str
+    ) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if self.investigation != "open":
+            raise InvestigationError("there is no open investigation to conclude")
+        at = to_seoul(at)
+        self._investigation_concluded(
+            fault_confirmed=fault_confirmed,
+            finding=_text(finding, "finding"),
+            by=by,
+            at=at,
+            command_id=command_id,
+        )
+        self._keep(KEPT_BY_FINDING, at, command_id)
+
+    @event("InvestigationConcluded")
+    def _investigation_concluded(
+        self, fault_confirmed: bool, finding: str, by: str, at: datetime, command_id: str
+    ) -> None:
+        self.investigation = "concluded"
+        self.fault_confirmed = fault_confirmed
+        self.finding = finding
+        self.command_ids.add(command_id)
+
+    def make_apology(
+        self, *, mode: ApologyMode, by: str, note: str, at: datetime, command_id: str
+    ) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if mode not in APOLOGY_MODES:
+            raise InvalidValueError(f"apology mode must be one of {', '.join(APOLOGY_MODES)}")
+        self._apology_made(mode=mode, by=by, note=note, at=to_seoul(at), command_id=command_id)
+
+    @event("ApologyMade")
+    def _apology_made(self, mode: str, by: str, note: str, at: datetime, command_id: str) -> None:
+        self.apologies.append({"mode": mode, "by": by, "note": note, "at": at})
+        self.command_ids.add(command_id)
+
+    def record_corrective_action(
+        self,
+        *,
+        staff: str,
+        action: CorrectiveKind,
+        by: str,
+        note: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if action not in CORRECTIVE_KINDS:
+            raise InvalidValueError(
+                f"corrective action must be one of {', '.join(CORRECTIVE_KINDS)}"
+            )
+        if not (self.corrective_action or self.fault_confirmed):
+            raise CorrectiveActionNotApplicableError(
+                "corrective action applies to unkind service, staff error or confirmed fault"
+            )
+        self._corrective_action_recorded(
+            staff=_text(staff, "staff"),
+            action=action,
+            by=by,
+            note=note,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("CorrectiveActionRecorded")
+    def _corrective_action_recorded(
+        self, staff: str, action: str, by: str, note: str, at: datetime, command_id: str
+    ) -> None:
+        self.corrective_actions.append(
+            {"staff": staff, "action": action, "by": by, "note": note, "at": at}
+        )
+        self.command_ids.add(command_id)
+
+    # -- answer and closing ---------------------------------------------------------
+
+    def answer_case(self, *, text: str, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        at = to_seoul(at)
+        self._answered(text=_text(text, "answer"), by=by, at=at, command_id=command_id)
+        self._keep(KEPT_BY_ANSWER, at, command_id)
+
+    @event("Answered")
+    def _answered(self, text: str, by: str, at: datetime, command_id: str) -> None:
+        self.answer = text
+        self.answered_at = at
+        self.status = "answered"
+        self.command_ids.add(command_id)
+
+    def announce_result(self, *, summary: str, by: str, at: datetime, command_id: str) -> None:
+        """Results announced publicly (헌장 5); a private (비공개) case never is."""
+        if self.already_done(command_id):
+            return
+        if self.private:
+            raise PrivateCaseError("a private (비공개) case is never announced")
+        if self.status not in ("answered", "closed"):
+            raise NotAnsweredError("only an answered case has a result to announce")
+        self._result_announced(
+            summary=_text(summary, "public summary", max_length=2000),
+            by=by,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("ResultAnnounced")
+    def _result_announced(self, summary: str, by: str, at: datetime, command_id: str) -> None:
+        self.announcement = summary
+        self.command_ids.add(command_id)
+
+    def close(self, *, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        if self.status != "answered":
+            raise NotAnsweredError("a case is answered before it is closed")
+        if self.investigated and self.investigation != "concluded":
+            raise InvestigationError("the investigation must be concluded before closing")
+        if self.apology_required and not self.apologies:
+            raise ApologyRequiredError(
+                "an apology (in person, phone or public) is required before closing"
+            )
+        still_open = [c.kind for c in self.open_commitments()]
+        if still_open:
+            raise OpenCommitmentsError(f"commitments still open: {', '.join(still_open)}")
+        self._closed(by=by, at=to_seoul(at), command_id=command_id)
+
+    @event("Closed")
+    def _closed(self, by: str, at: datetime, command_id: str) -> None:
+        self.status = "closed"
+        self.closed_at = at
+        self.command_ids.add(command_id)
+
+    def reopen(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        if self.status not in ("answered", "closed"):
+            raise NotAnsweredError("only an answered or closed case can be reopened")
+        self._reopened(
+            reason=_text(reason, "reason"), by=by, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("Reopened")
+    def _reopened(self, reason: str, by: str, at: datetime, command_id: str) -> None:
+        self.status = "assigned" if self.assignee else "received"
+        self.closed_at = None
+        self.answer = None
+        self.answered_at = None
+        self.command_ids.add(command_id)
+
+    def withdraw(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        self._require_open()
+        self._withdrawn(
+            reason=_text(reason, "reason"), by=by, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, by: str, at: datetime, command_id: str) -> None:
+        self.status = "withdrawn"
+        self.withdrawn_reason = reason
+        for kind, commitment in self.commitments.items():
+            if commitment.is_open:
+                self.commitments[kind] = replace(commitment, status="cancelled")
+        self.command_ids.add(command_id)
+
+    def rate_satisfaction(self, *, score: int, comment: str, at: datetime, command_id: str) -> None:
+        if self.already_done(command_id):
+            return
+        if self.status not in ("answered", "closed"):
+            raise NotAnsweredError("satisfaction is rated after the answer")
+        if not 1 <= score <= 5:
+            raise InvalidValueError("satisfaction score must be from 1 to 5")
+        self._satisfaction_rated(
+            score=score, comment=comment, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("SatisfactionRated")
+    def _satisfaction_rated(self, score: int, comment: str, at: datetime, command_id: str) -> None:
+        self.satisfaction = score
+        self.command_ids.add(command_id)

@@ -1,0 +1,210 @@
+"""The charter as data: categories, commitments, routing, escalation, retention.
+
+Another center with another charter edits its policy file, not this module.
+A policy is read from TOML and validated by pydantic; every problem in a file
+is reported with its location in one `PolicyError`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Role = Literal[
+    "case_manager",
+    "service_social_worker",
+    "tour_social_worker",
+    "designated_officer",
+    "director",
+    "ops",
+    "auditor",
+    "staff",
+]
+CommitmentKind = Literal["reply", "result", "investigation", "callback", "expedited"]
+CountingRule = Literal["business", "calendar"]
+Channel = Literal["visit", "phone", "mail", "fax", "email", "homepage", "outreach"]
+
+CHANNELS: tuple[Channel, ...] = ("visit", "phone", "mail", "fax", "email", "homepage", "outreach")
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "policy" / "ansim.toml"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; `problems` lists (location, message)."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {len(problems)} problem(s)"]
+        lines += [f"  {location}: {message}" for location, message in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    # Unknown keys are typos in a hand-edited file: refuse them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommitmentRule(_Strict):
+    """One promise with a clock: how long, how counted, when to warn."""
+
+    kind: CommitmentKind
+    days: Annotated[int, Field(ge=1, le=365)] | None = None
+    promised_by_staff: bool = False
+    counting: CountingRule = "business"
+    warn_before_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 0
+    max_extensions: Annotated[int, Field(ge=0, le=10)] = 0
+    charter: str = ""
+
+    @model_validator(mode="after")
+    def _period_or_promise(self) -> Self:
+        if self.promised_by_staff and self.days is not None:
+            raise ValueError("a commitment promised by staff takes no 'days'")
+        if not self.promised_by_staff and self.days is None:
+            raise ValueError("'days' is required unless 'promised_by_staff = true'")
+        if self.promised_by_staff and self.max_extensions:
+            raise ValueError("a promised callback cannot be extended")
+        return self
+
+
+class Category(_Strict):
+    """A kind of complaint and what the charter promises for it."""
+
+    title: Annotated[str, Field(min_length=1)]
+    routes_to: Role | Literal["by_topic", "absent_staff"]
+    commitments: Annotated[list[CommitmentRule], Field(min_length=1)]
+    apology_on_fault: bool = False
+    apology_always: bool = False
+    corrective_action: bool = False
+    investigated: bool = False
+
+    @model_validator(mode="after")
+    def _kinds_unique(self) -> Self:
+        kinds = [rule.kind for rule in self.commitments]
+        duplicates = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+        if duplicates:
+            raise ValueError(f"commitment kind listed twice: {', '.join(duplicates)}")
+        return self
+
+    def commitment(self, kind: str) -> CommitmentRule | None:
+        return next((rule for rule in self.commitments if rule.kind == kind), None)
+
+
+class EscalationLevel(_Strict):
+    role: Role
+    act_within_hours: Annotated[float, Field(gt=0, le=24 * 30)] | None = None
+
+
+class Escalation(_Strict):
+    """Who is told on a breach, and how long each level has to act."""
+
+    chain: Annotated[list[EscalationLevel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _only_last_level_is_open_ended(self) -> Self:
+        for index, level in enumerate(self.chain[:-1]):
+            if level.act_within_hours is None:
+                raise ValueError(
+                    f"chain[{index}] ({level.role}) needs 'act_within_hours': "
+                    "otherwise the next level is never reached"
+                )
+        return self
+
+
+class Routing(_Strict):
+    """First-contact routing (charter 가.⑤): topic → role; holders change yearly."""
+
+    topics: Annotated[dict[str, Role], Field(min_length=1)]
+    default: Role
+
+
+class Retention(_Strict):
+    personal_data_years_after_close: Annotated[int, Field(ge=1, le=50)]
+    access_log_years: Annotated[int, Field(ge=2, le=50)] = 2
+
+
+class Center(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    timezone: Literal["Asia/Seoul"] = "Asia/Seoul"
+    calendar_overrides: str = "calendar-overrides.toml"
+
+
+class Policy(_Strict):
+    center: Center
+    categories: Annotated[dict[str, Category], Field(min_length=1)]
+    routing: Routing
+    escalation: Escalation
+    retention: Retention
+    linked_complaint_category: str = "late_reply"
+
+    @model_validator(mode="after")
+    def _linked_category_exists(self) -> Self:
+        if self.linked_complaint_category not in self.categories:
+            raise ValueError(
+                f"linked_complaint_category '{self.linked_complaint_category}' "
+                "is not one of the categories"
+            )
+        return self
+
+    def category(self, name: str) -> Category:
+        try:
+            return self.categories[name]
+        except KeyError:
+            known = ", ".join(sorted(self.categories))
+            raise UnknownCategoryError(f"unknown category '{name}' (known: {known})") from None
+
+    def route(self, category: str, topic: str) -> str:
+        """The role a new case goes to."""
+        target = self.category(category).routes_to
+        if target == "by_topic":
+            return self.routing.topics.get(topic, self.routing.default)
+        return target
+
+
+class UnknownCategoryError(ValueError):
+    pass
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Validate policy TOML text; raise `PolicyError` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(source, [("TOML", str(error))]) from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            (_location(tuple(item["loc"])), item["msg"].removeprefix("Value error, "))
+            for item in error.errors()
+        ]
+        raise PolicyError(source, problems) from None
+
+
+def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(str(path), [("file", error.strerror or str(error))]) from None
+    except UnicodeDecodeError as error:
+        raise PolicyError(str(path), [("file", f"not UTF-8 text ({error.reason})")]) from None
+    return parse_policy(text, source=str(path))
+
+
+def overrides_path(policy: Policy, policy_path: str | Path = DEFAULT_POLICY_PATH) -> Path:
+    """The calendar override file, relative to the policy file that names it."""
+    return Path(policy_path).resolve().parent / policy.center.calendar_overrides

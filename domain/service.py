@@ -1,0 +1,289 @@
+"""The complaint application service: load a case, run a command, save it.
+
+Persistence comes from the environment (eventsourcing's `PERSISTENCE_MODULE`,
+`SQLITE_DBNAME`, `POSTGRES_*`); the defaults give a SQLite file under `var/`.
+Concurrent writers to one case meet in optimistic concurrency: the losing save
+fails on the version number, and the command is run again on the fresh state.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.calendar import BusinessCalendar, to_seoul
+from domain.chain import BrokenLink, verify_chain
+from domain.complaint import Complaint, ComplaintError
+from domain.policy import DEFAULT_POLICY_PATH, Policy, load_policy, overrides_path
+from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
+
+DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
+
+# The commands staff, ops and timers may run on a case, by method name.
+COMMANDS = frozenset(
+    {
+        "assign",
+        "take_message",
+        "start_commitment",
+        "warn",
+        "breach",
+        "send_interim_reply",
+        "escalate",
+        "open_investigation",
+        "conclude_investigation",
+        "make_apology",
+        "record_corrective_action",
+        "answer_case",
+        "announce_result",
+        "close",
+        "reopen",
+        "withdraw",
+        "rate_satisfaction",
+    }
+)
+CONFLICT_RETRIES = 10
+
+
+class CaseNotFoundError(ComplaintError):
+    pass
+
+
+class UnknownCommandError(ComplaintError):
+    pass
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What is known at first contact; `intake_ref` names the case for good."""
+
+    intake_ref: str
+    channel: str
+    category: str
+    topic: str
+    private: bool
+    contact: str
+    text: str
+    received_at: datetime
+    linked_to: str | None = None
+
+
+def event_moment(domain_event: object) -> datetime:
+    """When a fact happened in business time (the workflow's clock), else when recorded."""
+    for name in ("at", "received_at"):
+        value = getattr(domain_event, name, None)
+        if isinstance(value, datetime):
+            return value
+    recorded: datetime = getattr(domain_event, "timestamp")  # noqa: B009
+    return recorded
+
+
+class Complaints(Application[uuid.UUID]):
+    """Runs commands on Complaint aggregates; intake is idempotent by reference."""
+
+    name = "minwon"
+    env: ClassVar[dict[str, str]] = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(DEFAULT_SQLITE_PATH),
+    }
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        policy: Policy | None = None,
+        calendar: BusinessCalendar | None = None,
+    ) -> None:
+        sqlite_path = (env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")
+        if sqlite_path is None:
+            # The embedded default keeps its file under var/, created on first use.
+            DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(env)
+        self.policy = policy or load_policy(DEFAULT_POLICY_PATH)
+        self.calendar = calendar or BusinessCalendar.from_override_file(
+            overrides_path(self.policy, DEFAULT_POLICY_PATH)
+        )
+
+    # -- intake -------------------------------------------------------------------
+
+    def file(self, intake: Intake) -> Complaint:
+        """Receive a case and start its charter clocks; filing twice returns the first."""
+        case_id = Complaint.create_id(intake.intake_ref)
+        category = self.policy.category(intake.category)
+        for _ in range(CONFLICT_RETRIES):
+            existing = self._get_or_none(case_id)
+            if existing is not None:
+                return existing
+            case = Complaint.receive(
+                intake_ref=intake.intake_ref,
+                receipt_code=new_receipt_code(),
+                channel=intake.channel,
+                category=intake.category,
+                topic=intake.topic,
+                private=intake.private,
+                contact=intake.contact,
+                text=intake.text,
+                received_at=intake.received_at,
+                apology_on_fault=category.apology_on_fault,
+                apology_always=category.apology_always,
+                corrective_action=category.corrective_action,
+                investigated=category.investigated,
+                linked_to=intake.linked_to,
+            )
+            received_at = to_seoul(intake.received_at)
+            for rule in category.commitments:
+                if rule.days is None:
+                    continue  # a promised callback starts when the message is taken
+                deadline = self.calendar.due(received_at, rule.days, rule.counting)
+                case.start_commitment(
+                    kind=rule.kind,
+                    due=deadline.due,
+                    rule=rule.counting,
+                    days=rule.days,
+                    warn_at=deadline.due - timedelta(hours=rule.warn_before_hours),
+                    max_extensions=rule.max_extensions,
+                    at=received_at,
+                    command_id=f"{intake.intake_ref}:start:{rule.kind}",
+                )
+            if category.investigated:
+                case.open_investigation(
+                    by="system", at=received_at, command_id=f"{intake.intake_ref}:investigate"
+                )
+            index = ReceiptIndex(code=case.receipt_code, case_id=case.id)
+            try:
+                self.save(case, index)
+            except IntegrityError:
+                # Either the same intake won a race (found on the next pass) or
+                # the receipt code collided (a new one is drawn).
+                continue
+            return case
+        raise IntegrityError(f"could not record intake {intake.intake_ref!r}")
+
+    # -- commands -------------------------------------------------------------------
+
+    def execute(self, case_id: uuid.UUID, command: Callable[[Complaint], None]) -> Complaint:
+        """Run a command on the latest state; a concurrent save makes it run again."""
+        for _ in range(CONFLICT_RETRIES):
+            case = self.get_case(case_id)
+            command(case)
+            try:
+                self.save(case)
+            except IntegrityError:
+                continue
+            return case
+        raise IntegrityError(f"case {case_id} kept changing under command")
+
+    def run(self, case_id: uuid.UUID, command: str, **arguments: Any) -> Complaint:
+        """Run a named command (see COMMANDS) with keyword arguments."""
+        if command not in COMMANDS:
+            raise UnknownCommandError(f"unknown command '{command}'")
+        return self.execute(case_id, lambda case: getattr(case, command)(**arguments))
+
+    def take_message_with_callback(
+        self,
+        case_id: uuid.UUID,
+        *,
+        for_staff: str,
+        taken_by: str,
+        callback_by: datetime,
+        note: str,
+        at: datetime,
+        command_id: str,
+    ) -> Complaint:
+        """A colleague takes the message and the promised callback clock starts."""
+        rule = self.policy.category("callback").commitment("callback")
+        warn_before = timedelta(hours=rule.warn_before_hours if rule else 0)
+
+        def command(case: Complaint) -> None:
+            case.take_message(
+                for_staff=for_staff,
+                taken_by=taken_by,
+                callback_by=callback_by,
+                note=note,
+                at=at,
+                command_id=command_id,
+            )
+            case.start_commitment(
+                kind="callback",
+                due=callback_by,
+                rule="promised",
+                days=None,
+                warn_at=max(to_seoul(at), to_seoul(callback_by) - warn_before),
+                max_extensions=0,
+                at=at,
+                command_id=f"{command_id}:callback",
+            )
+
+        return self.execute(case_id, command)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _get_or_none(self, case_id: uuid.UUID) -> Complaint | None:
+        try:
+            case: Complaint = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            return None
+        return case
+
+    def get_case(self, case_id: uuid.UUID, version: int | None = None) -> Complaint:
+        try:
+            case: Complaint = self.repository.get(case_id, version=version)
+        except AggregateNotFoundError:
+            raise CaseNotFoundError(f"no case {case_id}") from None
+        return case
+
+    def case_id_for_receipt(self, code: str) -> uuid.UUID:
+        code = normalise_receipt_code(code)
+        try:
+            index: ReceiptIndex = self.repository.get(ReceiptIndex.create_id(code))
+        except AggregateNotFoundError:
+            raise CaseNotFoundError(f"no case with receipt code {code}") from None
+        return index.case_id
+
+    def find_by_receipt(self, code: str) -> Complaint:
+        return self.get_case(self.case_id_for_receipt(code))
+
+    def history(self, case_id: uuid.UUID) -> list[Any]:
+        return list(self.events.get(case_id))
+
+    def as_of(self, case_id: uuid.UUID, moment: datetime) -> Complaint:
+        """The case as it stood at `moment` (business time, any offset)."""
+        moment = to_seoul(moment)
+        version = 0
+        for domain_event in self.events.get(case_id):
+            if event_moment(domain_event) > moment:
+                break
+            version = domain_event.originator_version
+        if version == 0:
+            raise CaseNotFoundError(f"case {case_id} did not exist at {moment.isoformat()}")
+        return self.get_case(case_id, version=version)
+
+    def verify(self, case_id: uuid.UUID) -> BrokenLink | None:
+        """Recompute the case's hash chain from the stored records."""
+        return verify_chain(self._decoded(case_id))
+
+    def _decoded(self, case_id: uuid.UUID) -> Iterator[object]:
+        for record in self.recorder.select_events(case_id):
+            try:
+                yield self.mapper.to_domain_event(record)
+            except Exception as error:  # a tampered record may fail in any way
+                yield _Undecodable(record.originator_version, f"{type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    """A stored record that no longer decodes: it breaks the chain where it stands."""
+
+    originator_version: int
+    error: str
+
+    @property
+    def prev_digest(self) -> str:
+        return f"<undecodable: {self.error}>"

@@ -1,0 +1,1 @@
+"""Temporal worker (written with the workflows)."""
