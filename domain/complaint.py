@@ -12,9 +12,10 @@ history of a case forms a hash chain that `domain.chain.verify_chain` checks.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from eventsourcing.domain import Aggregate, event
 
@@ -108,6 +109,10 @@ class InvalidValueError(ComplaintError):
     pass
 
 
+class EscalationChainExhaustedError(ComplaintError):
+    pass
+
+
 @dataclass(frozen=True)
 class Commitment:
     """One promise with a clock, as it stands now."""
@@ -144,6 +149,104 @@ class Escalation:
     by: str
     trigger: EscalationTrigger
     at: datetime
+
+
+class CommitmentTerms(Protocol):
+    """What the interim-reply rule reads of a commitment (the aggregate's or a view)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def due(self) -> datetime: ...
+    @property
+    def original_due(self) -> datetime: ...
+    @property
+    def extensions(self) -> int: ...
+    @property
+    def max_extensions(self) -> int: ...
+
+
+def check_interim_reply(commitment: CommitmentTerms, *, at: datetime, new_due: datetime) -> None:
+    """An interim reply comes before the deadline, to a later date, within the limits."""
+    if commitment.status != "open":
+        raise CommitmentNotOpenError(
+            f"the '{commitment.kind}' commitment is already {commitment.status}"
+        )
+    if at >= commitment.due:
+        raise InterimReplyTooLateError(
+            f"an interim reply must be sent before the deadline ({commitment.due.isoformat()})"
+        )
+    if new_due <= commitment.due:
+        raise InterimReplyNotLaterError(
+            "the new expected date must be after the current deadline "
+            f"({commitment.due.isoformat()})"
+        )
+    if commitment.extensions >= commitment.max_extensions:
+        raise ExtensionLimitError(
+            f"the '{commitment.kind}' commitment may be extended "
+            f"{commitment.max_extensions} time(s); that limit is reached"
+        )
+    original_period = commitment.original_due - commitment.started_at
+    if new_due - commitment.due > original_period:
+        raise ExtensionTooLongError(
+            "an extension may be at most as long as the original period "
+            f"(latest {(commitment.due + original_period).isoformat()})"
+        )
+
+
+# Commands a closed case still takes: the result is announced and rated after
+# closing, and a resident may have it reopened.
+AFTER_CLOSING = frozenset({"announce_result", "rate_satisfaction", "reopen"})
+NEEDS_ANSWER = frozenset({"announce_result", "rate_satisfaction", "reopen", "close"})
+
+
+def check_action_allowed(
+    command: str,
+    *,
+    receipt_code: str,
+    status: str,
+    private: bool,
+    investigation: str,
+    apology_required: bool,
+    apologies: int,
+    open_kinds: Sequence[str],
+    escalation_level: int = 0,
+    escalation_levels: int | None = None,
+) -> None:
+    """The charter's rules on what may happen to a case in its current state.
+
+    The aggregate runs them before every command; the workflow runs the same
+    rules in its update validator, so a refused action never enters its history.
+    """
+    if status == "withdrawn":
+        raise CaseWithdrawnError(f"case {receipt_code} was withdrawn")
+    if status == "closed" and command not in AFTER_CLOSING:
+        raise CaseClosedError(f"case {receipt_code} is closed")
+    if command in NEEDS_ANSWER and status not in ("answered", "closed"):
+        raise NotAnsweredError(f"case {receipt_code} has not been answered yet")
+    if command == "announce_result" and private:
+        raise PrivateCaseError("a private (비공개) case is never announced")
+    if command == "conclude_investigation" and investigation != "open":
+        raise InvestigationError("there is no open investigation to conclude")
+    if command == "escalate" and escalation_levels is not None and (
+        escalation_level >= escalation_levels
+    ):
+        raise EscalationChainExhaustedError(
+                f"case {receipt_code} is already escalated to the last level"
+            )
+    if command == "close":
+        if investigation == "open":
+            raise InvestigationError("the investigation must be concluded before closing")
+        if apology_required and not apologies:
+            raise ApologyRequiredError(
+                "an apology (in person, phone or public) is required before closing"
+            )
+        if open_kinds:
+            raise OpenCommitmentsError(f"commitments still open: {', '.join(open_kinds)}")
 
 
 def _text(value: str, field: str, *, max_length: int = 10_000) -> str:
@@ -270,11 +373,19 @@ class Complaint(Aggregate):
     def already_done(self, command_id: str) -> bool:
         return command_id in self.command_ids
 
-    def _require_open(self) -> None:
-        if self.status == "closed":
-            raise CaseClosedError(f"case {self.receipt_code} is closed")
-        if self.status == "withdrawn":
-            raise CaseWithdrawnError(f"case {self.receipt_code} was withdrawn")
+    def _check(self, command: str, escalation_levels: int | None = None) -> None:
+        check_action_allowed(
+            command,
+            escalation_level=len(self.escalations),
+            escalation_levels=escalation_levels,
+            receipt_code=self.receipt_code,
+            status=self.status,
+            private=self.private,
+            investigation=self.investigation,
+            apology_required=self.apology_required,
+            apologies=len(self.apologies),
+            open_kinds=[c.kind for c in self.open_commitments()],
+        )
 
     def _commitment(self, kind: str) -> Commitment:
         try:
@@ -310,7 +421,7 @@ class Complaint(Aggregate):
     def assign(self, *, staff: str, role: str, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("assign")
         _text(staff, "staff")
         if self.assignee is None:
             self._assigned(staff=staff, role=role, by=by, at=to_seoul(at), command_id=command_id)
@@ -353,7 +464,7 @@ class Complaint(Aggregate):
         """A colleague takes the message for an absent staff member (가.④, 나.③)."""
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("take_message")
         if to_seoul(callback_by) <= to_seoul(at):
             raise InvalidValueError("the promised callback time must be in the future")
         self._message_taken(
@@ -397,7 +508,7 @@ class Complaint(Aggregate):
         """Start a clock; `due` was computed by the calendar under `rule`."""
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("start_commitment")
         existing = self.commitments.get(kind)
         if existing is not None and existing.is_open:
             raise CommitmentAlreadyOpenError(f"the '{kind}' commitment is already running")
@@ -442,6 +553,7 @@ class Complaint(Aggregate):
         """The assignee was warned that a deadline is near."""
         if self.already_done(command_id):
             return
+        self._check("warn")
         commitment = self._open_commitment(kind)
         if commitment.warned:
             return
@@ -458,6 +570,7 @@ class Complaint(Aggregate):
         """The deadline passed with the promise not kept."""
         if self.already_done(command_id):
             return
+        self._check("breach")
         commitment = self._open_commitment(kind)
         if to_seoul(at) < commitment.due:
             raise DeadlineNotReachedError(
@@ -485,29 +598,11 @@ class Complaint(Aggregate):
         """중간회신: tell the resident why it takes longer and when to expect the answer."""
         if self.already_done(command_id):
             return
-        self._require_open()
-        commitment = self._open_commitment(kind)
+        self._check("send_interim_reply")
+        commitment = self._commitment(kind)
         at, new_due = to_seoul(at), to_seoul(new_due)
         _text(reason, "reason for the delay")
-        if at >= commitment.due:
-            raise InterimReplyTooLateError(
-                f"an interim reply must be sent before the deadline ({commitment.due.isoformat()})"
-            )
-        if new_due <= commitment.due:
-            raise InterimReplyNotLaterError(
-                f"the new expected date must be after the current deadline "
-                f"({commitment.due.isoformat()})"
-            )
-        if commitment.extensions >= commitment.max_extensions:
-            raise ExtensionLimitError(
-                f"the '{kind}' commitment may be extended {commitment.max_extensions} time(s); "
-                "that limit is reached"
-            )
-        if new_due - commitment.due > commitment.original_period:
-            raise ExtensionTooLongError(
-                "an extension may be at most as long as the original period "
-                f"(latest {(commitment.due + commitment.original_period).isoformat()})"
-            )
+        check_interim_reply(commitment, at=at, new_due=new_due)
         self._interim_reply_sent(
             kind=kind, reason=reason, new_due=new_due, by=by, at=at, command_id=command_id
         )
@@ -544,7 +639,8 @@ class Complaint(Aggregate):
             if commitment.kind in kinds and pending:
                 self._commitment_met(
                     kind=commitment.kind,
-                    on_time=commitment.is_open,
+                    # Late is judged by the clock: the breach timer may not have run yet.
+                    on_time=commitment.is_open and at <= commitment.due,
                     at=at,
                     command_id=command_id,
                 )
@@ -569,10 +665,12 @@ class Complaint(Aggregate):
         trigger: EscalationTrigger,
         at: datetime,
         command_id: str,
+        levels: int | None = None,
     ) -> None:
+        """Escalate one level; `levels` is the length of the policy's chain, if known."""
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("escalate", escalation_levels=levels)
         self._escalated(
             level=len(self.escalations) + 1,
             to_role=to_role,
@@ -614,7 +712,7 @@ class Complaint(Aggregate):
     def open_investigation(self, *, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("open_investigation")
         if self.investigation != "none":
             raise InvestigationError(f"the investigation is already {self.investigation}")
         self._investigation_opened(by=by, at=to_seoul(at), command_id=command_id)
@@ -629,9 +727,7 @@ class Complaint(Aggregate):
     ) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
-        if self.investigation != "open":
-            raise InvestigationError("there is no open investigation to conclude")
+        self._check("conclude_investigation")
         at = to_seoul(at)
         self._investigation_concluded(
             fault_confirmed=fault_confirmed,
@@ -656,7 +752,7 @@ class Complaint(Aggregate):
     ) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("make_apology")
         if mode not in APOLOGY_MODES:
             raise InvalidValueError(f"apology mode must be one of {', '.join(APOLOGY_MODES)}")
         self._apology_made(mode=mode, by=by, note=note, at=to_seoul(at), command_id=command_id)
@@ -678,7 +774,7 @@ class Complaint(Aggregate):
     ) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("record_corrective_action")
         if action not in CORRECTIVE_KINDS:
             raise InvalidValueError(
                 f"corrective action must be one of {', '.join(CORRECTIVE_KINDS)}"
@@ -710,7 +806,7 @@ class Complaint(Aggregate):
     def answer_case(self, *, text: str, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("answer_case")
         at = to_seoul(at)
         self._answered(text=_text(text, "answer"), by=by, at=at, command_id=command_id)
         self._keep(KEPT_BY_ANSWER, at, command_id)
@@ -726,10 +822,7 @@ class Complaint(Aggregate):
         """Results announced publicly (헌장 5); a private (비공개) case never is."""
         if self.already_done(command_id):
             return
-        if self.private:
-            raise PrivateCaseError("a private (비공개) case is never announced")
-        if self.status not in ("answered", "closed"):
-            raise NotAnsweredError("only an answered case has a result to announce")
+        self._check("announce_result")
         self._result_announced(
             summary=_text(summary, "public summary", max_length=2000),
             by=by,
@@ -745,18 +838,10 @@ class Complaint(Aggregate):
     def close(self, *, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
-        if self.status != "answered":
-            raise NotAnsweredError("a case is answered before it is closed")
+        self._check("close")
         if self.investigated and self.investigation != "concluded":
+            # The charter investigates these cases, opened or not: no finding, no closing.
             raise InvestigationError("the investigation must be concluded before closing")
-        if self.apology_required and not self.apologies:
-            raise ApologyRequiredError(
-                "an apology (in person, phone or public) is required before closing"
-            )
-        still_open = [c.kind for c in self.open_commitments()]
-        if still_open:
-            raise OpenCommitmentsError(f"commitments still open: {', '.join(still_open)}")
         self._closed(by=by, at=to_seoul(at), command_id=command_id)
 
     @event("Closed")
@@ -768,8 +853,7 @@ class Complaint(Aggregate):
     def reopen(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        if self.status not in ("answered", "closed"):
-            raise NotAnsweredError("only an answered or closed case can be reopened")
+        self._check("reopen")
         self._reopened(
             reason=_text(reason, "reason"), by=by, at=to_seoul(at), command_id=command_id
         )
@@ -785,7 +869,7 @@ class Complaint(Aggregate):
     def withdraw(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        self._require_open()
+        self._check("withdraw")
         self._withdrawn(
             reason=_text(reason, "reason"), by=by, at=to_seoul(at), command_id=command_id
         )
@@ -802,8 +886,7 @@ class Complaint(Aggregate):
     def rate_satisfaction(self, *, score: int, comment: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
-        if self.status not in ("answered", "closed"):
-            raise NotAnsweredError("satisfaction is rated after the answer")
+        self._check("rate_satisfaction")
         if not 1 <= score <= 5:
             raise InvalidValueError("satisfaction score must be from 1 to 5")
         self._satisfaction_rated(

@@ -139,6 +139,8 @@ class Policy(_Strict):
     escalation: Escalation
     retention: Retention
     linked_complaint_category: str = "late_reply"
+    # After closing, a case still takes an announcement, a rating or a reopening.
+    keep_open_after_close_days: Annotated[int, Field(ge=0, le=365)] = 30
 
     @model_validator(mode="after")
     def _linked_category_exists(self) -> Self:

@@ -21,9 +21,10 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.calendar import BusinessCalendar, to_seoul
 from domain.chain import BrokenLink, verify_chain
-from domain.complaint import Complaint, ComplaintError
+from domain.complaint import Complaint, ComplaintError, EscalationTrigger
 from domain.policy import DEFAULT_POLICY_PATH, Policy, load_policy, overrides_path
 from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
+from domain.roster import DEFAULT_ROSTER_PATH, Roster
 
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
 
@@ -49,6 +50,8 @@ COMMANDS = frozenset(
         "rate_satisfaction",
     }
 )
+# Commands that need the policy, the calendar or the roster besides the case.
+SERVICE_COMMANDS = frozenset({"take_message", "reopen", "escalate"})
 CONFLICT_RETRIES = 10
 
 
@@ -100,6 +103,7 @@ class Complaints(Application[uuid.UUID]):
         *,
         policy: Policy | None = None,
         calendar: BusinessCalendar | None = None,
+        roster: Roster | None = None,
     ) -> None:
         sqlite_path = (env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")
         if sqlite_path is None:
@@ -110,6 +114,7 @@ class Complaints(Application[uuid.UUID]):
         self.calendar = calendar or BusinessCalendar.from_override_file(
             overrides_path(self.policy, DEFAULT_POLICY_PATH)
         )
+        self.roster = roster or Roster.from_file(DEFAULT_ROSTER_PATH)
 
     # -- intake -------------------------------------------------------------------
 
@@ -138,23 +143,20 @@ class Complaints(Application[uuid.UUID]):
                 linked_to=intake.linked_to,
             )
             received_at = to_seoul(intake.received_at)
-            for rule in category.commitments:
-                if rule.days is None:
-                    continue  # a promised callback starts when the message is taken
-                deadline = self.calendar.due(received_at, rule.days, rule.counting)
-                case.start_commitment(
-                    kind=rule.kind,
-                    due=deadline.due,
-                    rule=rule.counting,
-                    days=rule.days,
-                    warn_at=deadline.due - timedelta(hours=rule.warn_before_hours),
-                    max_extensions=rule.max_extensions,
-                    at=received_at,
-                    command_id=f"{intake.intake_ref}:start:{rule.kind}",
-                )
+            self._start_clocks(case, intake.category, received_at, prefix=intake.intake_ref)
             if category.investigated:
                 case.open_investigation(
                     by="system", at=received_at, command_id=f"{intake.intake_ref}:investigate"
+                )
+            role = self.policy.route(intake.category, intake.topic)
+            holder = self.roster.holder(role, received_at)
+            if holder is not None:
+                case.assign(
+                    staff=holder,
+                    role=role,
+                    by="system",
+                    at=received_at,
+                    command_id=f"{intake.intake_ref}:route",
                 )
             index = ReceiptIndex(code=case.receipt_code, case_id=case.id)
             try:
@@ -165,6 +167,23 @@ class Complaints(Application[uuid.UUID]):
                 continue
             return case
         raise IntegrityError(f"could not record intake {intake.intake_ref!r}")
+
+    def _start_clocks(self, case: Complaint, category: str, at: datetime, prefix: str) -> None:
+        """Start the category's period commitments, counted from `at` by the calendar."""
+        for rule in self.policy.category(category).commitments:
+            if rule.days is None:
+                continue  # a promised callback starts when the message is taken
+            deadline = self.calendar.due(at, rule.days, rule.counting)
+            case.start_commitment(
+                kind=rule.kind,
+                due=deadline.due,
+                rule=rule.counting,
+                days=rule.days,
+                warn_at=deadline.due - timedelta(hours=rule.warn_before_hours),
+                max_extensions=rule.max_extensions,
+                at=at,
+                command_id=f"{prefix}:start:{rule.kind}",
+            )
 
     # -- commands -------------------------------------------------------------------
 
@@ -182,11 +201,14 @@ class Complaints(Application[uuid.UUID]):
 
     def run(self, case_id: uuid.UUID, command: str, **arguments: Any) -> Complaint:
         """Run a named command (see COMMANDS) with keyword arguments."""
+        if command in SERVICE_COMMANDS:
+            service_command: Callable[..., Complaint] = getattr(self, command)
+            return service_command(case_id, **arguments)
         if command not in COMMANDS:
             raise UnknownCommandError(f"unknown command '{command}'")
         return self.execute(case_id, lambda case: getattr(case, command)(**arguments))
 
-    def take_message_with_callback(
+    def take_message(
         self,
         case_id: uuid.UUID,
         *,
@@ -219,6 +241,45 @@ class Complaints(Application[uuid.UUID]):
                 max_extensions=0,
                 at=at,
                 command_id=f"{command_id}:callback",
+            )
+
+        return self.execute(case_id, command)
+
+    def reopen(
+        self, case_id: uuid.UUID, *, reason: str, by: str, at: datetime, command_id: str
+    ) -> Complaint:
+        """Reopen and start the category's clocks again, counted from now."""
+
+        def command(case: Complaint) -> None:
+            case.reopen(reason=reason, by=by, at=at, command_id=command_id)
+            self._start_clocks(case, case.category, to_seoul(at), prefix=command_id)
+
+        return self.execute(case_id, command)
+
+    def escalate(
+        self,
+        case_id: uuid.UUID,
+        *,
+        reason: str,
+        by: str,
+        trigger: EscalationTrigger,
+        at: datetime,
+        command_id: str,
+    ) -> Complaint:
+        """Escalate one level up the policy's chain, to the role's holder on that day."""
+        chain = self.policy.escalation.chain
+
+        def command(case: Complaint) -> None:
+            role = chain[min(len(case.escalations), len(chain) - 1)].role
+            case.escalate(
+                to_role=role,
+                to_staff=self.roster.holder(role, at),
+                reason=reason,
+                by=by,
+                trigger=trigger,
+                at=at,
+                command_id=command_id,
+                levels=len(chain),
             )
 
         return self.execute(case_id, command)

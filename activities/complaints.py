@@ -1,0 +1,213 @@
+"""Activities: thin adapters from the workflow to the Complaints service.
+
+Each one loads the case, runs one command and saves it. They are plain `def`s
+(the eventsourcing application is synchronous) and run on the worker's thread
+pool. A domain error is final: it becomes a non-retryable `ApplicationError`
+named after the error; anything else (a lost connection, a concurrency
+conflict that outlasted the service's own retries) is retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.complaint import Complaint, ComplaintError
+from domain.policy import PolicyError
+from domain.service import Complaints, Intake
+from workflows.models import (
+    CaseCommand,
+    CaseView,
+    CommitmentView,
+    EscalationStep,
+    EscalationView,
+    FileComplaintInput,
+    Notice,
+    WorkflowPolicy,
+)
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+DEFAULT_OUTBOX = Path(__file__).resolve().parent.parent / "var" / "outbox.jsonl"
+
+
+def case_view(case: Complaint) -> CaseView:
+    """What the workflow may know of a case: no names, contacts or free text."""
+    return CaseView(
+        case_id=str(case.id),
+        receipt_code=case.receipt_code,
+        category=case.category,
+        channel=case.channel,
+        topic=case.topic,
+        private=case.private,
+        status=case.status,
+        assignee=case.assignee,
+        assignee_role=case.assignee_role,
+        received_at=case.received_at,
+        commitments=[
+            CommitmentView(
+                kind=c.kind,
+                started_at=c.started_at,
+                due=c.due,
+                original_due=c.original_due,
+                warn_at=c.warn_at,
+                status=c.status,
+                warned=c.warned,
+                extensions=c.extensions,
+                max_extensions=c.max_extensions,
+                met_at=c.met_at,
+            )
+            for c in case.commitments.values()
+        ],
+        escalations=[
+            EscalationView(
+                level=e.level, to_role=e.to_role, to_staff=e.to_staff, trigger=e.trigger, at=e.at
+            )
+            for e in case.escalations
+        ],
+        investigation=case.investigation,
+        fault_confirmed=case.fault_confirmed,
+        apology_required=case.apology_required,
+        apologies=len(case.apologies),
+        announced=case.announcement is not None,
+        linked_to=case.linked_to,
+        closed_at=case.closed_at,
+        version=case.version,
+    )
+
+
+@contextmanager
+def _domain_errors_are_final() -> Iterator[None]:
+    try:
+        yield
+    except (ComplaintError, PolicyError, ValueError) as error:
+        raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from None
+
+
+class ComplaintActivities:
+    """The activities of one worker, sharing one Complaints application."""
+
+    def __init__(self, complaints: Complaints, outbox: Path | None = None) -> None:
+        self.complaints = complaints
+        self.outbox = outbox or Path(os.environ.get("MINWON_OUTBOX", DEFAULT_OUTBOX))
+
+    def _logged(self, name: str, case_id: str, work: Callable[[], T]) -> T:
+        info = activity.info()
+        bound = log.bind(
+            case_id=case_id, workflow_id=info.workflow_id, attempt=info.attempt, activity=name
+        )
+        with _domain_errors_are_final():
+            try:
+                result = work()
+            except (ComplaintError, ValueError) as error:
+                bound.info("command_refused", error=type(error).__name__)
+                raise
+        bound.debug("command_recorded")
+        return result
+
+    @activity.defn
+    def register_complaint(self, intake: FileComplaintInput) -> CaseView:
+        """Record the case (idempotent by intake reference) and start its clocks."""
+
+        def work() -> CaseView:
+            if intake.received_at is None:
+                raise ValueError("the workflow stamps received_at before registering")
+            linked_to = None
+            if intake.linked_to:
+                linked_to = str(self.complaints.case_id_for_receipt(intake.linked_to))
+            case = self.complaints.file(
+                Intake(
+                    intake_ref=intake.intake_ref,
+                    channel=intake.channel,
+                    category=intake.category,
+                    topic=intake.topic,
+                    private=intake.private,
+                    contact=intake.contact,
+                    text=intake.text,
+                    received_at=intake.received_at,
+                    linked_to=linked_to,
+                )
+            )
+            return case_view(case)
+
+        view = self._logged("register_complaint", intake.intake_ref, work)
+        log.info("complaint_registered", case_id=view.case_id, category=view.category)
+        return view
+
+    @activity.defn
+    def apply_command(self, command: CaseCommand) -> CaseView:
+        """Run one staff, ops or timer action on the case; a repeat is recorded once."""
+        action = command.action
+        arguments = action.model_dump(exclude={"type"})
+
+        def work() -> CaseView:
+            case = self.complaints.run(
+                uuid.UUID(command.case_id),
+                action.command,
+                at=command.at,
+                command_id=command.command_id,
+                **arguments,
+            )
+            return case_view(case)
+
+        view = self._logged(action.command, command.case_id, work)
+        log.info(f"{action.type}_recorded", case_id=command.case_id, command=action.command)
+        return view
+
+    @activity.defn
+    def workflow_policy(self) -> WorkflowPolicy:
+        """The few policy values the workflow's timers need, recorded in its history."""
+        policy = self.complaints.policy
+        return WorkflowPolicy(
+            escalation=[
+                EscalationStep(role=level.role, act_within_hours=level.act_within_hours)
+                for level in policy.escalation.chain
+            ],
+            keep_open_after_close_days=policy.keep_open_after_close_days,
+        )
+
+    @activity.defn
+    def current_view(self, case_id: str) -> CaseView:
+        return self._logged(
+            "current_view",
+            case_id,
+            lambda: case_view(self.complaints.get_case(uuid.UUID(case_id))),
+        )
+
+    @activity.defn
+    def queue_notice(self, notice: Notice) -> bool:
+        """Append the notice to the outbox once (keyed by its command id).
+
+        Delivery by e-mail and SMS reads this outbox; recipients are staff ids or
+        roles, and the notice carries the receipt code, never resident data.
+        """
+        self.outbox.parent.mkdir(parents=True, exist_ok=True)
+        if self.outbox.exists():
+            with self.outbox.open(encoding="utf-8") as lines:
+                if any(json.loads(line)["command_id"] == notice.command_id for line in lines):
+                    return False
+        with self.outbox.open("a", encoding="utf-8") as out:
+            out.write(notice.model_dump_json() + "\n")
+        log.info(
+            "notice_queued", case_id=notice.case_id, kind=notice.kind, recipient=notice.recipient
+        )
+        return True
+
+    def all(self) -> list[Callable[..., object]]:
+        return [
+            self.workflow_policy,
+            self.register_complaint,
+            self.apply_command,
+            self.current_view,
+            self.queue_notice,
+        ]

