@@ -67,8 +67,9 @@ def build_worker(
     executor: ThreadPoolExecutor,
     threads: int,
     max_cached_workflows: int = 1000,
+    activities: ComplaintActivities | None = None,
 ) -> Worker:
-    activities = ComplaintActivities(complaints)
+    activities = activities or ComplaintActivities(complaints)
     return Worker(
         client,
         task_queue=task_queue,

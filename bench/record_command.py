@@ -13,7 +13,7 @@ number of events (a realistic case history) and growing by one event per
 operation, so each operation loads as many events and saves one. The two sides
 are timed in alternating rounds so drift on the machine affects both alike.
 
-    .venv/bin/python bench/record_command.py [--n 600] [--backend sqlite|postgres|both]
+    .venv/bin/python bench/record_command.py [--n 1000] [--backend sqlite|postgres|both]
 
 SQLite runs on a temporary file; PostgreSQL (127.0.0.1:5432, database `test`, user
 `postgres`) in a schema of its own, dropped at the end. The target is a ratio
@@ -41,8 +41,8 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain.calendar import SEOUL  # noqa: E402
-from domain.service import Complaints, Intake  # noqa: E402
+from domain.calendar import SEOUL
+from domain.service import Complaints, Intake
 
 TARGET_RATIO = 0.8
 ROUNDS = 5
@@ -128,7 +128,9 @@ def new_case(app: Complaints) -> uuid.UUID:
         new_due=case.commitments["result"].due + timedelta(days=5),
         by=STAFF[0],
     )
-    run("record_corrective_action", staff="choi.tour", action="training", by="park.officer", note="")
+    run(
+        "record_corrective_action", staff="choi.tour", action="training", by="park.officer", note=""
+    )
     run("make_apology", mode="phone", by="park.officer", note="전화로 사과드림")
     run("assign", staff=STAFF[1], role="case_manager", by="han.ops")
     return case.id
@@ -137,15 +139,16 @@ def new_case(app: Complaints) -> uuid.UUID:
 class Ours:
     def __init__(self, app: Complaints) -> None:
         self.app = app
-        self.turn = 0
+        self.turns: dict[uuid.UUID, int] = {}
 
     def record(self, case_id: uuid.UUID) -> None:
-        # Alternating assignees: every call changes the case, so every call saves one event.
-        self.turn += 1
+        # Each case alternates its assignee (new_case left it with STAFF[1]), so every
+        # call changes the case and saves exactly one event.
+        turn = self.turns[case_id] = self.turns.get(case_id, 0) + 1
         self.app.run(
             case_id,
             "assign",
-            staff=STAFF[self.turn % 2],
+            staff=STAFF[(turn + 1) % 2],
             role="case_manager",
             by="han.ops",
             at=START + timedelta(days=1),
@@ -208,9 +211,11 @@ def measure(backend: str, ours_env: dict[str, str], bare_env: dict[str, str], n:
             result.ours_seconds += timed(ours.record, cases, OPS_PER_AGGREGATE_PER_ROUND)
             result.bare_seconds += timed(bare_app.record, tallies, OPS_PER_AGGREGATE_PER_ROUND)
 
-        result.history_to = app.get_case(cases[0]).version
-        final_tally = bare_app.repository.get(tallies[0]).version
-        assert result.history_to == final_tally, (result.history_to, final_tally)
+        # Both sides must have saved one event per operation.
+        result.history_to = history + ROUNDS * OPS_PER_AGGREGATE_PER_ROUND
+        for case_id, tally_id in zip(cases, tallies, strict=True):
+            assert app.get_case(case_id).version == result.history_to
+            assert bare_app.repository.get(tally_id).version == result.history_to
         assert app.verify(cases[0]) is None
         return result
     finally:
@@ -244,7 +249,7 @@ def postgres_envs() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--n", type=int, default=600, help="timed operations per side and backend (default 600)"
+        "--n", type=int, default=1000, help="timed operations per side and backend (default 1000)"
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args(argv)

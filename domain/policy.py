@@ -74,7 +74,9 @@ class Category(_Strict):
     """A kind of complaint and what the charter promises for it."""
 
     title: Annotated[str, Field(min_length=1)]
-    routes_to: Role | Literal["by_topic", "absent_staff"]
+    # One Literal, not a union of two: a union reports a bad value twice, each at a
+    # location with pydantic's union tag appended, which is no key in the file.
+    routes_to: Literal[Role, "by_topic", "absent_staff"]
     commitments: Annotated[list[CommitmentRule], Field(min_length=1)]
     apology_on_fault: bool = False
     apology_always: bool = False

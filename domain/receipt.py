@@ -30,7 +30,9 @@ def new_receipt_code() -> str:
 def normalise_receipt_code(text: str) -> str:
     """Accept what residents type: lower case, spaces, O for 0, I or L for 1."""
     cleaned = text.strip().upper().replace(" ", "").replace("-", "")
-    cleaned = cleaned.removeprefix("MW")
+    # The prefix is optional, and a code's own characters may begin with M, W too.
+    if len(cleaned) == CODE_LENGTH + 2:
+        cleaned = cleaned.removeprefix("MW")
     cleaned = cleaned.translate(str.maketrans("OIL", "011"))
     if len(cleaned) != CODE_LENGTH or any(ch not in ALPHABET for ch in cleaned):
         raise ReceiptCodeError(f"'{text}' is not a receipt code (like MW-7K3QX-9PD2M)")

@@ -328,6 +328,9 @@ class Complaints(Application[uuid.UUID]):
 
     def verify(self, case_id: uuid.UUID) -> BrokenLink | None:
         """Recompute the case's hash chain from the stored records."""
+        # An empty chain checks out trivially; a wiped case must not read as intact.
+        if not self.recorder.select_events(case_id, limit=1):
+            raise CaseNotFoundError(f"no case {case_id}")
         return verify_chain(self._decoded(case_id))
 
     def _decoded(self, case_id: uuid.UUID) -> Iterator[object]:

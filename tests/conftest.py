@@ -53,13 +53,15 @@ def _connect_postgres() -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(postgres_conninfo(), autocommit=True)
     except psycopg.OperationalError as error:
-        pytest.fail(
-            "PostgreSQL is not reachable on 127.0.0.1:5432 (database 'test', user "
-            "'postgres'); the persistence tests must run on both backends. Start it "
-            "with `make postgres`.\n"
-            f"psycopg said: {error}",
-            pytrace=False,
-        )
+        problem = str(error)
+    env = POSTGRES_ENV
+    pytest.fail(
+        f"PostgreSQL is not reachable on {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']} "
+        f"(database {env['POSTGRES_DBNAME']!r}, user {env['POSTGRES_USER']!r}); the "
+        "persistence tests must run on both backends, so this fails instead of "
+        f"skipping. Start the server with `make postgres`.\npsycopg said: {problem}",
+        pytrace=False,
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ activities, so what a test asserts about the event store was really recorded.
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
+from activities.complaints import ComplaintActivities
 from domain.service import Complaints
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.search import register_search_attributes
@@ -47,21 +48,41 @@ class Stack:
     client: Client
     complaints: Complaints
     task_queue: str
-    worker: Worker
+    outbox: Path
+
+    def notices(self) -> list[dict[str, str]]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text().splitlines()]
 
 
 @asynccontextmanager
 async def running_stack(
-    client: Client, store_path: Path, *, max_cached_workflows: int = 100
+    client: Client,
+    folder: Path,
+    *,
+    activities_class: type[ComplaintActivities] = ComplaintActivities,
+    max_cached_workflows: int = 100,
 ) -> AsyncIterator[Stack]:
+    """A worker with the real activities on its own task queue and SQLite file."""
     complaints = Complaints(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(store_path)}
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(folder / "events.db"),
+        }
     )
     task_queue = f"minwon-test-{uuid.uuid4().hex[:8]}"
+    outbox = folder / "outbox.jsonl"
     with ThreadPoolExecutor(max_workers=8) as pool:
         worker = build_worker(
-            client, complaints, task_queue, pool, 8, max_cached_workflows=max_cached_workflows
+            client,
+            complaints,
+            task_queue,
+            pool,
+            8,
+            max_cached_workflows=max_cached_workflows,
+            activities=activities_class(complaints, outbox=outbox),
         )
         async with worker:
-            yield Stack(client, complaints, task_queue, worker)
+            yield Stack(client, complaints, task_queue, outbox)
     complaints.close()

@@ -8,6 +8,7 @@ with database access would.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import uuid
@@ -196,7 +197,7 @@ def test_filing_the_same_intake_concurrently_from_several_instances_gives_one_ca
     intake = sample_intake("2026-0921-003")
     instances = [open_complaints() for _ in range(6)]
 
-    filed = run_in_threads([lambda app=app: app.file(intake) for app in instances])
+    filed = run_in_threads([functools.partial(app.file, intake) for app in instances])
 
     assert {case.id for case in filed} == {Complaint.create_id("2026-0921-003")}
     assert len({case.receipt_code for case in filed}) == 1
@@ -445,3 +446,18 @@ def test_verify_reports_two_middle_events_whose_states_were_swapped(
     assert broken.problem == "previous-event digest does not match"
     assert broken.expected == digest_before
     assert broken.found == digest_of_middle
+
+
+def test_verify_does_not_call_a_case_whose_events_were_all_deleted_intact(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id = open_complaints(), apologised_case.case_id
+    last = app.get_case(case_id).version
+
+    for version in range(1, last + 1):
+        stored_rows.delete(case_id, version)
+
+    with pytest.raises(CaseNotFoundError):
+        app.verify(case_id)
+    with pytest.raises(CaseNotFoundError):
+        app.verify(Complaint.create_id("never-filed"))

@@ -8,18 +8,32 @@ from datetime import timedelta
 
 import pytest
 import pytest_asyncio
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
 from workflows.client import start_complaint
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, Close, FileComplaintInput
+from workflows.models import (
+    Answer,
+    Close,
+    Escalate,
+    FileComplaintInput,
+    RecordApology,
+    RecordFinding,
+    SendInterimReply,
+    TakeMessage,
+    Warn,
+    Withdraw,
+)
 
 pytestmark = pytest.mark.temporal
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test: a workflow left waiting by another test would hold
+    # time skipping back while its worker is gone.
     env = await start_time_skipping()
     yield env
     await env.shutdown()
@@ -27,7 +41,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest_asyncio.fixture
 async def stack(ts_env: WorkflowEnvironment, tmp_path) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
-    async with running_stack(ts_env.client, tmp_path / "events.db") as running:
+    async with running_stack(ts_env.client, tmp_path) as running:
         yield running
 
 
@@ -66,3 +80,224 @@ async def test_a_reply_in_time_keeps_the_commitment_and_the_case_closes(
     assert names[:3] == ["Received", "CommitmentStarted", "Assigned"]
     assert "CommitmentMet" in names and "CommitmentBreached" not in names
     assert names[-1] == "Closed"
+
+
+async def view_of(handle):  # type: ignore[no-untyped-def]
+    return await handle.query(ComplaintWorkflow.status)
+
+
+async def sleep_until(ts_env: WorkflowEnvironment, moment, slack=timedelta(minutes=1)) -> None:  # type: ignore[no-untyped-def]
+    now = await ts_env.get_current_time()
+    if moment + slack > now:
+        await ts_env.sleep(moment + slack - now)
+
+
+async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then_the_director(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    view = await view_of(handle)
+    reply = view.commitment("reply")
+    await sleep_until(ts_env, reply.warn_at)
+    assert (await view_of(handle)).commitment("reply").warned
+    await sleep_until(ts_env, reply.due)
+    view = await view_of(handle)
+    assert view.commitment("reply").status == "breached"
+    assert [(e.level, e.to_role, e.to_staff, e.trigger) for e in view.escalations] == [
+        (1, "designated_officer", "park.officer", "deadline")
+    ]
+    await sleep_until(ts_env, view.escalations[0].at + timedelta(hours=24))
+    view = await view_of(handle)
+    assert [(e.to_role, e.to_staff) for e in view.escalations][1] == ("director", "jung.director")
+    names = event_names(stack, view.case_id)
+    assert names.index("CommitmentWarned") < names.index("CommitmentBreached")
+    assert names.count("Escalated") == 2
+    kinds = [(n["kind"], n["recipient"]) for n in stack.notices()]
+    assert ("reminder", "lee.service") in kinds
+    assert ("breach", "lee.service") in kinds
+    assert ("escalation", "park.officer") in kinds
+    assert ("escalation", "jung.director") in kinds
+    # Answering late still records the answer; the breach stays on the record.
+    answered = await handle.execute_update(
+        ComplaintWorkflow.act, Answer(text="늦어서 죄송합니다", by="lee.service")
+    )
+    assert answered.commitment("reply").status == "breached"
+    assert answered.commitment("reply").met_at is not None
+
+
+async def test_an_interim_reply_moves_the_deadline_and_a_second_beyond_the_policy_is_refused(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    reply = (await view_of(handle)).commitment("reply")
+    await ts_env.sleep(timedelta(days=2))
+    too_far = reply.due + (reply.due - reply.started_at) + timedelta(days=1)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            ComplaintWorkflow.act,
+            SendInterimReply(reason="외부 기관 확인 필요", new_due=too_far, by="lee.service"),
+        )
+    assert "at most as long as the original period" in str(refused.value.cause)
+    new_due = reply.due + timedelta(days=3)
+    extended = await handle.execute_update(
+        ComplaintWorkflow.act,
+        SendInterimReply(reason="외부 기관 확인 필요", new_due=new_due, by="lee.service"),
+    )
+    assert extended.commitment("reply").due == new_due
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            ComplaintWorkflow.act,
+            SendInterimReply(
+                reason="추가 지연", new_due=new_due + timedelta(days=1), by="lee.service"
+            ),
+        )
+    assert "limit is reached" in str(refused.value.cause)
+    await sleep_until(ts_env, reply.due + timedelta(hours=1))
+    assert (await view_of(handle)).commitment("reply").status == "open"
+    await sleep_until(ts_env, new_due)
+    assert (await view_of(handle)).commitment("reply").status == "breached"
+    names = event_names(stack, extended.case_id)
+    assert names.count("InterimReplySent") == 1
+    assert names.count("CommitmentExtended") == 1
+    assert ("interim_reply", "resident") in [(n["kind"], n["recipient"]) for n in stack.notices()]
+    accepted = await accepted_update_count(handle)
+    assert accepted == 1, "refused interim replies must not enter the workflow history"
+
+
+async def test_an_opinion_gets_its_result_within_fifteen_working_days(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake("opinion"), stack.task_queue)
+    view = await view_of(handle)
+    result = view.commitment("result")
+    expected = stack.complaints.calendar.due(view.received_at, 15, "business").due
+    assert result.due == expected
+    assert view.assignee == "park.officer"
+    await ts_env.sleep(timedelta(days=10))
+    answered = await handle.execute_update(
+        ComplaintWorkflow.act, Answer(text="처리 방향을 안내드립니다", by="park.officer")
+    )
+    assert answered.commitment("result").status == "met"
+
+
+async def test_a_late_reply_complaint_is_investigated_in_three_days_and_fault_needs_an_apology(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    original = await start_complaint(stack.client, intake(), stack.task_queue)
+    original_view = await view_of(original)
+    complaint = await start_complaint(
+        stack.client,
+        intake("late_reply", linked_to=original_view.receipt_code),
+        stack.task_queue,
+    )
+    view = await view_of(complaint)
+    assert view.linked_to == original_view.case_id
+    assert view.investigation == "open"
+    investigation = view.commitment("investigation")
+    assert investigation.due == stack.complaints.calendar.due(view.received_at, 3, "business").due
+    await ts_env.sleep(timedelta(hours=20))
+    found = await complaint.execute_update(
+        ComplaintWorkflow.act,
+        RecordFinding(fault_confirmed=True, finding="회신 누락 확인", by="park.officer"),
+    )
+    assert found.apology_required and found.commitment("investigation").status == "met"
+    await complaint.execute_update(
+        ComplaintWorkflow.act, Answer(text="조사 결과를 알려드립니다", by="park.officer")
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await complaint.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    assert "apology" in str(refused.value.cause)
+    await complaint.execute_update(
+        ComplaintWorkflow.act, RecordApology(mode="public", by="park.officer")
+    )
+    closed = await complaint.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    assert closed.status == "closed"
+    names = event_names(stack, view.case_id)
+    expected = ["InvestigationOpened", "InvestigationConcluded", "ApologyMade", "Closed"]
+    assert [n for n in names if n in expected] == expected
+
+
+async def test_a_message_for_an_absent_colleague_breaches_when_the_promised_callback_passes(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(
+        stack.client, intake("callback", channel="phone"), stack.task_queue
+    )
+    now = await ts_env.get_current_time()
+    promised = now + timedelta(hours=4)
+    taken = await handle.execute_update(
+        ComplaintWorkflow.act,
+        TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=promised),
+    )
+    assert taken.commitment("callback").due == promised
+    await sleep_until(ts_env, promised)
+    view = await view_of(handle)
+    assert view.commitment("callback").status == "breached"
+    assert view.escalations[0].to_role == "designated_officer"
+    assert "MessageTaken" in event_names(stack, view.case_id)
+
+
+async def test_ops_escalate_by_hand_up_the_chain_and_no_further(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    first = await handle.execute_update(
+        ComplaintWorkflow.act, Escalate(reason="민원인 재요청", by="han.ops")
+    )
+    assert [(e.to_role, e.trigger) for e in first.escalations] == [("designated_officer", "manual")]
+    second = await handle.execute_update(
+        ComplaintWorkflow.act, Escalate(reason="관장 보고 필요", by="han.ops")
+    )
+    assert second.escalations[-1].to_role == "director"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(ComplaintWorkflow.act, Escalate(reason="again", by="han.ops"))
+    assert "last level" in str(refused.value.cause)
+
+
+async def test_a_withdrawn_complaint_stops_its_clocks_and_ends(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    await handle.execute_update(
+        ComplaintWorkflow.act, Withdraw(reason="민원인이 취하", by="lee.service")
+    )
+    final = await handle.result()
+    assert final.status == "withdrawn"
+    assert final.commitment("reply").status == "cancelled"
+    assert "CommitmentBreached" not in event_names(stack, final.case_id)
+
+
+async def test_starting_the_same_complaint_twice_gives_one_workflow_and_one_case(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    same = intake()
+    first = await start_complaint(stack.client, same, stack.task_queue)
+    second = await start_complaint(stack.client, same, stack.task_queue)
+    assert first.result_run_id == second.result_run_id
+    view = await view_of(second)
+    assert event_names(stack, view.case_id).count("Received") == 1
+
+
+async def test_actions_the_case_cannot_take_are_refused_before_they_reach_history(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    await view_of(handle)
+    refusals = [
+        Close(by="lee.service"),  # not answered yet
+        Warn(kind="reply"),  # timers only
+        RecordFinding(fault_confirmed=False, finding="없음", by="park.officer"),
+    ]
+    for action in refusals:
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(ComplaintWorkflow.act, action)
+    with pytest.raises(WorkflowUpdateFailedError):
+        # Malformed input never even decodes into an action.
+        await handle.execute_update("act", {"type": "answer", "text": "", "by": "x"})
+    assert await accepted_update_count(handle) == 0
+
+
+async def accepted_update_count(handle) -> int:  # type: ignore[no-untyped-def]
+    history = await handle.fetch_history()
+    accepted = "workflow_execution_update_accepted_event_attributes"
+    return sum(1 for e in history.events if e.HasField(accepted))

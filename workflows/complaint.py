@@ -259,6 +259,13 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def act(self, action: AnyAction) -> CaseView:
+        if self._view is None:
+            # Accepted while the case was being registered: check it now it exists.
+            await workflow.wait_condition(lambda: self._view is not None)
+            try:
+                self._check(action)
+            except ValueError as error:
+                raise ApplicationError(str(error), type="ActionRefused") from None
         view = await self._apply(action)
         if action.type == "interim_reply":
             await self._notify(view, "interim_reply", "resident")
@@ -270,6 +277,11 @@ class ComplaintWorkflow:
     def _validate(self, action: AnyAction) -> None:
         if action.type in TIMER_ACTIONS:
             raise ValueError("warnings and breaches are recorded by the case's own timers")
+        if self._view is not None:
+            self._check(action)
+
+    def _check(self, action: AnyAction) -> None:
+        """The domain's own rules, run on the live view; a refusal is a ValueError."""
         view = self._current
         now = workflow.now()
         try:
@@ -283,7 +295,7 @@ class ComplaintWorkflow:
                 apologies=view.apologies,
                 open_kinds=[c.kind for c in view.commitments if c.status == "open"],
                 escalation_level=len(view.escalations),
-                escalation_levels=len(self._policy.escalation) if self._policy else 0,
+                escalation_levels=len(self._policy.escalation) if self._policy else None,
             )
             if isinstance(action, SendInterimReply):
                 commitment = view.commitment(action.kind)
