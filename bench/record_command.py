@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         history = f"{result.history_from}→{result.history_to}"
         print(
             f"{backend:<9} {result.ops:>5} {history:>9} {result.ours_rate:>10.1f} "
-            f"{result.bare_rate:>10.1f} {result.ratio:.2f}  target ≥ {TARGET_RATIO}: {met}"
+            f"{result.bare_rate:>10.1f} {result.ratio:.3f}  target ≥ {TARGET_RATIO}: {met}"
         )
     return 1 if failed else 0
 

@@ -21,9 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.complaints import ComplaintActivities
 from domain.service import Complaints
+from worker import build_worker
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.search import register_search_attributes
-from worker import build_worker
 
 BIN = Path(sys.executable).parent
 TEST_SERVER = BIN / "temporal-test-server"

@@ -171,12 +171,17 @@ class ComplaintLifecycle(RuleBasedStateMachine):
     def time_passes(self, by: int, minutes: int) -> None:
         self.now += timedelta(hours=by, minutes=minutes)
 
-    # What a workflow timer does: wake at the next deadline, or a little after it.
+    # What a workflow timer does: wake at the next deadline (or a little after it,
+    # a worker being slow) and record the breach.
     @rule(late=st.sampled_from((timedelta(0), timedelta(minutes=1), timedelta(hours=5))))
-    def the_next_deadline_arrives(self, late: timedelta) -> None:
+    def the_next_deadline_passes(self, late: timedelta) -> None:
         due = self.case.next_due()
-        if due is not None:
-            self.now = max(self.now, due + late)
+        if due is None:
+            return
+        self.now = max(self.now, due + late)
+        for commitment in self.case.open_commitments():
+            if commitment.due <= self.now:
+                self.record_breach(commitment.kind)
 
     # -- commands ---------------------------------------------------------------------
 
@@ -233,25 +238,28 @@ class ComplaintLifecycle(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def breach(self, data: st.DataObject) -> None:
-        kind = self.pick_kind(data)
+        self.record_breach(self.pick_kind(data))
+
+    def record_breach(self, kind: str) -> None:
         at, cid = self.now, self.command_id()
         self.run(lambda: self.case.breach(kind=kind, at=at, command_id=cid))
 
     @rule(
         data=st.data(),
-        later_by_hours=st.integers(-24, 24 * 20),
-        reason=st.sampled_from(("", "검토 중")),
+        # The extension as a share of the original period: the limits are at 0 and 1.
+        share=st.sampled_from((-0.1, 0.0, 0.3, 0.5, 1.0, 1.1)),
+        reason=st.sampled_from(("", "검토 중", "검토 중", "검토 중")),
     )
-    def send_interim_reply(self, data: st.DataObject, later_by_hours: int, reason: str) -> None:
+    def send_interim_reply(self, data: st.DataObject, share: float, reason: str) -> None:
         kind = self.pick_kind(data)
         at, cid = self.now, self.command_id()
         current = self.case.commitments.get(kind)
-        base = current.due if current is not None else at
+        due, period = (current.due, current.original_period) if current else (at, timedelta(days=7))
         self.run(
             lambda: self.case.send_interim_reply(
                 kind=kind,
                 reason=reason,
-                new_due=base + timedelta(hours=later_by_hours),
+                new_due=due + period * share,
                 by="kim",
                 at=at,
                 command_id=cid,

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
-from workflows.client import start_complaint
+from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import (
     Answer,
@@ -64,7 +64,7 @@ def event_names(stack: Stack, case_id: str) -> list[str]:
 async def test_a_reply_in_time_keeps_the_commitment_and_the_case_closes(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     await ts_env.sleep(timedelta(days=2))
     view = await handle.query(ComplaintWorkflow.status)
     assert view.status == "assigned"
@@ -95,7 +95,7 @@ async def sleep_until(ts_env: WorkflowEnvironment, moment, slack=timedelta(minut
 async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then_the_director(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     view = await view_of(handle)
     reply = view.commitment("reply")
     await sleep_until(ts_env, reply.warn_at)
@@ -128,7 +128,7 @@ async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then
 async def test_an_interim_reply_moves_the_deadline_and_a_second_beyond_the_policy_is_refused(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     reply = (await view_of(handle)).commitment("reply")
     await ts_env.sleep(timedelta(days=2))
     too_far = reply.due + (reply.due - reply.started_at) + timedelta(days=1)
@@ -167,7 +167,7 @@ async def test_an_interim_reply_moves_the_deadline_and_a_second_beyond_the_polic
 async def test_an_opinion_gets_its_result_within_fifteen_working_days(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake("opinion"), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake("opinion"), stack.task_queue)
     view = await view_of(handle)
     result = view.commitment("result")
     expected = stack.complaints.calendar.due(view.received_at, 15, "business").due
@@ -183,9 +183,9 @@ async def test_an_opinion_gets_its_result_within_fifteen_working_days(
 async def test_a_late_reply_complaint_is_investigated_in_three_days_and_fault_needs_an_apology(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    original = await start_complaint(stack.client, intake(), stack.task_queue)
+    original, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     original_view = await view_of(original)
-    complaint = await start_complaint(
+    complaint, _ = await file_complaint(
         stack.client,
         intake("late_reply", linked_to=original_view.receipt_code),
         stack.task_queue,
@@ -220,7 +220,7 @@ async def test_a_late_reply_complaint_is_investigated_in_three_days_and_fault_ne
 async def test_a_message_for_an_absent_colleague_breaches_when_the_promised_callback_passes(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(
+    handle, _ = await file_complaint(
         stack.client, intake("callback", channel="phone"), stack.task_queue
     )
     now = await ts_env.get_current_time()
@@ -240,7 +240,7 @@ async def test_a_message_for_an_absent_colleague_breaches_when_the_promised_call
 async def test_ops_escalate_by_hand_up_the_chain_and_no_further(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     first = await handle.execute_update(
         ComplaintWorkflow.act, Escalate(reason="민원인 재요청", by="han.ops")
     )
@@ -257,7 +257,7 @@ async def test_ops_escalate_by_hand_up_the_chain_and_no_further(
 async def test_a_withdrawn_complaint_stops_its_clocks_and_ends(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     await handle.execute_update(
         ComplaintWorkflow.act, Withdraw(reason="민원인이 취하", by="lee.service")
     )
@@ -271,17 +271,17 @@ async def test_starting_the_same_complaint_twice_gives_one_workflow_and_one_case
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     same = intake()
-    first = await start_complaint(stack.client, same, stack.task_queue)
-    second = await start_complaint(stack.client, same, stack.task_queue)
+    first, first_view = await file_complaint(stack.client, same, stack.task_queue)
+    second, view = await file_complaint(stack.client, same, stack.task_queue)
     assert first.result_run_id == second.result_run_id
-    view = await view_of(second)
+    assert first_view.receipt_code == view.receipt_code
     assert event_names(stack, view.case_id).count("Received") == 1
 
 
 async def test_actions_the_case_cannot_take_are_refused_before_they_reach_history(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
-    handle = await start_complaint(stack.client, intake(), stack.task_queue)
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
     await view_of(handle)
     refusals = [
         Close(by="lee.service"),  # not answered yet
@@ -300,4 +300,10 @@ async def test_actions_the_case_cannot_take_are_refused_before_they_reach_histor
 async def accepted_update_count(handle) -> int:  # type: ignore[no-untyped-def]
     history = await handle.fetch_history()
     accepted = "workflow_execution_update_accepted_event_attributes"
-    return sum(1 for e in history.events if e.HasField(accepted))
+    return sum(
+        1
+        for e in history.events
+        if e.HasField(accepted)
+        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == "act"
+    )

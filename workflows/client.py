@@ -83,3 +83,12 @@ async def start_complaint(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
+
+
+async def file_complaint(
+    client: Client, intake: FileComplaintInput, task_queue: str
+) -> tuple[WorkflowHandle[ComplaintWorkflow, CaseView], CaseView]:
+    """Start (or find) the case's workflow and wait until the case is recorded."""
+    handle = await start_complaint(client, intake, task_queue)
+    view = await handle.execute_update(ComplaintWorkflow.registered)
+    return handle, view

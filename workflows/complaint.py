@@ -6,6 +6,7 @@ Update `act(action)`: every staff and ops action (assign, take_message,
 interim_reply, answer, finding, apology, corrective_action, announce, reopen,
 withdraw, close, escalate, rate), validated against the live case before it
 is accepted into history, then recorded by an activity; returns the new view.
+Update `registered()`: waits until the case is recorded; returns its view.
 Query `status()`: the live `CaseView`.
 
 The facts live in the event store; this workflow keeps only the process: which
@@ -255,6 +256,12 @@ class ComplaintWorkflow:
 
     @workflow.query
     def status(self) -> CaseView:
+        return self._current
+
+    @workflow.update
+    async def registered(self) -> CaseView:
+        """Returns once the case is recorded: how a client learns its receipt code."""
+        await workflow.wait_condition(lambda: self._view is not None)
         return self._current
 
     @workflow.update

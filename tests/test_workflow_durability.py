@@ -1,0 +1,95 @@
+"""Durability of the complaint workflow: replay of recorded histories, retries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from activities.complaints import ComplaintActivities
+from tests.changed_workflow import ChangedComplaintWorkflow
+from tests.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
+from tests.temporal_harness import running_stack, start_time_skipping, test_converter
+from workflows.client import file_complaint
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import Answer, CaseCommand, CaseView
+
+pytestmark = pytest.mark.temporal
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"complaint-{path.stem}", path.read_text(encoding="utf-8"))
+
+
+def test_every_scenario_has_a_committed_history() -> None:
+    assert {path.stem for path in RECORDED} == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_committed_histories_replay_on_the_current_workflow(path: Path) -> None:
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=test_converter())
+    await replayer.replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_an_unpatched_change_to_the_workflow_fails_replay(path: Path) -> None:
+    replayer = Replayer(workflows=[ChangedComplaintWorkflow], data_converter=test_converter())
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
+
+
+async def test_a_history_recorded_now_replays_too(tmp_path: Path) -> None:
+    text = await record("fresh", SCENARIOS["extended_by_interim_reply"], tmp_path)
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=test_converter())
+    await replayer.replay_workflow(WorkflowHistory.from_json("fresh", text))
+
+
+class FailsAfterSaving(ComplaintActivities):
+    """Saves the event, then loses the reply once, as a dropped connection would."""
+
+    @activity.defn(name="apply_command")
+    def apply_command(self, command: CaseCommand) -> CaseView:
+        view = super().apply_command(command)
+        if command.action.type == "answer" and activity.info().attempt == 1:
+            raise ConnectionError("connection lost after the save")
+        return view
+
+
+@pytest_asyncio.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+async def test_an_activity_retried_after_its_save_records_the_event_once(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(ts_env.client, tmp_path, activities_class=FailsAfterSaving) as stack:
+        handle, _ = await file_complaint(stack.client, sample_intake(), stack.task_queue)
+        view = await handle.execute_update(
+            ComplaintWorkflow.act, Answer(text="답변드립니다", by="lee.service")
+        )
+        assert view.status == "answered"
+        names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
+        assert names.count("Answered") == 1
+        assert names.count("CommitmentMet") == 1
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.HasField("activity_task_failed_event_attributes")]
+        # The retry happened inside one activity execution; Temporal records the last attempt.
+        started = [
+            e.activity_task_started_event_attributes.attempt
+            for e in history.events
+            if e.HasField("activity_task_started_event_attributes")
+        ]
+        assert max(started) == 2 and not failed
