@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import deadline, policy
+from cli import cases, deadline, policy
 from cli.errors import CliError
 
-SUBCOMMAND_MODULES = (deadline, policy)
+SUBCOMMAND_MODULES = (cases, deadline, policy)
 
 
 def build_parser() -> argparse.ArgumentParser:

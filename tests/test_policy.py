@@ -134,7 +134,10 @@ def test_an_unknown_category_is_refused_with_the_known_ones_named(shipped: Polic
 def test_every_problem_in_a_broken_policy_is_listed_with_its_location() -> None:
     text = edited(
         ('kind = "reply"\ndays = 7', 'kind = "reply"\ndays = 0'),
-        ("warn_before_hours = 48\nmax_extensions = 1", "warn_before_hours = 48\nmax_extensions = 11"),
+        (
+            "warn_before_hours = 48\nmax_extensions = 1",
+            "warn_before_hours = 48\nmax_extensions = 11",
+        ),
         ('kind = "expedited"', 'kind = "hurry"'),
         ("personal_data_years_after_close = 3", "personal_data_years_after_close = 0"),
     )
@@ -271,7 +274,9 @@ def test_a_rule_that_spans_several_fields_is_reported_on_the_table_that_breaks_i
 
 def test_a_commitment_kind_listed_twice_in_one_category_is_refused() -> None:
     duplicate = '\n[[categories.inquiry.commitments]]\nkind = "reply"\ndays = 3\n'
-    text = edited(('charter = "서비스 이행표준 다.①"\n', f'charter = "서비스 이행표준 다.①"\n{duplicate}'))
+    text = edited(
+        ('charter = "서비스 이행표준 다.①"\n', f'charter = "서비스 이행표준 다.①"\n{duplicate}')
+    )
 
     [(location, message)] = problems_of(text)
 

@@ -9,16 +9,18 @@ TEMPORAL_API_KEY (Temporal Cloud), MINWON_TASK_QUEUE (minwon).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio.client import Client, TLSConfig, WorkflowHandle
+from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import CaseView, FileComplaintInput
+from workflows.models import CaseView, Escalate, FileComplaintInput
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
 
@@ -92,3 +94,58 @@ async def file_complaint(
     handle = await start_complaint(client, intake, task_queue)
     view = await handle.execute_update(ComplaintWorkflow.registered)
     return handle, view
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Which open cases a bulk action touches; every field narrows the set."""
+
+    overdue: bool = False
+    category: str | None = None
+    assignee: str | None = None
+
+    def visibility_query(self, now: datetime) -> str:
+        clauses = [
+            "WorkflowType = 'ComplaintWorkflow'",
+            "ExecutionStatus = 'Running'",
+            "MinwonStatus IN ('received', 'assigned')",
+        ]
+        if self.overdue:
+            clauses.append(f"MinwonNextDue < '{now.astimezone(UTC).isoformat()}'")
+        if self.category:
+            clauses.append(f"MinwonCategory = '{_quoted(self.category)}'")
+        if self.assignee:
+            clauses.append(f"MinwonAssignee = '{_quoted(self.assignee)}'")
+        return " AND ".join(clauses)
+
+
+def _quoted(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", value):
+        raise ValueError(f"not a valid filter value: {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    workflow_id: str
+    receipt_code: str | None
+    error: str | None
+
+
+async def escalate_matching(
+    client: Client, case_filter: CaseFilter, reason: str, by: str, now: datetime
+) -> list[BulkOutcome]:
+    """Escalate every open case matching the filter, each through its own update."""
+    outcomes = []
+    query = case_filter.visibility_query(now)
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle(execution.id, result_type=CaseView)
+        try:
+            view = await handle.execute_update(
+                ComplaintWorkflow.act, Escalate(reason=reason, by=by, trigger="manual")
+            )
+        except WorkflowUpdateFailedError as error:
+            outcomes.append(BulkOutcome(execution.id, None, str(error.cause or error)))
+            continue
+        outcomes.append(BulkOutcome(execution.id, view.receipt_code, None))
+    return outcomes

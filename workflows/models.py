@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 Channel = Literal["visit", "phone", "mail", "fax", "email", "homepage", "outreach"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
 
 # Control characters garble notices and logs; tabs and line breaks are kept.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
