@@ -76,6 +76,7 @@ def case_view(case: Complaint) -> CaseView:
             for e in case.escalations
         ],
         investigation=case.investigation,
+        investigated=case.investigated,
         fault_confirmed=case.fault_confirmed,
         apology_required=case.apology_required,
         apologies=len(case.apologies),
@@ -97,9 +98,12 @@ def _domain_errors_are_final() -> Iterator[None]:
 class ComplaintActivities:
     """The activities of one worker, sharing one Complaints application."""
 
-    def __init__(self, complaints: Complaints, outbox: Path | None = None) -> None:
+    def __init__(
+        self, complaints: Complaints, outbox: Path | None = None, history_limit: int = 5_000
+    ) -> None:
         self.complaints = complaints
         self.outbox = outbox or Path(os.environ.get("MINWON_OUTBOX", DEFAULT_OUTBOX))
+        self.history_limit = history_limit
 
     def _logged(self, name: str, case_id: str, work: Callable[[], T]) -> T:
         info = activity.info()
@@ -174,6 +178,7 @@ class ComplaintActivities:
                 for level in policy.escalation.chain
             ],
             keep_open_after_close_days=policy.keep_open_after_close_days,
+            history_limit=self.history_limit,
         )
 
     @activity.defn

@@ -211,6 +211,7 @@ def check_action_allowed(
     status: str,
     private: bool,
     investigation: str,
+    investigated: bool = False,
     apology_required: bool,
     apologies: int,
     open_kinds: Sequence[str],
@@ -239,7 +240,8 @@ def check_action_allowed(
                 f"case {receipt_code} is already escalated to the last level"
             )
     if command == "close":
-        if investigation == "open":
+        # An investigated category needs its finding, whether or not it was opened.
+        if investigation == "open" or (investigated and investigation != "concluded"):
             raise InvestigationError("the investigation must be concluded before closing")
         if apology_required and not apologies:
             raise ApologyRequiredError(
@@ -390,6 +392,7 @@ class Complaint(Aggregate):
             status=self.status,
             private=self.private,
             investigation=self.investigation,
+            investigated=self.investigated,
             apology_required=self.apology_required,
             apologies=len(self.apologies),
             open_kinds=[c.kind for c in self.open_commitments()],
@@ -847,9 +850,6 @@ class Complaint(Aggregate):
         if self.already_done(command_id):
             return
         self._check("close")
-        if self.investigated and self.investigation != "concluded":
-            # The charter investigates these cases, opened or not: no finding, no closing.
-            raise InvestigationError("the investigation must be concluded before closing")
         self._closed(by=by, at=to_seoul(at), command_id=command_id)
 
     @event("Closed")

@@ -31,13 +31,13 @@ DEV_SERVER = BIN / "temporal"
 TEST_KEY = bytes(range(32))
 
 
-def test_converter():  # type: ignore[no-untyped-def]
+def sealed_converter():  # type: ignore[no-untyped-def]
     return data_converter(EncryptionCodec(TEST_KEY))
 
 
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=test_converter()
+        test_server_existing_path=str(TEST_SERVER), data_converter=sealed_converter()
     )
     await register_search_attributes(env.client, "default")
     return env
@@ -63,6 +63,7 @@ async def running_stack(
     *,
     activities_class: type[ComplaintActivities] = ComplaintActivities,
     max_cached_workflows: int = 100,
+    history_limit: int = 5_000,
 ) -> AsyncIterator[Stack]:
     """A worker with the real activities on its own task queue and SQLite file."""
     complaints = Complaints(
@@ -81,7 +82,7 @@ async def running_stack(
             pool,
             8,
             max_cached_workflows=max_cached_workflows,
-            activities=activities_class(complaints, outbox=outbox),
+            activities=activities_class(complaints, outbox=outbox, history_limit=history_limit),
         )
         async with worker:
             yield Stack(client, complaints, task_queue, outbox)

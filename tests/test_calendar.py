@@ -255,7 +255,7 @@ def test_bad_entry_in_override_file_names_the_file_and_the_entry(tmp_path: Path)
     ("content", "expected"),
     [
         ("[[holiday]\n", "not valid TOML"),
-        ('[[holiday]]\ndate = 2026-12-24\n', "'name'"),
+        ("[[holiday]]\ndate = 2026-12-24\n", "'name'"),
         ('[[holiday]]\ndate = 2026-12-24\nname = "x"\nkind = "y"\n', "unknown key 'kind'"),
         ('[[closures]]\ndate = 2026-12-24\nname = "x"\n', "unknown section 'closures'"),
         ('[[holiday]]\ndate = 2026-12-24T00:00:00\nname = "x"\n', "TOML date"),
@@ -320,9 +320,7 @@ def test_naive_datetime_error_is_a_calendar_error_and_a_value_error() -> None:
 
 
 @pytest.mark.parametrize("days", [0, -1])
-def test_period_shorter_than_one_day_is_rejected(
-    calendar: BusinessCalendar, days: int
-) -> None:
+def test_period_shorter_than_one_day_is_rejected(calendar: BusinessCalendar, days: int) -> None:
     with pytest.raises(InvalidPeriodError, match="at least 1 day"):
         calendar.due(seoul("2026-09-21T10:00"), days)
 

@@ -134,7 +134,7 @@ def test_bad_override_file_names_the_entry(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     overrides = tmp_path / "overrides.toml"
-    overrides.write_text('[[holiday]]\ndate = 2026-09-30\n', encoding="utf-8")
+    overrides.write_text("[[holiday]]\ndate = 2026-09-30\n", encoding="utf-8")
 
     code, _, err = run_minwon(
         capsys,

@@ -14,12 +14,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.complaints import ComplaintActivities
-from tests.changed_workflow import ChangedComplaintWorkflow
+from tests.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
 from tests.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
-from tests.temporal_harness import running_stack, start_time_skipping, test_converter
+from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, CaseCommand, CaseView
+from workflows.models import Answer, Assign, CaseCommand, CaseView
 
 pytestmark = pytest.mark.temporal
 
@@ -36,21 +36,27 @@ def test_every_scenario_has_a_committed_history() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_committed_histories_replay_on_the_current_workflow(path: Path) -> None:
-    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=test_converter())
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=sealed_converter())
     await replayer.replay_workflow(load(path))
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_an_unpatched_change_to_the_workflow_fails_replay(path: Path) -> None:
-    replayer = Replayer(workflows=[ChangedComplaintWorkflow], data_converter=test_converter())
+    replayer = Replayer(workflows=[ChangedComplaintWorkflow], data_converter=sealed_converter())
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()
 
 
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_the_same_change_behind_workflow_patched_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[PatchedComplaintWorkflow], data_converter=sealed_converter())
+    await replayer.replay_workflow(load(path))
+
+
 async def test_a_history_recorded_now_replays_too(tmp_path: Path) -> None:
     text = await record("fresh", SCENARIOS["extended_by_interim_reply"], tmp_path)
-    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=test_converter())
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=sealed_converter())
     await replayer.replay_workflow(WorkflowHistory.from_json("fresh", text))
 
 
@@ -93,3 +99,26 @@ async def test_an_activity_retried_after_its_save_records_the_event_once(
             if e.HasField("activity_task_started_event_attributes")
         ]
         assert max(started) == 2 and not failed
+
+
+async def test_a_long_lived_case_continues_as_new_and_keeps_its_state(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(ts_env.client, tmp_path, history_limit=60) as stack:
+        handle, view = await file_complaint(stack.client, sample_intake(), stack.task_queue)
+        first_run = (await handle.describe()).run_id
+        staff = ["kim.casemgr", "lee.service"]
+        for number in range(30):
+            await handle.execute_update(
+                ComplaintWorkflow.act, Assign(staff=staff[number % 2], by="han.ops")
+            )
+        latest = stack.client.get_workflow_handle(handle.id, result_type=CaseView)
+        description = await latest.describe()
+        assert description.run_id != first_run
+        now = await latest.query(ComplaintWorkflow.status)
+        assert now.receipt_code == view.receipt_code
+        assert now.assignee == staff[29 % 2]
+        assert now.commitment("reply").status == "open"
+        names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
+        assert names.count("Received") == 1
+        assert names.count("Reassigned") == 30

@@ -50,8 +50,6 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A timer action the store refused is tried again after this, not in a tight loop.
 FAILED_ALARM_BACKOFF = timedelta(minutes=10)
-# Continue as new well before Temporal's history limits.
-HISTORY_LIMIT = 5_000
 
 TIMER_ACTIONS = ("warn", "breach")
 
@@ -93,12 +91,12 @@ class ComplaintWorkflow:
             await self._notify(view, "receipt", "resident")
         while True:
             alarm = self._next_alarm()
-            if not await self._wait_for(alarm):
-                continue
-            if alarm.action is None:
-                break  # withdrawn, or closed and past the window for announcements
-            await self._fire(alarm.action)
+            if await self._wait_for(alarm):
+                if alarm.action is None:
+                    break  # withdrawn, or closed and past the window for announcements
+                await self._fire(alarm.action)
             if self._history_is_long():
+                # The case lives on in the event store; the new run reads it back.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(intake)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -110,10 +108,16 @@ class ComplaintWorkflow:
             raise ApplicationError("the case is still being registered", type="NotRegistered")
         return self._view
 
+    @property
+    def _policy_values(self) -> WorkflowPolicy:
+        assert self._policy is not None, "the policy is read first thing in run()"
+        return self._policy
+
     def _history_is_long(self) -> bool:
         info = workflow.info()
         return (
-            info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self._policy_values.history_limit
         )
 
     async def _wait_for(self, alarm: Alarm) -> bool:
@@ -132,8 +136,7 @@ class ComplaintWorkflow:
         return False
 
     def _next_alarm(self) -> Alarm:
-        view, policy = self._current, self._policy
-        assert policy is not None
+        view, policy = self._current, self._policy_values
         now = workflow.now()
         if view.status == "withdrawn":
             return Alarm(now, None)
@@ -298,6 +301,7 @@ class ComplaintWorkflow:
                 status=view.status,
                 private=view.private,
                 investigation=view.investigation,
+                investigated=view.investigated,
                 apology_required=view.apology_required,
                 apologies=view.apologies,
                 open_kinds=[c.kind for c in view.commitments if c.status == "open"],

@@ -248,6 +248,7 @@ class CaseView(_Model):
     commitments: list[CommitmentView]
     escalations: list[EscalationView]
     investigation: Literal["none", "open", "concluded"]
+    investigated: bool = False
     fault_confirmed: bool | None
     apology_required: bool
     apologies: int
@@ -292,3 +293,5 @@ class WorkflowPolicy(_Model):
 
     escalation: list[EscalationStep]
     keep_open_after_close_days: int
+    # Continue as new past this many history events, well before Temporal's limits.
+    history_limit: int = 5_000
