@@ -116,7 +116,10 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
     complaints = Complaints()
     threads = int(os.environ.get("MINWON_ACTIVITY_THREADS", "16"))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        worker = build_worker(client, complaints, settings.task_queue, pool, threads)
+        cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "1000"))
+        worker = build_worker(
+            client, complaints, settings.task_queue, pool, threads, max_cached_workflows=cache
+        )
         log.info(
             "worker_started",
             task_queue=settings.task_queue,

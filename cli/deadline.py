@@ -21,9 +21,7 @@ from domain.calendar import (
     CountingRule,
     Deadline,
 )
-
-OVERRIDES_ENV_VAR = "MINWON_CALENDAR_OVERRIDES"
-SHIPPED_OVERRIDES = Path(__file__).resolve().parent.parent / "policy" / "calendar-overrides.toml"
+from domain.policy import OVERRIDES_ENV, PolicyError, load_policy, overrides_path, policy_path
 
 _METHOD_DESCRIPTIONS = {
     "working_hours": "counted in working hours (8 per day, 09:00–12:00 and 13:00–18:00)",
@@ -61,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help=(
             "calendar override file (added holidays, center closures); default: "
-            f"${OVERRIDES_ENV_VAR}, else the shipped policy/calendar-overrides.toml"
+            f"${OVERRIDES_ENV}, else the file the policy names (policy/calendar-overrides.toml)"
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -112,12 +110,15 @@ def _parse_days(value: str) -> int:
 
 
 def _overrides_path(given: str | None) -> Path:
+    """--overrides, else the file the service would use (env, then the policy's)."""
     if given:
         return Path(given)
-    from_env = os.environ.get(OVERRIDES_ENV_VAR)
-    if from_env:
-        return Path(from_env)
-    return SHIPPED_OVERRIDES
+    source = policy_path(os.environ)
+    try:
+        policy = load_policy(source)
+    except PolicyError as error:
+        raise CliError(f"invalid policy {error}") from None
+    return overrides_path(policy, source, os.environ)
 
 
 def _as_json(deadline: Deadline) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cli.errors import CliError
+from domain.calendar import LONGEST_PERIOD_COUNTED_IN_HOURS, WORKING_HOURS_PER_DAY
 from domain.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 
 
@@ -31,8 +32,11 @@ def run_check(args: argparse.Namespace) -> int:
 def _period(rule: Any) -> str:
     if rule.promised_by_staff:
         return "until the time promised by staff"
-    unit = "working days" if rule.counting == "business" else "calendar days"
-    return f"{rule.days} {unit}"
+    if rule.counting == "calendar":
+        return f"{rule.days} calendar days"
+    if rule.days <= LONGEST_PERIOD_COUNTED_IN_HOURS:
+        return f"{rule.days} day(s) = {rule.days * WORKING_HOURS_PER_DAY} working hours"
+    return f"{rule.days} working days"
 
 
 def summarise(policy: Policy, source: str) -> str:

@@ -179,9 +179,7 @@ class BusinessCalendar:
     def is_working_day(self, day: date) -> bool:
         return self.non_working_reason(day) is None
 
-    def due(
-        self, received: datetime, days: int, rule: CountingRule = "business"
-    ) -> Deadline:
+    def due(self, received: datetime, days: int, rule: CountingRule = "business") -> Deadline:
         """When a commitment of `days` days, made at `received`, falls due."""
         received = to_seoul(received)
         if days < 1:
@@ -271,9 +269,7 @@ def _read_override_section(
 ) -> dict[date, str]:
     entries = document.get(section, [])
     if not isinstance(entries, list):
-        raise OverrideFileError(
-            f"{path}: '{section}' must be a list of [[{section}]] tables"
-        )
+        raise OverrideFileError(f"{path}: '{section}' must be a list of [[{section}]] tables")
     found: dict[date, str] = {}
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: [[{section}]] entry #{number}"

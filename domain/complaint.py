@@ -233,12 +233,14 @@ def check_action_allowed(
         raise PrivateCaseError("a private (비공개) case is never announced")
     if command == "conclude_investigation" and investigation != "open":
         raise InvestigationError("there is no open investigation to conclude")
-    if command == "escalate" and escalation_levels is not None and (
-        escalation_level >= escalation_levels
+    if (
+        command == "escalate"
+        and escalation_levels is not None
+        and (escalation_level >= escalation_levels)
     ):
         raise EscalationChainExhaustedError(
-                f"case {receipt_code} is already escalated to the last level"
-            )
+            f"case {receipt_code} is already escalated to the last level"
+        )
     if command == "close":
         # An investigated category needs its finding, whether or not it was opened.
         if investigation == "open" or (investigated and investigation != "concluded"):

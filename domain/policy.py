@@ -8,10 +8,13 @@ is reported with its location in one `PolicyError`.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.calendar import CountingRule
 
 Role = Literal[
     "case_manager",
@@ -24,11 +27,12 @@ Role = Literal[
     "staff",
 ]
 CommitmentKind = Literal["reply", "result", "investigation", "callback", "expedited"]
-CountingRule = Literal["business", "calendar"]
 Channel = Literal["visit", "phone", "mail", "fax", "email", "homepage", "outreach"]
 
 CHANNELS: tuple[Channel, ...] = ("visit", "phone", "mail", "fax", "email", "homepage", "outreach")
 
+POLICY_ENV = "MINWON_POLICY"
+OVERRIDES_ENV = "MINWON_CALENDAR_OVERRIDES"
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "policy" / "ansim.toml"
 
 
@@ -209,6 +213,16 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
     return parse_policy(text, source=str(path))
 
 
-def overrides_path(policy: Policy, policy_path: str | Path = DEFAULT_POLICY_PATH) -> Path:
-    """The calendar override file, relative to the policy file that names it."""
+def overrides_path(
+    policy: Policy, policy_path: str | Path = DEFAULT_POLICY_PATH, env: Mapping[str, str] = {}
+) -> Path:
+    """The calendar override file: MINWON_CALENDAR_OVERRIDES if set, else the
+    file the policy names, relative to the policy file."""
+    if env.get(OVERRIDES_ENV):
+        return Path(env[OVERRIDES_ENV])
     return Path(policy_path).resolve().parent / policy.center.calendar_overrides
+
+
+def policy_path(env: Mapping[str, str] = {}) -> Path:
+    """MINWON_POLICY if set, else the shipped policy."""
+    return Path(env.get(POLICY_ENV) or DEFAULT_POLICY_PATH)

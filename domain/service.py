@@ -22,7 +22,14 @@ from eventsourcing.persistence import IntegrityError
 from domain.calendar import BusinessCalendar, to_seoul
 from domain.chain import BrokenLink, verify_chain
 from domain.complaint import Complaint, ComplaintError, EscalationTrigger
-from domain.policy import DEFAULT_POLICY_PATH, Policy, load_policy, overrides_path
+from domain.policy import (
+    OVERRIDES_ENV,
+    POLICY_ENV,
+    Policy,
+    load_policy,
+    overrides_path,
+    policy_path,
+)
 from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
 from domain.roster import DEFAULT_ROSTER_PATH, Roster
 
@@ -110,9 +117,11 @@ class Complaints(Application[uuid.UUID]):
             # The embedded default keeps its file under var/, created on first use.
             DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(env)
-        self.policy = policy or load_policy(DEFAULT_POLICY_PATH)
+        settings = {name: self.env.get(name) or "" for name in (POLICY_ENV, OVERRIDES_ENV)}
+        source = policy_path(settings)
+        self.policy = policy or load_policy(source)
         self.calendar = calendar or BusinessCalendar.from_override_file(
-            overrides_path(self.policy, DEFAULT_POLICY_PATH)
+            overrides_path(self.policy, source, settings)
         )
         self.roster = roster or Roster.from_file(DEFAULT_ROSTER_PATH)
 

@@ -325,7 +325,7 @@ def test_checking_the_shipped_policy_succeeds_and_summarises_every_category(
         assert f"  {name}: " in out
     assert "reply: 7 working days" in out
     assert "result: 15 working days" in out
-    assert "investigation: 3 working days" in out
+    assert "investigation: 3 day(s) = 24 working hours" in out
     assert "callback: until the time promised by staff" in out
     assert "designated_officer (acts within 24 h) → director" in out
 
