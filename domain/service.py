@@ -9,6 +9,8 @@ fails on the version number, and the command is run again on the fresh state.
 from __future__ import annotations
 
 import os
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,12 +200,15 @@ class Complaints(Application[uuid.UUID]):
 
     def execute(self, case_id: uuid.UUID, command: Callable[[Complaint], None]) -> Complaint:
         """Run a command on the latest state; a concurrent save makes it run again."""
-        for _ in range(CONFLICT_RETRIES):
+        for attempt in range(CONFLICT_RETRIES):
             case = self.get_case(case_id)
             command(case)
             try:
                 self.save(case)
             except IntegrityError:
+                # Writers that collided back off by different amounts, so the
+                # next round does not collide again.
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
             return case
         raise IntegrityError(f"case {case_id} kept changing under command")
