@@ -20,6 +20,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -29,7 +30,7 @@ from temporalio.worker import Worker
 
 from activities.complaints import ComplaintActivities
 from domain.service import Complaints
-from workflows.client import TemporalSettings, connect
+from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
 from workflows.search import ALL_KEYS, register_search_attributes
@@ -78,6 +79,8 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=threads,
         max_cached_workflows=max_cached_workflows,
+        # On SIGTERM, activities in flight get this long to finish their save.
+        graceful_shutdown_timeout=timedelta(seconds=30),
     )
 
 
@@ -166,4 +169,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())

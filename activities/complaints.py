@@ -129,19 +129,8 @@ class ComplaintActivities:
             linked_to = None
             if intake.linked_to:
                 linked_to = str(self.complaints.case_id_for_receipt(intake.linked_to))
-            case = self.complaints.file(
-                Intake(
-                    intake_ref=intake.intake_ref,
-                    channel=intake.channel,
-                    category=intake.category,
-                    topic=intake.topic,
-                    private=intake.private,
-                    contact=intake.contact,
-                    text=intake.text,
-                    received_at=intake.received_at,
-                    linked_to=linked_to,
-                )
-            )
+            fields = intake.model_dump(exclude={"linked_to"})
+            case = self.complaints.file(Intake(**fields, linked_to=linked_to))
             return case_view(case)
 
         view = self._logged("register_complaint", intake.intake_ref, work)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from cli import cases, deadline, policy
 from cli.errors import CliError
+from workflows.client import exit_without_finalizing
 
 SUBCOMMAND_MODULES = (cases, deadline, policy)
 
@@ -40,5 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry() -> None:
+    """The console script: a process that may have used the Temporal SDK."""
+    exit_without_finalizing(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -8,12 +8,15 @@ TEMPORAL_API_KEY (Temporal Cloud), MINWON_TASK_QUEUE (minwon).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -67,6 +70,21 @@ async def connect(settings: TemporalSettings, *, dev: bool = False) -> Client:
         api_key=settings.api_key,
         data_converter=data_converter(codec),
     )
+
+
+def exit_without_finalizing(code: int) -> NoReturn:
+    """End a process that used the Temporal SDK, once its work is done.
+
+    The SDK's Rust threads hand results to Python under the GIL; if the
+    interpreter is finalizing while one of them waits to take the GIL back, the
+    process aborts (`PyGILState_Release ... finalizing`, temporalio/sdk-python#300)
+    after all its work was done. Everything is closed and flushed by now, so the
+    process ends without finalizing the interpreter.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def workflow_id(intake_ref: str) -> str:

