@@ -36,6 +36,8 @@ test: $(STAMP) postgres lint typecheck
 
 bench: $(STAMP) postgres
 	$(BIN)/python bench/record_command.py
+	$(BIN)/python bench/workflow_throughput.py
+	$(BIN)/python bench/workflow_memory.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite

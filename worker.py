@@ -67,7 +67,7 @@ def build_worker(
     task_queue: str,
     executor: ThreadPoolExecutor,
     threads: int,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int = 200,
     activities: ComplaintActivities | None = None,
 ) -> Worker:
     activities = activities or ComplaintActivities(complaints)
@@ -119,7 +119,7 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
     complaints = Complaints()
     threads = int(os.environ.get("MINWON_ACTIVITY_THREADS", "16"))
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "1000"))
+        cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "200"))
         worker = build_worker(
             client, complaints, settings.task_queue, pool, threads, max_cached_workflows=cache
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -104,6 +105,9 @@ class ComplaintActivities:
         self.complaints = complaints
         self.outbox = outbox or Path(os.environ.get("MINWON_OUTBOX", DEFAULT_OUTBOX))
         self.history_limit = history_limit
+        # Activities run on a thread pool: one writer at a time appends to the outbox.
+        self._outbox_lock = threading.Lock()
+        self._queued: set[str] | None = None
 
     def _logged(self, name: str, case_id: str, work: Callable[[], T]) -> T:
         info = activity.info()
@@ -185,13 +189,19 @@ class ComplaintActivities:
         Delivery by e-mail and SMS reads this outbox; recipients are staff ids or
         roles, and the notice carries the receipt code, never resident data.
         """
-        self.outbox.parent.mkdir(parents=True, exist_ok=True)
-        if self.outbox.exists():
-            with self.outbox.open(encoding="utf-8") as lines:
-                if any(json.loads(line)["command_id"] == notice.command_id for line in lines):
-                    return False
-        with self.outbox.open("a", encoding="utf-8") as out:
-            out.write(notice.model_dump_json() + "\n")
+        with self._outbox_lock:
+            if self._queued is None:
+                # Read once per worker; afterwards the set answers "already queued?".
+                self._queued = set()
+                if self.outbox.exists():
+                    with self.outbox.open(encoding="utf-8") as lines:
+                        self._queued = {json.loads(line)["command_id"] for line in lines}
+            if notice.command_id in self._queued:
+                return False
+            self.outbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.outbox.open("a", encoding="utf-8") as out:
+                out.write(notice.model_dump_json() + "\n")
+            self._queued.add(notice.command_id)
         log.info(
             "notice_queued", case_id=notice.case_id, kind=notice.kind, recipient=notice.recipient
         )

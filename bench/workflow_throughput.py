@@ -111,7 +111,7 @@ if not workflow.unsafe.in_sandbox():
     from activities.complaints import ComplaintActivities
     from domain.service import Complaints
     from worker import build_worker, configure_logging
-    from workflows.client import file_complaint
+    from workflows.client import exit_without_finalizing, file_complaint
     from workflows.codec import EncryptionCodec, data_converter
     from workflows.complaint import ComplaintWorkflow
     from workflows.models import Answer, Close, FileComplaintInput
@@ -424,4 +424,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Ends without finalizing the interpreter, as worker.py does (DESIGN.md §5).
+    exit_without_finalizing(main())
