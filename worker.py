@@ -28,7 +28,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.channels import Channels
 from activities.complaints import ComplaintActivities
+from activities.notices import NoticeActivities
 from domain.service import Complaints
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
@@ -69,13 +71,15 @@ def build_worker(
     threads: int,
     max_cached_workflows: int = 200,
     activities: ComplaintActivities | None = None,
+    channels: Channels | None = None,
 ) -> Worker:
     activities = activities or ComplaintActivities(complaints)
+    notices = NoticeActivities(complaints, channels or Channels.from_env())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[ComplaintWorkflow],
-        activities=activities.all(),
+        activities=[*activities.all(), notices.send_notice],
         activity_executor=executor,
         max_concurrent_activities=threads,
         max_cached_workflows=max_cached_workflows,

@@ -85,6 +85,7 @@ def case_view(case: Complaint) -> CaseView:
         linked_to=case.linked_to,
         closed_at=case.closed_at,
         version=case.version,
+        head_digest=case.head_digest,
     )
 
 

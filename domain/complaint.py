@@ -378,6 +378,7 @@ class Complaint(Aggregate):
         self.satisfaction: int | None = None
         self.closed_at: datetime | None = None
         self.withdrawn_reason: str | None = None
+        self.notices: list[dict[str, Any]] = []
         self.command_ids: set[str] = set()
 
     # -- helpers ----------------------------------------------------------------
@@ -909,4 +910,59 @@ class Complaint(Aggregate):
     @event("SatisfactionRated")
     def _satisfaction_rated(self, score: int, comment: str, at: datetime, command_id: str) -> None:
         self.satisfaction = score
+        self.command_ids.add(command_id)
+
+    # -- notices --------------------------------------------------------------------
+
+    def record_notice_sent(
+        self, *, kind: str, channel: str, recipient: str, at: datetime, command_id: str
+    ) -> None:
+        """A notice went out: the delivery record a retried send looks for first.
+
+        `recipient` is "resident" or a staff id, never an address: the address is
+        personal data and stays with the contact it was derived from.
+        """
+        if self.already_done(command_id):
+            return
+        self._notice_sent(
+            kind=kind, channel=channel, recipient=recipient, at=to_seoul(at), command_id=command_id
+        )
+
+    @event("NoticeSent")
+    def _notice_sent(
+        self, kind: str, channel: str, recipient: str, at: datetime, command_id: str
+    ) -> None:
+        self.notices.append(
+            {"kind": kind, "channel": channel, "recipient": recipient, "at": at, "outcome": "sent"}
+        )
+        self.command_ids.add(command_id)
+
+    def record_notice_failed(
+        self, *, kind: str, recipient: str, reason: str, at: datetime, command_id: str
+    ) -> None:
+        """A notice could not be delivered after its retries: ops must see it."""
+        if self.already_done(command_id):
+            return
+        self._notice_failed(
+            kind=kind,
+            recipient=recipient,
+            reason=reason[:500] or "unknown",
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("NoticeFailed")
+    def _notice_failed(
+        self, kind: str, recipient: str, reason: str, at: datetime, command_id: str
+    ) -> None:
+        self.notices.append(
+            {
+                "kind": kind,
+                "channel": None,
+                "recipient": recipient,
+                "at": at,
+                "outcome": "failed",
+                "reason": reason,
+            }
+        )
         self.command_ids.add(command_id)

@@ -31,9 +31,24 @@ class Holding:
         return self.start <= day and (self.end is None or day <= self.end)
 
 
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff member as residents are told of them (라.②: so they can call back)."""
+
+    id: str
+    name: str
+    title: str
+    phone: str
+    email: str | None = None
+
+
 class Roster:
-    def __init__(self, holdings: list[Holding]) -> None:
+    def __init__(self, holdings: list[Holding], staff: list[StaffMember] | None = None) -> None:
         self.holdings = sorted(holdings, key=lambda h: h.start)
+        self._staff = {member.id: member for member in staff or []}
+
+    def staff(self, staff_id: str) -> StaffMember | None:
+        return self._staff.get(staff_id)
 
     @classmethod
     def from_file(cls, path: str | Path = DEFAULT_ROSTER_PATH) -> Roster:
@@ -51,7 +66,21 @@ class Roster:
                 holdings.append(Holding(str(entry["role"]), str(entry["staff"]), start, end))
             except (KeyError, TypeError) as error:
                 raise RosterError(f"{path}: [[holder]] entry #{number}: {error}") from None
-        return cls(holdings)
+        staff = []
+        for number, entry in enumerate(data.get("staff", []), start=1):
+            try:
+                staff.append(
+                    StaffMember(
+                        id=str(entry["id"]),
+                        name=str(entry["name"]),
+                        title=str(entry["title"]),
+                        phone=str(entry["phone"]),
+                        email=str(entry["email"]) if "email" in entry else None,
+                    )
+                )
+            except KeyError as error:
+                raise RosterError(f"{path}: [[staff]] entry #{number}: missing {error}") from None
+        return cls(holdings, staff)
 
     def holder(self, role: str, at: datetime) -> str | None:
         """The staff member holding `role` on the day of `at` (the latest start wins)."""

@@ -57,6 +57,8 @@ COMMANDS = frozenset(
         "reopen",
         "withdraw",
         "rate_satisfaction",
+        "record_notice_sent",
+        "record_notice_failed",
     }
 )
 # Commands that need the policy, the calendar or the roster besides the case.

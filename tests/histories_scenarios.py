@@ -1,8 +1,9 @@
 """Scenarios whose workflow histories are committed under tests/histories/.
 
 Regenerate after an intended, patched workflow change with
-`.venv/bin/python -m tests.histories_scenarios` and commit the JSON files;
-tests/test_workflow_durability.py replays every file on each run.
+`.venv/bin/python -m tests.histories_scenarios` and commit the JSON files; keep
+the older files (renamed `<patch>--<scenario>.json`) while runs recorded before
+the patch may still be open. tests/test_workflow_durability.py replays every file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from temporalio.testing import WorkflowEnvironment
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, Close, FileComplaintInput, SendInterimReply
+from workflows.models import (
+    Answer,
+    Close,
+    FileComplaintInput,
+    RecordApology,
+    RecordFinding,
+    SendInterimReply,
+)
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -68,11 +76,27 @@ async def extended_by_interim_reply(env: WorkflowEnvironment, stack: Stack) -> W
     return handle
 
 
+async def investigated_with_apology(env: WorkflowEnvironment, stack: Stack) -> WorkflowHandle:  # type: ignore[type-arg]
+    handle, _ = await file_complaint(stack.client, sample_intake("late_reply"), stack.task_queue)
+    act = ComplaintWorkflow.act
+    await env.sleep(timedelta(hours=5))
+    await handle.execute_update(
+        act, RecordFinding(fault_confirmed=True, finding="회신 누락", by="park.officer")
+    )
+    await handle.execute_update(act, Answer(text="조사 결과 안내", by="park.officer"))
+    await handle.execute_update(act, RecordApology(mode="phone", by="park.officer"))
+    await handle.execute_update(act, Close(by="park.officer"))
+    await env.sleep(timedelta(days=31))
+    await handle.result()
+    return handle
+
+
 Scenario = Callable[[WorkflowEnvironment, Stack], Awaitable[WorkflowHandle]]  # type: ignore[type-arg]
 SCENARIOS: dict[str, Scenario] = {
     "answered_in_time": answered_in_time,
     "breached_and_escalated": breached_and_escalated,
     "extended_by_interim_reply": extended_by_interim_reply,
+    "investigated_with_apology": investigated_with_apology,
 }
 
 

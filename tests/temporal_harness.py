@@ -7,8 +7,9 @@ activities, so what a test asserts about the event store was really recorded.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.complaints import ComplaintActivities
 from domain.service import Complaints
 from worker import build_worker
@@ -50,10 +52,28 @@ class Stack:
     task_queue: str
     outbox: Path
 
-    def notices(self) -> list[dict[str, str]]:
-        if not self.outbox.exists():
-            return []
-        return [json.loads(line) for line in self.outbox.read_text().splitlines()]
+    def notices(self, case_id: str) -> list[tuple[str, str]]:
+        """(kind, recipient) of every notice recorded as sent for a case."""
+        return [
+            (e.kind, e.recipient)
+            for e in self.complaints.history(uuid.UUID(case_id))
+            if type(e).__name__ == "NoticeSent"
+        ]
+
+    async def wait_for_notices(
+        self, case_id: str, expected: list[tuple[str, str]], seconds: float = 20
+    ) -> list[tuple[str, str]]:
+        """Notices go out in the background: wait (in real time) until they are recorded."""
+        deadline = time.monotonic() + seconds
+        while True:
+            sent = self.notices(case_id)
+            if all(item in sent for item in expected) or time.monotonic() > deadline:
+                return sent
+            await asyncio.sleep(0.05)
+
+
+def files_for_notices(folder: Path) -> Channels:
+    return Channels(FileEmail(folder / "mail"), FileSmsOutbox(folder / "sms.jsonl"))
 
 
 @asynccontextmanager
@@ -64,6 +84,7 @@ async def running_stack(
     activities_class: type[ComplaintActivities] = ComplaintActivities,
     max_cached_workflows: int = 100,
     history_limit: int = 5_000,
+    channels: Channels | None = None,
 ) -> AsyncIterator[Stack]:
     """A worker with the real activities on its own task queue and SQLite file."""
     complaints = Complaints(
@@ -83,6 +104,8 @@ async def running_stack(
             8,
             max_cached_workflows=max_cached_workflows,
             activities=activities_class(complaints, outbox=outbox, history_limit=history_limit),
+            channels=channels
+            or Channels(FileEmail(folder / "mail"), FileSmsOutbox(folder / "sms.jsonl")),
         )
         async with worker:
             yield Stack(client, complaints, task_queue, outbox)

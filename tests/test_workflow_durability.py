@@ -31,7 +31,9 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_every_scenario_has_a_committed_history() -> None:
-    assert {path.stem for path in RECORDED} == set(SCENARIOS)
+    current = {path.stem for path in RECORDED if "--" not in path.stem}
+    assert current == set(SCENARIOS)
+    assert any("--" in path.stem for path in RECORDED), "histories from before a patch"
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)

@@ -116,7 +116,15 @@ async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then
     names = event_names(stack, view.case_id)
     assert names.index("CommitmentWarned") < names.index("CommitmentBreached")
     assert names.count("Escalated") == 2
-    kinds = [(n["kind"], n["recipient"]) for n in stack.notices()]
+    kinds = await stack.wait_for_notices(
+        view.case_id,
+        [
+            ("reminder", "lee.service"),
+            ("breach", "lee.service"),
+            ("escalation", "park.officer"),
+            ("escalation", "jung.director"),
+        ],
+    )
     assert ("reminder", "lee.service") in kinds
     assert ("breach", "lee.service") in kinds
     assert ("escalation", "park.officer") in kinds
@@ -163,7 +171,8 @@ async def test_an_interim_reply_moves_the_deadline_and_a_second_beyond_the_polic
     names = event_names(stack, extended.case_id)
     assert names.count("InterimReplySent") == 1
     assert names.count("CommitmentExtended") == 1
-    assert ("interim_reply", "resident") in [(n["kind"], n["recipient"]) for n in stack.notices()]
+    sent = await stack.wait_for_notices(extended.case_id, [("interim_reply", "resident")])
+    assert ("interim_reply", "resident") in sent
     accepted = await accepted_update_count(handle)
     assert accepted == 1, "refused interim replies must not enter the workflow history"
 

@@ -29,6 +29,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.complaints import ComplaintActivities
+    from activities.notices import NoticeActivities
     from domain.complaint import ComplaintError, check_action_allowed, check_interim_reply
     from workflows.models import (
         AnyAction,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         FileComplaintInput,
         Notice,
         NoticeKind,
+        RecordNoticeFailed,
         SendInterimReply,
         TakeMessage,
         Warn,
@@ -51,7 +53,25 @@ RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A timer action the store refused is tried again after this, not in a tight loop.
 FAILED_ALARM_BACKOFF = timedelta(minutes=10)
 
-TIMER_ACTIONS = ("warn", "breach")
+INTERNAL_ACTIONS = ("warn", "breach", "notice_failed")
+# Which actions tell the resident, and with which notice.
+RESIDENT_NOTICES: dict[str, NoticeKind] = {
+    "interim_reply": "interim_reply",
+    "answer": "answer",
+    "finding": "investigation_result",
+    "apology": "apology",
+}
+# Notices are delivered by channel (e-mail, SMS) with their own retries; runs
+# recorded before that queued a subset of them in a file.
+NOTICES_BY_CHANNEL = "notices-by-channel"
+LEGACY_NOTICE_KINDS = ("receipt", "reminder", "breach", "escalation", "answer", "interim_reply")
+# A mail server that is down gets about ten minutes before the failure is recorded.
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=6,
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class ComplaintWorkflow:
         self._policy: WorkflowPolicy | None = None
         self._changed = False
         self._lock = asyncio.Lock()
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     # -- the process ----------------------------------------------------------------
 
@@ -97,9 +118,9 @@ class ComplaintWorkflow:
                 await self._fire(alarm.action)
             if self._history_is_long():
                 # The case lives on in the event store; the new run reads it back.
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._all_finished()
                 workflow.continue_as_new(intake)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._all_finished()
         return self._current
 
     @property
@@ -197,10 +218,12 @@ class ComplaintWorkflow:
                 )
             )
             return
+        # Without an assignee, the designated officer hears of the deadline.
+        owner = view.assignee or "designated_officer"
         if isinstance(action, Warn):
-            await self._notify(view, "reminder", view.assignee or "unassigned", action.kind)
+            await self._notify(view, "reminder", owner, action.kind)
         elif isinstance(action, Breach):
-            await self._notify(view, "breach", view.assignee or "unassigned", action.kind)
+            await self._notify(view, "breach", owner, action.kind)
         else:
             last = view.escalations[-1]
             await self._notify(view, "escalation", last.to_staff or last.to_role, last.to_role)
@@ -239,21 +262,49 @@ class ComplaintWorkflow:
     async def _notify(
         self, view: CaseView, kind: NoticeKind, recipient: str, detail: str = ""
     ) -> None:
-        queued: bool = await workflow.execute_activity_method(
-            ComplaintActivities.queue_notice,
-            Notice(
-                case_id=view.case_id,
-                receipt_code=view.receipt_code,
-                kind=kind,
-                recipient=recipient,
-                command_id=str(workflow.uuid4()),
-                detail=detail,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
+        """Send a notice in the background: an action never waits on a mail server."""
+        notice = Notice(
+            case_id=view.case_id,
+            receipt_code=view.receipt_code,
+            kind=kind,
+            recipient=recipient,
+            command_id=str(workflow.uuid4()),
+            detail=detail,
+            at=workflow.now(),
         )
-        if not queued:
-            workflow.logger.info("notice_already_queued", extra={"kind": kind})
+        if workflow.patched(NOTICES_BY_CHANNEL):
+            task = asyncio.create_task(self._deliver(notice))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        elif kind in LEGACY_NOTICE_KINDS:
+            # Runs started before notices were delivered keep queueing them as they did.
+            await workflow.execute_activity_method(
+                ComplaintActivities.queue_notice,
+                notice,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+
+    async def _deliver(self, notice: Notice) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NoticeActivities.send_notice,
+                notice,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as error:
+            # Out of retries, or undeliverable: recorded on the case for ops to see.
+            cause = error.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+            await self._apply(
+                RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason)
+            )
+
+    async def _all_finished(self) -> None:
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._deliveries
+        )
 
     # -- messages -------------------------------------------------------------------
 
@@ -277,16 +328,15 @@ class ComplaintWorkflow:
             except ValueError as error:
                 raise ApplicationError(str(error), type="ActionRefused") from None
         view = await self._apply(action)
-        if action.type == "interim_reply":
-            await self._notify(view, "interim_reply", "resident")
-        elif action.type == "answer":
-            await self._notify(view, "answer", "resident")
+        to_resident = RESIDENT_NOTICES.get(action.type)
+        if to_resident:
+            await self._notify(view, to_resident, "resident")
         return view
 
     @act.validator
     def _validate(self, action: AnyAction) -> None:
-        if action.type in TIMER_ACTIONS:
-            raise ValueError("warnings and breaches are recorded by the case's own timers")
+        if action.type in INTERNAL_ACTIONS:
+            raise ValueError(f"'{action.type}' is recorded by the case's own workflow")
         if self._view is not None:
             self._check(action)
 

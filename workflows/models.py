@@ -167,6 +167,16 @@ class RateSatisfaction(Action):
     comment: Note = ""
 
 
+class RecordNoticeFailed(Action):
+    """Recorded by the workflow when a notice ran out of retries."""
+
+    command: ClassVar[str] = "record_notice_failed"
+    type: Literal["notice_failed"] = "notice_failed"
+    kind: str
+    recipient: str
+    reason: str
+
+
 class Warn(Action):
     command: ClassVar[str] = "warn"
     type: Literal["warn"] = "warn"
@@ -194,7 +204,8 @@ AnyAction = Annotated[
     | Escalate
     | RateSatisfaction
     | Warn
-    | Breach,
+    | Breach
+    | RecordNoticeFailed,
     Field(discriminator="type"),
 ]
 
@@ -256,6 +267,8 @@ class CaseView(_Model):
     linked_to: str | None
     closed_at: datetime | None
     version: int
+    # Digest of the event at `version`: anchors the tail of the case's hash chain.
+    head_digest: str = ""
 
     @property
     def is_terminal(self) -> bool:
@@ -269,7 +282,16 @@ class CaseView(_Model):
         return min(dues) if dues else None
 
 
-NoticeKind = Literal["receipt", "reminder", "breach", "escalation", "answer", "interim_reply"]
+NoticeKind = Literal[
+    "receipt",
+    "reminder",
+    "breach",
+    "escalation",
+    "answer",
+    "interim_reply",
+    "investigation_result",
+    "apology",
+]
 
 
 class Notice(_Model):
@@ -281,6 +303,7 @@ class Notice(_Model):
     recipient: str
     command_id: str
     detail: str = ""
+    at: AwareDatetime | None = None
 
 
 class EscalationStep(_Model):

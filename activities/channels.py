@@ -1,0 +1,141 @@
+"""Delivery channels for notices: e-mail over SMTP, SMS through a gateway.
+
+Settings come from the environment. Without SMTP settings, e-mail is written
+as .eml files under var/mail-outbox/ (the embedded default), and SMS goes to
+a JSON-lines file outbox that a real gateway adapter would replace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
+
+VAR = Path(__file__).resolve().parent.parent / "var"
+
+
+class PermanentDeliveryError(Exception):
+    """Retrying will not help: a refused address, no usable contact."""
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+    message_id: str  # derived from the command id, so a receiver can drop a duplicate
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    user: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    sender: str = "minwon@localhost"
+    timeout: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SmtpSettings | None:
+        host = env.get("MINWON_SMTP_HOST")
+        if not host:
+            return None
+        return cls(
+            host=host,
+            port=int(env.get("MINWON_SMTP_PORT", "25")),
+            user=env.get("MINWON_SMTP_USER") or None,
+            password=env.get("MINWON_SMTP_PASSWORD") or None,
+            starttls=env.get("MINWON_SMTP_STARTTLS", "") in ("1", "true", "yes"),
+            sender=env.get("MINWON_MAIL_FROM", cls.sender),
+        )
+
+
+def email_message(sender: str, to: str, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = to
+    mail["Subject"] = message.subject  # non-ASCII is RFC 2047-encoded on the wire
+    mail["Date"] = formatdate(localtime=True)
+    mail["Message-ID"] = f"<{message.message_id}@minwon>"
+    mail.set_content(message.body, charset="utf-8")
+    return mail
+
+
+class EmailSender(Protocol):
+    def send(self, to: str, message: Message) -> None: ...
+
+
+class SmtpEmail:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def send(self, to: str, message: Message) -> None:
+        s = self.settings
+        try:
+            with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
+                if s.starttls:
+                    smtp.starttls()
+                if s.user and s.password:
+                    smtp.login(s.user, s.password)
+                smtp.send_message(email_message(s.sender, to, message))
+        except smtplib.SMTPRecipientsRefused as error:
+            raise PermanentDeliveryError(f"recipient refused: {error.recipients}") from None
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code >= 500:
+                raise PermanentDeliveryError(
+                    f"SMTP {error.smtp_code}: {error.smtp_error!r}"
+                ) from None
+            raise
+
+
+class FileEmail:
+    """The embedded default: each e-mail an .eml file, named by its message id."""
+
+    def __init__(self, folder: Path, sender: str = "minwon@localhost") -> None:
+        self.folder = folder
+        self.sender = sender
+
+    def send(self, to: str, message: Message) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{message.message_id}.eml"
+        path.write_bytes(bytes(email_message(self.sender, to, message)))
+
+
+class SmsGateway(Protocol):
+    def send(self, to: str, message: Message) -> None: ...
+
+
+class FileSmsOutbox:
+    """JSON lines a gateway adapter picks up; the embedded default."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def send(self, to: str, message: Message) -> None:
+        record = {"to": to, "id": message.message_id, "text": f"{message.subject}\n{message.body}"}
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@dataclass(frozen=True)
+class Channels:
+    email: EmailSender
+    sms: SmsGateway
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, var: Path = VAR) -> Channels:
+        env = os.environ if env is None else env
+        smtp = SmtpSettings.from_env(env)
+        email: EmailSender = SmtpEmail(smtp) if smtp else FileEmail(var / "mail-outbox")
+        sms_path = Path(env.get("MINWON_SMS_OUTBOX") or var / "sms-outbox.jsonl")
+        return cls(email=email, sms=FileSmsOutbox(sms_path))

@@ -1,0 +1,183 @@
+"""Notices to residents and staff, rendered from Korean templates and delivered.
+
+`send_notice` is idempotent: the case's NoticeSent event, keyed by the notice's
+command id, is the delivery record, looked up before anything is sent and
+written right after. (A crash between the send and that write can send twice;
+the Message-ID, derived from the command id, lets the receiving side drop it.)
+
+Templates live in templates/notices/ as files a center can edit; the first
+line of a rendered template is the subject.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import Channels, Message, PermanentDeliveryError
+from domain.calendar import to_seoul
+from domain.complaint import Complaint
+from domain.roster import StaffMember
+from domain.service import Complaints
+from workflows.models import Notice
+
+log = structlog.get_logger()
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "notices"
+WEEKDAYS = "월화수목금토일"
+COMMITMENT_LABELS = {
+    "reply": "답변",
+    "result": "처리 결과 안내",
+    "investigation": "조사 결과 안내",
+    "callback": "약속드린 연락",
+    "expedited": "신속 처리",
+}
+STATUS_LABELS = {"open": "진행 중", "met": "지킴", "breached": "기한 초과", "cancelled": "취소"}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{7,18}[0-9]$")
+EXCERPT_LENGTH = 80
+
+
+def kst(moment: datetime) -> str:
+    local = to_seoul(moment)
+    return local.strftime(f"%Y년 %-m월 %-d일({WEEKDAYS[local.weekday()]}) %H:%M")
+
+
+def template_environment(folder: Path = TEMPLATES) -> Environment:
+    # Plain text, not HTML: nothing to escape, but a missing value is an error,
+    # never a silently empty line in a letter to a resident.
+    environment = Environment(
+        loader=FileSystemLoader(folder),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.filters["kst"] = kst
+    return environment
+
+
+def resident_channel(contact: str) -> tuple[str, str]:
+    """The resident's preferred channel, read from the contact they gave."""
+    text = contact.strip()
+    if EMAIL.match(text):
+        return "email", text
+    if PHONE.match(text):
+        return "sms", re.sub(r"[ -]", "", text)
+    raise PermanentDeliveryError(
+        "the contact given is neither an e-mail address nor a phone number"
+    )
+
+
+class NoticeActivities:
+    def __init__(
+        self, complaints: Complaints, channels: Channels, templates: Path = TEMPLATES
+    ) -> None:
+        self.complaints = complaints
+        self.channels = channels
+        self.environment = template_environment(templates)
+
+    def render(self, kind: str, context: dict[str, Any], message_id: str) -> Message:
+        text = self.environment.get_template(f"{kind}.txt.j2").render(context)
+        subject, _, body = text.partition("\n")
+        return Message(subject=subject.strip(), body=body.lstrip("\n"), message_id=message_id)
+
+    def _staff(self, recipient: str, at: datetime) -> StaffMember:
+        roster = self.complaints.roster
+        member = roster.staff(recipient)
+        if member is None:
+            holder = roster.holder(recipient, at)  # a role: its holder on that day
+            member = roster.staff(holder) if holder else None
+        if member is None:
+            raise PermanentDeliveryError(f"no staff directory entry for {recipient!r}")
+        return member
+
+    def context(self, case: Complaint, notice: Notice) -> dict[str, Any]:
+        roster = self.complaints.roster
+        commitments = [
+            {
+                "kind": c.kind,
+                "label": COMMITMENT_LABELS.get(c.kind, c.kind),
+                "due": c.due,
+                "status_label": STATUS_LABELS[c.status],
+            }
+            for c in case.commitments.values()
+        ]
+        handler = roster.staff(case.assignee) if case.assignee else None
+        current = case.commitments.get(notice.detail)
+        escalation = case.escalations[-1] if case.escalations else None
+        escalated_to = (
+            roster.staff(escalation.to_staff) if escalation and escalation.to_staff else None
+        )
+        return {
+            "center": self.complaints.policy.center.name,
+            "receipt_code": case.receipt_code,
+            "category_title": self.complaints.policy.category(case.category).title,
+            "received_at": case.received_at,
+            "private": case.private,
+            "excerpt": None if case.private else case.text[:EXCERPT_LENGTH],
+            "commitments": [c for c in commitments if c["status_label"] != "취소"],
+            "handler": handler,
+            "interim": case.interim_replies[-1] if case.interim_replies else None,
+            "answer": case.answer,
+            "finding": case.finding,
+            "fault_confirmed": case.fault_confirmed,
+            "apology": case.apologies[-1] if case.apologies else None,
+            "escalation": escalation
+            and {
+                "level": escalation.level,
+                "reason": escalation.reason,
+                "trigger": escalation.trigger,
+                "to_title": escalated_to.title if escalated_to else escalation.to_role,
+            },
+            "reminder": current
+            and {"label": COMMITMENT_LABELS.get(current.kind, current.kind), "due": current.due},
+        }
+
+    @activity.defn
+    def send_notice(self, notice: Notice) -> str:
+        """Render and deliver one notice once; returns the channel used."""
+        case_id = uuid.UUID(notice.case_id)
+        at = notice.at or activity.info().scheduled_time
+        case = self.complaints.get_case(case_id)
+        if case.already_done(notice.command_id):
+            return "already sent"
+        bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=activity.info().attempt)
+        try:
+            context = self.context(case, notice)
+            if notice.recipient == "resident":
+                channel, address = resident_channel(case.contact)
+                recipient = "resident"
+            else:
+                member = self._staff(notice.recipient, at)
+                channel, address = (
+                    ("email", member.email) if member.email else ("sms", member.phone)
+                )
+                recipient = member.id
+                context["staff"] = member
+            message = self.render(notice.kind, context, notice.command_id)
+            sender = self.channels.email if channel == "email" else self.channels.sms
+            sender.send(address, message)
+        except PermanentDeliveryError as error:
+            bound.warning("notice_undeliverable", reason=str(error))
+            raise ApplicationError(
+                str(error), type="PermanentDeliveryError", non_retryable=True
+            ) from None
+        self.complaints.run(
+            case_id,
+            "record_notice_sent",
+            kind=notice.kind,
+            channel=channel,
+            recipient=recipient,
+            at=at,
+            command_id=notice.command_id,
+        )
+        bound.info("notice_sent", channel=channel, recipient=recipient)
+        return channel
