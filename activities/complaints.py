@@ -84,6 +84,7 @@ def case_view(case: Complaint) -> CaseView:
         announced=case.announcement is not None,
         linked_to=case.linked_to,
         closed_at=case.closed_at,
+        notices_failed=sum(1 for n in case.notices if n["outcome"] == "failed"),
         version=case.version,
         head_digest=case.head_digest,
     )

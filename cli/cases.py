@@ -71,6 +71,11 @@ def register(subparsers: Any) -> None:
         _common(action)
         action.set_defaults(handler=run_action, model=model)
 
+    notices = subparsers.add_parser("notices", help="what was sent for a case, when and how")
+    notices.add_argument("code", help="receipt code")
+    _common(notices)
+    notices.set_defaults(handler=run_notices)
+
     escalate = subparsers.add_parser(
         "escalate", help="escalate one case, or every open case matching a filter"
     )
@@ -312,6 +317,30 @@ def run_escalate(args: argparse.Namespace) -> int:
     return 0 if escalated == len(outcomes) else 1
 
 
+def run_notices(args: argparse.Namespace) -> int:
+    """Read from the event store: the delivery records are events on the case."""
+    complaints = Complaints()
+    try:
+        case = complaints.find_by_receipt(args.code)
+    except (ComplaintError, ReceiptCodeError) as error:
+        raise CliError(str(error)) from None
+    finally:
+        complaints.close()
+    if args.json:
+        print(json.dumps(case.notices, default=str, ensure_ascii=False, indent=2))
+        return 0
+    if not case.notices:
+        print(f"{case.receipt_code}: no notices recorded yet")
+    for notice in case.notices:
+        how, outcome = notice["channel"] or "-", notice["outcome"]
+        line = f"{_at(notice['at'])}  {notice['kind']:<20} {outcome:<6} {how:<5}"
+        line += f" to {notice['recipient']}"
+        if notice["outcome"] == "failed":
+            line += f"  ({notice['reason']})"
+        print(line)
+    return 0
+
+
 # -- output ---------------------------------------------------------------------------------
 
 
@@ -349,4 +378,8 @@ def describe(view: CaseView, *, filed: bool = False) -> str:
         lines.append(f"  investigation {view.investigation}{fault}")
     if view.apology_required:
         lines.append(f"  apology required: {'made' if view.apologies else 'NOT YET MADE'}")
+    if view.notices_failed:
+        lines.append(
+            f"  NOTICES FAILED: {view.notices_failed} (see `minwon notices {view.receipt_code}`)"
+        )
     return "\n".join(lines)

@@ -267,6 +267,7 @@ class CaseView(_Model):
     linked_to: str | None
     closed_at: datetime | None
     version: int
+    notices_failed: int = 0
     # Digest of the event at `version`: anchors the tail of the case's hash chain.
     head_digest: str = ""
 

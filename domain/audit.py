@@ -1,0 +1,522 @@
+"""The auditor's view of a case: its history as rows, and checks that nothing was altered.
+
+`replay` folds a case's events onto the aggregate one at a time, as the repository
+does, and records after each event who did it, when (the business moment), what it
+said and how the commitment clocks stood. Personal fields are masked unless asked
+for.
+
+`check_chain` recomputes a case's hash chain (`domain.chain.verify_chain`) and keeps
+its head. The chain cannot see a change to, or the removal of, the last events: the
+head is therefore compared with an `Anchor` kept outside the event store (the case
+workflow's last view, which carries the version and digest it last saw) by
+`check_tail`.
+
+Nothing here talks to Temporal; `verify_case` and `walk_cases` read the event store
+through the `Complaints` application.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from eventsourcing.utils import get_topic
+
+from domain.calendar import to_seoul
+from domain.chain import BrokenLink, event_digest, verify_chain
+from domain.complaint import Commitment, Complaint, ComplaintError
+from domain.receipt import ReceiptIndex
+from domain.service import CaseNotFoundError, Complaints, event_moment
+
+# Fields that identify or quote the resident, by event name.
+PERSONAL_FIELDS: dict[str, frozenset[str]] = {
+    "Received": frozenset({"contact", "text"}),
+    "SatisfactionRated": frozenset({"comment"}),
+}
+# Shown apart from the details (version, moment, actor) or only noise to a reader.
+_NOT_DETAILS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "prev_digest", "command_id", "by", "at"}
+)
+# The event classes are made by `@event`, out of mypy's sight.
+ISSUED_TOPIC = get_topic(getattr(ReceiptIndex, "Issued"))  # noqa: B009
+RECEIVED_TOPIC = get_topic(getattr(Complaint, "Received"))  # noqa: B009
+
+
+class AuditError(ComplaintError):
+    """A history that cannot be replayed as stored (run verify to see why)."""
+
+
+# -- personal data -------------------------------------------------------------------
+
+_PHONE = re.compile(r"(\d{2,3})([-. ]?)(\d{3,4})([-. ]?)(\d{4})")
+
+
+def mask_contact(value: str) -> str:
+    """`홍길동 010-1234-5678` → `홍** 010-****-5678`; e-mail `h***@example.org`."""
+    return " ".join(_mask_token(token) for token in value.split())
+
+
+def _mask_token(token: str) -> str:
+    if "@" in token:
+        local, _, domain = token.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if any(ch.isdigit() for ch in token):
+        phone = _PHONE.fullmatch(token)
+        if phone:
+            first, sep1, middle, sep2, last = phone.groups()
+            return f"{first}{sep1}{'*' * len(middle)}{sep2}{last}"
+        digits = sum(ch.isdigit() for ch in token)
+        seen = 0
+        masked = []
+        for ch in token:
+            if ch.isdigit():
+                seen += 1
+                masked.append(ch if seen > digits - 4 else "*")
+            else:
+                masked.append(ch)
+        return "".join(masked)
+    return token[:1] + "*" * (len(token) - 1)
+
+
+def mask_text(value: str) -> str:
+    return f"[text: {len(value)} chars]" if value else ""
+
+
+def _masked(event_name: str, name: str, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if name == "contact":
+        return mask_contact(value)
+    return mask_text(value)
+
+
+# -- replay ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One event as an auditor reads it, with the clocks as they stood after it."""
+
+    version: int
+    moment: datetime  # the business moment, Seoul time
+    recorded: datetime  # when the store recorded it
+    actor: str
+    event: str
+    details: dict[str, object]
+    clocks: tuple[Commitment, ...]
+    command_id: str | None
+    digest: str | None = None  # the event's chain digest, when asked for
+
+
+@dataclass(frozen=True)
+class Replay:
+    rows: list[HistoryRow]
+    case: Complaint  # the case after the last row
+    personal_shown: bool
+
+
+def actor_of(event: object, name: str, previous: tuple[str | None, str]) -> str:
+    """Who did it: `by`, else the command the event belongs to, else intake or system.
+
+    `previous` is (command id, actor) of the event before: the events one command
+    records are consecutive and share its command id (or extend it with `:suffix`).
+    """
+    by = getattr(event, "by", None)
+    if isinstance(by, str) and by:
+        return by
+    if name == "Received":
+        return "intake"
+    if name == "MessageTaken":
+        return str(getattr(event, "taken_by", "system"))
+    if name == "SatisfactionRated":
+        return "resident"
+    command_id = getattr(event, "command_id", None)
+    last_command, last_actor = previous
+    if (
+        isinstance(command_id, str)
+        and last_command
+        and (command_id == last_command or command_id.startswith(last_command + ":"))
+    ):
+        return last_actor
+    return "system"
+
+
+def replay(
+    events: Iterable[object],
+    *,
+    show_personal: bool = False,
+    version: int | None = None,
+    as_of: datetime | None = None,
+    digests: bool = False,
+) -> Replay:
+    """Fold the events onto the case, up to `version` or the moment `as_of`.
+
+    `as_of` follows `Complaints.as_of`: events are taken in order until the first
+    whose business moment is later.
+    """
+    moment_limit = to_seoul(as_of) if as_of is not None else None
+    case: Complaint | None = None
+    rows: list[HistoryRow] = []
+    previous: tuple[str | None, str] = (None, "")
+    for event in events:
+        if not isinstance(event, Complaint.Event):
+            raise AuditError(f"not an event of a complaint: {type(event).__name__}")
+        moment = to_seoul(event_moment(event))
+        if moment_limit is not None and moment > moment_limit:
+            break
+        try:
+            case = event.mutate(case)
+        except Exception as error:  # a version gap or a forged event: anything may fail
+            raise AuditError(
+                f"version {event.originator_version} does not apply to the case "
+                f"({type(error).__name__}: {error})"
+            ) from None
+        if case is None:
+            raise AuditError(f"version {event.originator_version} left no case")
+        name = type(event).__name__
+        actor = actor_of(event, name, previous)
+        command_id = getattr(event, "command_id", None)
+        previous = (command_id if isinstance(command_id, str) else None, actor)
+        personal = () if show_personal else PERSONAL_FIELDS.get(name, ())
+        details = {
+            key: _masked(name, key, value) if key in personal else value
+            for key, value in vars(event).items()
+            if key not in _NOT_DETAILS and not (name == "Received" and key == "received_at")
+        }
+        rows.append(
+            HistoryRow(
+                version=event.originator_version,
+                moment=moment,
+                recorded=event.timestamp,
+                actor=actor,
+                event=name,
+                details=details,
+                clocks=tuple(case.commitments.values()),
+                command_id=previous[0],
+                digest=event_digest(event) if digests else None,
+            )
+        )
+        if version is not None and event.originator_version >= version:
+            break
+    if case is None:
+        when = f" at {moment_limit.isoformat()}" if moment_limit else ""
+        raise CaseNotFoundError(f"the case did not exist{when}")
+    if version is not None and case.version < version:
+        raise CaseNotFoundError(
+            f"the case has {case.version} events; there is no version {version}"
+        )
+    return Replay(rows, case, show_personal)
+
+
+def plain(value: object) -> Any:
+    """A value as JSON has it: moments in Seoul time, ids as text."""
+    if isinstance(value, datetime):
+        return to_seoul(value).isoformat()
+    if isinstance(value, (uuid.UUID, date)):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    return value
+
+
+def clock_document(clock: Commitment) -> dict[str, Any]:
+    return {
+        "kind": clock.kind,
+        "status": clock.status,
+        "due": plain(clock.due),
+        "extensions": clock.extensions,
+        "warned": clock.warned,
+        "met_at": plain(clock.met_at),
+    }
+
+
+def row_document(row: HistoryRow) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "version": row.version,
+        "moment": plain(row.moment),
+        "recorded": plain(row.recorded),
+        "actor": row.actor,
+        "event": row.event,
+        "details": plain(row.details),
+        "clocks": [clock_document(c) for c in row.clocks],
+        "command_id": row.command_id,
+    }
+    if row.digest is not None:
+        document["digest"] = row.digest
+    return document
+
+
+def state_document(case: Complaint, *, show_personal: bool = False) -> dict[str, Any]:
+    """The case as it stood: what `minwon show` says, plus the head of its chain."""
+    return {
+        "case_id": str(case.id),
+        "receipt_code": case.receipt_code,
+        "version": case.version,
+        "head_digest": case.head_digest,
+        "status": case.status,
+        "category": case.category,
+        "channel": case.channel,
+        "topic": case.topic,
+        "private": case.private,
+        "contact": case.contact if show_personal else mask_contact(case.contact),
+        "text": case.text if show_personal else mask_text(case.text),
+        "received_at": plain(case.received_at),
+        "assignee": case.assignee,
+        "assignee_role": case.assignee_role,
+        "commitments": [clock_document(c) for c in case.commitments.values()],
+        "escalations": [
+            {"level": e.level, "to_role": e.to_role, "to_staff": e.to_staff, "at": plain(e.at)}
+            for e in case.escalations
+        ],
+        "interim_replies": len(case.interim_replies),
+        "investigation": case.investigation,
+        "fault_confirmed": case.fault_confirmed,
+        "apologies": len(case.apologies),
+        "corrective_actions": len(case.corrective_actions),
+        "answered_at": plain(case.answered_at),
+        "announced": case.announcement is not None,
+        "satisfaction": case.satisfaction,
+        "closed_at": plain(case.closed_at),
+    }
+
+
+def stored_events(app: Complaints, case_id: uuid.UUID, version: int | None = None) -> Iterator[Any]:
+    """The case's events as stored; a record that no longer decodes stops the replay."""
+    for record in app.recorder.select_events(case_id, lte=version):
+        try:
+            yield app.mapper.to_domain_event(record)
+        except Exception as error:  # a tampered record may fail in any way
+            raise AuditError(
+                f"version {record.originator_version} no longer decodes "
+                f"({type(error).__name__}: {error})"
+            ) from None
+
+
+# -- tamper evidence -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last stored event of a case: its version and chain digest."""
+
+    version: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    broken: BrokenLink | None
+    head: Head | None  # None when the chain broke before its end
+    digests: dict[int, str] = field(default_factory=dict)  # of the versions asked for
+
+
+def check_chain(events: Iterable[object], *, remember: Iterable[int] = ()) -> ChainCheck:
+    """Recompute the chain; keep its head and the digests at the `remember` versions."""
+    wanted = set(remember)
+    digests: dict[int, str] = {}
+    last: list[object] = []
+
+    def watched() -> Iterator[object]:
+        for event in events:
+            version = getattr(event, "originator_version", None)
+            if version in wanted:
+                digests[version] = event_digest(event)
+            last[:] = [event]
+            yield event
+
+    broken = verify_chain(watched())
+    if broken is not None or not last:
+        return ChainCheck(broken, None, digests)
+    (final,) = last
+    version: int = getattr(final, "originator_version")  # noqa: B009
+    return ChainCheck(None, Head(version, event_digest(final)), digests)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """What the case's workflow last saw of it, kept outside the event store."""
+
+    version: int
+    digest: str  # "" from a workflow that predates the digest: the version alone is checked
+    final: bool  # the workflow has ended: nothing can still be on its way to the store
+    in_flight: bool  # an activity was running: the store may be ahead for a moment
+    source: str  # "running workflow" or "workflow result"
+
+
+TailStatus = Literal["matched", "unanchored", "broken", "not_checked"]
+
+
+@dataclass(frozen=True)
+class TailCheck:
+    status: TailStatus
+    note: str = ""
+    broken: BrokenLink | None = None
+
+
+def check_tail(anchor: Anchor, head: Head, digest_at_anchor: str | None) -> TailCheck:
+    """Compare the store's head with the anchor; the chain up to the head is intact."""
+    if head.version < anchor.version:
+        missing = anchor.version - head.version
+        return TailCheck(
+            "broken",
+            broken=BrokenLink(
+                version=head.version + 1,
+                problem=f"{missing} event(s) missing at the end of the history",
+                expected=f"last version {anchor.version} (seen by the {anchor.source})",
+                found=f"last version {head.version}",
+            ),
+        )
+    if anchor.digest and digest_at_anchor != anchor.digest:
+        which = "last event" if head.version == anchor.version else "event"
+        return TailCheck(
+            "broken",
+            broken=BrokenLink(
+                version=anchor.version,
+                problem=f"{which} differs from what the {anchor.source} saw",
+                expected=anchor.digest,
+                found=str(digest_at_anchor),
+            ),
+        )
+    how = "" if anchor.digest else " (version only: the workflow's view has no digest)"
+    if head.version == anchor.version:
+        return TailCheck("matched", note=f"tail matches the {anchor.source}{how}")
+    extra = head.version - anchor.version
+    if anchor.in_flight and not anchor.final:
+        return TailCheck(
+            "unanchored",
+            note=(
+                f"{extra} event(s) after the workflow's last view, an activity in flight: "
+                "check again later"
+            ),
+        )
+    return TailCheck(
+        "broken",
+        broken=BrokenLink(
+            version=anchor.version + 1,
+            problem=f"{extra} event(s) after the last one the workflow recorded",
+            expected=f"last version {anchor.version} (seen by the {anchor.source})",
+            found=f"last version {head.version}",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case found in the store; `problem` when it was found the wrong way round."""
+
+    case_id: uuid.UUID
+    receipt_code: str | None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.receipt_code or f"case {self.case_id}"
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    ref: CaseRef
+    broken: BrokenLink | None
+    where: Literal["chain", "tail", "store", "index", ""]
+    tail: TailCheck
+    head: Head | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def first_event(app: Complaints, case_id: uuid.UUID) -> Any | None:
+    """Version 1 of the case as stored, or None if it is missing or does not decode."""
+    records = app.recorder.select_events(case_id, limit=1)
+    if not records or records[0].originator_version != 1:
+        return None
+    try:
+        return app.mapper.to_domain_event(records[0])
+    except Exception:  # a tampered record; verify says where
+        return None
+
+
+def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerdict:
+    """The case's chain from the stored records, then its tail against `anchor`.
+
+    `anchor` is a reason when there is none to compare with ("Temporal unreachable").
+    """
+    if not app.recorder.select_events(ref.case_id, limit=1):
+        gone = BrokenLink(
+            version=1,
+            problem="the case has no events at all",
+            expected="version 1",
+            found="nothing",
+        )
+        return CaseVerdict(ref, gone, "store", TailCheck("not_checked"), None)
+    remember = [anchor.version] if isinstance(anchor, Anchor) else []
+    chain = check_chain(app._decoded(ref.case_id), remember=remember)
+    if chain.broken is not None or chain.head is None:
+        return CaseVerdict(ref, chain.broken, "chain", TailCheck("not_checked"), None)
+    if ref.problem is not None:
+        # Intake saves the case and its receipt index together: one without the
+        # other was removed or altered afterwards.
+        lost = BrokenLink(
+            version=1,
+            problem=f"receipt index: {ref.problem}",
+            expected=f"receipt code {ref.receipt_code or '?'} naming case {ref.case_id}",
+            found="no such receipt index",
+        )
+        return CaseVerdict(ref, lost, "index", TailCheck("not_checked"), chain.head)
+    if isinstance(anchor, str):
+        return CaseVerdict(ref, None, "", TailCheck("not_checked", anchor), chain.head)
+    tail = check_tail(anchor, chain.head, chain.digests.get(anchor.version))
+    if tail.broken is not None:
+        return CaseVerdict(ref, tail.broken, "tail", tail, chain.head)
+    return CaseVerdict(ref, None, "", tail, chain.head)
+
+
+def walk_cases(app: Complaints, page_size: int = 200) -> Iterator[CaseRef]:
+    """Every case in the store, a page of the notification log at a time.
+
+    First every receipt code issued (so a case whose events were all deleted is
+    still found), then every case received whose receipt code does not lead back
+    to it.
+    """
+    for notification in _notifications(app, ISSUED_TOPIC, page_size):
+        try:
+            index = app.mapper.to_domain_event(notification)
+        except Exception:
+            # A tampered index names no case; the walk over received cases finds it.
+            continue
+        yield CaseRef(getattr(index, "case_id"), getattr(index, "code"))  # noqa: B009
+    for notification in _notifications(app, RECEIVED_TOPIC, page_size):
+        case_id = uuid.UUID(str(notification.originator_id))
+        try:
+            received = app.mapper.to_domain_event(notification)
+            code = str(getattr(received, "receipt_code"))  # noqa: B009
+        except Exception:
+            yield CaseRef(case_id, None, "no receipt index found (first event does not decode)")
+            continue
+        index_records = app.recorder.select_events(ReceiptIndex.create_id(code), limit=1)
+        points_back = False
+        if index_records:
+            try:
+                index = app.mapper.to_domain_event(index_records[0])
+                points_back = getattr(index, "case_id", None) == case_id
+            except Exception:
+                points_back = False
+        if not points_back:
+            yield CaseRef(case_id, code, "its receipt code does not lead to it")
+
+
+def _notifications(app: Complaints, topic: str, page_size: int) -> Iterator[Any]:
+    start = 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=page_size, topics=[topic])
+        yield from page
+        if len(page) < page_size:
+            return
+        start = page[-1].id + 1
