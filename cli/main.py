@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import cases, deadline, policy
+from cli import audit, cases, deadline, policy
 from cli.errors import CliError
 from workflows.client import exit_without_finalizing
 
-SUBCOMMAND_MODULES = (cases, deadline, policy)
+SUBCOMMAND_MODULES = (cases, deadline, policy, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,16 @@ PERSONAL_FIELDS: dict[str, frozenset[str]] = {
 }
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
 _NOT_DETAILS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "prev_digest", "command_id", "by", "at"}
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "prev_digest",
+        "command_id",
+        "by",
+        "at",
+    }
 )
 # The event classes are made by `@event`, out of mypy's sight.
 ISSUED_TOPIC = get_topic(getattr(ReceiptIndex, "Issued"))  # noqa: B009
