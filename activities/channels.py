@@ -136,6 +136,7 @@ class Channels:
     def from_env(cls, env: Mapping[str, str] | None = None, var: Path = VAR) -> Channels:
         env = os.environ if env is None else env
         smtp = SmtpSettings.from_env(env)
-        email: EmailSender = SmtpEmail(smtp) if smtp else FileEmail(var / "mail-outbox")
+        mail_folder = Path(env.get("MINWON_MAIL_OUTBOX") or var / "mail-outbox")
+        email: EmailSender = SmtpEmail(smtp) if smtp else FileEmail(mail_folder)
         sms_path = Path(env.get("MINWON_SMS_OUTBOX") or var / "sms-outbox.jsonl")
         return cls(email=email, sms=FileSmsOutbox(sms_path))

@@ -90,6 +90,8 @@ class WorkerProcess:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(folder / "events.db"),
             "MINWON_OUTBOX": str(self.outbox),
+            "MINWON_MAIL_OUTBOX": str(folder / "mail"),
+            "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
             "MINWON_WORKFLOW_CACHE": str(cache),
         }
         with self.log.open("wb") as log:

@@ -108,7 +108,8 @@ if not workflow.unsafe.in_sandbox():
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-    from activities.complaints import ComplaintActivities
+    from activities.channels import Channels, FileEmail, FileSmsOutbox
+from activities.complaints import ComplaintActivities
     from domain.service import Complaints
     from worker import build_worker, configure_logging
     from workflows.client import exit_without_finalizing, file_complaint
@@ -345,6 +346,7 @@ async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, i
                 THREADS,
                 max_cached_workflows=CACHE,
                 activities=ComplaintActivities(complaints, outbox=tmp / "outbox.jsonl"),
+                channels=Channels(FileEmail(tmp / "mail"), FileSmsOutbox(tmp / "sms.jsonl")),
             )
             bare_worker = Worker(
                 client,
