@@ -109,7 +109,7 @@ if not workflow.unsafe.in_sandbox():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
     from activities.channels import Channels, FileEmail, FileSmsOutbox
-from activities.complaints import ComplaintActivities
+    from activities.complaints import ComplaintActivities
     from domain.service import Complaints
     from worker import build_worker, configure_logging
     from workflows.client import exit_without_finalizing, file_complaint
