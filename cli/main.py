@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import audit, cases, deadline, policy
+from cli import audit, cases, deadline, policy, privacy, projections, reports, roster, tokens
 from cli.errors import CliError
 from workflows.client import exit_without_finalizing
 
-SUBCOMMAND_MODULES = (cases, deadline, policy, audit)
+SUBCOMMAND_MODULES = (cases, deadline, policy, audit, roster, tokens, privacy, projections, reports)
 
 
 def build_parser() -> argparse.ArgumentParser:

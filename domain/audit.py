@@ -20,23 +20,19 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from eventsourcing.utils import get_topic
 
 from domain.calendar import to_seoul
-from domain.chain import BrokenLink, event_digest, verify_chain
+from domain.chain import BrokenLink, event_digest, personal_fields, verify_chain
 from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError, Complaints, event_moment
+from privacy.mapper import ERASED
 
-# Fields that identify or quote the resident, by event name.
-PERSONAL_FIELDS: dict[str, frozenset[str]] = {
-    "Received": frozenset({"contact", "text"}),
-    "SatisfactionRated": frozenset({"comment"}),
-}
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
 _NOT_DETAILS = frozenset(
     {
@@ -95,23 +91,23 @@ def mask_text(value: str) -> str:
     return f"[text: {len(value)} chars]" if value else ""
 
 
-def _masked(event_name: str, name: str, value: object) -> object:
-    if not isinstance(value, str):
+def masked(name: str, value: object) -> object:
+    """A personal field as shown by default; an erased one says so."""
+    if not isinstance(value, str) or value == ERASED:
         return value
-    if name == "contact":
-        return mask_contact(value)
-    return mask_text(value)
+    return mask_contact(value) if name == "contact" else mask_text(value)
 
 
 # -- replay ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One event as an auditor reads it, with the clocks as they stood after it."""
+class HistoryRow(NamedTuple):
+    """One event as an auditor reads it, with the clocks as they stood after it.
+
+    A named tuple: a long case has one per event, and it is made fastest."""
 
     version: int
-    moment: datetime  # the business moment, Seoul time
+    moment: datetime  # the business moment, with the offset it was recorded in
     recorded: datetime  # when the store recorded it
     actor: str
     event: str
@@ -174,7 +170,7 @@ def replay(
     for event in events:
         if not isinstance(event, Complaint.Event):
             raise AuditError(f"not an event of a complaint: {type(event).__name__}")
-        moment = to_seoul(event_moment(event))
+        moment = event_moment(event)
         if moment_limit is not None and moment > moment_limit:
             break
         try:
@@ -190,9 +186,9 @@ def replay(
         actor = actor_of(event, name, previous)
         command_id = getattr(event, "command_id", None)
         previous = (command_id if isinstance(command_id, str) else None, actor)
-        personal = () if show_personal else PERSONAL_FIELDS.get(name, ())
+        personal = () if show_personal else personal_fields(event)
         details = {
-            key: _masked(name, key, value) if key in personal else value
+            key: masked(key, value) if key in personal else value
             for key, value in vars(event).items()
             if key not in _NOT_DETAILS and not (name == "Received" and key == "received_at")
         }
@@ -273,8 +269,8 @@ def state_document(case: Complaint, *, show_personal: bool = False) -> dict[str,
         "channel": case.channel,
         "topic": case.topic,
         "private": case.private,
-        "contact": case.contact if show_personal else mask_contact(case.contact),
-        "text": case.text if show_personal else mask_text(case.text),
+        "contact": case.contact if show_personal else masked("contact", case.contact),
+        "text": case.text if show_personal else masked("text", case.text),
         "received_at": plain(case.received_at),
         "assignee": case.assignee,
         "assignee_role": case.assignee_role,
@@ -322,29 +318,38 @@ class Head:
 class ChainCheck:
     broken: BrokenLink | None
     head: Head | None  # None when the chain broke before its end
-    digests: dict[int, str] = field(default_factory=dict)  # of the versions asked for
+    digest_at_anchor: str | None = None  # of the event at the anchor's version
+    after_anchor: tuple[str, ...] = ()  # names of the events after it
 
 
-def check_chain(events: Iterable[object], *, remember: Iterable[int] = ()) -> ChainCheck:
-    """Recompute the chain; keep its head and the digests at the `remember` versions."""
-    wanted = set(remember)
-    digests: dict[int, str] = {}
+def check_chain(events: Iterable[object], *, anchor_version: int | None = None) -> ChainCheck:
+    """Recompute the chain; keep its head, and what it holds at and after `anchor_version`."""
+    at_anchor: list[str] = []
+    after: list[str] = []
     last: list[object] = []
 
     def watched() -> Iterator[object]:
         for event in events:
-            version = getattr(event, "originator_version", None)
-            if version in wanted:
-                digests[version] = event_digest(event)
+            if anchor_version is not None:
+                version = getattr(event, "originator_version", 0)
+                if version == anchor_version:
+                    at_anchor.append(event_digest(event))
+                elif version > anchor_version:
+                    after.append(type(event).__name__)
             last[:] = [event]
             yield event
 
     broken = verify_chain(watched())
     if broken is not None or not last:
-        return ChainCheck(broken, None, digests)
+        return ChainCheck(broken, None)
     (final,) = last
     version: int = getattr(final, "originator_version")  # noqa: B009
-    return ChainCheck(None, Head(version, event_digest(final)), digests)
+    return ChainCheck(
+        None,
+        Head(version, event_digest(final)),
+        at_anchor[0] if at_anchor else None,
+        tuple(after),
+    )
 
 
 @dataclass(frozen=True)
@@ -358,7 +363,13 @@ class Anchor:
     source: str  # "running workflow" or "workflow result"
 
 
-TailStatus = Literal["matched", "unanchored", "broken", "not_checked"]
+# Recorded by an activity whose result does not update the workflow's view of the
+# case (notices report the channel used), so they may follow its last view.
+UNSEEN_BY_WORKFLOW = frozenset({"NoticeSent"})
+
+# matched: the head is what the workflow saw; matched_before: it saw everything up to
+# events it never sees (UNSEEN_BY_WORKFLOW); in_flight: an activity is still saving.
+TailStatus = Literal["matched", "matched_before", "in_flight", "broken", "not_checked"]
 
 
 @dataclass(frozen=True)
@@ -368,8 +379,11 @@ class TailCheck:
     broken: BrokenLink | None = None
 
 
-def check_tail(anchor: Anchor, head: Head, digest_at_anchor: str | None) -> TailCheck:
-    """Compare the store's head with the anchor; the chain up to the head is intact."""
+def check_tail(anchor: Anchor, chain: ChainCheck) -> TailCheck:
+    """Compare the store's head with the anchor; `chain` is intact up to its head."""
+    head = chain.head
+    if head is None:
+        raise ValueError("the tail is checked on an intact chain")
     if head.version < anchor.version:
         missing = anchor.version - head.version
         return TailCheck(
@@ -381,7 +395,7 @@ def check_tail(anchor: Anchor, head: Head, digest_at_anchor: str | None) -> Tail
                 found=f"last version {head.version}",
             ),
         )
-    if anchor.digest and digest_at_anchor != anchor.digest:
+    if anchor.digest and chain.digest_at_anchor != anchor.digest:
         which = "last event" if head.version == anchor.version else "event"
         return TailCheck(
             "broken",
@@ -389,7 +403,7 @@ def check_tail(anchor: Anchor, head: Head, digest_at_anchor: str | None) -> Tail
                 version=anchor.version,
                 problem=f"{which} differs from what the {anchor.source} saw",
                 expected=anchor.digest,
-                found=str(digest_at_anchor),
+                found=str(chain.digest_at_anchor),
             ),
         )
     how = "" if anchor.digest else " (version only: the workflow's view has no digest)"
@@ -398,11 +412,16 @@ def check_tail(anchor: Anchor, head: Head, digest_at_anchor: str | None) -> Tail
     extra = head.version - anchor.version
     if anchor.in_flight and not anchor.final:
         return TailCheck(
-            "unanchored",
-            note=(
-                f"{extra} event(s) after the workflow's last view, an activity in flight: "
-                "check again later"
-            ),
+            "in_flight",
+            note=f"{extra} event(s) after the workflow's last view, an activity in flight: "
+            "check again later",
+        )
+    if chain.after_anchor and set(chain.after_anchor) <= UNSEEN_BY_WORKFLOW:
+        names = ", ".join(sorted(set(chain.after_anchor)))
+        return TailCheck(
+            "matched_before",
+            note=f"matches the {anchor.source} up to version {anchor.version}; "
+            f"{extra} later event(s) ({names}) are not anchored",
         )
     return TailCheck(
         "broken",
@@ -465,8 +484,8 @@ def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerd
             found="nothing",
         )
         return CaseVerdict(ref, gone, "store", TailCheck("not_checked"), None)
-    remember = [anchor.version] if isinstance(anchor, Anchor) else []
-    chain = check_chain(app._decoded(ref.case_id), remember=remember)
+    anchor_version = anchor.version if isinstance(anchor, Anchor) else None
+    chain = check_chain(app._decoded(ref.case_id), anchor_version=anchor_version)
     if chain.broken is not None or chain.head is None:
         return CaseVerdict(ref, chain.broken, "chain", TailCheck("not_checked"), None)
     if ref.problem is not None:
@@ -481,7 +500,7 @@ def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerd
         return CaseVerdict(ref, lost, "index", TailCheck("not_checked"), chain.head)
     if isinstance(anchor, str):
         return CaseVerdict(ref, None, "", TailCheck("not_checked", anchor), chain.head)
-    tail = check_tail(anchor, chain.head, chain.digests.get(anchor.version))
+    tail = check_tail(anchor, chain)
     if tail.broken is not None:
         return CaseVerdict(ref, tail.broken, "tail", tail, chain.head)
     return CaseVerdict(ref, None, "", tail, chain.head)

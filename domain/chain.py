@@ -3,7 +3,8 @@
 The digest covers every attribute of an event (id, version, timestamp, the
 previous digest and the payload) in a canonical JSON form, plus the event's
 chain name, so changing, removing, reordering or inserting an event breaks
-the chain at that point.
+the chain at that point. Personal fields are the exception: they are sealed
+per person when stored, and erasing a person must leave the chain intact.
 """
 
 from __future__ import annotations
@@ -36,8 +37,18 @@ def chain_name(event: object) -> str:
     return name if isinstance(name, str) else type(event).__qualname__
 
 
+def personal_fields(event: object) -> tuple[str, ...]:
+    """The fields of an event that hold personal data (sealed per person when stored)."""
+    fields = getattr(type(event), "personal_fields", ())
+    return tuple(fields) if isinstance(fields, tuple) else ()
+
+
 def event_digest(event: object) -> str:
-    body = {"name": chain_name(event), "state": vars(event)}
+    # Personal fields are left out: they are sealed per person (AES-GCM, which
+    # authenticates them) and erasing a person must not break the chain.
+    hidden = personal_fields(event)
+    state = {k: v for k, v in vars(event).items() if k not in hidden}
+    body = {"name": chain_name(event), "state": state}
     text = json.dumps(
         body, default=_canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )

@@ -306,6 +306,7 @@ class Complaint(Aggregate):
         corrective_action: bool = False,
         investigated: bool = False,
         linked_to: str | None = None,
+        person_id: str | None = None,
     ) -> Complaint:
         """A new case; the category's charter flags are copied into the event."""
         return cls(
@@ -323,6 +324,7 @@ class Complaint(Aggregate):
             corrective_action=corrective_action,
             investigated=investigated,
             linked_to=linked_to,
+            person_id=person_id,
             prev_digest=GENESIS,
         )
 
@@ -343,6 +345,7 @@ class Complaint(Aggregate):
         corrective_action: bool,
         investigated: bool,
         linked_to: str | None,
+        person_id: str | None,
         prev_digest: str,
     ) -> None:
         self.last_event: object | None = None
@@ -360,6 +363,9 @@ class Complaint(Aggregate):
         self.corrective_action = corrective_action
         self.investigated = investigated
         self.linked_to = linked_to
+        # A pseudonym for the complainant: whose key seals this case's personal data.
+        self.person_id = person_id
+        self.erased = False
         self.status: Status = "received"
         self.assignee: str | None = None
         self.assignee_role: str | None = None
@@ -966,3 +972,35 @@ class Complaint(Aggregate):
             }
         )
         self.command_ids.add(command_id)
+
+    # -- personal data -------------------------------------------------------------
+
+    def record_erasure(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
+        """The complainant's personal data is being destroyed (erasure or retention)."""
+        if self.already_done(command_id) or self.erased:
+            return
+        self._personal_data_erased(
+            reason=_text(reason, "reason", max_length=500),
+            by=by,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, reason: str, by: str, at: datetime, command_id: str) -> None:
+        self.erased = True
+        self.command_ids.add(command_id)
+
+
+# Fields that hold what a resident told us, or what staff wrote about them: sealed
+# with the person's key when stored, `[erased]` once the key is destroyed.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "Received": ("contact", "text"),
+    "MessageTaken": ("note",),
+    "Answered": ("text",),
+    "InvestigationConcluded": ("finding",),
+    "ApologyMade": ("note",),
+    "SatisfactionRated": ("comment",),
+}
+for _name, _fields in PERSONAL_FIELDS.items():
+    type.__setattr__(getattr(Complaint, _name), "personal_fields", _fields)

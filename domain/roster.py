@@ -1,22 +1,65 @@
-"""The roster (업무분장): who holds which role, for which period.
+"""The roster (업무분장): who holds which role, for which period, as events.
 
 The charter assigns first contacts by role (가.⑤) and says the holders change
 every year; routing and escalation ask for the holder valid at the case's moment.
+
+The roster is an event-sourced aggregate, one per event store. It is seeded once
+from policy/roster.toml (`Seeded`), then changed by commands: `assign` a role to a
+staff member from a date on (`RoleAssigned`), `register_staff` in the directory
+(`StaffRegistered`). Who held a role on any past day, and who decided it when, is
+read back from those events. `StoredRoster` is what the application reads: the
+stored roster, seeded on first use and kept current with what other processes
+record.
 """
 
 from __future__ import annotations
 
+import threading
 import tomllib
-from dataclasses import dataclass
-from datetime import date, datetime
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
 
 from domain.calendar import to_seoul
 
 DEFAULT_ROSTER_PATH = Path(__file__).resolve().parent.parent / "policy" / "roster.toml"
+ROSTER_ENV = "MINWON_ROSTER"
+
+# The roles the charter's routing, escalation and the tools use.
+ROLES: tuple[str, ...] = (
+    "case_manager",  # 인테이크 상담: 사례관리자
+    "service_social_worker",  # 프로그램 및 서비스 이용 상담: 서비스제공팀 사회복지사
+    "tour_social_worker",  # 시설이용 및 견학: 견학담당 사회복지사
+    "designated_officer",  # 지정책임관
+    "director",  # 관장
+    "ops",
+    "auditor",
+)
+# One roster per event store: a fixed id, so seeding twice collides instead of forking.
+ROSTER_ID = uuid.UUID("4f0c9a1e-7d3b-5e2a-9c84-1b6f0e2d3a57")
+CONFLICT_RETRIES = 10
 
 
 class RosterError(ValueError):
+    pass
+
+
+class UnknownRoleError(RosterError):
+    pass
+
+
+class UnknownStaffError(RosterError):
+    pass
+
+
+class RetroactiveAssignmentError(RosterError):
     pass
 
 
@@ -32,6 +75,16 @@ class Holding:
 
 
 @dataclass(frozen=True)
+class Period:
+    """Who held a role from `start` to `end` (inclusive; None: open), as it turned out."""
+
+    role: str
+    staff: str | None
+    start: date
+    end: date | None
+
+
+@dataclass(frozen=True)
 class StaffMember:
     """A staff member as residents are told of them (라.②: so they can call back)."""
 
@@ -42,52 +95,284 @@ class StaffMember:
     email: str | None = None
 
 
-class Roster:
-    def __init__(self, holdings: list[Holding], staff: list[StaffMember] | None = None) -> None:
-        self.holdings = sorted(holdings, key=lambda h: h.start)
-        self._staff = {member.id: member for member in staff or []}
+class RosterReader(Protocol):
+    """What routing, escalation and notices ask of a roster."""
 
-    def staff(self, staff_id: str) -> StaffMember | None:
-        return self._staff.get(staff_id)
+    def holder(self, role: str, at: datetime) -> str | None: ...
+    def staff(self, staff_id: str) -> StaffMember | None: ...
+    def roles_of(self, staff: str, at: datetime) -> list[str]: ...
+
+
+# -- the roster file ----------------------------------------------------------------------
+
+
+def load_roster_file(path: str | Path) -> tuple[list[Holding], list[StaffMember]]:
+    """The holders and the staff directory of a roster TOML file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise RosterError(f"{path}: {error}") from None
+    holdings = []
+    for number, entry in enumerate(data.get("holder", []), start=1):
+        try:
+            start, end = entry["from"], entry.get("until")
+            if not isinstance(start, date) or (end is not None and not isinstance(end, date)):
+                raise TypeError("'from' and 'until' must be TOML dates (2026-01-01)")
+            holdings.append(Holding(str(entry["role"]), str(entry["staff"]), start, end))
+        except (KeyError, TypeError) as error:
+            raise RosterError(f"{path}: [[holder]] entry #{number}: {error}") from None
+    staff = []
+    for number, entry in enumerate(data.get("staff", []), start=1):
+        try:
+            staff.append(
+                StaffMember(
+                    id=str(entry["id"]),
+                    name=str(entry["name"]),
+                    title=str(entry["title"]),
+                    phone=str(entry["phone"]),
+                    email=str(entry["email"]) if "email" in entry else None,
+                )
+            )
+        except KeyError as error:
+            raise RosterError(f"{path}: [[staff]] entry #{number}: missing {error}") from None
+    return holdings, staff
+
+
+def _holding_record(holding: Holding) -> dict[str, Any]:
+    # Event state is JSON: dates travel as ISO text.
+    return {
+        "role": holding.role,
+        "staff": holding.staff,
+        "start": holding.start.isoformat(),
+        "end": holding.end.isoformat() if holding.end else None,
+    }
+
+
+def _holding(record: dict[str, Any]) -> Holding:
+    end = record.get("end")
+    return Holding(
+        role=record["role"],
+        staff=record["staff"],
+        start=date.fromisoformat(record["start"]),
+        end=date.fromisoformat(end) if end else None,
+    )
+
+
+def _required(value: str, field: str) -> str:
+    if not value.strip():
+        raise RosterError(f"{field} must not be empty")
+    return value.strip()
+
+
+# -- the aggregate ------------------------------------------------------------------------
+
+
+class Roster(Aggregate):
+    """업무분장: role holders by period and the staff directory, one per event store."""
+
+    @staticmethod
+    def create_id() -> uuid.UUID:
+        return ROSTER_ID
+
+    @classmethod
+    def seed(
+        cls, holdings: Iterable[Holding], staff: Iterable[StaffMember], *, source: str
+    ) -> Roster:
+        """A roster as a file describes it: the first event of a store's roster."""
+        return cls(
+            holdings=[_holding_record(h) for h in holdings],
+            staff=[asdict(member) for member in staff],
+            source=source,
+        )
 
     @classmethod
     def from_file(cls, path: str | Path = DEFAULT_ROSTER_PATH) -> Roster:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise RosterError(f"{path}: {error}") from None
-        holdings = []
-        for number, entry in enumerate(data.get("holder", []), start=1):
-            try:
-                start, end = entry["from"], entry.get("until")
-                if not isinstance(start, date) or (end is not None and not isinstance(end, date)):
-                    raise TypeError("'from' and 'until' must be TOML dates (2026-01-01)")
-                holdings.append(Holding(str(entry["role"]), str(entry["staff"]), start, end))
-            except (KeyError, TypeError) as error:
-                raise RosterError(f"{path}: [[holder]] entry #{number}: {error}") from None
-        staff = []
-        for number, entry in enumerate(data.get("staff", []), start=1):
-            try:
-                staff.append(
-                    StaffMember(
-                        id=str(entry["id"]),
-                        name=str(entry["name"]),
-                        title=str(entry["title"]),
-                        phone=str(entry["phone"]),
-                        email=str(entry["email"]) if "email" in entry else None,
-                    )
-                )
-            except KeyError as error:
-                raise RosterError(f"{path}: [[staff]] entry #{number}: missing {error}") from None
-        return cls(holdings, staff)
+        """A roster seeded from a file, not saved anywhere (a pinned roster for tests)."""
+        holdings, staff = load_roster_file(path)
+        return cls.seed(holdings, staff, source=Path(path).name)
+
+    @event("Seeded")
+    def __init__(
+        self, holdings: list[dict[str, Any]], staff: list[dict[str, Any]], source: str
+    ) -> None:
+        # Recorded order breaks ties between holdings that start on the same day.
+        self.holdings: list[Holding] = [_holding(record) for record in holdings]
+        self.directory: dict[str, StaffMember] = {m["id"]: StaffMember(**m) for m in staff}
+        self.source = source
+
+    # -- commands -----------------------------------------------------------------------
+
+    def assign(self, *, role: str, staff: str, start: date, by: str, at: datetime) -> None:
+        """From `start` on, `staff` holds `role` (until a later-starting holding)."""
+        if role not in ROLES:
+            raise UnknownRoleError(f"unknown role '{role}' (roles: {', '.join(ROLES)})")
+        if staff not in self.directory:
+            raise UnknownStaffError(f"'{staff}' is not in the staff directory")
+        today = to_seoul(at).date()
+        if start < today:
+            raise RetroactiveAssignmentError(
+                f"a roster change takes effect today ({today.isoformat()}) or later: "
+                "who held a role in the past stays as it was"
+            )
+        if any(h.role == role and h.start == start for h in self.holdings) and (
+            self._latest_starting(role, start).staff == staff
+        ):
+            return  # the same assignment again: already recorded
+        self._role_assigned(
+            role=role, staff=staff, start=start.isoformat(), by=by, at=to_seoul(at)
+        )
+
+    @event("RoleAssigned")
+    def _role_assigned(self, role: str, staff: str, start: str, by: str, at: datetime) -> None:
+        self.holdings = [*self.holdings, Holding(role, staff, date.fromisoformat(start))]
+
+    def register_staff(self, member: StaffMember, *, by: str, at: datetime) -> None:
+        """Add a staff member to the directory, or change their entry."""
+        if not all(ch.isalnum() or ch in "._-" for ch in member.id) or not member.id:
+            raise RosterError(f"'{member.id}' is not a staff id (letters, digits, . _ -)")
+        cleaned = StaffMember(
+            id=member.id,
+            name=_required(member.name, "name"),
+            title=_required(member.title, "title"),
+            phone=_required(member.phone, "phone"),
+            email=member.email.strip() if member.email and member.email.strip() else None,
+        )
+        if self.directory.get(cleaned.id) == cleaned:
+            return
+        self._staff_registered(member=asdict(cleaned), by=by, at=to_seoul(at))
+
+    @event("StaffRegistered")
+    def _staff_registered(self, member: dict[str, Any], by: str, at: datetime) -> None:
+        self.directory = {**self.directory, member["id"]: StaffMember(**member)}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _latest_starting(self, role: str, start: date) -> Holding:
+        same_day = [h for h in self.holdings if h.role == role and h.start == start]
+        return same_day[-1]
+
+    def holder_on(self, role: str, day: date) -> str | None:
+        """The holder of `role` on `day`: of the holdings covering it, the latest start wins."""
+        current = [h for h in self.holdings if h.role == role and h.covers(day)]
+        if not current:
+            return None
+        # sorted() is stable: among equal starts the later-recorded holding wins.
+        return sorted(current, key=lambda h: h.start)[-1].staff
 
     def holder(self, role: str, at: datetime) -> str | None:
-        """The staff member holding `role` on the day of `at` (the latest start wins)."""
-        day = to_seoul(at).date()
-        current = [h for h in self.holdings if h.role == role and h.covers(day)]
-        return current[-1].staff if current else None
+        """The staff member holding `role` on the day of `at` (Seoul time)."""
+        return self.holder_on(role, to_seoul(at).date())
 
     def roles_of(self, staff: str, at: datetime) -> list[str]:
         day = to_seoul(at).date()
-        return [h.role for h in self.holdings if h.staff == staff and h.covers(day)]
+        roles = {h.role for h in self.holdings if h.staff == staff}
+        return [role for role in ROLES if role in roles and self.holder_on(role, day) == staff]
+
+    def staff(self, staff_id: str) -> StaffMember | None:
+        return self.directory.get(staff_id)
+
+    def members(self) -> list[StaffMember]:
+        return sorted(self.directory.values(), key=lambda m: m.id)
+
+    def roles(self) -> list[str]:
+        """Every role the roster knows, the charter's first, in their order."""
+        extra = sorted({h.role for h in self.holdings} - set(ROLES))
+        return [*ROLES, *extra]
+
+    def schedule(self, role: str) -> list[Period]:
+        """Who held `role` when, as the holdings work out day by day."""
+        holdings = [h for h in self.holdings if h.role == role]
+        boundaries = sorted(
+            {h.start for h in holdings}
+            | {h.end + timedelta(days=1) for h in holdings if h.end is not None}
+        )
+        periods: list[Period] = []
+        for number, day in enumerate(boundaries):
+            holder = self.holder_on(role, day)
+            following = boundaries[number + 1] if number + 1 < len(boundaries) else None
+            end = following - timedelta(days=1) if following else None
+            if periods and periods[-1].staff == holder:
+                periods[-1] = Period(role, holder, periods[-1].start, end)
+            else:
+                periods.append(Period(role, holder, day, end))
+        return [p for p in periods if p.staff is not None]
+
+
+# -- the stored roster ---------------------------------------------------------------------
+
+
+class StoredRoster:
+    """The event store's roster as routing reads it: seeded on first use, kept current.
+
+    Every read first applies the events recorded since the cached version (one
+    indexed query), so a change another process recorded (`minwon roster assign`)
+    routes the very next case. Activities run on a thread pool: one lock guards
+    the cached aggregate, and commands run on a fresh copy, so a refused or
+    conflicting command never leaves the cache half-changed.
+    """
+
+    def __init__(self, app: Application[uuid.UUID], seed_file: str | Path) -> None:
+        self._app = app
+        self._seed_file = Path(seed_file)
+        self._cached: Roster | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Roster:
+        with self._lock:
+            if self._cached is None:
+                self._cached = self._load_or_seed()
+            else:
+                for domain_event in self._app.events.get(ROSTER_ID, gt=self._cached.version):
+                    self._cached = domain_event.mutate(self._cached)
+            assert self._cached is not None, "a roster's later events never remove it"
+            return self._cached
+
+    def _load_or_seed(self) -> Roster:
+        try:
+            roster: Roster = self._app.repository.get(ROSTER_ID)
+            return roster
+        except AggregateNotFoundError:
+            pass
+        seeded = Roster.from_file(self._seed_file)
+        try:
+            self._app.save(seeded)
+        except IntegrityError:
+            # Another process seeded the store first: its roster is the one.
+            roster = self._app.repository.get(ROSTER_ID)
+            return roster
+        return seeded
+
+    def history(self) -> list[Any]:
+        """Every recorded event of the roster, oldest first (seeding it if need be)."""
+        self.current()
+        return list(self._app.events.get(ROSTER_ID))
+
+    def holder(self, role: str, at: datetime) -> str | None:
+        return self.current().holder(role, at)
+
+    def roles_of(self, staff: str, at: datetime) -> list[str]:
+        return self.current().roles_of(staff, at)
+
+    def staff(self, staff_id: str) -> StaffMember | None:
+        return self.current().staff(staff_id)
+
+    def assign(self, *, role: str, staff: str, start: date, by: str, at: datetime) -> Roster:
+        return self._execute(
+            lambda roster: roster.assign(role=role, staff=staff, start=start, by=by, at=at)
+        )
+
+    def register_staff(self, member: StaffMember, *, by: str, at: datetime) -> Roster:
+        return self._execute(lambda roster: roster.register_staff(member, by=by, at=at))
+
+    def _execute(self, command: Callable[[Roster], None]) -> Roster:
+        self.current()  # seeds the store's roster if it has none
+        for _ in range(CONFLICT_RETRIES):
+            roster: Roster = self._app.repository.get(ROSTER_ID)
+            command(roster)
+            try:
+                self._app.save(roster)
+            except IntegrityError:
+                continue  # another change landed first: run again on the fresh roster
+            return self.current()
+        raise IntegrityError("the roster kept changing under the command")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain.calendar import BusinessCalendar, to_seoul
 from domain.chain import BrokenLink, verify_chain
@@ -33,7 +33,9 @@ from domain.policy import (
     policy_path,
 )
 from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
-from domain.roster import DEFAULT_ROSTER_PATH, Roster
+from domain.roster import DEFAULT_ROSTER_PATH, ROSTER_ENV, RosterReader, StoredRoster
+from privacy.keys import PersonKeys
+from privacy.mapper import PersonalDataMapper
 
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
 
@@ -114,7 +116,7 @@ class Complaints(Application[uuid.UUID]):
         *,
         policy: Policy | None = None,
         calendar: BusinessCalendar | None = None,
-        roster: Roster | None = None,
+        roster: RosterReader | None = None,
     ) -> None:
         sqlite_path = (env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")
         if sqlite_path is None:
@@ -127,7 +129,20 @@ class Complaints(Application[uuid.UUID]):
         self.calendar = calendar or BusinessCalendar.from_override_file(
             overrides_path(self.policy, source, settings)
         )
-        self.roster = roster or Roster.from_file(DEFAULT_ROSTER_PATH)
+        # The roster lives in this store as events, seeded from the file on first use.
+        self.roster: RosterReader = roster or StoredRoster(
+            self, seed_file=self.env.get(ROSTER_ENV) or DEFAULT_ROSTER_PATH
+        )
+        self.keys = PersonKeys(self.recorder)
+        assert isinstance(self.mapper, PersonalDataMapper)
+        self.mapper.keys = self.keys
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        # Personal fields are sealed per person; the key store joins once the
+        # recorder (whose database it shares) exists.
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PersonalDataMapper
+        )
 
     # -- intake -------------------------------------------------------------------
 
@@ -154,6 +169,7 @@ class Complaints(Application[uuid.UUID]):
                 corrective_action=category.corrective_action,
                 investigated=category.investigated,
                 linked_to=intake.linked_to,
+                person_id=self.keys.person_id_for(intake.contact),
             )
             received_at = to_seoul(intake.received_at)
             self._start_clocks(case, intake.category, received_at, prefix=intake.intake_ref)
@@ -301,6 +317,31 @@ class Complaints(Application[uuid.UUID]):
             )
 
         return self.execute(case_id, command)
+
+    # -- personal data ------------------------------------------------------------
+
+    def erase_person(
+        self, person_id: str, *, reason: str, by: str, at: datetime
+    ) -> list[uuid.UUID]:
+        """Destroy a person's personal data: every case records the erasure, then the
+        key goes. Cases still replay and verify; their personal fields read `[erased]`.
+        Running it again finishes an erasure that was interrupted."""
+        cases = self.keys.cases_of(person_id)
+        for case_id in cases:
+            self.execute(
+                case_id,
+                lambda case: case.record_erasure(
+                    reason=reason, by=by, at=at, command_id=f"erase:{person_id}"
+                ),
+            )
+        self.keys.erase(person_id, reason)
+        return cases
+
+    def person_of_case(self, case_id: uuid.UUID) -> str:
+        person = self.keys.person_of(case_id)
+        if person is None:
+            raise CaseNotFoundError(f"no person is recorded for case {case_id}")
+        return person
 
     # -- reading ----------------------------------------------------------------------
 

@@ -385,12 +385,14 @@ def test_verify_reports_the_next_link_when_a_byte_of_a_middle_event_is_changed(
     app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
     original_digest = event_digest(stored_event(app, case_id, middle))
     state = stored_rows.state(case_id, middle)
-    assert state.count(b"apology note 2") == 1
+    # The note is personal data: the store holds it sealed, never in the clear.
+    assert b"apology note 2" not in state
+    assert state.count(b'"apology-2"') == 1
 
-    stored_rows.set_state(case_id, middle, state.replace(b"apology note 2", b"apology note 9"))
+    stored_rows.set_state(case_id, middle, state.replace(b'"apology-2"', b'"apology-9"'))
 
     # The altered event still loads: only the chain can tell.
-    assert "apology note 9" in [a["note"] for a in app.get_case(case_id).apologies]
+    assert "apology-9" in app.get_case(case_id).command_ids
     broken = app.verify(case_id)
     assert broken is not None
     assert broken.version == middle + 1
@@ -445,7 +447,23 @@ def test_verify_reports_two_middle_events_whose_states_were_swapped(
     assert broken.version == middle
     assert broken.problem == "previous-event digest does not match"
     assert broken.expected == digest_before
-    assert broken.found == digest_of_middle
+    # The moved event's sealed note is bound to its old place, so it no longer opens.
+    assert broken.found == digest_of_middle or "was altered or moved" in broken.found
+
+
+def test_verify_reports_a_sealed_personal_field_that_was_altered(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+    state = stored_rows.state(case_id, middle)
+    start = state.index(b'"sealed":"') + len(b'"sealed":"')
+    flipped = b"A" if state[start + 20 : start + 21] != b"A" else b"B"
+    stored_rows.set_state(case_id, middle, state[: start + 20] + flipped + state[start + 21 :])
+
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == middle
+    assert "was altered or moved" in broken.found
 
 
 def test_verify_does_not_call_a_case_whose_events_were_all_deleted_intact(

@@ -22,16 +22,20 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
     from activities.complaints import ComplaintActivities
     from activities.notices import NoticeActivities
     from domain.complaint import ComplaintError, check_action_allowed, check_interim_reply
     from workflows.models import (
+        Action,
         AnyAction,
         Breach,
         CaseCommand,
@@ -80,6 +84,17 @@ class Alarm:
     action: Warn | Breach | Escalate | None  # None: nothing to record at `at`
 
 
+def _accepted_intake(raw: object) -> FileComplaintInput:
+    if isinstance(raw, FileComplaintInput):
+        return raw
+    try:
+        return FileComplaintInput.model_validate(raw)
+    except ValidationError as error:
+        raise ApplicationError(
+            f"invalid complaint intake: {error}", type="InvalidIntake", non_retryable=True
+        ) from None
+
+
 @workflow.defn
 class ComplaintWorkflow:
     def __init__(self) -> None:
@@ -92,7 +107,11 @@ class ComplaintWorkflow:
     # -- the process ----------------------------------------------------------------
 
     @workflow.run
-    async def run(self, intake: FileComplaintInput) -> CaseView:
+    async def run(self, intake: FileComplaintInput | Any) -> CaseView:
+        # `| Any`: an input that is not a valid intake still decodes, so it fails
+        # the workflow with the validation message instead of failing its first
+        # task over and over (a raw JSON start, e.g. from the Temporal CLI).
+        intake = _accepted_intake(intake)
         if intake.received_at is None:
             intake = intake.model_copy(update={"received_at": workflow.now()})
         self._policy = await workflow.execute_activity_method(
@@ -335,6 +354,9 @@ class ComplaintWorkflow:
 
     @act.validator
     def _validate(self, action: AnyAction) -> None:
+        if not isinstance(action, Action):
+            # null and raw bytes reach here undecoded: their converters ignore the type.
+            raise ValueError(f"an action object with a 'type' is required, not {action!r:.40}")
         if action.type in INTERNAL_ACTIONS:
             raise ValueError(f"'{action.type}' is recorded by the case's own workflow")
         if self._view is not None:

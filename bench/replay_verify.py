@@ -1,0 +1,280 @@
+"""Replaying and verifying a 10,000-event case, against a bare eventsourcing replay.
+
+One case is filed, then reassigned back and forth (with an apology every 50
+events, so not every event is alike) until it has `--events` events (default
+10,000); the events are collected on the one aggregate and saved in batches of
+1,000. Then each side reads the whole stored case, in alternating rounds:
+
+- ours, replay:  `Complaints.get_case` (the repository: decode, then every event's
+                 body on the Complaint aggregate);
+- ours, audit replay: `domain.audit.replay` over the stored events (the path of
+                 `minwon audit replay`: the aggregate as above, plus a row per event
+                 with its actor, details and the clocks as they stood);
+- ours, verify:  `Complaints.verify` (decode, recompute every link of the hash chain);
+- ours, audit verify: `domain.audit.verify_case` (the path of `minwon audit verify`,
+                 with the tail not checked: the chain plus the head's digest);
+- bare:          `recorder.select_events` + `mapper.to_domain_event` for the same
+                 stored records, each event applied to a minimal aggregate that only
+                 checks and takes its version (what eventsourcing's `mutate` does
+                 besides calling the event's body). The target is measured against this.
+- bare repository (for reference): `Application.repository.get` of a trivial aggregate
+                 (`Tally`, one integer) with as many events, in its own store: the
+                 library's own replay path, with its per-event costs but far smaller
+                 events to decode.
+
+The bare side reads the very records ours reads, so decoding costs the same on both
+sides and the ratio shows what our aggregate, rows and digests add.
+
+    .venv/bin/python bench/replay_verify.py [--events 10000] [--rounds 5] [--backend both]
+
+SQLite runs on a temporary file; PostgreSQL (127.0.0.1:5432, database `test`, user
+`postgres`) in a schema of its own, dropped at the end. The target is a ratio
+ours / bare of at least 0.7 for each of ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from domain import audit
+from domain.calendar import SEOUL
+from domain.service import Complaints, Intake
+
+TARGET_RATIO = 0.7
+SAVE_BATCH = 1_000
+APOLOGY_EVERY = 50
+
+POSTGRES_ENV = {
+    "PERSISTENCE_MODULE": "eventsourcing.postgres",
+    "POSTGRES_DBNAME": "test",
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "5432",
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "",
+}
+POSTGRES_CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=5"
+
+START = datetime(2026, 9, 21, 10, 0, tzinfo=SEOUL)
+STAFF = ("kim.casemgr", "lee.service")
+
+
+def build_case(app: Complaints, events: int) -> uuid.UUID:
+    """A case with exactly `events` events, saved `SAVE_BATCH` at a time."""
+    case = app.file(
+        Intake(
+            intake_ref=f"bench-{uuid.uuid4()}",
+            channel="homepage",
+            category="opinion",
+            topic="program",
+            private=False,
+            contact="bench 010-0000-0000",
+            text="프로그램 일정 변경을 요청합니다.",
+            received_at=START,
+        )
+    )
+    at = START
+    turn = 0
+    while case.version < events:
+        turn += 1
+        at += timedelta(minutes=1)
+        if turn % APOLOGY_EVERY == 0:
+            case.make_apology(
+                mode="phone", by="park.officer", note=f"#{turn}", at=at, command_id=f"c{turn}"
+            )
+        else:
+            # The routing gave the case to the opinion's holder: alternating two other
+            # staff members makes every assignment a new event.
+            case.assign(
+                staff=STAFF[turn % 2],
+                role="case_manager",
+                by="han.ops",
+                at=at,
+                command_id=f"c{turn}",
+            )
+        if case.version % SAVE_BATCH == 0 or case.version == events:
+            app.save(case)
+    return case.id
+
+
+class Tally(Aggregate):
+    """The smallest aggregate that records something."""
+
+    @event("Created")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+class BareApplication(Application[uuid.UUID]):
+    name = "bare"
+
+
+def build_tally(app: BareApplication, events: int) -> uuid.UUID:
+    tally = Tally()
+    while tally.version < events:
+        tally.count_one()
+        if tally.version % SAVE_BATCH == 0 or tally.version == events:
+            app.save(tally)
+    return tally.id
+
+
+class Minimal:
+    """The least an aggregate does with an event: check its version and take it."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.modified_on: datetime | None = None
+
+
+def bare_replay(app: Complaints, case_id: uuid.UUID) -> int:
+    aggregate = Minimal()
+    for record in app.recorder.select_events(case_id):
+        event: Any = app.mapper.to_domain_event(record)
+        if event.originator_version != aggregate.version + 1:
+            raise AssertionError(f"version {event.originator_version} out of order")
+        aggregate.version = event.originator_version
+        aggregate.modified_on = event.timestamp
+    return aggregate.version
+
+
+def sides(
+    app: Complaints, case_id: uuid.UUID, bare_app: BareApplication, tally_id: uuid.UUID, events: int
+) -> dict[str, Callable[[], None]]:
+    code = app.get_case(case_id).receipt_code
+    ref = audit.CaseRef(case_id, code)
+
+    def bare_repository() -> None:
+        assert bare_app.repository.get(tally_id).version == events
+
+    def get_case() -> None:
+        assert app.get_case(case_id).version == events
+
+    def audit_replay() -> None:
+        assert len(audit.replay(audit.stored_events(app, case_id)).rows) == events
+
+    def verify() -> None:
+        assert app.verify(case_id) is None
+
+    def audit_verify() -> None:
+        verdict = audit.verify_case(app, ref, "not asked")
+        assert verdict.intact and verdict.head is not None and verdict.head.version == events
+
+    def bare() -> None:
+        assert bare_replay(app, case_id) == events
+
+    return {
+        "bare": bare,
+        "bare repository": bare_repository,
+        "replay (get_case)": get_case,
+        "audit replay": audit_replay,
+        "verify": verify,
+        "audit verify": audit_verify,
+    }
+
+
+def measure(
+    env: dict[str, str], bare_env: dict[str, str], events: int, rounds: int
+) -> tuple[float, dict[str, float]]:
+    app, bare_app = Complaints(env=env), BareApplication(env=bare_env)
+    try:
+        started = time.perf_counter()
+        case_id = build_case(app, events)
+        built = time.perf_counter() - started
+        tally_id = build_tally(bare_app, events)
+        runs = sides(app, case_id, bare_app, tally_id, events)
+        for run in runs.values():
+            run()  # warm-up
+        seconds = dict.fromkeys(runs, 0.0)
+        names = list(runs)
+        for round_number in range(rounds):
+            # Alternate the order so drift on the machine falls on every side alike.
+            order = names if round_number % 2 == 0 else names[::-1]
+            for name in order:
+                started = time.perf_counter()
+                runs[name]()
+                seconds[name] += time.perf_counter() - started
+        return built, {name: events * rounds / total for name, total in seconds.items()}
+    finally:
+        app.close()
+        bare_app.close()
+
+
+@contextmanager
+def sqlite_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    with tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
+        yield (
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/events.db"},
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/bare.db"},
+        )
+
+
+@contextmanager
+def postgres_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    schema = f"minwon_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        # Each application has its own table in the schema (minwon_events, bare_events).
+        env = {**POSTGRES_ENV, "POSTGRES_SCHEMA": schema}
+        yield env, env
+    finally:
+        with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events in the case")
+    parser.add_argument("--rounds", type=int, default=5, help="timed reads per side")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    args = parser.parse_args(argv)
+    if args.events < 10:
+        parser.error("--events must be at least 10")
+
+    backends = {"sqlite": sqlite_env, "postgres": postgres_env}
+    chosen = list(backends) if args.backend == "both" else [args.backend]
+    print(f"replay and verify one {args.events}-event case vs bare eventsourcing replay")
+    print(f"{'backend':<9} {'side':<18} {'events/s':>9}  ratio  (vs bare repository)")
+    failed = False
+    for backend in chosen:
+        try:
+            with backends[backend]() as (env, bare_env):
+                built, rates = measure(env, bare_env, args.events, args.rounds)
+        except psycopg.OperationalError as error:
+            print(f"{backend:<9} not measured: PostgreSQL unreachable ({error})".rstrip())
+            failed = True
+            continue
+        bare, repository = rates.pop("bare"), rates.pop("bare repository")
+        print(f"{backend:<9} {'bare':<18} {bare:>9.0f}         (case built in {built:.1f} s)")
+        print(f"{backend:<9} {'bare repository':<18} {repository:>9.0f}  {repository / bare:.3f}")
+        for name, rate in rates.items():
+            ratio = rate / bare
+            met = "met" if ratio >= TARGET_RATIO else "NOT met"
+            print(
+                f"{backend:<9} {name:<18} {rate:>9.0f}  {ratio:.3f} ({rate / repository:.3f})  "
+                f"target ≥ {TARGET_RATIO}: {met}"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

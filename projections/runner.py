@@ -1,0 +1,360 @@
+"""Keeping the read models up to date, and rebuilding them.
+
+The views live where the events live unless told otherwise: each view reads the
+application's settings (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`), and
+eventsourcing's name prefix can move one elsewhere (`CASE_BOARD_POSTGRES_SCHEMA`).
+
+- **SQLite** cannot be subscribed to, so the views pull from the notification
+  log: a page of notifications after the lowest tracked position, decoded once,
+  then each view processes the events it has not seen in one transaction.
+- **PostgreSQL**: one eventsourcing `ProjectionRunner` per view, subscribed to
+  the application (LISTEN/NOTIFY), one transaction per event.
+- **Rebuild**: the view's rows and tracking record are deleted and every event
+  from position 0 is processed again, all in one transaction, so readers see the
+  old view until the new one is complete.
+
+Every view sees every notification (no topic filter); an event a view does not
+show only advances its tracking record. So a view is caught up exactly when its
+position is the log's last notification id.
+
+Two projectors on one view (a `minwon projections run` and a `minwon cases`
+catching up) do not count an event twice: the second one to reach a position
+finds it taken (`AlreadyTracked`), reads the positions again and goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.utils import Environment
+
+from domain.calendar import BusinessCalendar
+from domain.policy import (
+    OVERRIDES_ENV,
+    POLICY_ENV,
+    Policy,
+    load_policy,
+    overrides_path,
+    policy_path,
+)
+from domain.service import DEFAULT_SQLITE_PATH, Complaints
+from projections.base import AlreadyTracked, View
+from projections.case_board import CaseBoardProjection, PostgresCaseBoard, SQLiteCaseBoard
+from projections.compliance import ComplianceProjection, PostgresCompliance, SQLiteCompliance
+from projections.public_notices import (
+    PostgresPublicNotices,
+    PublicNoticesProjection,
+    SQLitePublicNotices,
+)
+from projections.sla_report import PostgresSlaReport, SlaReportProjection, SQLiteSlaReport
+from projections.staff_record import PostgresStaffRecord, SQLiteStaffRecord, StaffRecordProjection
+
+DEFAULT_BATCH = 500
+# Each projector holds a few connections, not the library's default of five.
+_POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "2"}
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    projection: type[Projection[Any]]
+    sqlite_view: type[View]
+    postgres_view: type[View]
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+
+READ_MODELS: dict[str, ReadModel] = {
+    model.name: model
+    for model in (
+        ReadModel(CaseBoardProjection, SQLiteCaseBoard, PostgresCaseBoard),
+        ReadModel(SlaReportProjection, SQLiteSlaReport, PostgresSlaReport),
+        ReadModel(PublicNoticesProjection, SQLitePublicNotices, PostgresPublicNotices),
+        ReadModel(StaffRecordProjection, SQLiteStaffRecord, PostgresStaffRecord),
+        ReadModel(ComplianceProjection, SQLiteCompliance, PostgresCompliance),
+    )
+}
+NAMES = tuple(READ_MODELS)
+
+
+class EventLog(Application[uuid.UUID]):
+    """The complaints application's events, read as they are stored.
+
+    Same name and settings as `Complaints`, so the same tables and defaults. Its
+    plain mapper leaves personal fields sealed: a read model never needs them,
+    so projecting never opens a person's key.
+    """
+
+    name = Complaints.name
+    env: ClassVar[dict[str, str]] = Complaints.env
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        if not ((env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")):
+            # The embedded default keeps its file under var/, as `Complaints` does.
+            DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(dict(env) if env is not None else None)
+
+
+def load_charter(settings: Mapping[str, str]) -> tuple[Policy, BusinessCalendar]:
+    """The policy and calendar `Complaints` would use with these settings."""
+    chosen = {name: settings.get(name) or "" for name in (POLICY_ENV, OVERRIDES_ENV)}
+    source = policy_path(chosen)
+    policy = load_policy(source)
+    return policy, BusinessCalendar.from_override_file(overrides_path(policy, source, chosen))
+
+
+class UnsupportedStoreError(Exception):
+    """Read models are SQL tables: the event store must be SQLite or PostgreSQL."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    name: str
+    start: int
+    end: int
+
+    @property
+    def advanced(self) -> int:
+        return self.end - self.start
+
+
+class ReadModels:
+    """The read models of one event store, opened together; close when done."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, names: Sequence[str] = NAMES) -> None:
+        unknown = [name for name in names if name not in READ_MODELS]
+        if unknown:
+            raise KeyError(f"no read model named {unknown[0]!r}; known: {', '.join(NAMES)}")
+        self.names = tuple(names)
+        self._factories: list[InfrastructureFactory[Any]] = []
+        self.views: dict[str, View] = {}
+        self.app = EventLog(env)
+        try:
+            self.policy, self.calendar = load_charter(self.app.env)
+            if isinstance(self.app.recorder, SQLiteApplicationRecorder):
+                self.backend = "sqlite"
+            elif isinstance(self.app.recorder, PostgresApplicationRecorder):
+                self.backend = "postgres"
+            else:
+                raise UnsupportedStoreError(
+                    "read models need a SQLite or PostgreSQL event store, not "
+                    f"{type(self.app.recorder).__name__}"
+                )
+            self.settings = {**_POOL_DEFAULTS, **self.app.env}
+            for name in self.names:
+                self.views[name] = self._open_view(READ_MODELS[name])
+            self._projections = {
+                name: self._projection_class(name)(view=self.views[name]) for name in self.names
+            }
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> ReadModels:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for factory in self._factories:
+            factory.close()
+        self._factories.clear()
+        self.app.close()
+
+    def _open_view(self, model: ReadModel) -> View:
+        factory: Any = InfrastructureFactory.construct(Environment(model.name, self.settings))
+        self._factories.append(factory)
+        if isinstance(factory, SQLiteFactory):
+            view_class = model.sqlite_view
+        elif isinstance(factory, PostgresFactory):
+            view_class = model.postgres_view
+        else:
+            raise UnsupportedStoreError(f"read model {model.name} needs SQLite or PostgreSQL")
+        view: View = factory.tracking_recorder(view_class)
+        return view
+
+    def _projection_class(self, name: str) -> type[Projection[Any]]:
+        projection = READ_MODELS[name].projection
+        if issubclass(projection, SlaReportProjection):
+            return projection.counting_with(self.calendar)
+        return projection
+
+    def projection(self, name: str) -> Projection[Any]:
+        """The projection that writes the named view, as the pull loop and rebuild use it."""
+        return self._projections[name]
+
+    # -- positions -----------------------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        return self.views[name].max_tracking_id(self.app.name) or 0
+
+    def last_notification(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    # -- catching up ----------------------------------------------------------------------
+
+    def catch_up(
+        self, *, batch: int = DEFAULT_BATCH, stop: threading.Event | None = None
+    ) -> list[Progress]:
+        """Process everything recorded until now; returns where each view started and ended."""
+        stop = stop or threading.Event()
+        before = {name: self.position(name) for name in self.names}
+        if self.backend == "sqlite":
+            self._pull(batch, stop)
+        else:
+            target = self.last_notification()
+            if any(position < target for position in before.values()):
+                with _Runners(self) as runners:
+                    while not stop.is_set() and not all(
+                        self.position(name) >= target for name in self.names
+                    ):
+                        runners.check()
+                        stop.wait(0.05)
+        return [Progress(name, before[name], self.position(name)) for name in self.names]
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        interval: float = 1.0,
+        batch: int = DEFAULT_BATCH,
+        on_progress: Callable[[list[Progress]], None] = lambda _: None,
+    ) -> None:
+        """Keep every view up to date until `stop` is set."""
+        runners = _Runners(self) if self.backend == "postgres" else None
+        try:
+            before = {name: self.position(name) for name in self.names}
+            while not stop.is_set():
+                if runners is None:
+                    self._pull(batch, stop)
+                else:
+                    runners.check()
+                now = {name: self.position(name) for name in self.names}
+                moved = [Progress(n, before[n], now[n]) for n in self.names if now[n] != before[n]]
+                if moved:
+                    on_progress(moved)
+                before = now
+                stop.wait(interval)
+        finally:
+            if runners is not None:
+                runners.close()
+
+    def _pull(self, batch: int, stop: threading.Event) -> None:
+        while not stop.is_set():
+            positions = {name: self.position(name) for name in self.names}
+            page = self.app.recorder.select_notifications(
+                start=min(positions.values()), limit=batch, inclusive_of_start=False
+            )
+            if not page:
+                return
+            events = [
+                (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in page
+            ]
+            for name in self.names:
+                todo = [pair for pair in events if pair[1].notification_id > positions[name]]
+                if not todo:
+                    continue
+                try:
+                    with self.views[name].batch():
+                        for domain_event, tracking in todo:
+                            self._projections[name].process_event(domain_event, tracking)
+                except AlreadyTracked:
+                    # Another projector committed these positions first: the next
+                    # round reads the positions again and goes on from there.
+                    continue
+
+    # -- rebuilding -------------------------------------------------------------------------
+
+    def rebuild(self, name: str, *, batch: int = DEFAULT_BATCH) -> Progress:
+        """Empty the view and process every event again, in one transaction."""
+        before = self.position(name)
+        view, projection = self.views[name], self._projections[name]
+        last = 0
+        with view.batch(reset=True):
+            while page := self.app.recorder.select_notifications(
+                start=last, limit=batch, inclusive_of_start=False
+            ):
+                for notification in page:
+                    projection.process_event(
+                        self.app.mapper.to_domain_event(notification),
+                        Tracking(self.app.name, notification.id),
+                    )
+                last = page[-1].id
+        return Progress(name, before, self.position(name))
+
+
+class _Runners:
+    """One `ProjectionRunner` per view, subscribed to the application on PostgreSQL."""
+
+    def __init__(self, models: ReadModels) -> None:
+        self._models = models
+        self._runners: dict[str, ProjectionRunner[Any, Any]] = {}
+        try:
+            for name in models.names:
+                self._runners[name] = self._start(name)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _Runners:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, name: str) -> ProjectionRunner[Any, Any]:
+        runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+            application_class=EventLog,
+            projection_class=self._models._projection_class(name),
+            view_class=type(self._models.views[name]),
+            env=self._models.settings,
+        )
+        runner.__enter__()
+        return runner
+
+    def check(self) -> None:
+        """Raise the error a runner stopped on; restart one that lost a race for a position."""
+        for name, runner in list(self._runners.items()):
+            if not runner.is_interrupted.is_set():
+                continue
+            try:
+                runner.run_forever(timeout=0)
+            except AlreadyTracked:
+                # Its subscription is ahead of what was committed by another
+                # projector: start again from the tracked position.
+                self._stop(runner)
+                self._runners[name] = self._start(name)
+                continue
+            raise RuntimeError(f"the projection runner of {name} stopped")
+
+    def close(self) -> None:
+        """Stop every runner, then raise the first error one of them had stopped on."""
+        runners, self._runners = list(self._runners.values()), {}
+        errors: list[BaseException] = []
+        for runner in runners:
+            try:
+                self._stop(runner)
+            except BaseException as error:  # the others must still be stopped
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    @staticmethod
+    def _stop(runner: ProjectionRunner[Any, Any]) -> None:
+        try:
+            runner.__exit__(None, None, None)
+        finally:
+            # The runner closes its application, not the view it built.
+            runner.view.datastore.close()

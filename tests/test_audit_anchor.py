@@ -1,0 +1,181 @@
+"""`minwon audit verify` checks each case's tail against its workflow (time-skipping server).
+
+The hash chain cannot tell that the last event of a case was changed or removed:
+nothing after it carries its digest. The case workflow's last view of the case
+(`CaseView.version` and `head_digest`, from the status query of a running workflow
+or the result of a finished one) is the anchor kept outside the event store.
+The worker runs the real activities on a SQLite store; the CLI runs in this
+process on the same store and the same server, as an auditor's shell would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from cli.main import main
+from tests.conftest import kst
+from tests.temporal_harness import TEST_KEY, Stack, running_stack, start_time_skipping
+from tests.test_audit import Rows, flip_a_digit
+from workflows.client import file_complaint
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import Answer, Assign, CaseView, Close, FileComplaintInput
+
+pytestmark = pytest.mark.temporal
+
+
+@pytest_asyncio.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def stack(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running_stack(ts_env.client, tmp_path) as running:
+        yield running
+
+
+def intake() -> FileComplaintInput:
+    return FileComplaintInput(
+        intake_ref=f"audit-{uuid.uuid4().hex[:12]}",
+        channel="homepage",
+        category="inquiry",
+        topic="program",
+        contact="010-1234-5678",
+        text="프로그램 신청 방법을 알려주세요",
+    )
+
+
+async def file(stack: Stack) -> CaseView:
+    _, view = await file_complaint(stack.client, intake(), stack.task_queue)
+    # The receipt notice is recorded in the background; wait for it to settle.
+    await stack.wait_for_notices(view.case_id, [("receipt", "resident")])
+    return view
+
+
+def head_version(stack: Stack, view: CaseView) -> int:
+    return stack.complaints.get_case(uuid.UUID(view.case_id)).version
+
+
+async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_workflow(
+    ts_env: WorkflowEnvironment,
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "events.db"),
+    }
+    for name, value in store.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
+
+    async def verify_all() -> tuple[int, list[str]]:
+        capsys.readouterr()
+        # The CLI runs its own event loop, as the console script does.
+        code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
+        return code, capsys.readouterr().out.splitlines()
+
+    # A case answered, closed and kept open for the policy's 30 days: its workflow has
+    # finished and its result is the anchor.
+    closed = await file(stack)
+    handle = stack.client.get_workflow_handle(
+        f"complaint-{closed_ref(stack, closed)}", result_type=CaseView
+    )
+    await handle.execute_update(
+        ComplaintWorkflow.act, Answer(text="안내드립니다", by="lee.service")
+    )
+    await stack.wait_for_notices(closed.case_id, [("answer", "resident")])
+    await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await ts_env.sleep(timedelta(days=31))
+    assert (await handle.result()).status == "closed"
+
+    # Four running cases, each last acted on by a reassignment the workflow recorded.
+    running = {name: await file(stack) for name in ("intact", "changed", "removed", "added")}
+    for view in running.values():
+        reassigned = await stack.client.get_workflow_handle(
+            f"complaint-{closed_ref(stack, view)}"
+        ).execute_update(
+            ComplaintWorkflow.act,
+            Assign(staff="kim.casemgr", role="case_manager", by="han.ops"),
+            result_type=CaseView,
+        )
+        assert reassigned.version == head_version(stack, view)
+
+    code, lines = await verify_all()
+    assert code == 0, lines
+    assert lines == ["5 cases verified, chains intact; tails: 5 match the workflow"]
+
+    rows = Rows(store)
+    last = {name: head_version(stack, view) for name, view in running.items()}
+    closed_last = head_version(stack, closed)
+    changed, removed, added = running["changed"], running["removed"], running["added"]
+    rows.set_state(
+        uuid.UUID(changed.case_id),
+        last["changed"],
+        flip_a_digit(rows.state(uuid.UUID(changed.case_id), last["changed"])),
+    )
+    rows.delete(uuid.UUID(removed.case_id), last["removed"])
+    rows.set_state(
+        uuid.UUID(closed.case_id),
+        closed_last,
+        flip_a_digit(rows.state(uuid.UUID(closed.case_id), closed_last)),
+    )
+    # Written straight to the store, behind the workflow's back, chain and all.
+    stack.complaints.run(
+        uuid.UUID(added.case_id),
+        "make_apology",
+        mode="public",
+        by="forger",
+        note="",
+        at=kst("2026-09-22T10:00"),
+        command_id="forged",
+    )
+    # Only the forged append breaks the chain-only view; the rest need the anchor.
+    assert all(
+        stack.complaints.verify(uuid.UUID(view.case_id)) is None
+        for view in (changed, removed, added, closed)
+    )
+
+    code, lines = await verify_all()
+
+    assert code == 1
+    broken = sorted(line for line in lines if "BROKEN" in line)
+    assert broken == sorted(
+        [
+            f"{changed.receipt_code} (case {changed.case_id}): BROKEN at version "
+            f"{last['changed']}: last event differs from what the running workflow saw",
+            f"{removed.receipt_code} (case {removed.case_id}): BROKEN at version "
+            f"{last['removed']}: 1 event(s) missing at the end of the history",
+            f"{added.receipt_code} (case {added.case_id}): BROKEN at version "
+            f"{last['added'] + 1}: 1 event(s) after the last one the workflow recorded",
+            f"{closed.receipt_code} (case {closed.case_id}): BROKEN at version "
+            f"{closed_last}: last event differs from what the workflow result saw",
+        ]
+    )
+    assert lines[-1] == "5 cases verified: 4 broken, 1 intact; tails: 1 match the workflow"
+    removed_at = lines.index(next(line for line in lines if removed.receipt_code in line))
+    assert lines[removed_at + 1 : removed_at + 3] == [
+        f"    expected last version {last['removed']} (seen by the running workflow)",
+        f"    found    last version {last['removed'] - 1}",
+    ]
+    changed_at = lines.index(next(line for line in lines if changed.receipt_code in line))
+    assert re.fullmatch(r"    expected [0-9a-f]{64}", lines[changed_at + 1])
+
+
+def closed_ref(stack: Stack, view: CaseView) -> str:
+    return stack.complaints.get_case(uuid.UUID(view.case_id)).intake_ref

