@@ -23,7 +23,7 @@ from cli.projections import open_read_models
 from domain.calendar import SEOUL, to_seoul
 from projections import ReadModels
 from projections.case_board import BoardRow
-from projections.sla_report import SlaLine
+from projections.sla_report import SlaLine, summarise
 
 FORMATS = ("text", "csv", "json")
 _DURATION = re.compile(r"^(\d+)([dh])$")
@@ -148,7 +148,7 @@ def run_cases(args: argparse.Namespace) -> int:
     window = parse_duration(args.due_within) if args.due_within else None
     with open_read_models(("case_board",)) as models:
         models.catch_up()
-        rows = models.views["case_board"].rows()
+        rows = models.case_board.rows()
     selected = [
         row
         for row in rows
@@ -239,7 +239,7 @@ def run_compliance(args: argparse.Namespace) -> int:
 
 def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
     """The year's figures, as plain data (the JSON output; text and CSV are drawn from it)."""
-    lines = {line.kind: line for line in models.views["sla_report"].yearly(year)}
+    lines = {line.kind: line for line in models.sla_report.yearly(year)}
     # Every commitment the charter makes is listed, those that never started with 0.
     kinds = list(
         dict.fromkeys(
@@ -247,14 +247,14 @@ def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
             + list(lines)
         )
     )
-    facts = models.views["compliance"].year(year)
+    facts = models.compliance.year(year)
     average = facts.rating_average
     return {
         "center": models.policy.center.name,
         "year": year,
         "up_to_notification": min(models.position(name) for name in models.names),
         "commitments": {
-            kind: _sla_measures(lines.get(kind) or SlaLine(str(year), kind, *[0] * 7, None, None))
+            kind: _sla_measures(lines.get(kind) or summarise(str(year), kind, []))
             for kind in kinds
         },
         "escalations": {"total": sum(facts.escalations.values()), "by_trigger": facts.escalations},
@@ -349,7 +349,7 @@ def run_sla(args: argparse.Namespace) -> int:
     output = _chosen_format(args)
     with open_read_models(("sla_report",)) as models:
         models.catch_up()
-        lines = models.views["sla_report"].monthly(year)
+        lines = models.sla_report.monthly(year)
     headings = ["month", "kind", *SLA_MEASURES]
     rows = [[line.month, line.kind, *(_sla_measures(line).values())] for line in lines]
     note = SLA_NOTE if output == "text" else ""
@@ -362,7 +362,7 @@ def run_staff(args: argparse.Namespace) -> int:
     output = _chosen_format(args)
     with open_read_models(("staff_record",)) as models:
         models.catch_up()
-        lines = models.views["staff_record"].lines()
+        lines = models.staff_record.lines()
     rows = [list(asdict(line).values()) for line in lines]
     headings = ["staff", "cases_handled", "breaches", "commendations", "warnings", "trainings"]
     note = "commendations: cases rated 5 (매우 만족) while assigned to them" if rows else ""
@@ -374,7 +374,7 @@ def run_notices(args: argparse.Namespace) -> int:
     output = _chosen_format(args)
     with open_read_models(("public_notices",)) as models:
         models.catch_up()
-        notices = models.views["public_notices"].notices()
+        notices = models.public_notices.notices()
     headings = ["number", "receipt_code", "category", "announced_at", "public_apology",
                 "apologised_at", "summary"]  # fmt: skip
     rows = [

@@ -29,7 +29,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, Tracking
@@ -49,15 +49,38 @@ from domain.policy import (
 )
 from domain.service import DEFAULT_SQLITE_PATH, Complaints
 from projections.base import AlreadyTracked, View
-from projections.case_board import CaseBoardProjection, PostgresCaseBoard, SQLiteCaseBoard
-from projections.compliance import ComplianceProjection, PostgresCompliance, SQLiteCompliance
+from projections.case_board import (
+    CaseBoardProjection,
+    CaseBoardView,
+    PostgresCaseBoard,
+    SQLiteCaseBoard,
+)
+from projections.compliance import (
+    ComplianceProjection,
+    ComplianceView,
+    PostgresCompliance,
+    SQLiteCompliance,
+)
 from projections.public_notices import (
     PostgresPublicNotices,
     PublicNoticesProjection,
+    PublicNoticesView,
     SQLitePublicNotices,
 )
-from projections.sla_report import PostgresSlaReport, SlaReportProjection, SQLiteSlaReport
-from projections.staff_record import PostgresStaffRecord, SQLiteStaffRecord, StaffRecordProjection
+from projections.sla_report import (
+    PostgresSlaReport,
+    SlaReportProjection,
+    SlaReportView,
+    SQLiteSlaReport,
+)
+from projections.staff_record import (
+    PostgresStaffRecord,
+    SQLiteStaffRecord,
+    StaffRecordProjection,
+    StaffRecordView,
+)
+
+V = TypeVar("V", bound=View)
 
 DEFAULT_BATCH = 500
 # Each projector holds a few connections, not the library's default of five.
@@ -194,6 +217,34 @@ class ReadModels:
     def projection(self, name: str) -> Projection[Any]:
         """The projection that writes the named view, as the pull loop and rebuild use it."""
         return self._projections[name]
+
+    # -- the views, typed ---------------------------------------------------------------
+
+    def _view(self, name: str, view_class: type[V]) -> V:
+        view = self.views[name]
+        if not isinstance(view, view_class):
+            raise TypeError(f"{name} is a {type(view).__name__}")
+        return view
+
+    @property
+    def case_board(self) -> CaseBoardView:
+        return self._view("case_board", CaseBoardView)
+
+    @property
+    def sla_report(self) -> SlaReportView:
+        return self._view("sla_report", SlaReportView)
+
+    @property
+    def public_notices(self) -> PublicNoticesView:
+        return self._view("public_notices", PublicNoticesView)
+
+    @property
+    def staff_record(self) -> StaffRecordView:
+        return self._view("staff_record", StaffRecordView)
+
+    @property
+    def compliance(self) -> ComplianceView:
+        return self._view("compliance", ComplianceView)
 
     # -- positions -----------------------------------------------------------------------
 

@@ -188,3 +188,30 @@ async def test_after_erasure_no_canary_is_left_in_the_store_temporal_data_or_log
     for place, content in places.items():
         for canary in (CANARY_CONTACT, CANARY_TEXT, CANARY_ANSWER):
             assert canary.encode() not in content, f"{canary} found in the {place}"
+
+
+def test_whole_store_encryption_at_rest_is_switched_on_by_eventsourcings_cipher_settings(
+    tmp_path: Path,
+) -> None:
+    from eventsourcing.cryptography import AESCipher
+
+    env = {
+        "SQLITE_DBNAME": str(tmp_path / "sealed.db"),
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    app = Complaints(env=env)
+    try:
+        case = app.file(intake("at-rest-1"))
+        stored = raw_states(app, case.id)
+        assert b"inquiry" not in stored and b"receipt_code" not in stored
+        assert app.get_case(case.id).category == "inquiry"
+        assert app.verify(case.id) is None
+    finally:
+        app.close()
+    app = Complaints(env={**env, "CIPHER_KEY": AESCipher.create_key(32)})
+    try:
+        with pytest.raises(Exception, match="(?i)decrypt|tag|invalid"):
+            app.get_case(case.id)
+    finally:
+        app.close()
