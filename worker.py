@@ -31,10 +31,13 @@ from temporalio.worker import Worker
 from activities.channels import Channels
 from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
+from activities.retention import RetentionActivities
 from domain.service import Complaints
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
+from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE
+from workflows.retention import RetentionSweepWorkflow, ensure_retention_schedule
 from workflows.search import ALL_KEYS, register_search_attributes
 
 ROOT = Path(__file__).resolve().parent
@@ -78,8 +81,12 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow],
-        activities=[*activities.all(), notices.send_notice],
+        workflows=[ComplaintWorkflow, RetentionSweepWorkflow],
+        activities=[
+            *activities.all(),
+            notices.send_notice,
+            RetentionActivities(complaints).erase_expired_persons,
+        ],
         activity_executor=executor,
         max_concurrent_activities=threads,
         max_cached_workflows=max_cached_workflows,
@@ -117,6 +124,8 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
         client = env.client
     else:
         client = await connect(settings)
+    if await ensure_retention_schedule(client, settings.task_queue):
+        log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
     added = await register_search_attributes(client, settings.namespace)
     if added:
         log.info("search_attributes_registered", names=added)

@@ -254,8 +254,7 @@ def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
         "year": year,
         "up_to_notification": min(models.position(name) for name in models.names),
         "commitments": {
-            kind: _sla_measures(lines.get(kind) or summarise(str(year), kind, []))
-            for kind in kinds
+            kind: _sla_measures(lines.get(kind) or summarise(str(year), kind, [])) for kind in kinds
         },
         "escalations": {"total": sum(facts.escalations.values()), "by_trigger": facts.escalations},
         "apologies": {"total": sum(facts.apologies.values()), "by_mode": facts.apologies},

@@ -898,6 +898,7 @@ class Complaint(Aggregate):
     def _withdrawn(self, reason: str, by: str, at: datetime, command_id: str) -> None:
         self.status = "withdrawn"
         self.withdrawn_reason = reason
+        self.closed_at = at  # a withdrawn case is over too: retention counts from here
         for kind, commitment in self.commitments.items():
             if commitment.is_open:
                 self.commitments[kind] = replace(commitment, status="cancelled")

@@ -219,9 +219,7 @@ class Roster(Aggregate):
             self._latest_starting(role, start).staff == staff
         ):
             return  # the same assignment again: already recorded
-        self._role_assigned(
-            role=role, staff=staff, start=start.isoformat(), by=by, at=to_seoul(at)
-        )
+        self._role_assigned(role=role, staff=staff, start=start.isoformat(), by=by, at=to_seoul(at))
 
     @event("RoleAssigned")
     def _role_assigned(self, role: str, staff: str, start: str, by: str, at: datetime) -> None:

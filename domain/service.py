@@ -91,6 +91,13 @@ class Intake:
     linked_to: str | None = None
 
 
+def _years_after(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February: the day after, a year that has none
+        return moment.replace(year=moment.year + years, month=3, day=1)
+
+
 def event_moment(domain_event: object) -> datetime:
     """When a fact happened in business time (the workflow's clock), else when recorded."""
     for name in ("at", "received_at"):
@@ -336,6 +343,16 @@ class Complaints(Application[uuid.UUID]):
             )
         self.keys.erase(person_id, reason)
         return cases
+
+    def expired_persons(self, now: datetime) -> list[str]:
+        """Persons all of whose cases ended longer ago than the policy keeps personal data."""
+        years = self.policy.retention.personal_data_years_after_close
+        expired = []
+        for person in self.keys.persons():
+            ends = [self.get_case(case_id).closed_at for case_id in self.keys.cases_of(person)]
+            if ends and all(end is not None and _years_after(end, years) <= now for end in ends):
+                expired.append(person)
+        return expired
 
     def person_of_case(self, case_id: uuid.UUID) -> str:
         person = self.keys.person_of(case_id)

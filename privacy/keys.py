@@ -177,6 +177,13 @@ class PersonKeys:
             rows = cursor.fetchall()
         return [uuid.UUID(row[0] if not isinstance(row, dict) else row["case_id"]) for row in rows]
 
+    def persons(self) -> list[str]:
+        """Every person with a key, i.e. not yet erased."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT person_id FROM {p}minwon_person_keys"))
+            rows = cursor.fetchall()
+        return sorted(row[0] if not isinstance(row, dict) else row["person_id"] for row in rows)
+
     def erase(self, person_id: str, reason: str) -> None:
         """Destroy the key; remember the erasure so no new key is ever made for them."""
         self._insert_ignore(

@@ -29,7 +29,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, Tracking
@@ -79,8 +79,6 @@ from projections.staff_record import (
     StaffRecordProjection,
     StaffRecordView,
 )
-
-V = TypeVar("V", bound=View)
 
 DEFAULT_BATCH = 500
 # Each projector holds a few connections, not the library's default of five.
@@ -220,31 +218,26 @@ class ReadModels:
 
     # -- the views, typed ---------------------------------------------------------------
 
-    def _view(self, name: str, view_class: type[V]) -> V:
-        view = self.views[name]
-        if not isinstance(view, view_class):
-            raise TypeError(f"{name} is a {type(view).__name__}")
-        return view
-
+    # Each name is opened with its own view class (READ_MODELS), hence the casts.
     @property
     def case_board(self) -> CaseBoardView:
-        return self._view("case_board", CaseBoardView)
+        return cast(CaseBoardView, self.views["case_board"])
 
     @property
     def sla_report(self) -> SlaReportView:
-        return self._view("sla_report", SlaReportView)
+        return cast(SlaReportView, self.views["sla_report"])
 
     @property
     def public_notices(self) -> PublicNoticesView:
-        return self._view("public_notices", PublicNoticesView)
+        return cast(PublicNoticesView, self.views["public_notices"])
 
     @property
     def staff_record(self) -> StaffRecordView:
-        return self._view("staff_record", StaffRecordView)
+        return cast(StaffRecordView, self.views["staff_record"])
 
     @property
     def compliance(self) -> ComplianceView:
-        return self._view("compliance", ComplianceView)
+        return cast(ComplianceView, self.views["compliance"])
 
     # -- positions -----------------------------------------------------------------------
 

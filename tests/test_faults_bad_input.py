@@ -47,7 +47,7 @@ from tests.test_end_to_end import start_dev_server
 from tests.test_faults_support import new_intake
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import CHANNELS, AnyAction, Assign, CaseView, FileComplaintInput
+from workflows.models import CHANNELS, AnyAction, Assign, CaseView, FileComplaintInput, IntakeRef
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]
 
@@ -73,8 +73,20 @@ INTERNAL_ERRORS = {
 
 # -- payloads ---------------------------------------------------------------------------
 
+
+def mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Five draws in six plausible, one odd: accepted payloads stay common enough
+    to check what is stored. (`one_of` would flatten nested branches and let the
+    many odd ones outnumber the plausible.)"""
+    return st.integers(0, 5).flatmap(lambda n: odd if n == 0 else valid)
+
+
 hangul = st.text(st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3), min_size=1, max_size=30)
-nfd_hangul = hangul.map(lambda text: unicodedata.normalize("NFD", text))
+korean = st.one_of(
+    hangul,
+    hangul.map(lambda text: f"{text} 확인 부탁드립니다"),
+    hangul.map(lambda text: unicodedata.normalize("NFD", text)),  # jamo, as some keyboards send
+)
 odd_strings = st.sampled_from(
     [
         "",
@@ -87,10 +99,10 @@ odd_strings = st.sampled_from(
         "\ufb01",
         "\U0001f600 민원",
         "DROP TABLE events; --",
-        "a" * 10_001,
-        "민" * 10_000,
-        "가" * 60_000,
     ]
+)
+huge_strings = st.sampled_from([("민", 10_000), ("a", 10_001), ("가", 60_000)]).map(
+    lambda spec: spec[0] * spec[1]
 )
 wrong_types = st.one_of(
     st.none(),
@@ -100,11 +112,11 @@ wrong_types = st.one_of(
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
-free_text = st.one_of(hangul, nfd_hangul, st.text(max_size=80), odd_strings, wrong_types)
-staff_ids = st.one_of(
-    st.sampled_from(["lee.service", "kim.casemgr", "park.officer", "Lee.Service", "이서비스"]),
-    st.text(max_size=70),
-    wrong_types,
+odd_values = st.one_of(st.text(max_size=80), odd_strings, huge_strings, wrong_types)
+free_text = mostly(korean, odd_values)
+staff_ids = mostly(
+    st.sampled_from(["lee.service", "kim.casemgr", "park.officer", "choi.tour", "han.ops"]),
+    st.one_of(st.sampled_from(["Lee.Service", "이서비스", "-x"]), odd_values),
 )
 
 
@@ -113,30 +125,41 @@ def _moment(delta: timedelta, *, naive: bool = False) -> str:
     return (moment.replace(tzinfo=None) if naive else moment).isoformat()
 
 
-moments = st.one_of(
-    st.integers(min_value=5, max_value=60 * 24 * 40).map(lambda m: _moment(timedelta(minutes=m))),
-    st.integers(min_value=1, max_value=60 * 24 * 365 * 30).map(
-        lambda m: _moment(-timedelta(minutes=m))
+moments = mostly(
+    st.one_of(
+        st.integers(min_value=5, max_value=60 * 24 * 40).map(
+            lambda m: _moment(timedelta(minutes=m))
+        ),
+        st.integers(min_value=1, max_value=60 * 24 * 365 * 30).map(
+            lambda m: _moment(-timedelta(minutes=m))
+        ),
+        st.sampled_from(["1900-01-01T09:00:00+09:00", "0001-01-01T00:00:00+00:00"]),
     ),
-    st.integers(min_value=5, max_value=60 * 24 * 40).map(
-        lambda m: _moment(timedelta(minutes=m), naive=True)
+    st.one_of(
+        st.integers(min_value=5, max_value=60 * 24 * 40).map(
+            lambda m: _moment(timedelta(minutes=m), naive=True)
+        ),
+        st.sampled_from(["yesterday", "2026-02-30T10:00:00+09:00", "9999-12-31T23:59:59+00:00"]),
+        wrong_types,
     ),
-    st.sampled_from(["yesterday", "2026-02-30T10:00:00+09:00", "0001-01-01T00:00:00+00:00"]),
-    wrong_types,
 )
 
 
 def _with_extra(payload: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    extra = st.dictionaries(st.sampled_from(["extra", "admin", "case_id"]), free_text, max_size=1)
-    return st.builds(lambda base, more: {**base, **more}, payload, extra)
+    extra = st.dictionaries(
+        st.sampled_from(["extra", "admin", "case_id"]), free_text, min_size=1, max_size=1
+    )
+    return mostly(payload, st.builds(lambda base, more: {**base, **more}, payload, extra))
+
+
+REFERENCE = TypeAdapter(IntakeRef)
 
 
 def _unlike_a_reference(value: object) -> bool:
     # A generated value that happens to be a valid reference could name another
     # example's case; references that are valid come from uuids instead.
-    adapter = TypeAdapter(FileComplaintInput.model_fields["intake_ref"].annotation)
     try:
-        adapter.validate_python(value)
+        REFERENCE.validate_python(value)
     except ValidationError:
         return True
     return False
@@ -145,55 +168,69 @@ def _unlike_a_reference(value: object) -> bool:
 intakes = _with_extra(
     st.fixed_dictionaries(
         {
-            "intake_ref": st.one_of(
+            "intake_ref": mostly(
                 st.uuids().map(lambda u: f"fuzz-{u.hex}"),
-                free_text.filter(_unlike_a_reference),
+                odd_values.filter(_unlike_a_reference),
             ),
-            "channel": st.one_of(st.sampled_from(CHANNELS), free_text),
-            "category": st.one_of(
-                st.sampled_from(["inquiry", "opinion", "callback", "unheard_of", "Inquiry"]),
-                free_text,
+            "channel": mostly(
+                st.sampled_from(CHANNELS),
+                st.one_of(st.sampled_from(["pigeon", "EMAIL", ""]), odd_values),
             ),
-            "contact": st.one_of(st.just("010-1234-5678"), free_text),
+            "category": mostly(
+                st.sampled_from(["inquiry", "opinion", "callback", "unkind_service"]),
+                st.one_of(st.sampled_from(["unheard_of", "Inquiry", "late_reply"]), odd_values),
+            ),
+            "contact": mostly(st.sampled_from(["010-1234-5678", "hong@example.org"]), free_text),
             "text": free_text,
         },
         optional={
-            "topic": st.one_of(st.sampled_from(["program", "tour", "nowhere"]), free_text),
-            "private": st.one_of(st.booleans(), wrong_types),
+            "topic": mostly(st.sampled_from(["program", "tour", "intake", "nowhere"]), odd_values),
+            "private": mostly(st.booleans(), wrong_types),
             "received_at": moments,
-            "linked_to": st.one_of(st.just("MW-00000-00000"), free_text),
+            "linked_to": st.one_of(st.just("MW-00000-00000"), odd_values),
         },
     )
 )
 
 ACTION_FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
-    "assign": {"staff": staff_ids, "by": staff_ids, "role": free_text},
-    "take_message": {
-        "for_staff": staff_ids,
-        "taken_by": staff_ids,
-        "callback_by": moments,
-        "note": free_text,
-    },
-    "interim_reply": {"reason": free_text, "new_due": moments, "by": staff_ids, "kind": free_text},
+    "assign": {"staff": staff_ids, "by": staff_ids},
+    "take_message": {"for_staff": staff_ids, "taken_by": staff_ids, "callback_by": moments},
+    "interim_reply": {"reason": free_text, "new_due": moments, "by": staff_ids},
     "answer": {"text": free_text, "by": staff_ids},
-    "escalate": {"reason": free_text, "by": staff_ids, "trigger": free_text},
-    "rate": {"score": st.one_of(st.integers(-3, 9), wrong_types), "comment": free_text},
+    "escalate": {"reason": free_text, "by": staff_ids},
+    "rate": {"score": mostly(st.integers(1, 5), st.one_of(st.integers(-3, 9), wrong_types))},
     "announce": {"summary": free_text, "by": staff_ids},
-    "apology": {"mode": st.one_of(st.sampled_from(["phone", "fax"]), free_text), "by": staff_ids},
-    "finding": {"fault_confirmed": st.one_of(st.booleans(), wrong_types), "finding": free_text},
+    "apology": {"mode": mostly(st.sampled_from(["phone", "public"]), free_text), "by": staff_ids},
+    "finding": {"fault_confirmed": mostly(st.booleans(), wrong_types), "finding": free_text},
     # Recorded only by the case's own timers: always refused from outside.
     "warn": {"kind": free_text},
     "breach": {"kind": free_text},
 }
-actions = st.one_of(
+OPTIONAL_FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    "assign": {"role": free_text},
+    "take_message": {"note": free_text},
+    "interim_reply": {"kind": mostly(st.just("reply"), free_text)},
+    "escalate": {"trigger": mostly(st.just("manual"), free_text)},
+    "rate": {"comment": free_text},
+    "apology": {"note": free_text},
+}
+typed_actions = st.one_of(
     *(
         _with_extra(
-            st.fixed_dictionaries({"type": st.just(kind)}, optional=fields)  # type: ignore[arg-type]
+            st.fixed_dictionaries(
+                {"type": st.just(kind), **fields}, optional=OPTIONAL_FIELDS.get(kind, {})
+            )
         )
         for kind, fields in ACTION_FIELDS.items()
+    )
+)
+actions = mostly(
+    typed_actions,
+    st.one_of(
+        st.fixed_dictionaries({"type": st.one_of(free_text, st.just("withdraw_all"))}),
+        typed_actions.map(lambda action: {k: v for k, v in action.items() if k != "by"}),
+        wrong_types,
     ),
-    _with_extra(st.fixed_dictionaries({"type": st.one_of(free_text, st.just("withdraw_all"))})),
-    wrong_types,
 )
 
 # Stored as the event's own fields: the event class an accepted action records.

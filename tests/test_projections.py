@@ -10,6 +10,7 @@ the working hours below can be counted by hand (09–12 and 13–18, weekdays).
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -37,6 +38,7 @@ MINWON = Path(sys.executable).parent / "minwon"
 CANARY = "CANARY"
 # Bounds the subprocess tests: a projector that hangs fails the test, not the run.
 DEADLINE_SECONDS = 60.0
+LATE_SUMMARY = "응대 지연에 대해 사과드리며 담당자 교육을 실시했습니다."
 
 
 # -- the scenario ----------------------------------------------------------------------
@@ -98,8 +100,7 @@ def build_scenario(
     act(app, case, "make_apology", "2026-11-23T11:00", mode="public", by="park.officer",
         note=f"{CANARY}-note 홍길동님께 사과드립니다")  # fmt: skip
     act(app, case, "answer_case", "2026-11-24T10:00", text="처리 결과 안내", by="kim.casemgr")
-    act(app, case, "announce_result", "2026-11-24T11:00",
-        summary="응대 지연에 대해 사과드리며 담당자 교육을 실시했습니다.", by="park.officer")  # fmt: skip
+    act(app, case, "announce_result", "2026-11-24T11:00", summary=LATE_SUMMARY, by="park.officer")
     act(app, case, "close", "2026-11-24T12:00", by="kim.casemgr")
     act(app, case, "rate_satisfaction", "2026-11-25T09:00", score=2, comment="")
     after_each_case()
@@ -273,8 +274,7 @@ def test_public_notices_show_results_and_public_apologies_of_public_cases_only(
 
     # Numbered in the order they were first published; newest first.
     assert notices == [
-        Notice("2026-0002", scenario.codes["late"], "opinion",
-               "응대 지연에 대해 사과드리며 담당자 교육을 실시했습니다.",
+        Notice("2026-0002", scenario.codes["late"], "opinion", LATE_SUMMARY,
                kst("2026-11-24T11:00"), True, kst("2026-11-23T11:00")),
         Notice("2026-0001", scenario.codes["answered"], "inquiry",
                "프로그램 신청은 홈페이지에서 받습니다.", kst("2026-11-12T14:00"), False, None),
@@ -392,63 +392,66 @@ def test_views_rebuilt_from_position_zero_equal_the_views_kept_up_event_by_event
 # -- a projector killed half-way ----------------------------------------------------------
 
 
+SEED_CATEGORIES = ("inquiry", "inquiry", "opinion", "late_reply", "inquiry")
+SEED_TOPICS = ("program", "intake", "service", "intake", "tour")
+
+
 def seed_cases(app: Complaints, count: int) -> None:
-    """`count` cases with histories like the center's, a few saves each."""
+    """`count` cases with histories like the center's, one save after intake each."""
     start = kst("2026-09-01T09:30")
     for i in range(count):
         received = start + timedelta(hours=5 * i)
-        kind = i % 5
-        category = ("inquiry", "inquiry", "opinion", "late_reply", "inquiry")[kind]
         case = app.file(
             sample_intake(
                 f"seed-{i}",
                 received_at=received,
-                category=category,
-                private=kind == 4,
-                topic=("program", "intake", "service", "intake", "tour")[kind],
+                category=SEED_CATEGORIES[i % 5],
+                private=i % 5 == 4,
+                topic=SEED_TOPICS[i % 5],
             )
         )
-        at = received
+        app.execute(case.id, lambda case, i=i, received=received: seed_history(case, i, received))
 
-        def later(hours: float) -> datetime:
-            nonlocal at
-            at = at + timedelta(hours=hours)
-            return at
 
-        def history(case: Complaint, kind: int = kind) -> None:
-            n = iter(range(100))
+def seed_history(case: Complaint, i: int, received: datetime) -> None:
+    """Case `i`: an inquiry kept, one breached after an interim reply, an opinion
+    reassigned with a warning, an investigation with an apology, a private case
+    (every other one withdrawn)."""
+    steps = iter(range(100))
+    clock = [received]
 
-            def cid() -> str:
-                return f"seed-{i}-{next(n)}"
+    def later(hours: float) -> dict[str, Any]:
+        clock[0] += timedelta(hours=hours)
+        return {"at": clock[0], "command_id": f"seed-{i}-{next(steps)}"}
 
-            if kind == 1:
-                due = case.commitments["reply"].due
-                case.send_interim_reply(kind="reply", reason="확인 중", new_due=due + timedelta(
-                    days=3), by="lee.service", at=later(30), command_id=cid())  # fmt: skip
-                case.breach(kind="reply", at=due + timedelta(days=3, hours=1), command_id=cid())
-                at = due + timedelta(days=4)
-            if kind == 2:
-                case.warn(kind="result", at=later(60), command_id=cid())
-                case.assign(staff="kim.casemgr", role="case_manager", by="han.ops",
-                            at=later(1), command_id=cid())  # fmt: skip
-                case.record_corrective_action(staff="lee.service", action="warning",
-                    by="park.officer", note="", at=later(1), command_id=cid())  # fmt: skip
-            if kind == 3:
-                case.conclude_investigation(fault_confirmed=True, finding="확인",
-                    by="park.officer", at=later(10), command_id=cid())  # fmt: skip
-                case.make_apology(mode=("public", "phone")[i % 2], by="park.officer",
-                                  note="", at=later(1), command_id=cid())  # fmt: skip
-            if kind == 4 and i % 2:
-                case.withdraw(reason="요청", by="choi.tour", at=later(3), command_id=cid())
-                return
-            case.answer_case(text="답변", by="lee.service", at=later(20), command_id=cid())
-            if kind != 4:
-                case.announce_result(summary=f"결과 {i}", by="lee.service", at=later(1),
-                                     command_id=cid())  # fmt: skip
-            case.close(by="lee.service", at=later(1), command_id=cid())
-            case.rate_satisfaction(score=1 + i % 5, comment="", at=later(24), command_id=cid())
-
-        app.execute(case.id, history)
+    kind = i % 5
+    if kind == 1:
+        due = case.commitments["reply"].due
+        case.send_interim_reply(
+            kind="reply", reason="확인 중", new_due=due + timedelta(days=3), by="lee.service",
+            **later(30),
+        )  # fmt: skip
+        clock[0] = due + timedelta(days=3)
+        case.breach(kind="reply", **later(1))
+    elif kind == 2:
+        case.warn(kind="result", **later(60))
+        case.assign(staff="kim.casemgr", role="case_manager", by="han.ops", **later(1))
+        case.record_corrective_action(
+            staff="lee.service", action="warning", by="park.officer", note="", **later(1)
+        )
+    elif kind == 3:
+        case.conclude_investigation(
+            fault_confirmed=True, finding="확인", by="park.officer", **later(10)
+        )
+        case.make_apology(mode=("public", "phone")[i % 2], by="park.officer", note="", **later(1))
+    elif kind == 4 and i % 2:
+        case.withdraw(reason="요청", by="choi.tour", **later(3))
+        return
+    case.answer_case(text="답변", by="lee.service", **later(20))
+    if kind != 4:
+        case.announce_result(summary=f"결과 {i}", by="lee.service", **later(1))
+    case.close(by="lee.service", **later(1))
+    case.rate_satisfaction(score=1 + i % 5, comment="", **later(24))
 
 
 def minwon_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -458,6 +461,20 @@ def minwon_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def wait_for_log(process: subprocess.Popen[bytes], event: str, deadline: float) -> None:
+    """Read the process's log (stderr) until `event` is logged."""
+    assert process.stderr is not None
+    seen = b""
+    while event.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {event} logged: {seen.decode()}"
+        ready, _, _ = select.select([process.stderr], [], [], remaining)
+        if ready:
+            line = process.stderr.readline()
+            assert line, f"the process exited before logging {event}: {seen.decode()}"
+            seen += line
 
 
 def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild(
@@ -470,7 +487,7 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
     # Small batches on SQLite, so there are many commits to be killed between.
     projector = minwon_process(store_env, "projections", "run", "--batch", "40")
     try:
-        while not any(0 < read_models.position(name) for name in NAMES):
+        while not any(read_models.position(name) > 0 for name in NAMES):
             assert projector.poll() is None, projector.communicate()
             assert time.monotonic() < deadline, "the projector made no progress"
             time.sleep(0.01)
@@ -484,13 +501,14 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
     # Restarted while another projector (this process) catches up at the same time.
     projector = minwon_process(store_env, "projections", "run")
     try:
+        wait_for_log(projector, "projections_started", deadline)
         read_models.catch_up()
         while not all(read_models.position(name) == last for name in NAMES):
             assert projector.poll() is None, projector.communicate()
             assert time.monotonic() < deadline, "the restarted projector did not catch up"
             time.sleep(0.05)
         projector.send_signal(signal.SIGTERM)
-        out, err = projector.communicate(timeout=DEADLINE_SECONDS)
+        _, err = projector.communicate(timeout=DEADLINE_SECONDS)
     finally:
         projector.kill()
     assert projector.returncode == 0, err.decode()

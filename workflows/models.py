@@ -319,3 +319,14 @@ class WorkflowPolicy(_Model):
     keep_open_after_close_days: int
     # Continue as new past this many history events, well before Temporal's limits.
     history_limit: int = 5_000
+
+
+class SweepInput(_Model):
+    """When the retention sweep counts from; the workflow's clock when unset."""
+
+    as_of: AwareDatetime | None = None
+
+
+class SweepResult(_Model):
+    as_of: datetime
+    erased: list[str]

@@ -1,0 +1,317 @@
+"""What the HTTP API takes and gives: pydantic models, documented in its OpenAPI schema.
+
+Inputs forbid unknown fields and reuse the workflow models' field types, so the
+API refuses what the workflow would refuse, with the same messages, before
+anything reaches Temporal. Outputs to residents carry no personal data beyond
+what they submitted themselves; outputs to staff follow `web.desk`'s rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from workflows.models import CHANNELS, Channel, Note, ShortText, StaffId, Text
+
+__all__ = ["CHANNELS"]
+
+ReceiptCode = Annotated[
+    str, Field(min_length=1, max_length=40, examples=["MW-7K3QX-9PD2M"])
+]
+Secret = Annotated[str, Field(min_length=1, max_length=40, examples=["4F7KD-Q2M9X"])]
+PolicyName = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
+
+
+def _contact(value: str) -> str:
+    # Imported here: activities.notices pulls in the notice templates' machinery.
+    from activities.channels import PermanentDeliveryError
+    from activities.notices import resident_channel
+
+    try:
+        resident_channel(value)
+    except PermanentDeliveryError:
+        raise ValueError("give an e-mail address or a phone number (010-1234-5678)") from None
+    return value.strip()
+
+
+Contact = Annotated[
+    str,
+    Field(min_length=1, max_length=500, examples=["010-1234-5678"]),
+    AfterValidator(_contact),
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- residents ----------------------------------------------------------------------------
+
+ResidentCategory = Literal["inquiry", "opinion", "unkind_service", "late_reply"]
+ResidentTopic = Literal["intake", "program", "facility"]
+
+
+class ComplaintSubmission(_In):
+    """A complaint from the homepage (질문과 답변, 건의와 고충상담, 비공개상담)."""
+
+    category: ResidentCategory = Field(
+        default="inquiry",
+        description=(
+            "inquiry: 질문과 답변 (7일 이내 답변); opinion: 건의와 고충상담 (15일 이내); "
+            "unkind_service: 불친절 신고; late_reply: 회신 지연·무성의 처리 신고 (about_receipt_code)"
+        ),
+    )
+    topic: ResidentTopic = Field(
+        default="intake",
+        description="for inquiries: intake 처음 상담, program 프로그램·서비스, facility 시설·견학",
+    )
+    private: bool = Field(default=False, description="비공개상담: never announced")
+    contact: Contact = Field(description="e-mail or phone, for the answer (encrypted)")
+    text: Text = Field(description="the complaint in your words (encrypted)")
+    about_receipt_code: ReceiptCode | None = Field(
+        default=None, description="late_reply only: the receipt code of the case answered late"
+    )
+
+
+class Expectation(BaseModel):
+    kind: str
+    label: str = Field(description="what is promised, in Korean (답변, 처리 결과 안내 …)")
+    due: datetime
+
+
+class Handler(BaseModel):
+    title: str
+    phone: str
+
+
+class Receipt(BaseModel):
+    """What a resident gets on submitting: keep the receipt code AND the secret."""
+
+    receipt_code: str
+    secret: str = Field(description="shown only now; needed with the receipt code for status")
+    category: str
+    category_title: str
+    private: bool
+    received_at: datetime
+    expectations: list[Expectation]
+    handler: Handler | None
+    message: str
+
+
+class StatusLookup(_In):
+    receipt_code: ReceiptCode
+    secret: Secret
+
+
+class CommitmentOut(BaseModel):
+    kind: str
+    label: str
+    due: datetime
+    status: Literal["open", "met", "breached", "cancelled"]
+    status_label: str
+    met_at: datetime | None = None
+
+
+class InterimReplyOut(BaseModel):
+    reason: str
+    new_due: datetime
+    at: datetime
+
+
+class ApologyOut(BaseModel):
+    mode: str
+    at: datetime
+
+
+class ResidentStatus(BaseModel):
+    """A case as its resident may see it: no one else's data, nothing staff-internal."""
+
+    receipt_code: str
+    category: str
+    category_title: str
+    private: bool
+    status: str
+    status_label: str
+    received_at: datetime
+    commitments: list[CommitmentOut]
+    interim_replies: list[InterimReplyOut]
+    answer: str | None
+    answered_at: datetime | None
+    investigation_finding: str | None
+    apologies: list[ApologyOut]
+    closed_at: datetime | None
+    handler: Handler | None
+
+
+class PublicNoticeOut(BaseModel):
+    number: str
+    receipt_code: str
+    category: str
+    category_title: str
+    summary: str | None
+    announced_at: datetime | None
+    public_apology: bool
+    apologised_at: datetime | None
+
+
+# -- staff ---------------------------------------------------------------------------------
+
+
+class Me(BaseModel):
+    staff: str
+    name: str | None
+    title: str | None
+    roles: list[str]
+
+
+class StaffFiling(_In):
+    """A complaint staff take on any channel (visit, phone, mail …), as `minwon file`."""
+
+    channel: Channel
+    category: PolicyName
+    topic: PolicyName = "intake"
+    private: bool = False
+    contact: Annotated[str, Field(min_length=1, max_length=500)]
+    text: Text
+    linked_to: ReceiptCode | None = None
+
+
+class AssignBody(_In):
+    staff: StaffId
+    role: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")] = "staff"
+
+
+class MessageBody(_In):
+    for_staff: StaffId
+    callback_by: AwareDatetime
+    note: Note = ""
+
+
+class InterimReplyBody(_In):
+    reason: ShortText
+    new_due: AwareDatetime
+    kind: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")] = "reply"
+
+
+class AnswerBody(_In):
+    text: Text
+
+
+class FindingBody(_In):
+    fault_confirmed: bool
+    finding: Text
+
+
+class ApologyBody(_In):
+    mode: Literal["in_person", "phone", "public"]
+    note: Note = ""
+
+
+class CorrectiveActionBody(_In):
+    staff: StaffId
+    action: Literal["warning", "training"]
+    note: Note = ""
+
+
+class AnnounceBody(_In):
+    summary: ShortText
+
+
+class ReasonBody(_In):
+    reason: ShortText
+
+
+class SatisfactionBody(_In):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Note = ""
+
+
+class CommitmentClock(BaseModel):
+    kind: str
+    label: str
+    status: str
+    started_at: datetime
+    due: datetime
+    original_due: datetime
+    warn_at: datetime
+    warned: bool
+    extensions: int
+    max_extensions: int
+    met_at: datetime | None
+    breached_at: datetime | None
+    overdue: bool
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    moment: datetime
+    event: str
+    actor: str
+    details: dict[str, Any]
+
+
+class CaseDetail(BaseModel):
+    """A case as a staff member sees it; contact and text only for those who handle it."""
+
+    receipt_code: str
+    case_id: str
+    category: str
+    category_title: str
+    channel: str
+    topic: str
+    private: bool
+    status: str
+    status_label: str
+    received_at: datetime
+    assignee: str | None
+    assignee_role: str | None
+    contact: str
+    text: str
+    personal_data_shown: bool
+    clocks: list[CommitmentClock]
+    escalations: list[dict[str, Any]]
+    investigation: str
+    apology_required: bool
+    answer: str | None
+    history: list[HistoryEntry]
+    may_act: bool
+    may_assign: bool
+
+
+class QueueItem(BaseModel):
+    receipt_code: str
+    category: str
+    status: str
+    assignee: str | None
+    next_due: datetime | None
+    escalated: bool
+    overdue: bool
+    due_soon: bool
+
+
+class OpsOverview(BaseModel):
+    now: datetime
+    overdue: list[QueueItem]
+    escalated: list[QueueItem]
+
+
+class BulkEscalation(_In):
+    reason: ShortText
+    overdue: bool = False
+    category: PolicyName | None = None
+    assignee: StaffId | None = None
+
+
+class BulkOutcomeOut(BaseModel):
+    workflow_id: str
+    receipt_code: str | None
+    escalated: bool
+    error: str | None
+
+
+class BulkResult(BaseModel):
+    matched: int
+    escalated: int
+    outcomes: list[BulkOutcomeOut]
