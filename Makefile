@@ -38,6 +38,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/record_command.py
 	$(BIN)/python bench/workflow_throughput.py
 	$(BIN)/python bench/workflow_memory.py
+	$(BIN)/python bench/replay_verify.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite

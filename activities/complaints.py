@@ -22,6 +22,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.access import AccessDeniedError, require
 from domain.complaint import Complaint, ComplaintError
 from domain.policy import PolicyError
 from domain.service import Complaints, Intake
@@ -96,6 +97,12 @@ def _domain_errors_are_final() -> Iterator[None]:
         yield
     except (ComplaintError, PolicyError, ValueError) as error:
         raise ApplicationError(str(error), type=type(error).__name__, non_retryable=True) from None
+    except OverflowError as error:
+        # A date so far out that the calendar's arithmetic overflows (year 9999): as
+        # final as any invalid value, where a retry would fail the same way forever.
+        raise ApplicationError(
+            f"date out of range: {error}", type="InvalidValueError", non_retryable=True
+        ) from None
 
 
 class ComplaintActivities:
@@ -148,6 +155,15 @@ class ComplaintActivities:
         """Run one staff, ops or timer action on the case; a repeat is recorded once."""
         action = command.action
         arguments = action.model_dump(exclude={"type"})
+        actor = getattr(action, "by", None) or getattr(action, "taken_by", None)
+        if actor is not None:
+            # Every client (CLI, web) passes through here: the roster decides, again.
+            try:
+                require(self.complaints.roster, actor, action.command, command.at)
+            except AccessDeniedError as error:
+                raise ApplicationError(
+                    str(error), type="AccessDeniedError", non_retryable=True
+                ) from None
 
         def work() -> CaseView:
             case = self.complaints.run(

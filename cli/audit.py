@@ -363,7 +363,7 @@ class WorkflowAnchors:
     @classmethod
     async def open(cls, wanted: bool) -> WorkflowAnchors:
         if not wanted:
-            return cls(None, "not asked (--no-tail)")
+            return cls(None, "--no-tail")
         settings = TemporalSettings.from_env()
         # Without a key the embedded stack's key file is used, as the worker does;
         # an audit does not make one up.

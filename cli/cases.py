@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -24,6 +26,14 @@ from temporalio.client import WorkflowUpdateFailedError as UpdateFailed
 from temporalio.service import RPCError
 
 from cli.errors import CliError
+from domain.access import (
+    AccessDeniedError,
+    mask_contact,
+    mask_text,
+    may_see_case,
+    may_see_personal_data,
+    require,
+)
 from domain.calendar import to_seoul
 from domain.complaint import ComplaintError
 from domain.receipt import ReceiptCodeError
@@ -60,6 +70,11 @@ def register(subparsers: Any) -> None:
 
     show = subparsers.add_parser("show", help="live status and commitments of a case")
     show.add_argument("code", help="receipt code")
+    show.add_argument(
+        "--personal",
+        action="store_true",
+        help="also show the contact and text (assignee, officer, auditors; logged)",
+    )
     _common(show)
     show.set_defaults(handler=run_show)
 
@@ -186,6 +201,24 @@ def _actor(args: argparse.Namespace) -> str:
     return str(args.actor)
 
 
+def authorise(args: argparse.Namespace, action: str) -> tuple[str, frozenset[str]]:
+    """The acting staff member and their roles, if the roster lets them do `action`."""
+    actor = _actor(args)
+    complaints = Complaints()
+    try:
+        roles = require(complaints.roster, actor, action, datetime.now().astimezone())
+    except AccessDeniedError as error:
+        raise CliError(f"refused: {error}") from None
+    finally:
+        complaints.close()
+    return actor, roles
+
+
+def origin() -> str:
+    """Where a read came from, for the access log."""
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 async def _client() -> Client:
     return await connect(TemporalSettings.from_env(), dev=_is_embedded())
 
@@ -208,6 +241,7 @@ def _handle_for(client: Client, code: str) -> WorkflowHandle[Any, CaseView]:
 
 
 def run_file(args: argparse.Namespace) -> int:
+    authorise(args, "file")
     fields: dict[str, Any] = {}
     if args.json_file:
         try:
@@ -242,12 +276,21 @@ def run_file(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    actor, roles = authorise(args, "show")
+
     async def work() -> CaseView:
         client = await _client()
         return await _handle_for(client, args.code).query(ComplaintWorkflow.status)
 
     view = _run(work)
+    if not may_see_case(roles, actor, view.assignee, view.private):
+        raise CliError(
+            f"refused: case {view.receipt_code} is private (비공개): only its assignee, "
+            "the designated officer and auditors may see it"
+        )
     print(_json(view) if args.json else describe(view))
+    if args.personal:
+        print(personal_data(actor, roles, view))
     return 0
 
 
@@ -258,8 +301,10 @@ def run_action(args: argparse.Namespace) -> int:
         for name in model.model_fields
         if name not in ("type", "by") and hasattr(args, name)
     }
-    if "by" in model.model_fields:
-        values["by"] = _actor(args)
+    actor, _ = authorise(args, model.command)
+    for who in ("by", "taken_by"):
+        if who in model.model_fields:
+            values[who] = actor
     try:
         action = model.model_validate(values)
     except ValidationError as error:
@@ -276,7 +321,7 @@ def run_action(args: argparse.Namespace) -> int:
 
 
 def run_escalate(args: argparse.Namespace) -> int:
-    actor = _actor(args)
+    actor, _ = authorise(args, "escalate")
     case_filter = CaseFilter(overdue=args.overdue, category=args.category, assignee=args.assignee)
     bulk = args.overdue or args.category or args.assignee
     if bool(args.code) == bool(bulk):
@@ -319,6 +364,7 @@ def run_escalate(args: argparse.Namespace) -> int:
 
 def run_notices(args: argparse.Namespace) -> int:
     """Read from the event store: the delivery records are events on the case."""
+    authorise(args, "notices")
     complaints = Complaints()
     try:
         case = complaints.find_by_receipt(args.code)
@@ -339,6 +385,29 @@ def run_notices(args: argparse.Namespace) -> int:
             line += f"  ({notice['reason']})"
         print(line)
     return 0
+
+
+def personal_data(actor: str, roles: frozenset[str], view: CaseView) -> str:
+    """The complainant's contact and text, for those who need them; each read is logged."""
+    complaints = Complaints()
+    try:
+        case = complaints.get_case(uuid.UUID(view.case_id))
+        if not may_see_personal_data(roles, actor, case.assignee):
+            raise CliError(
+                "refused: personal data is shown to the case's assignee, the designated "
+                "officer and auditors; here it stays masked: "
+                f"{mask_contact(case.contact)}, {mask_text(case.text)}"
+            )
+        complaints.log_access(
+            actor=actor,
+            at=datetime.now().astimezone(),
+            origin=origin(),
+            case=case,
+            action="show --personal",
+        )
+        return f"  contact: {case.contact}\n  text: {case.text}"
+    finally:
+        complaints.close()
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import os
 from datetime import datetime
 from typing import Any
 
+from cli.cases import authorise
 from cli.errors import CliError
 from domain.complaint import ComplaintError
 from domain.receipt import ReceiptCodeError
@@ -31,8 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    if not args.actor:
-        raise CliError("who is acting? pass --actor STAFF_ID or set MINWON_ACTOR")
+    authorise(args, "erase_person")
     complaints = Complaints()
     try:
         if args.contact:

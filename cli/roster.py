@@ -106,8 +106,7 @@ def holders_on(roster: Roster, day: date) -> list[dict[str, Any]]:
                 "phone": member.phone if member else None,
                 "since": current.start.isoformat() if current else None,
                 "until": current.end.isoformat() if current and current.end else None,
-                "next": upcoming
-                and {"staff": upcoming.staff, "from": upcoming.start.isoformat()},
+                "next": upcoming and {"staff": upcoming.staff, "from": upcoming.start.isoformat()},
             }
         )
     return rows

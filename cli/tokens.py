@@ -40,7 +40,9 @@ def register(subparsers: Any) -> None:
     revoke.set_defaults(handler=run_revoke)
 
 
-def issue_token(app: Complaints, staff: str, *, issued_by: str, days: int) -> tuple[AccessToken, str]:
+def issue_token(
+    app: Complaints, staff: str, *, issued_by: str, days: int
+) -> tuple[AccessToken, str]:
     """Issue and store a token for someone the center knows: in the directory or the roster."""
     now = datetime.now(SEOUL)
     if app.roster.staff(staff) is None and not app.roster.roles_of(staff, now):

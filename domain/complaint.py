@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.calendar import to_seoul
-from domain.chain import GENESIS, event_digest
+from domain.chain import GENESIS
+from domain.chained import ChainedAggregate
 
 Status = Literal["received", "assigned", "answered", "closed", "withdrawn"]
 ApologyMode = Literal["in_person", "phone", "public"]
@@ -261,26 +262,8 @@ def _text(value: str, field: str, *, max_length: int = 10_000) -> str:
     return value
 
 
-class Complaint(Aggregate):
+class Complaint(ChainedAggregate):
     """One complaint case, from receipt to closing."""
-
-    class Event(Aggregate.Event):
-        prev_digest: str
-
-        def apply(self, aggregate: Any) -> None:
-            # Runs after each event body, on every replay: the head of the chain.
-            # The digest is needed only when the next event is triggered, so
-            # loading a long history does not hash every event.
-            aggregate.last_event = self
-
-    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        super().trigger_event(event_class, prev_digest=self.head_digest, **kwargs)
-
-    @property
-    def head_digest(self) -> str:
-        """The digest of the latest event: what the next event must carry."""
-        last = self.__dict__.get("last_event")
-        return GENESIS if last is None else event_digest(last)
 
     @staticmethod
     def create_id(intake_ref: str) -> uuid.UUID:

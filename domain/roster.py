@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
@@ -322,7 +322,8 @@ class StoredRoster:
                 self._cached = self._load_or_seed()
             else:
                 for domain_event in self._app.events.get(ROSTER_ID, gt=self._cached.version):
-                    self._cached = domain_event.mutate(self._cached)
+                    # A roster event applies itself to the roster, as on a full load.
+                    self._cached = cast(Roster.Event, domain_event).mutate(self._cached)
             assert self._cached is not None, "a roster's later events never remove it"
             return self._cached
 

@@ -14,13 +14,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper
 
+from domain.access_log import AccessLog
 from domain.calendar import BusinessCalendar, to_seoul
 from domain.chain import BrokenLink, verify_chain
 from domain.complaint import Complaint, ComplaintError, EscalationTrigger
@@ -66,6 +68,7 @@ COMMANDS = frozenset(
 # Commands that need the policy, the calendar or the roster besides the case.
 SERVICE_COMMANDS = frozenset({"take_message", "reopen", "escalate"})
 CONFLICT_RETRIES = 10
+A = TypeVar("A", bound=Aggregate)
 
 
 class CaseNotFoundError(ComplaintError):
@@ -225,18 +228,21 @@ class Complaints(Application[uuid.UUID]):
 
     def execute(self, case_id: uuid.UUID, command: Callable[[Complaint], None]) -> Complaint:
         """Run a command on the latest state; a concurrent save makes it run again."""
+        return self._retrying(lambda: self.get_case(case_id), command, f"case {case_id}")
+
+    def _retrying(self, load: Callable[[], A], command: Callable[[A], None], what: str) -> A:
         for attempt in range(CONFLICT_RETRIES):
-            case = self.get_case(case_id)
-            command(case)
+            aggregate = load()
+            command(aggregate)
             try:
-                self.save(case)
+                self.save(aggregate)
             except IntegrityError:
                 # Writers that collided back off by different amounts, so the
                 # next round does not collide again.
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
                 continue
-            return case
-        raise IntegrityError(f"case {case_id} kept changing under command")
+            return aggregate
+        raise IntegrityError(f"{what} kept changing under command")
 
     def run(self, case_id: uuid.UUID, command: str, **arguments: Any) -> Complaint:
         """Run a named command (see COMMANDS) with keyword arguments."""
@@ -359,6 +365,57 @@ class Complaints(Application[uuid.UUID]):
         if person is None:
             raise CaseNotFoundError(f"no person is recorded for case {case_id}")
         return person
+
+    # -- the access log -------------------------------------------------------------
+
+    def log_access(
+        self, *, actor: str, at: datetime, origin: str, case: Complaint, action: str
+    ) -> None:
+        """One entry per read of a person's data: who, when, from where, whose, what."""
+        day = to_seoul(at).date()
+
+        def load() -> AccessLog:
+            try:
+                log: AccessLog = self.repository.get(AccessLog.create_id(day.isoformat()))
+            except AggregateNotFoundError:
+                return AccessLog.open_day(day)
+            return log
+
+        self._retrying(
+            load,
+            lambda log: log.record(
+                actor=actor,
+                at=at,
+                origin=origin,
+                person_id=case.person_id or f"case-{case.id}",
+                case_id=str(case.id),
+                action=action,
+            ),
+            f"access log of {day}",
+        )
+
+    def access_entries(
+        self, *, since: date, until: date, person: str | None = None, actor: str | None = None
+    ) -> list[dict[str, str]]:
+        entries = []
+        day = since
+        while day <= until:
+            try:
+                log: AccessLog = self.repository.get(AccessLog.create_id(day.isoformat()))
+            except AggregateNotFoundError:
+                pass
+            else:
+                entries += [
+                    e
+                    for e in log.entries
+                    if (person is None or e["person_id"] == person)
+                    and (actor is None or e["actor"] == actor)
+                ]
+            day += timedelta(days=1)
+        return entries
+
+    def verify_access_log(self, day: date) -> BrokenLink | None:
+        return verify_chain(self._decoded(AccessLog.create_id(day.isoformat())))
 
     # -- reading ----------------------------------------------------------------------
 

@@ -26,13 +26,19 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    InternalError,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
@@ -83,6 +89,7 @@ from projections.staff_record import (
 DEFAULT_BATCH = 500
 # Each projector holds a few connections, not the library's default of five.
 _POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "2"}
+_CREATE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,26 @@ def load_charter(settings: Mapping[str, str]) -> tuple[Policy, BusinessCalendar]
     return policy, BusinessCalendar.from_override_file(overrides_path(policy, source, chosen))
 
 
+T = TypeVar("T")
+
+
+def _created(open_store: Callable[[], T]) -> T:
+    """Open something that creates its tables, again if another process was creating them.
+
+    PostgreSQL refuses concurrent DDL on the same objects ("tuple concurrently
+    updated", a duplicate type name) although each statement says IF NOT EXISTS or
+    OR REPLACE; the second attempt finds them made.
+    """
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            return open_store()
+        except (InternalError, IntegrityError):
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class UnsupportedStoreError(Exception):
     """Read models are SQL tables: the event store must be SQLite or PostgreSQL."""
 
@@ -160,7 +187,7 @@ class ReadModels:
         self.names = tuple(names)
         self._factories: list[InfrastructureFactory[Any]] = []
         self.views: dict[str, View] = {}
-        self.app = EventLog(env)
+        self.app = _created(lambda: EventLog(env))
         try:
             self.policy, self.calendar = load_charter(self.app.env)
             if isinstance(self.app.recorder, SQLiteApplicationRecorder):
@@ -174,7 +201,8 @@ class ReadModels:
                 )
             self.settings = {**_POOL_DEFAULTS, **self.app.env}
             for name in self.names:
-                self.views[name] = self._open_view(READ_MODELS[name])
+                model = READ_MODELS[name]
+                self.views[name] = _created(lambda model=model: self._open_view(model))
             self._projections = {
                 name: self._projection_class(name)(view=self.views[name]) for name in self.names
             }
@@ -196,14 +224,18 @@ class ReadModels:
 
     def _open_view(self, model: ReadModel) -> View:
         factory: Any = InfrastructureFactory.construct(Environment(model.name, self.settings))
+        try:
+            if isinstance(factory, SQLiteFactory):
+                view_class = model.sqlite_view
+            elif isinstance(factory, PostgresFactory):
+                view_class = model.postgres_view
+            else:
+                raise UnsupportedStoreError(f"read model {model.name} needs SQLite or PostgreSQL")
+            view: View = factory.tracking_recorder(view_class)
+        except BaseException:
+            factory.close()
+            raise
         self._factories.append(factory)
-        if isinstance(factory, SQLiteFactory):
-            view_class = model.sqlite_view
-        elif isinstance(factory, PostgresFactory):
-            view_class = model.postgres_view
-        else:
-            raise UnsupportedStoreError(f"read model {model.name} needs SQLite or PostgreSQL")
-        view: View = factory.tracking_recorder(view_class)
         return view
 
     def _projection_class(self, name: str) -> type[Projection[Any]]:
@@ -363,7 +395,8 @@ class _Runners:
             application_class=EventLog,
             projection_class=self._models._projection_class(name),
             view_class=type(self._models.views[name]),
-            env=self._models.settings,
+            # The tables were created when the read models were opened.
+            env={**self._models.settings, "CREATE_TABLE": "no"},
         )
         runner.__enter__()
         return runner

@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from cli.main import main
-from domain.audit import Anchor, ChainCheck, Head, check_tail, mask_contact, mask_text
+from domain.audit import (
+    Anchor,
+    ChainCheck,
+    Head,
+    check_tail,
+    mask_contact,
+    mask_text,
+    masked,
+)
 from domain.chain import event_digest
 from domain.complaint import Complaint
 from domain.receipt import ReceiptIndex
@@ -331,7 +339,7 @@ def test_verify_one_intact_case_by_receipt_code_or_case_id(
 
     assert by_code.code == by_id.code == 0
     assert by_code.out.startswith("1 case verified, chains intact; tail not checked (Temporal")
-    assert by_id.out == "1 case verified, chains intact; tail not checked (not asked (--no-tail))\n"
+    assert by_id.out == "1 case verified, chains intact; tail not checked (--no-tail)\n"
 
 
 def flip_a_digit(state: bytes) -> bytes:
@@ -549,6 +557,8 @@ def test_contacts_keep_only_what_identifies_nobody() -> None:
     assert mask_contact("01012345678") == "010****5678"
     assert mask_contact("hong@example.org") == "h***@example.org"
     assert mask_text("민원 내용") == "[text: 5 chars]"
+    assert masked("text", "[erased]") == "[erased]"  # an erased person stays erased
+    assert masked("contact", "010-1234-5678") == "010-****-5678"
 
 
 def anchor(version: int, digest: str = "d" * 64, **flags: bool) -> Anchor:

@@ -100,6 +100,8 @@ def cli_env(dev_server: WorkflowEnvironment, tmp_path_factory: Any) -> dict[str,
         **base_env(dev_server, task_queue, folder / "outbox.jsonl"),
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(folder / "events.db"),
+        # Every command runs as someone on the roster; --actor overrides it.
+        "MINWON_ACTOR": "kim.casemgr",
     }
 
 

@@ -123,9 +123,9 @@ def test_the_erase_command_finds_the_person_by_contact_or_by_case(
     finally:
         app.close()
     assert main(["privacy", "erase", "--contact", "010 5555 0000", "--reason", "요청",
-                 "--actor", "yoon.audit"]) == 0  # fmt: skip
+                 "--actor", "park.officer"]) == 0  # fmt: skip
     assert main(["privacy", "erase", "--case", by_case.receipt_code, "--reason", "보존기간 경과",
-                 "--actor", "yoon.audit"]) == 0  # fmt: skip
+                 "--actor", "park.officer"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "erased in 1 case(s)" in out
     app = Complaints()
@@ -135,7 +135,7 @@ def test_the_erase_command_finds_the_person_by_contact_or_by_case(
     finally:
         app.close()
     assert main(["privacy", "erase", "--case", "MW-00000-00000", "--reason", "x",
-                 "--actor", "yoon.audit"]) == 2  # fmt: skip
+                 "--actor", "park.officer"]) == 2  # fmt: skip
     assert "no case" in capsys.readouterr().err
 
 

@@ -13,13 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from workflows.models import CHANNELS, Channel, Note, ShortText, StaffId, Text
+from workflows.models import CHANNELS, CaseView, Channel, Note, ShortText, StaffId, Text
 
 __all__ = ["CHANNELS"]
 
-ReceiptCode = Annotated[
-    str, Field(min_length=1, max_length=40, examples=["MW-7K3QX-9PD2M"])
-]
+ReceiptCode = Annotated[str, Field(min_length=1, max_length=40, examples=["MW-7K3QX-9PD2M"])]
 Secret = Annotated[str, Field(min_length=1, max_length=40, examples=["4F7KD-Q2M9X"])]
 PolicyName = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
 
@@ -60,7 +58,8 @@ class ComplaintSubmission(_In):
         default="inquiry",
         description=(
             "inquiry: 질문과 답변 (7일 이내 답변); opinion: 건의와 고충상담 (15일 이내); "
-            "unkind_service: 불친절 신고; late_reply: 회신 지연·무성의 처리 신고 (about_receipt_code)"
+            "unkind_service: 불친절 신고; "
+            "late_reply: 회신 지연·무성의 처리 신고 (with about_receipt_code)"
         ),
     )
     topic: ResidentTopic = Field(
@@ -166,6 +165,11 @@ class Me(BaseModel):
     roles: list[str]
 
 
+class StaffFiled(BaseModel):
+    case: CaseView
+    secret: str = Field(description="give it to the resident with the receipt code")
+
+
 class StaffFiling(_In):
     """A complaint staff take on any channel (visit, phone, mail …), as `minwon file`."""
 
@@ -226,6 +230,28 @@ class ReasonBody(_In):
 class SatisfactionBody(_In):
     score: Annotated[int, Field(ge=1, le=5)]
     comment: Note = ""
+
+
+class NoBody(_In):
+    """An action that needs nothing but who does it (close)."""
+
+
+# The body of each staff action, by the name the API paths and the forms use.
+ACTION_BODIES: dict[str, type[_In]] = {
+    "assign": AssignBody,
+    "message": MessageBody,
+    "interim-reply": InterimReplyBody,
+    "answer": AnswerBody,
+    "finding": FindingBody,
+    "apology": ApologyBody,
+    "corrective-action": CorrectiveActionBody,
+    "announce": AnnounceBody,
+    "reopen": ReasonBody,
+    "withdraw": ReasonBody,
+    "close": NoBody,
+    "escalate": ReasonBody,
+    "satisfaction": SatisfactionBody,
+}
 
 
 class CommitmentClock(BaseModel):

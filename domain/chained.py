@@ -1,0 +1,31 @@
+"""An aggregate whose events form a hash chain (see domain.chain)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.chain import GENESIS, event_digest
+
+
+class ChainedAggregate(Aggregate):
+    """Every event carries `prev_digest`, the digest of the event before it."""
+
+    class Event(Aggregate.Event):
+        prev_digest: str
+
+        def apply(self, aggregate: Any) -> None:
+            # Runs after each event body, on every replay. The digest itself is
+            # computed only when the next event is triggered, so loading a long
+            # history does not hash every event.
+            aggregate.last_event = self
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, prev_digest=self.head_digest, **kwargs)
+
+    @property
+    def head_digest(self) -> str:
+        """The digest of the latest event: what the next event must carry."""
+        last = self.__dict__.get("last_event")
+        return GENESIS if last is None else event_digest(last)

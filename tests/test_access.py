@@ -1,0 +1,193 @@
+"""Least privilege and the access log (개인정보의 안전성 확보조치 기준)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.complaints import case_view
+from cli.cases import personal_data
+from cli.errors import CliError
+from domain.access import (
+    AccessDeniedError,
+    mask_contact,
+    may_see_case,
+    may_see_personal_data,
+    require,
+    roles_of,
+)
+from domain.roster import Roster
+from domain.service import Complaints, Intake
+from tests.temporal_harness import running_stack, start_time_skipping
+from workflows.client import file_complaint
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import FileComplaintInput, RecordCorrectiveAction, RecordFinding
+
+KST = ZoneInfo("Asia/Seoul")
+ON = datetime(2026, 10, 5, 10, tzinfo=KST)
+ROSTER = Roster.from_file()
+
+
+def test_roles_come_from_the_roster_on_the_day() -> None:
+    assert roles_of(ROSTER, "park.officer", ON) == {"designated_officer", "staff"}
+    assert "staff" in roles_of(ROSTER, "lee.service", ON)
+    assert roles_of(ROSTER, "nobody", ON) == frozenset()
+    # 업무분장 changes yearly: the 2026 case manager is not the 2027 one.
+    assert "case_manager" in roles_of(ROSTER, "kim.casemgr", ON)
+    assert "case_manager" not in roles_of(ROSTER, "kim.casemgr", ON + timedelta(days=100))
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "allowed"),
+    [
+        ("lee.service", "answer_case", True),
+        ("lee.service", "record_corrective_action", False),
+        ("park.officer", "record_corrective_action", True),
+        ("jung.director", "record_corrective_action", False),
+        ("yoon.audit", "audit", True),
+        ("yoon.audit", "answer_case", False),
+        ("han.ops", "escalate", True),
+        ("lee.service", "escalate", False),
+        ("lee.service", "erase_person", False),
+        ("system", "breach", True),
+    ],
+)
+def test_each_role_may_do_only_what_it_needs(actor: str, action: str, allowed: bool) -> None:
+    if allowed:
+        require(ROSTER, actor, action, ON)
+    else:
+        with pytest.raises(AccessDeniedError, match="may not"):
+            require(ROSTER, actor, action, ON)
+
+
+def test_someone_not_on_the_roster_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(AccessDeniedError, match="'stranger' is not on the roster"):
+        require(ROSTER, "stranger", "show", ON)
+
+
+def test_private_cases_and_personal_data_are_for_the_assignee_officer_and_auditors() -> None:
+    staff = roles_of(ROSTER, "kim.casemgr", ON)
+    assert not may_see_case(staff, "kim.casemgr", "lee.service", private=True)
+    assert may_see_case(staff, "kim.casemgr", "lee.service", private=False)
+    assert may_see_case(staff, "lee.service", "lee.service", private=True)
+    for auditor_or_officer in ("yoon.audit", "park.officer"):
+        roles = roles_of(ROSTER, auditor_or_officer, ON)
+        assert may_see_case(roles, auditor_or_officer, "lee.service", private=True)
+        assert may_see_personal_data(roles, auditor_or_officer, "lee.service")
+    ops = roles_of(ROSTER, "han.ops", ON)
+    assert not may_see_personal_data(ops, "han.ops", "lee.service")
+    assert mask_contact("010-1234-5678") == "010-****-5678"
+    assert mask_contact("resident@example.kr") == "r***@example.kr"
+
+
+def filed(complaints: Complaints, ref: str) -> object:
+    return complaints.file(
+        Intake(ref, "phone", "inquiry", "program", False, "010-2222-3333", "민원 본문 3131", ON)
+    )
+
+
+def test_every_read_of_personal_data_is_logged_and_the_log_is_chained(
+    complaints: Complaints, store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    case = filed(complaints, "access-1")
+    view = case_view(case)  # type: ignore[arg-type]
+    shown = personal_data("lee.service", roles_of(ROSTER, "lee.service", ON), view)
+    assert "010-2222-3333" in shown and "민원 본문 3131" in shown
+    personal_data("yoon.audit", roles_of(ROSTER, "yoon.audit", ON), view)
+    with pytest.raises(CliError, match="stays masked: 010-\\*\\*\\*\\*-3333"):
+        personal_data("han.ops", roles_of(ROSTER, "han.ops", ON), view)
+
+    today = datetime.now(KST).date()
+    entries = complaints.access_entries(since=today, until=today, person=case.person_id)  # type: ignore[attr-defined]
+    assert [(e["actor"], e["action"]) for e in entries] == [
+        ("lee.service", "show --personal"),
+        ("yoon.audit", "show --personal"),
+    ]
+    assert all(e["origin"].startswith("cli:") and e["case_id"] == str(case.id) for e in entries)  # type: ignore[attr-defined]
+    assert "010" not in str(entries)  # the log names the person, never their data
+    assert (
+        complaints.access_entries(since=today, until=today, actor="yoon.audit")[0]["person_id"]
+        == case.person_id
+    )  # type: ignore[attr-defined]
+    assert complaints.verify_access_log(today) is None
+
+
+def test_tampering_with_the_access_log_is_detected(tmp_path: Path) -> None:
+    app = Complaints(env={"SQLITE_DBNAME": str(tmp_path / "events.db")})
+    try:
+        case = filed(app, "access-2")
+        for actor in ("lee.service", "yoon.audit", "park.officer"):
+            app.log_access(actor=actor, at=ON, origin="test", case=case, action="read")  # type: ignore[arg-type]
+        log_id = str(uuid.uuid5(uuid.UUID("a3c5e1f0-4b6d-4e8a-9c2f-7d1b0e5a3f64"), "2026-10-05"))
+        where = "WHERE originator_id = ? AND originator_version = 3"
+        with sqlite3.connect(tmp_path / "events.db") as db:
+            [(state,)] = db.execute(
+                f"SELECT state FROM stored_events {where}", (uuid.UUID(log_id).hex,)
+            )
+            forged = bytes(state).replace(b"yoon.audit", b"some.body")
+            db.execute(
+                f"UPDATE stored_events SET state = ? {where}", (forged, uuid.UUID(log_id).hex)
+            )
+        broken = app.verify_access_log(ON.date())
+        assert broken is not None and broken.version == 4
+    finally:
+        app.close()
+
+
+@pytest_asyncio.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest.mark.temporal
+async def test_the_workflow_refuses_an_action_the_actors_role_does_not_allow(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(ts_env.client, tmp_path) as stack:
+        handle, view = await file_complaint(
+            stack.client,
+            FileComplaintInput(
+                intake_ref=f"acl-{uuid.uuid4().hex[:8]}",
+                channel="phone",
+                category="unkind_service",
+                contact="010-3333-4444",
+                text="불친절 신고",
+            ),
+            stack.task_queue,
+        )
+        act = ComplaintWorkflow.act
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                act, RecordFinding(fault_confirmed=True, finding="확인", by="lee.service")
+            )
+        assert "may not conclude investigation" in str(refused.value.cause)
+        await handle.execute_update(
+            act, RecordFinding(fault_confirmed=True, finding="확인", by="park.officer")
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                act, RecordCorrectiveAction(staff="choi.tour", action="warning", by="jung.director")
+            )
+        assert "needs designated_officer" in str(refused.value.cause)
+        names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
+        assert "CorrectiveActionRecorded" not in names
+
+
+def test_the_show_command_needs_an_actor_on_the_roster(capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    assert main(["show", "MW-00000-00000", "--actor", "stranger"]) == 2
+    assert "not on the roster" in capsys.readouterr().err

@@ -1,0 +1,32 @@
+"""`python -m web`: serve the API and the pages alone, next to workers elsewhere.
+
+Temporal and the event store come from the same environment variables as the
+worker (TEMPORAL_ADDRESS, MINWON_PAYLOAD_KEY, PERSISTENCE_MODULE …); without a
+payload key the embedded stack's key file is used, as `minwon` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from web.app import create_app
+from web.serve import web_address
+from workflows.client import exit_without_finalizing
+
+
+def main() -> int:
+    host, port = web_address()
+    parser = argparse.ArgumentParser(prog="python -m web", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default=host)
+    parser.add_argument("--port", type=int, default=port)
+    args = parser.parse_args()
+    app = create_app(dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_without_finalizing(main())

@@ -1,0 +1,216 @@
+"""The FastAPI application: the HTTP API under /api, the pages, their errors.
+
+`create_app()` opens what it is not given when it starts (the event store from
+the environment, a Temporal client from `TemporalSettings`) and closes only what
+it opened; `worker.py --dev` hands it the worker's own client and store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from temporalio.client import Client
+
+from domain.service import Complaints
+from web import api, pages
+from web.desk import Desk
+from web.notices import PublicNotices
+from web.problems import (
+    BODY_LIMIT,
+    PROBLEM_JSON,
+    BodyGuard,
+    FieldProblem,
+    Problem,
+    ProblemDocument,
+    wants_json,
+)
+from workflows.client import TemporalSettings, connect
+
+log = structlog.get_logger()
+HERE = Path(__file__).resolve().parent
+
+DESCRIPTION = """\
+The HTTP API of minwon, the complaint (민원) workflow engine of 안심종합사회복지관.
+
+- **Residents** submit a complaint from the homepage (질문과 답변, 건의와 고충상담,
+  비공개상담) and get a receipt code and a secret; with both they look up its status.
+  Public notices list announced results; private cases never appear.
+- **Staff and ops** (bearer token from `minwon token issue --staff ID`) take the same
+  actions as the `minwon` command. Each action goes to the case's workflow as an update,
+  which validates it before it is recorded.
+
+Every error is an RFC 9457 problem document (`application/problem+json`). Bodies over
+64 KiB, and API bodies that are not JSON, are refused before anything reaches Temporal.
+"""
+
+
+def create_app(
+    *,
+    complaints: Complaints | None = None,
+    client: Client | None = None,
+    task_queue: str | None = None,
+    dev: bool = False,
+    notices_interval: float = 1.0,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = TemporalSettings.from_env()
+        store = complaints or Complaints()
+        try:
+            temporal = client or await connect(settings, dev=dev)
+            notices = PublicNotices(store.env, interval=notices_interval)
+            app.state.desk = Desk(
+                complaints=store,
+                client=temporal,
+                task_queue=task_queue or settings.task_queue,
+                notices=notices,
+            )
+            try:
+                yield
+            finally:
+                notices.close()
+        finally:
+            if complaints is None:
+                store.close()
+
+    app = FastAPI(
+        title="minwon",
+        summary="Complaints (민원) for residents, staff and ops of a welfare center",
+        description=DESCRIPTION,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(Problem, _problem_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(pages.SignInRequired, pages.sign_in_redirect)  # type: ignore[arg-type]
+    app.add_middleware(BaseHTTPMiddleware, dispatch=_unexpected_errors)
+    app.add_middleware(BodyGuard, limit=BODY_LIMIT)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    if wants_json(request.url.path):
+        return JSONResponse(
+            problem.document(),
+            status_code=problem.status,
+            media_type=PROBLEM_JSON,
+            headers=problem.headers,
+        )
+    return pages.error_page(request, problem)
+
+
+async def _problem_handler(request: Request, problem: Problem) -> Response:
+    return problem_response(request, problem)
+
+
+async def _validation_handler(request: Request, error: RequestValidationError) -> Response:
+    items = list(error.errors())
+    if any(item.get("type") == "json_invalid" for item in items):
+        problem = Problem(
+            400, "malformed-json", "Malformed JSON", "the request body is not valid JSON"
+        )
+        return problem_response(request, problem)
+    fields = [
+        FieldProblem(
+            location=".".join(str(part) for part in item.get("loc", ())),
+            message=str(item.get("msg", "invalid")),
+        )
+        for item in items
+    ]
+    problem = Problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        "; ".join(f"{f.location}: {f.message}" for f in fields) or "invalid input",
+        errors=fields,
+    )
+    return problem_response(request, problem)
+
+
+async def _http_handler(request: Request, error: StarletteHTTPException) -> Response:
+    titles = {404: "Not found", 405: "Method not allowed"}
+    detail = str(error.detail) if error.detail else "no further detail"
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"there is nothing at {request.url.path}"
+    problem = Problem(
+        error.status_code,
+        "about:blank",
+        titles.get(error.status_code, detail),
+        detail,
+        headers=dict(error.headers or {}),
+    )
+    return problem_response(request, problem)
+
+
+async def _unexpected_errors(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    try:
+        return await call_next(request)
+    except Exception:
+        # A bug: logged with its traceback, answered as a problem without internals.
+        log.exception("request_failed", path=request.url.path, method=request.method)
+        problem = Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            "something went wrong on our side; nothing more was recorded",
+        )
+        if wants_json(request.url.path):
+            return JSONResponse(problem.document(), status_code=500, media_type=PROBLEM_JSON)
+        return HTMLResponse(pages.plain_error(problem), status_code=500)
+
+
+# -- the schema ------------------------------------------------------------------------------
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with every error response declared as a problem document."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["ProblemDocument"] = problem_schema
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in api.ERROR_RESPONSES.items():
+                if status == "401" and "security" not in operation:
+                    continue
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = problem_content
+    app.openapi_schema = schema
+    return schema

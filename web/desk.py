@@ -1,0 +1,748 @@
+"""What the API and the pages do, in one place: residents, staff, ops.
+
+Reads come from the event store (a case, its history, credentials, the roster)
+or from Temporal's visibility (queues, by search attribute). Every change to a
+case goes to its workflow as the update `act`, as `minwon` does: the workflow
+validates it and an activity records it; nothing here writes a case. The
+credentials (a token's digest, a resident secret's digest) are the only things
+written here, next to the cases.
+
+Who may do what follows from the roster on the day and from the case:
+- the assignee, whoever a case was escalated to, the designated officer and the
+  director handle a case: they act on it and see its personal data;
+- ops act on any case (without its personal data) and reassign or escalate in bulk;
+- auditors read cases, without personal data, and act on none;
+- any staff member may take a message for an absent colleague.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.notices import COMMITMENT_LABELS, STATUS_LABELS
+from domain.calendar import SEOUL, to_seoul
+from domain.complaint import Complaint
+from domain.policy import UnknownCategoryError
+from domain.receipt import ReceiptCodeError, normalise_receipt_code
+from domain.roster import StaffMember
+from domain.service import CaseNotFoundError, Complaints, event_moment
+from web.credentials import AccessToken, ResidentSecret, token_id_of
+from web.notices import PublicNotices
+from web.problems import FieldProblem, Problem
+from web.schemas import (
+    ApologyOut,
+    BulkEscalation,
+    BulkOutcomeOut,
+    BulkResult,
+    CaseDetail,
+    CommitmentClock,
+    CommitmentOut,
+    ComplaintSubmission,
+    Expectation,
+    Handler,
+    HistoryEntry,
+    InterimReplyOut,
+    Me,
+    OpsOverview,
+    PublicNoticeOut,
+    QueueItem,
+    Receipt,
+    ResidentStatus,
+    StaffFiling,
+)
+from workflows import models
+from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import CaseView, FileComplaintInput
+from workflows.search import ASSIGNEE, CATEGORY, ESCALATED, NEXT_DUE, RECEIPT, STATUS
+
+log = structlog.get_logger()
+T = TypeVar("T")
+
+TEMPORAL_TIMEOUT = 30.0
+DUE_SOON = timedelta(hours=24)
+SUPERVISORS = frozenset({"designated_officer", "director"})
+QUEUE_LIMIT = 500
+CASE_STATUS_LABELS = {
+    "received": "접수",
+    "assigned": "담당자 배정, 처리 중",
+    "answered": "답변 완료",
+    "closed": "처리 완료",
+    "withdrawn": "취하",
+}
+# Fields holding what a resident told us or what staff wrote about them, by event.
+PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "Received": ("contact", "text"),
+    "MessageTaken": ("note",),
+    "Answered": ("text",),
+    "InvestigationConcluded": ("finding",),
+    "ApologyMade": ("note",),
+    "SatisfactionRated": ("comment",),
+}
+_NOT_DETAILS = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "prev_digest",
+        "command_id",
+        "by",
+        "at",
+        "person_id",
+    }
+)
+# The staff actions, by the name the API and the pages use → the workflow's model.
+ACTION_MODELS: dict[str, type[models.Action]] = {
+    "assign": models.Assign,
+    "message": models.TakeMessage,
+    "interim-reply": models.SendInterimReply,
+    "answer": models.Answer,
+    "finding": models.RecordFinding,
+    "apology": models.RecordApology,
+    "corrective-action": models.RecordCorrectiveAction,
+    "announce": models.Announce,
+    "reopen": models.Reopen,
+    "withdraw": models.Withdraw,
+    "close": models.Close,
+    "escalate": models.Escalate,
+    "satisfaction": models.RateSatisfaction,
+}
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    staff: str
+    roles: frozenset[str]
+    member: StaffMember | None
+
+    @property
+    def supervises(self) -> bool:
+        return bool(self.roles & SUPERVISORS)
+
+    @property
+    def runs_ops(self) -> bool:
+        return "ops" in self.roles or self.supervises
+
+    def me(self) -> Me:
+        return Me(
+            staff=self.staff,
+            name=self.member.name if self.member else None,
+            title=self.member.title if self.member else None,
+            roles=sorted(self.roles),
+        )
+
+
+def handles(user: StaffUser, case: Complaint) -> bool:
+    """Whether the user handles the case: acts on it and sees its personal data."""
+    escalated_to = {e.to_staff for e in case.escalations}
+    return user.staff == case.assignee or user.staff in escalated_to or user.supervises
+
+
+def may_act(user: StaffUser, case: Complaint, action: str) -> bool:
+    if action == "message":
+        return True
+    if action == "assign":
+        return user.runs_ops
+    return handles(user, case) or "ops" in user.roles
+
+
+def may_read(user: StaffUser, case: Complaint) -> bool:
+    return handles(user, case) or bool(user.roles & {"ops", "auditor"})
+
+
+def to_action(name: str, body: BaseModel, actor: str) -> models.Action:
+    """The workflow's action for an API or form body; the actor is the signed-in staff."""
+    target = ACTION_MODELS[name]
+    fields = body.model_dump()
+    if "by" in target.model_fields:
+        fields["by"] = actor
+    if "taken_by" in target.model_fields:
+        fields["taken_by"] = actor
+    return target.model_validate(fields)
+
+
+def field_problems(error: ValidationError, prefix: str = "body") -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            location=".".join([prefix, *(str(part) for part in item["loc"])]),
+            message=item["msg"],
+        )
+        for item in error.errors()
+    ]
+
+
+def invalid(errors: list[FieldProblem]) -> Problem:
+    return Problem(
+        422,
+        "invalid-input",
+        "Invalid input",
+        "; ".join(f"{e.location}: {e.message}" for e in errors),
+        errors=errors,
+    )
+
+
+class AttemptLimiter:
+    """Failed status lookups per receipt code: a secret is not guessed online."""
+
+    def __init__(self, failures: int = 10, window: float = 900.0) -> None:
+        self.failures = failures
+        self.window = window
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            recent = [t for t in self._seen.get(key, []) if now - t < self.window]
+            self._seen[key] = recent
+            if len(recent) >= self.failures:
+                wait = int(self.window - (now - recent[0])) + 1
+                raise Problem(
+                    429,
+                    "too-many-attempts",
+                    "Too many attempts",
+                    f"too many wrong secrets for this receipt code; try again in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+
+    def fail(self, key: str) -> None:
+        with self._lock:
+            self._seen.setdefault(key, []).append(time.monotonic())
+
+
+def _cause(error: BaseException) -> str:
+    cause: object = error
+    while getattr(cause, "cause", None) is not None:
+        cause = getattr(cause, "cause")  # noqa: B009 - walking an untyped chain
+    return str(getattr(cause, "message", cause))
+
+
+def _now() -> datetime:
+    return datetime.now(SEOUL)
+
+
+@dataclass
+class Desk:
+    complaints: Complaints
+    client: Client
+    task_queue: str
+    notices: PublicNotices
+    clock: Callable[[], datetime] = _now
+    limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _temporal(self, work: Awaitable[T]) -> T:
+        """Await Temporal, bounded in time, with its failures as problems."""
+        try:
+            async with asyncio.timeout(TEMPORAL_TIMEOUT):
+                return await work
+        except WorkflowUpdateFailedError as error:
+            raise Problem(409, "action-refused", "Action refused", _cause(error)) from None
+        except RPCError as error:
+            if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise Problem(
+                    409,
+                    "case-not-open",
+                    "Case no longer takes actions",
+                    f"the case's workflow does not take this now: {error.message}",
+                ) from None
+            raise Problem(
+                503, "temporal-unavailable", "Temporal unavailable", f"Temporal: {error.message}"
+            ) from None
+        except TimeoutError:
+            raise Problem(
+                503,
+                "temporal-timeout",
+                "Temporal did not answer in time",
+                f"no answer within {TEMPORAL_TIMEOUT:.0f} s: is the worker running?",
+            ) from None
+        except TemporalError as error:
+            raise Problem(503, "temporal-error", "Temporal error", str(error)) from None
+
+    async def _case(self, code: str) -> Complaint:
+        try:
+            return await asyncio.to_thread(self.complaints.find_by_receipt, code)
+        except ReceiptCodeError as error:
+            raise Problem(422, "invalid-receipt-code", "Invalid receipt code", str(error)) from None
+        except CaseNotFoundError:
+            raise Problem(
+                404, "case-not-found", "Case not found", f"no case with receipt code {code}"
+            ) from None
+
+    def _handler(self, staff: str | None) -> Handler | None:
+        member = self.complaints.roster.staff(staff) if staff else None
+        return Handler(title=member.title, phone=member.phone) if member else None
+
+    def _category_title(self, category: str) -> str:
+        try:
+            return self.complaints.policy.category(category).title
+        except UnknownCategoryError:
+            return category
+
+    # -- residents ---------------------------------------------------------------------------
+
+    async def submit(self, form: ComplaintSubmission) -> Receipt:
+        """File a homepage complaint; the resident gets the receipt code and a secret."""
+        linked: str | None = None
+        if form.category == "late_reply":
+            if not form.about_receipt_code:
+                raise invalid(
+                    [
+                        FieldProblem(
+                            location="body.about_receipt_code",
+                            message="a complaint about a late reply names the case it is about",
+                        )
+                    ]
+                )
+            linked = (await self._case(form.about_receipt_code)).receipt_code
+        elif form.about_receipt_code:
+            raise invalid(
+                [
+                    FieldProblem(
+                        location="body.about_receipt_code",
+                        message="only a late_reply complaint is about another case",
+                    )
+                ]
+            )
+        intake_ref = f"web-{uuid.uuid4().hex}"
+        # The case id follows from the intake reference, so the secret is stored
+        # first: a receipt code is never given out without its secret on record.
+        record, secret = ResidentSecret.issue(Complaint.create_id(intake_ref))
+        await asyncio.to_thread(self.complaints.save, record)
+        intake = FileComplaintInput(
+            intake_ref=intake_ref,
+            channel="homepage",
+            category=form.category,
+            topic=form.topic if form.category == "inquiry" else "intake",
+            private=form.private,
+            contact=form.contact,
+            text=form.text,
+            linked_to=linked,
+        )
+        _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
+        log.info("complaint_submitted", case_id=view.case_id, category=view.category)
+        expectations = [
+            Expectation(kind=c.kind, label=COMMITMENT_LABELS.get(c.kind, c.kind), due=c.due)
+            for c in view.commitments
+            if c.status == "open"
+        ]
+        first = min(expectations, key=lambda e: e.due) if expectations else None
+        promise = f" {first.label}: {_korean_moment(first.due)}까지." if first else ""
+        return Receipt(
+            receipt_code=view.receipt_code,
+            secret=secret,
+            category=view.category,
+            category_title=self._category_title(view.category),
+            private=view.private,
+            received_at=view.received_at,
+            expectations=expectations,
+            handler=await asyncio.to_thread(self._handler, view.assignee),
+            message=(
+                f"접수되었습니다. 접수번호 {view.receipt_code}와 비밀번호를 함께 보관하세요."
+                + promise
+            ),
+        )
+
+    async def resident_status(self, code: str, secret: str) -> ResidentStatus:
+        """A case as its resident sees it, given the receipt code and the secret."""
+        try:
+            key = normalise_receipt_code(code)
+        except ReceiptCodeError as error:
+            raise Problem(422, "invalid-receipt-code", "Invalid receipt code", str(error)) from None
+        self.limiter.check(key)
+
+        def read() -> Complaint | None:
+            try:
+                case_id = self.complaints.case_id_for_receipt(key)
+                record: ResidentSecret = self.complaints.repository.get(
+                    ResidentSecret.create_id(case_id)
+                )
+            except (CaseNotFoundError, AggregateNotFoundError):
+                return None
+            if not record.admits(secret):
+                return None
+            return self.complaints.get_case(case_id)
+
+        case = await asyncio.to_thread(read)
+        if case is None:
+            self.limiter.fail(key)
+            raise Problem(
+                404,
+                "case-not-found",
+                "Case not found",
+                "no case with this receipt code and secret: check both and try again",
+            )
+        return await asyncio.to_thread(self._resident_view, case)
+
+    def _resident_view(self, case: Complaint) -> ResidentStatus:
+        return ResidentStatus(
+            receipt_code=case.receipt_code,
+            category=case.category,
+            category_title=self._category_title(case.category),
+            private=case.private,
+            status=case.status,
+            status_label=CASE_STATUS_LABELS.get(case.status, case.status),
+            received_at=case.received_at,
+            commitments=[
+                CommitmentOut(
+                    kind=c.kind,
+                    label=COMMITMENT_LABELS.get(c.kind, c.kind),
+                    due=c.due,
+                    status=c.status,
+                    status_label=STATUS_LABELS[c.status],
+                    met_at=c.met_at,
+                )
+                for c in case.commitments.values()
+            ],
+            interim_replies=[
+                InterimReplyOut(reason=r["reason"], new_due=r["new_due"], at=r["at"])
+                for r in case.interim_replies
+            ],
+            answer=case.answer,
+            answered_at=case.answered_at,
+            investigation_finding=case.finding if case.investigation == "concluded" else None,
+            apologies=[ApologyOut(mode=a["mode"], at=a["at"]) for a in case.apologies],
+            closed_at=case.closed_at,
+            handler=self._handler(case.assignee),
+        )
+
+    async def public_notices(self) -> list[PublicNoticeOut]:
+        notices = await asyncio.to_thread(self.notices.list)
+        return [
+            PublicNoticeOut(
+                number=n.number,
+                receipt_code=n.receipt_code,
+                category=n.category,
+                category_title=self._category_title(n.category),
+                summary=n.summary,
+                announced_at=n.announced_at,
+                public_apology=n.public_apology,
+                apologised_at=n.apologised_at,
+            )
+            for n in notices
+        ]
+
+    # -- staff -------------------------------------------------------------------------------
+
+    async def authenticate(self, token: str) -> StaffUser:
+        refused = Problem(
+            401,
+            "unauthorized",
+            "Authentication required",
+            "the token is unknown, expired or revoked (`minwon token issue --staff ID`)",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+        token_id = token_id_of(token)
+        if token_id is None:
+            raise refused
+
+        def read() -> StaffUser | None:
+            try:
+                record: AccessToken = self.complaints.repository.get(
+                    AccessToken.create_id(token_id)
+                )
+            except AggregateNotFoundError:
+                return None
+            now = self.clock()
+            if not record.admits(token, now):
+                return None
+            roles = self.complaints.roster.roles_of(record.staff, now)
+            member = self.complaints.roster.staff(record.staff)
+            if member is None and not roles:
+                return None  # left the center: the token no longer names anyone
+            return StaffUser(record.staff, frozenset(roles), member)
+
+        user = await asyncio.to_thread(read)
+        if user is None:
+            raise refused
+        return user
+
+    async def file(self, user: StaffUser, form: StaffFiling) -> tuple[CaseView, str]:
+        """A complaint staff take (visit, phone …), as `minwon file`; returns the secret too."""
+        try:
+            self.complaints.policy.category(form.category)
+        except UnknownCategoryError as error:
+            raise invalid([FieldProblem(location="body.category", message=str(error))]) from None
+        linked = (await self._case(form.linked_to)).receipt_code if form.linked_to else None
+        intake_ref = f"desk-{uuid.uuid4().hex}"
+        try:
+            intake = FileComplaintInput(
+                intake_ref=intake_ref,
+                channel=form.channel,
+                category=form.category,
+                topic=form.topic,
+                private=form.private,
+                contact=form.contact,
+                text=form.text,
+                linked_to=linked,
+            )
+        except ValidationError as error:
+            raise invalid(field_problems(error)) from None
+        record, secret = ResidentSecret.issue(Complaint.create_id(intake_ref))
+        await asyncio.to_thread(self.complaints.save, record)
+        _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
+        log.info("complaint_filed_by_staff", case_id=view.case_id, staff=user.staff)
+        return view, secret
+
+    async def act(self, user: StaffUser, code: str, name: str, body: BaseModel) -> CaseView:
+        """One staff or ops action on a case, through the workflow's update `act`."""
+        case = await self._case(code)
+        if not may_act(user, case, name):
+            raise Problem(
+                403,
+                "forbidden",
+                "Not allowed",
+                f"{user.staff} may not {name} case {case.receipt_code}: "
+                + (
+                    "reassigning is for ops, the designated officer and the director"
+                    if name == "assign"
+                    else "it is handled by its assignee, whoever it was escalated to, "
+                    "the designated officer, the director, or ops"
+                ),
+            )
+        try:
+            action = to_action(name, body, user.staff)
+        except ValidationError as error:
+            raise invalid(field_problems(error)) from None
+        handle = self.client.get_workflow_handle(workflow_id(case.intake_ref), result_type=CaseView)
+        view = await self._temporal(handle.execute_update(ComplaintWorkflow.act, action))  # type: ignore[arg-type]
+        log.info("staff_action_sent", case_id=view.case_id, action=name, staff=user.staff)
+        return view
+
+    async def case_detail(self, user: StaffUser, code: str) -> CaseDetail:
+        case = await self._case(code)
+        if not may_read(user, case):
+            raise Problem(
+                403,
+                "forbidden",
+                "Not allowed",
+                f"case {case.receipt_code} is not yours: it is read by those who handle it, "
+                "ops and auditors",
+            )
+        shown = handles(user, case)
+        events = await asyncio.to_thread(self.complaints.history, case.id)
+        if shown:
+            # Who read a resident's personal data, never the data itself.
+            log.info("personal_data_read", case_id=str(case.id), staff=user.staff, via="web")
+        now = self.clock()
+        return CaseDetail(
+            receipt_code=case.receipt_code,
+            case_id=str(case.id),
+            category=case.category,
+            category_title=self._category_title(case.category),
+            channel=case.channel,
+            topic=case.topic,
+            private=case.private,
+            status=case.status,
+            status_label=CASE_STATUS_LABELS.get(case.status, case.status),
+            received_at=case.received_at,
+            assignee=case.assignee,
+            assignee_role=case.assignee_role,
+            contact=case.contact if shown else "[가림]",
+            text=case.text if shown else f"[가림: {len(case.text)}자]",
+            personal_data_shown=shown,
+            clocks=[
+                CommitmentClock(
+                    kind=c.kind,
+                    label=COMMITMENT_LABELS.get(c.kind, c.kind),
+                    status=c.status,
+                    started_at=c.started_at,
+                    due=c.due,
+                    original_due=c.original_due,
+                    warn_at=c.warn_at,
+                    warned=c.warned,
+                    extensions=c.extensions,
+                    max_extensions=c.max_extensions,
+                    met_at=c.met_at,
+                    breached_at=c.breached_at,
+                    overdue=c.status == "open" and c.due < now,
+                )
+                for c in case.commitments.values()
+            ],
+            escalations=[
+                {
+                    "level": e.level,
+                    "to_role": e.to_role,
+                    "to_staff": e.to_staff,
+                    "reason": e.reason,
+                    "by": e.by,
+                    "trigger": e.trigger,
+                    "at": e.at,
+                }
+                for e in case.escalations
+            ],
+            investigation=case.investigation,
+            apology_required=case.apology_required,
+            answer=case.answer if shown else (case.answer and "[가림]"),
+            history=[history_entry(e, shown) for e in events],
+            may_act=may_act(user, case, "answer"),
+            may_assign=may_act(user, case, "assign"),
+        )
+
+    # -- queues (Temporal visibility) -------------------------------------------------------------
+
+    async def _listed(self, query: str) -> list[QueueItem]:
+        now = self.clock()
+
+        async def collect() -> list[QueueItem]:
+            items = []
+            async for execution in self.client.list_workflows(query, limit=QUEUE_LIMIT):
+                found = execution.typed_search_attributes
+                code = found.get(RECEIPT)
+                if not code:
+                    continue  # not registered yet: it has no receipt code to show
+                next_due = found.get(NEXT_DUE)
+                status = found.get(STATUS) or "received"
+                open_case = status in ("received", "assigned")
+                items.append(
+                    QueueItem(
+                        receipt_code=code,
+                        category=found.get(CATEGORY) or "",
+                        status=status,
+                        assignee=found.get(ASSIGNEE),
+                        next_due=next_due,
+                        escalated=bool(found.get(ESCALATED)),
+                        overdue=bool(open_case and next_due and next_due < now),
+                        due_soon=bool(open_case and next_due and now <= next_due < now + DUE_SOON),
+                    )
+                )
+            return items
+
+        items = await self._temporal(collect())
+        far = datetime.max.replace(tzinfo=SEOUL)
+        return sorted(items, key=lambda item: (item.next_due or far, item.receipt_code))
+
+    async def queue(self, user: StaffUser) -> list[QueueItem]:
+        """The user's open cases, and for the officer and director the escalated ones."""
+        staff = _quoted(user.staff)
+        base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+        mine = await self._listed(
+            f"{base} AND MinwonAssignee = '{staff}' "
+            "AND MinwonStatus IN ('received', 'assigned', 'answered')"
+        )
+        if not user.supervises:
+            return mine
+        escalated = await self._listed(
+            f"{base} AND MinwonEscalated = true AND MinwonStatus IN ('received', 'assigned')"
+        )
+        seen = {item.receipt_code for item in mine}
+        far = datetime.max.replace(tzinfo=SEOUL)
+        merged = mine + [item for item in escalated if item.receipt_code not in seen]
+        return sorted(merged, key=lambda item: (item.next_due or far, item.receipt_code))
+
+    def _require_ops(self, user: StaffUser) -> None:
+        if not user.runs_ops:
+            raise Problem(
+                403,
+                "forbidden",
+                "Not allowed",
+                f"{user.staff} holds no ops, designated officer or director role today",
+            )
+
+    async def ops_overview(self, user: StaffUser) -> OpsOverview:
+        self._require_ops(user)
+        now = self.clock()
+        base = (
+            "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running' "
+            "AND MinwonStatus IN ('received', 'assigned')"
+        )
+        overdue = await self._listed(
+            f"{base} AND MinwonNextDue < '{now.astimezone(UTC).isoformat()}'"
+        )
+        escalated = await self._listed(f"{base} AND MinwonEscalated = true")
+        return OpsOverview(now=now, overdue=overdue, escalated=escalated)
+
+    async def escalate_in_bulk(self, user: StaffUser, form: BulkEscalation) -> BulkResult:
+        """Every open case matching the filter, each through its own update (ops)."""
+        self._require_ops(user)
+        if not (form.overdue or form.category or form.assignee):
+            raise invalid(
+                [
+                    FieldProblem(
+                        location="body",
+                        message="choose which cases: overdue, a category or an assignee",
+                    )
+                ]
+            )
+        case_filter = CaseFilter(
+            overdue=form.overdue, category=form.category, assignee=form.assignee
+        )
+        outcomes = await self._temporal(
+            escalate_matching(self.client, case_filter, form.reason, user.staff, self.clock())
+        )
+        log.info("bulk_escalation_sent", staff=user.staff, matched=len(outcomes))
+        return BulkResult(
+            matched=len(outcomes),
+            escalated=sum(1 for o in outcomes if o.error is None),
+            outcomes=[
+                BulkOutcomeOut(
+                    workflow_id=o.workflow_id,
+                    receipt_code=o.receipt_code,
+                    escalated=o.error is None,
+                    error=o.error,
+                )
+                for o in outcomes
+            ],
+        )
+
+
+def _quoted(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", value):
+        raise Problem(400, "bad-staff-id", "Bad staff id", f"not a staff id: {value!r}")
+    return value
+
+
+def _korean_moment(moment: datetime) -> str:
+    local = to_seoul(moment)
+    return local.strftime(f"%Y년 %-m월 %-d일({'월화수목금토일'[local.weekday()]}) %H:%M")
+
+
+def _actor(domain_event: Any, name: str) -> str:
+    by = getattr(domain_event, "by", None)
+    if isinstance(by, str) and by:
+        return by
+    if name == "Received":
+        return "intake"
+    if name == "MessageTaken":
+        return str(getattr(domain_event, "taken_by", "system"))
+    if name == "SatisfactionRated":
+        return "resident"
+    return "system"
+
+
+def history_entry(domain_event: Any, personal_shown: bool) -> HistoryEntry:
+    name = type(domain_event).__name__
+    personal = () if personal_shown else PERSONAL_FIELDS.get(name, ())
+    details: dict[str, Any] = {}
+    for key, value in vars(domain_event).items():
+        if key in _NOT_DETAILS or (name == "Received" and key == "received_at"):
+            continue
+        if key in personal and isinstance(value, str):
+            value = "[가림]"
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        details[key] = value
+    return HistoryEntry(
+        version=domain_event.originator_version,
+        moment=to_seoul(event_moment(domain_event)),
+        event=name,
+        actor=_actor(domain_event, name),
+        details=details,
+    )

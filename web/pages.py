@@ -1,0 +1,467 @@
+"""Server-rendered pages: residents (submit, receipt, status, notices), staff desk, ops.
+
+Plain HTML forms, Korean, usable by keyboard and on a phone. The pages do what
+the API does, through the same `Desk`: an action posted from a form is the
+same workflow update. Staff sign in with their token once; it is kept in an
+HttpOnly, SameSite=Strict cookie, and a form posted from another site is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from domain.calendar import SEOUL, to_seoul
+from web.desk import ACTION_MODELS, CASE_STATUS_LABELS, Desk, StaffUser
+from web.problems import FieldProblem, Problem, plain_error_page
+from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "minwon_staff"
+WEEKDAYS = "월화수목금토일"
+DATETIME_FIELDS = frozenset({"new_due", "callback_by"})
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+
+RESIDENT_CATEGORIES = {
+    "inquiry": ("질문과 답변", "궁금한 점을 물어보세요. 7일 이내에 답변드립니다."),
+    "opinion": ("건의와 고충상담", "불편·불만·건의 사항. 15일 이내에 처리 결과를 알려드립니다."),
+    "unkind_service": ("불친절 신고", "불친절한 상담이나 전화 응대. 지정책임관이 직접 조사합니다."),
+    "late_reply": (
+        "회신 지연·무성의 처리 신고",
+        "7일 안에 회신이 없었거나 무성의했던 경우. 3일 이내에 조사 결과를 알려드립니다.",
+    ),
+}
+TOPICS = {
+    "intake": "처음 이용 상담 (인테이크)",
+    "program": "프로그램 및 서비스 이용",
+    "facility": "시설 이용 및 견학",
+}
+ACTION_LABELS = {
+    "answer": "답변",
+    "interim-reply": "중간회신",
+    "escalate": "상향 보고",
+    "assign": "담당자 지정",
+    "finding": "조사 결과 기록",
+    "apology": "사과 기록",
+    "corrective-action": "직원 조치 기록",
+    "announce": "결과 공지",
+    "close": "종결",
+    "reopen": "재개",
+    "withdraw": "취하",
+    "message": "부재 직원 메모",
+    "satisfaction": "만족도 기록",
+}
+ROLE_LABELS = {
+    "case_manager": "사례관리자",
+    "service_social_worker": "서비스제공팀 사회복지사",
+    "tour_social_worker": "견학담당 사회복지사",
+    "designated_officer": "지정책임관",
+    "director": "관장",
+    "ops": "운영지원",
+    "auditor": "감사",
+}
+MESSAGES = {
+    "missing": "꼭 입력해 주세요.",
+    "string_too_short": "꼭 입력해 주세요.",
+    "string_too_long": "너무 깁니다.",
+    "literal_error": "선택지 중에서 골라 주세요.",
+    "bool_parsing": "선택지 중에서 골라 주세요.",
+    "int_parsing": "숫자를 입력해 주세요.",
+    "datetime_parsing": "날짜와 시각을 입력해 주세요.",
+    "timezone_aware": "날짜와 시각을 입력해 주세요.",
+    "string_pattern_mismatch": "형식이 맞지 않습니다.",
+}
+
+
+def korean_moment(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    local = to_seoul(moment)
+    return local.strftime(f"%Y년 %-m월 %-d일({WEEKDAYS[local.weekday()]}) %H:%M")
+
+
+def short_moment(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    local = to_seoul(moment)
+    return local.strftime(f"%m-%d({WEEKDAYS[local.weekday()]}) %H:%M")
+
+
+templates.env.filters["kst"] = korean_moment
+templates.env.filters["short"] = short_moment
+templates.env.globals.update(
+    categories=RESIDENT_CATEGORIES,
+    topics=TOPICS,
+    action_labels=ACTION_LABELS,
+    role_labels=ROLE_LABELS,
+    status_labels=CASE_STATUS_LABELS,
+)
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    # Pages may show a secret, personal data or a case: never kept by a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, problem: Problem) -> HTMLResponse:
+    response = render(request, "error.html", problem.status, problem=problem)
+    for name, value in problem.headers.items():
+        if name.lower() != "www-authenticate":
+            response.headers[name] = value
+    return response
+
+
+def plain_error(problem: Problem) -> str:
+    return plain_error_page(problem)
+
+
+def form_errors(error: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "form"
+        message = MESSAGES.get(item["type"])
+        if item["type"] == "value_error":
+            message = str(item.get("ctx", {}).get("error", item["msg"]))
+        problems.append(FieldProblem(location=name, message=message or item["msg"]))
+    return problems
+
+
+def _same_origin(request: Request) -> None:
+    """A form must come from these pages: a cross-site post is refused."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.url.netloc:
+        raise Problem(403, "cross-site", "Cross-site form", "이 사이트에서 보낸 양식이 아닙니다.")
+
+
+def _values(form: FormData) -> dict[str, str]:
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+# -- residents ------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def index(request: Request) -> HTMLResponse:
+    return render(request, "index.html")
+
+
+@router.get("/complaints/new")
+async def submit_form(request: Request) -> HTMLResponse:
+    return render(request, "submit.html", values={"category": "inquiry", "topic": "intake"})
+
+
+@router.post("/complaints/new")
+async def submit(request: Request) -> Response:
+    _same_origin(request)
+    values = _values(await request.form())
+    errors: list[FieldProblem] = []
+    if values.get("consent") != "yes":
+        errors.append(
+            FieldProblem(location="consent", message="개인정보 수집·이용에 동의해 주세요.")
+        )
+    fields: dict[str, Any] = {
+        name: values[name]
+        for name in ("category", "topic", "contact", "text", "about_receipt_code")
+        if values.get(name, "").strip()
+    }
+    fields["private"] = values.get("private") == "yes"
+    form: ComplaintSubmission | None = None
+    try:
+        form = ComplaintSubmission.model_validate(fields)
+    except ValidationError as error:
+        errors += form_errors(error)
+    if errors or form is None:
+        return render(request, "submit.html", 422, values=values, errors=errors)
+    try:
+        receipt = await desk_of(request).submit(form)
+    except Problem as problem:
+        errors = [
+            FieldProblem(location=e.location.removeprefix("body."), message=e.message)
+            for e in problem.errors or []
+        ]
+        return render(
+            request, "submit.html", problem.status, values=values, errors=errors, problem=problem
+        )
+    return render(request, "receipt.html", 201, receipt=receipt)
+
+
+@router.get("/status")
+async def status_form(request: Request) -> HTMLResponse:
+    return render(request, "status.html", values={})
+
+
+@router.post("/status")
+async def status(request: Request) -> HTMLResponse:
+    _same_origin(request)
+    values = _values(await request.form())
+    code, secret = values.get("receipt_code", "").strip(), values.get("secret", "").strip()
+    if not code or not secret:
+        problem = Problem(
+            422, "invalid-input", "입력 확인", "접수번호와 비밀번호를 모두 입력해 주세요."
+        )
+        return render(request, "status.html", 422, values=values, problem=problem)
+    try:
+        result = await desk_of(request).resident_status(code[:40], secret[:40])
+    except Problem as problem:
+        if problem.status in (404, 422):
+            problem.detail = "접수번호 또는 비밀번호가 맞지 않습니다. 다시 확인해 주세요."
+        return render(request, "status.html", problem.status, values=values, problem=problem)
+    return render(request, "status.html", values={"receipt_code": code}, result=result)
+
+
+@router.get("/notices")
+async def notices(request: Request) -> HTMLResponse:
+    return render(request, "notices.html", notices=await desk_of(request).public_notices())
+
+
+# -- staff sign-in -----------------------------------------------------------------------------
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+async def sign_in_redirect(request: Request, error: SignInRequired) -> Response:
+    return RedirectResponse(f"/staff/login?next={quote(error.next_path)}", status_code=303)
+
+
+async def signed_in(request: Request) -> StaffUser:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise SignInRequired(request.url.path)
+    try:
+        return await desk_of(request).authenticate(token)
+    except Problem:
+        raise SignInRequired(request.url.path) from None
+
+
+def _local(path: str | None) -> str:
+    """Only a path of these pages is a place to go after signing in."""
+    if path and path.startswith(("/staff", "/ops")) and "//" not in path:
+        return path
+    return "/staff"
+
+
+@router.get("/staff/login")
+async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "staff_login.html", next=_local(next))
+
+
+@router.post("/staff/login")
+async def login(request: Request) -> Response:
+    _same_origin(request)
+    values = _values(await request.form())
+    token = values.get("token", "").strip()
+    try:
+        user = await desk_of(request).authenticate(token)
+    except Problem:
+        problem = Problem(401, "unauthorized", "로그인 실패", "토큰이 맞지 않거나 만료되었습니다.")
+        return render(
+            request, "staff_login.html", 401, next=_local(values.get("next")), problem=problem
+        )
+    response = RedirectResponse(_local(values.get("next")), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+    )
+    response.headers["X-Staff"] = user.staff
+    return response
+
+
+@router.post("/staff/logout")
+async def logout(request: Request) -> Response:
+    _same_origin(request)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+# -- staff desk ----------------------------------------------------------------------------------
+
+
+@router.get("/staff")
+async def staff_queue(request: Request) -> HTMLResponse:
+    user = await signed_in(request)
+    items = await desk_of(request).queue(user)
+    return render(request, "staff_queue.html", user=user, items=items, now=desk_of(request).clock())
+
+
+async def _case_page(
+    request: Request,
+    user: StaffUser,
+    code: str,
+    *,
+    status: int = 200,
+    problem: Problem | None = None,
+    action: str | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    desk = desk_of(request)
+    detail = await desk.case_detail(user, code)
+    return render(
+        request,
+        "staff_case.html",
+        status,
+        user=user,
+        case=detail,
+        members=[m for m in _members(desk)],
+        problem=problem,
+        failed_action=action,
+        values=values or {},
+        done=request.query_params.get("done"),
+        now=desk.clock(),
+    )
+
+
+def _members(desk: Desk) -> list[Any]:
+    roster = desk.complaints.roster
+    current = getattr(roster, "current", None)
+    return list(current().members()) if current else []
+
+
+@router.get("/staff/cases/{code}")
+async def case_page(request: Request, code: str) -> HTMLResponse:
+    user = await signed_in(request)
+    return await _case_page(request, user, code[:40])
+
+
+def form_body(name: str, values: dict[str, str]) -> BaseModel:
+    """A staff action's body from its form: empty fields take their defaults."""
+    model = ACTION_BODIES[name]
+    fields: dict[str, Any] = {}
+    for field in model.model_fields:
+        raw = values.get(field, "").strip()
+        if not raw:
+            continue
+        if field in DATETIME_FIELDS:
+            try:
+                moment = datetime.fromisoformat(raw)
+            except ValueError:
+                fields[field] = raw  # refused by the model, with its message
+                continue
+            fields[field] = moment if moment.tzinfo else moment.replace(tzinfo=SEOUL)
+        else:
+            fields[field] = raw
+    return model.model_validate(fields)
+
+
+@router.post("/staff/cases/{code}/{action}")
+async def case_action(request: Request, code: str, action: str) -> Response:
+    _same_origin(request)
+    user = await signed_in(request)
+    code = code[:40]
+    if action not in ACTION_MODELS:
+        raise Problem(404, "about:blank", "Not found", f"no action '{action}'")
+    values = _values(await request.form())
+    try:
+        body = form_body(action, values)
+        await desk_of(request).act(user, code, action, body)
+    except ValidationError as error:
+        problem = Problem(
+            422,
+            "invalid-input",
+            "입력 확인",
+            " ".join(f"{e.location}: {e.message}" for e in form_errors(error)),
+        )
+        return await _case_page(
+            request, user, code, status=422, problem=problem, action=action, values=values
+        )
+    except Problem as problem:
+        if problem.status in (404, 422) and problem.type.endswith(
+            ("case-not-found", "invalid-receipt-code")
+        ):
+            raise
+        return await _case_page(
+            request,
+            user,
+            code,
+            status=problem.status,
+            problem=problem,
+            action=action,
+            values=values,
+        )
+    return RedirectResponse(f"/staff/cases/{quote(code)}?done={quote(action)}", status_code=303)
+
+
+# -- ops ------------------------------------------------------------------------------------------
+
+
+async def _ops_page(
+    request: Request,
+    user: StaffUser,
+    *,
+    status: int = 200,
+    result: Any = None,
+    problem: Problem | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    desk = desk_of(request)
+    overview = await desk.ops_overview(user)
+    return render(
+        request,
+        "ops.html",
+        status,
+        user=user,
+        overview=overview,
+        result=result,
+        problem=problem,
+        values=values or {},
+        policy_categories=desk.complaints.policy.categories,
+        members=_members(desk),
+    )
+
+
+@router.get("/ops")
+async def ops(request: Request) -> HTMLResponse:
+    user = await signed_in(request)
+    return await _ops_page(request, user)
+
+
+@router.post("/ops/escalate")
+async def ops_escalate(request: Request) -> HTMLResponse:
+    _same_origin(request)
+    user = await signed_in(request)
+    values = _values(await request.form())
+    fields: dict[str, Any] = {
+        name: values[name] for name in ("reason", "category", "assignee") if values.get(name)
+    }
+    fields["overdue"] = values.get("overdue") == "yes"
+    try:
+        form = BulkEscalation.model_validate(fields)
+        result = await desk_of(request).escalate_in_bulk(user, form)
+    except ValidationError as error:
+        problem = Problem(
+            422,
+            "invalid-input",
+            "입력 확인",
+            " ".join(f"{e.location}: {e.message}" for e in form_errors(error)),
+        )
+        return await _ops_page(request, user, status=422, problem=problem, values=values)
+    except Problem as problem:
+        if problem.status == 403:
+            raise
+        return await _ops_page(request, user, status=problem.status, problem=problem, values=values)
+    return await _ops_page(request, user, result=result)
