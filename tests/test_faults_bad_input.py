@@ -331,10 +331,13 @@ async def outcome_of_start(handle: WorkflowHandle[Any, Any]) -> CaseView | BaseE
                 return failure
             pytest.fail(f"the workflow ended as {description.status} without failing")
         await asyncio.sleep(0.1)
+    description = await handle.describe()
+    pending = description.raw_description.pending_activities
+    retried = [f"{a.activity_type.name}: {a.last_failure.message}" for a in pending]
     history = await handle.fetch_history()
     failed = [e for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
-    detail = failed[-1].workflow_task_failed_event_attributes.failure.message if failed else ""
-    pytest.fail(f"stuck: neither registered nor failed after {OUTCOME_SECONDS:.0f} s. {detail}")
+    tasks = [e.workflow_task_failed_event_attributes.failure.message for e in failed[-1:]]
+    pytest.fail(f"stuck after {OUTCOME_SECONDS:.0f} s: retrying {retried}, failed tasks {tasks}")
 
 
 # -- tests ---------------------------------------------------------------------------------

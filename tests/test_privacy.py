@@ -211,7 +211,7 @@ def test_whole_store_encryption_at_rest_is_switched_on_by_eventsourcings_cipher_
         app.close()
     app = Complaints(env={**env, "CIPHER_KEY": AESCipher.create_key(32)})
     try:
-        with pytest.raises(Exception, match="(?i)decrypt|tag|invalid"):
+        with pytest.raises(Exception, match=r"(?i)decrypt|tag|invalid"):
             app.get_case(case.id)
     finally:
         app.close()
