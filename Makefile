@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit postgres bench clean install
+.PHONY: run test lint typecheck unit postgres browser bench clean install
 
 install: $(STAMP)
 
@@ -25,13 +25,26 @@ postgres:
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@pg_isready -h 127.0.0.1 -p 5432
 
+# The browser test drives Debian's Chromium through Debian's chromedriver (no
+# driver or browser download), with CJK fonts so Hangul renders. CI runs as root
+# on a machine of this kind: install them once, quietly, only when missing.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || \
+	    ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
+	  echo "installing $(BROWSER_PACKAGES) (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && \
+	  apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) postgres lint typecheck
+test: $(STAMP) postgres browser lint typecheck
 	$(BIN)/pytest
 
 bench: $(STAMP) postgres
@@ -39,6 +52,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/workflow_throughput.py
 	$(BIN)/python bench/workflow_memory.py
 	$(BIN)/python bench/replay_verify.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite

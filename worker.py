@@ -33,6 +33,8 @@ from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
 from activities.retention import RetentionActivities
 from domain.service import Complaints
+from web import serve as web_serve
+from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
@@ -143,24 +145,40 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
             temporal=settings.address,
             event_store=complaints.factory.__class__.__module__,
         )
+        web = await serve_web(client, complaints, settings) if dev else None
         if dev:
             print_dev_banner(settings)
         async with worker:
             await stop.wait()
             log.info("worker_stopping")
+            if web is not None:
+                await web_serve.stop(*web)
     complaints.close()
     if env is not None:
         await env.shutdown()
     log.info("worker_stopped")
 
 
+async def serve_web(
+    client: Client, complaints: Complaints, settings: TemporalSettings
+) -> tuple[web_serve.EmbeddedServer, asyncio.Task[None]]:
+    """The pages and the HTTP API, served in this loop with the worker's client and store."""
+    host, port = web_serve.web_address()
+    app = create_app(complaints=complaints, client=client, task_queue=settings.task_queue)
+    return await web_serve.start(app, host, port)
+
+
 def print_dev_banner(settings: TemporalSettings) -> None:
+    host, port = web_serve.web_address()
     print(
         f"""
 minwon is running (embedded stack).
   Temporal:    {settings.address}  (data: var/temporal.db)
   Web UI:      http://127.0.0.1:{DEV_UI_PORT}
   Event store: SQLite, var/minwon-events.db
+  Web pages:   http://{host}:{port}/  (staff desk /staff, ops /ops)
+  HTTP API:    http://{host}:{port}/api/docs  (schema /openapi.json)
+Staff sign in with a token: .venv/bin/minwon token issue --staff lee.service
 In another terminal, file a first complaint:
   .venv/bin/minwon file --channel homepage --category inquiry --topic program \\
       --contact 010-0000-0000 --text "프로그램 신청 방법을 알려주세요"

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.cases import authorise, origin
 from cli.errors import CliError
 from domain import audit
+from domain.access import may_see_personal_data
 from domain.audit import Anchor, CaseRef, CaseVerdict, HistoryRow, Replay
 from domain.calendar import to_seoul
 from domain.complaint import Commitment
@@ -91,7 +93,22 @@ def register(subparsers: Any) -> None:
         "--no-tail", action="store_true", help="do not ask Temporal: check the chains only"
     )
     verify.add_argument("--json", action="store_true", help="one JSON document for machines")
+    _actor_argument(verify)
     verify.set_defaults(handler=run_verify)
+
+    access = actions.add_parser(
+        "access",
+        help="the access log: who read whose personal data, when, from where",
+        description="Entries of the hash-chained access log, one per read of personal data.",
+    )
+    access.add_argument("--person", help="a person's pseudonym (p-…)")
+    access.add_argument("--case", metavar="CODE", help="the person who filed this case")
+    access.add_argument("--actor-of-read", dest="reader", help="reads by this staff member")
+    access.add_argument("--since", type=date.fromisoformat, help="first day (default: 30 days ago)")
+    access.add_argument("--until", type=date.fromisoformat, help="last day (default: today)")
+    access.add_argument("--json", action="store_true", help="one JSON document for machines")
+    _actor_argument(access)
+    access.set_defaults(handler=run_access)
 
     export = actions.add_parser(
         "export",
@@ -118,6 +135,13 @@ def _history_arguments(parser: argparse.ArgumentParser) -> None:
     )
     point.add_argument("--version", type=int, metavar="N", help="only the first N events")
     parser.add_argument("--show-personal", action="store_true", help=PERSONAL_HELP)
+    _actor_argument(parser)
+
+
+def _actor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id (auditor)"
+    )
 
 
 def _moment(text: str) -> datetime:
@@ -189,8 +213,11 @@ class History:
 def _history(args: argparse.Namespace, *, digests: bool) -> History:
     if args.version is not None and args.version < 1:
         raise CliError("--version counts from 1")
+    actor, roles = authorise(args, "audit")
     with _store() as app:
         ref = _find(app, args.code)
+        if args.show_personal:
+            _log_personal_read(app, ref.case_id, actor, roles, args.audit_command)
         last = app.recorder.select_events(ref.case_id, desc=True, limit=1)
         if not last:
             raise CliError(f"{ref.label} has no events in the store: run `minwon audit verify`")
@@ -209,6 +236,52 @@ def _history(args: argparse.Namespace, *, digests: bool) -> History:
         except CaseNotFoundError as error:
             raise CliError(f"{ref.label}: {error}") from None
     return History(ref, replayed, last[0].originator_version, args.as_of, args.version)
+
+
+def _log_personal_read(
+    app: Complaints, case_id: uuid.UUID, actor: str, roles: frozenset[str], command: str
+) -> None:
+    case = app.get_case(case_id)
+    if not may_see_personal_data(roles, actor, case.assignee):
+        raise CliError(
+            "refused: personal data is shown to the case's assignee, the designated officer "
+            "and auditors; run without --show-personal for the masked history"
+        )
+    app.log_access(
+        actor=actor,
+        at=datetime.now().astimezone(),
+        origin=origin(),
+        case=case,
+        action=f"audit {command} --show-personal",
+    )
+
+
+def run_access(args: argparse.Namespace) -> int:
+    authorise(args, "audit")
+    until = args.until or date.today()
+    since = args.since or until - timedelta(days=30)
+    with _store() as app:
+        person = args.person
+        if args.case:
+            person = app.person_of_case(_find(app, args.case).case_id)
+        entries = app.access_entries(since=since, until=until, person=person, actor=args.reader)
+        broken = [
+            (day, link)
+            for day in (since + timedelta(days=n) for n in range((until - since).days + 1))
+            if (link := app.verify_access_log(day)) is not None
+        ]
+    if args.json:
+        print(json.dumps({"entries": entries, "broken": [
+            {"day": day.isoformat(), "link": link.describe()} for day, link in broken
+        ]}, ensure_ascii=False, indent=2))  # fmt: skip
+    else:
+        for e in entries:
+            print(f"{e['at']}  {e['actor']:<14} {e['action']:<32} {e['person_id']}  "
+                  f"case {e['case_id']}  from {e['origin']}")  # fmt: skip
+        print(f"{len(entries)} access(es) from {since} to {until}")
+        for day, link in broken:
+            print(f"ACCESS LOG OF {day} BROKEN: {link.describe()}")
+    return 1 if broken else 0
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -551,6 +624,7 @@ def describe_broken(verdict: CaseVerdict) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    authorise(args, "audit")
     if bool(args.code) == bool(args.all):
         raise CliError("give a receipt code or --all")
     report = Report(args.json)

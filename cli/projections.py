@@ -1,10 +1,11 @@
 """`minwon projections run|rebuild`: keep the read models up to date, or rebuild them.
 
-`run --once` catches every view up and exits (tests, cron); `run` keeps them up
-to date until SIGTERM or SIGINT — polling the notification log on SQLite, with
-eventsourcing's `ProjectionRunner` subscribed to the store on PostgreSQL.
-`rebuild NAME|all` empties a view and processes every event again, in one
-transaction. The event store comes from the same settings as the worker.
+`run --once` catches every view up and exits (tests, cron). `run` catches up the
+same way, then keeps the views up to date until SIGTERM or SIGINT: polling the
+notification log on SQLite, with eventsourcing's `ProjectionRunner` subscribed
+to the store on PostgreSQL. `rebuild NAME|all` empties a view and processes every
+event again, in one transaction. The event store comes from the same settings
+as the worker (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`).
 """
 
 from __future__ import annotations

@@ -413,7 +413,7 @@ def _print_rows(
         print("nothing to report yet")
     else:
         table = [[_number(value) for value in row] for row in rows]
-        print(render_table(text_headings or [h.upper() for h in headings], table))
+        print(render_table(text_headings or [h.upper().replace("_", " ") for h in headings], table))
         if note:
             print(note)
 

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cli.errors import CliError
+from domain.access import AccessDeniedError, require
 from domain.calendar import SEOUL, to_seoul
 from domain.roster import ROLES, Roster, RosterError, StaffMember, StoredRoster
 from domain.service import Complaints
@@ -146,10 +147,19 @@ def _actor(args: argparse.Namespace) -> str:
     return str(args.actor)
 
 
+def _may_change(stored: StoredRoster, actor: str, at: datetime) -> None:
+    """The roster is changed by ops or the director (domain.access), as on that day."""
+    try:
+        require(stored, actor, "roster", at)
+    except AccessDeniedError as error:
+        raise CliError(f"refused: {error}") from None
+
+
 def run_assign(args: argparse.Namespace) -> int:
     actor = _actor(args)
     now = datetime.now(SEOUL)
     with _roster() as stored:
+        _may_change(stored, actor, now)
         before = stored.current().holder_on(args.role, args.start)
         try:
             roster = stored.assign(
@@ -171,9 +181,11 @@ def run_add_staff(args: argparse.Namespace) -> int:
     member = StaffMember(
         id=args.staff_id, name=args.name, title=args.title, phone=args.phone, email=args.email
     )
+    now = datetime.now(SEOUL)
     with _roster() as stored:
+        _may_change(stored, actor, now)
         try:
-            roster = stored.register_staff(member, by=actor, at=datetime.now(SEOUL))
+            roster = stored.register_staff(member, by=actor, at=now)
         except RosterError as error:
             raise CliError(f"cannot add {args.staff_id}: {error}") from None
     entry = roster.staff(args.staff_id)

@@ -75,6 +75,13 @@ class Writer:
         return None if row is None else dict(row)
 
 
+@dataclass
+class _Batch:
+    writer: Writer
+    claimed: Tracking | None = None
+    last: Tracking | None = None
+
+
 class View(TrackingRecorder, ABC):
     """A read model's tables and tracking record, on one database."""
 
@@ -83,7 +90,7 @@ class View(TrackingRecorder, ABC):
     tables: ClassVar[tuple[Table, ...]]
 
     # Set while a batch is open: handlers then join its transaction.
-    _batch: Writer | None = None
+    _batch: _Batch | None = None
 
     # -- backend ---------------------------------------------------------------------
 
@@ -116,13 +123,19 @@ class View(TrackingRecorder, ABC):
     @contextmanager
     def _writing(self, tracking: Tracking) -> Iterator[Writer]:
         """The transaction in which a handler writes rows together with `tracking`."""
-        if self._batch is not None:
-            self._track(self._batch._cursor, tracking)
-            yield self._batch
+        batch = self._batch
+        if batch is None:
+            with self._begin() as cursor:
+                self._track(cursor, tracking)
+                yield Writer(self, cursor)
             return
-        with self._begin() as cursor:
-            self._track(cursor, tracking)
-            yield Writer(self, cursor)
+        if batch.claimed is None:
+            # The batch's first position is claimed before anything is written, as
+            # for a single event; the last one is recorded when the batch ends.
+            self._track(batch.writer._cursor, tracking)
+            batch.claimed = tracking
+        batch.last = tracking
+        yield batch.writer
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """An event this view does not show: its position is still recorded as seen."""
@@ -133,22 +146,26 @@ class View(TrackingRecorder, ABC):
     def batch(self, *, reset: bool = False) -> Iterator[None]:
         """Process several events in one transaction; with `reset`, from an empty view.
 
-        Rows and tracking records of every event in the batch commit together or
-        not at all, so a batch keeps the exactly-once guarantee of one event. A
-        rebuild is one batch: readers see the old view until the new one is complete,
-        and a projector running meanwhile waits, then finds its positions taken.
+        Rows and tracking of every event in the batch commit together or not at
+        all, so a batch keeps the exactly-once guarantee of a single event; the
+        tracking record is written for the first event (claiming the position)
+        and the last. A rebuild is one batch: readers see the old view until the
+        new one is complete, and a projector running meanwhile waits, then finds
+        its positions taken.
         """
         if self._batch is not None:
             raise RuntimeError(f"view {self.name}: a batch is already open")
         with self._begin() as cursor:
-            writer = Writer(self, cursor)
+            batch = _Batch(Writer(self, cursor))
             if reset:
                 for table in self.tables:
-                    writer.execute(f"DELETE FROM {{{table.name}}}")
+                    batch.writer.execute(f"DELETE FROM {{{table.name}}}")
                 self._forget(cursor)
-            self._batch = writer
+            self._batch = batch
             try:
                 yield
+                if batch.last is not None and batch.last != batch.claimed:
+                    self._track(cursor, batch.last)
             finally:
                 self._batch = None
 

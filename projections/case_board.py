@@ -213,10 +213,8 @@ class CaseBoardView(View):
         return sorted(rows, key=_by_next_due)
 
 
-def _by_next_due(row: BoardRow) -> tuple[bool, str, str]:
-    due = row.next_due.isoformat() if row.next_due else ""
-    # Seoul's offset is fixed, so the ISO text sorts in time order.
-    return (row.next_due is None, due, row.receipt_code)
+def _by_next_due(row: BoardRow) -> tuple[bool, datetime, str]:
+    return (row.next_due is None, row.next_due or row.received_at, row.receipt_code)
 
 
 class SQLiteCaseBoard(CaseBoardView, SQLiteView):

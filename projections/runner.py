@@ -4,18 +4,24 @@ The views live where the events live unless told otherwise: each view reads the
 application's settings (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`), and
 eventsourcing's name prefix can move one elsewhere (`CASE_BOARD_POSTGRES_SCHEMA`).
 
-- **SQLite** cannot be subscribed to, so the views pull from the notification
-  log: a page of notifications after the lowest tracked position, decoded once,
-  then each view processes the events it has not seen in one transaction.
-- **PostgreSQL**: one eventsourcing `ProjectionRunner` per view, subscribed to
-  the application (LISTEN/NOTIFY), one transaction per event.
-- **Rebuild**: the view's rows and tracking record are deleted and every event
+- **Catching up** (`run --once`, and before `minwon cases` or a report reads a
+  view): a pull loop over the application's notification log — a page of
+  notifications after the lowest tracked position, decoded once, then each view
+  processes the events it has not seen in one transaction per page.
+- **Keeping up** (`run`): the backlog is caught up as above, then on SQLite,
+  which cannot be subscribed to, the same pull loop runs every `interval`
+  seconds; on PostgreSQL one eventsourcing `ProjectionRunner` per view is
+  subscribed to the application (LISTEN/NOTIFY) and writes each new event in a
+  transaction of its own as soon as it is recorded.
+- **Rebuilding**: the view's rows and tracking record are deleted and every event
   from position 0 is processed again, all in one transaction, so readers see the
   old view until the new one is complete.
 
 Every view sees every notification (no topic filter); an event a view does not
 show only advances its tracking record. So a view is caught up exactly when its
 position is the log's last notification id.
+
+Events are read as stored, through `EventLog`: personal fields stay sealed.
 
 Two projectors on one view (a `minwon projections run` and a `minwon cases`
 catching up) do not count an event twice: the second one to reach a position
@@ -24,6 +30,7 @@ finds it taken (`AlreadyTracked`), reads the positions again and goes on.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -88,7 +95,7 @@ from projections.staff_record import (
 
 DEFAULT_BATCH = 500
 # Each projector holds a few connections, not the library's default of five.
-_POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "2"}
+_POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "1"}
 _CREATE_ATTEMPTS = 5
 
 
@@ -202,7 +209,7 @@ class ReadModels:
             self.settings = {**_POOL_DEFAULTS, **self.app.env}
             for name in self.names:
                 model = READ_MODELS[name]
-                self.views[name] = _created(lambda model=model: self._open_view(model))
+                self.views[name] = _created(functools.partial(self._open_view, model))
             self._projections = {
                 name: self._projection_class(name)(view=self.views[name]) for name in self.names
             }
@@ -284,20 +291,13 @@ class ReadModels:
     def catch_up(
         self, *, batch: int = DEFAULT_BATCH, stop: threading.Event | None = None
     ) -> list[Progress]:
-        """Process everything recorded until now; returns where each view started and ended."""
-        stop = stop or threading.Event()
+        """Process everything recorded until now; returns where each view started and ended.
+
+        On both backends the backlog is pulled in batches: a subscription is for
+        waiting on new events, which catching up once does not do.
+        """
         before = {name: self.position(name) for name in self.names}
-        if self.backend == "sqlite":
-            self._pull(batch, stop)
-        else:
-            target = self.last_notification()
-            if any(position < target for position in before.values()):
-                with _Runners(self) as runners:
-                    while not stop.is_set() and not all(
-                        self.position(name) >= target for name in self.names
-                    ):
-                        runners.check()
-                        stop.wait(0.05)
+        self._pull(batch, stop or threading.Event())
         return [Progress(name, before[name], self.position(name)) for name in self.names]
 
     def run(
@@ -307,22 +307,35 @@ class ReadModels:
         interval: float = 1.0,
         batch: int = DEFAULT_BATCH,
         on_progress: Callable[[list[Progress]], None] = lambda _: None,
+        backlog_first: bool = True,
     ) -> None:
-        """Keep every view up to date until `stop` is set."""
-        runners = _Runners(self) if self.backend == "postgres" else None
+        """Keep every view up to date until `stop` is set.
+
+        The backlog is pulled first, in batches (unless `backlog_first` is false);
+        then SQLite is polled every `interval` seconds, while on PostgreSQL one
+        `ProjectionRunner` per view is subscribed to the store.
+        """
+        before = {name: self.position(name) for name in self.names}
+
+        def report() -> None:
+            nonlocal before
+            now = {name: self.position(name) for name in self.names}
+            moved = [Progress(n, before[n], now[n]) for n in self.names if now[n] != before[n]]
+            if moved:
+                on_progress(moved)
+            before = now
+
+        if backlog_first or self.backend == "sqlite":
+            self._pull(batch, stop)
+            report()
+        runners = _Runners(self) if self.backend == "postgres" and not stop.is_set() else None
         try:
-            before = {name: self.position(name) for name in self.names}
-            while not stop.is_set():
+            while not stop.wait(interval):
                 if runners is None:
                     self._pull(batch, stop)
                 else:
                     runners.check()
-                now = {name: self.position(name) for name in self.names}
-                moved = [Progress(n, before[n], now[n]) for n in self.names if now[n] != before[n]]
-                if moved:
-                    on_progress(moved)
-                before = now
-                stop.wait(interval)
+                report()
         finally:
             if runners is not None:
                 runners.close()
@@ -423,6 +436,8 @@ class _Runners:
         for runner in runners:
             try:
                 self._stop(runner)
+            except AlreadyTracked:
+                pass  # another projector processed that position: nothing was lost
             except BaseException as error:  # the others must still be stopped
                 errors.append(error)
         if errors:

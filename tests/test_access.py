@@ -191,3 +191,30 @@ def test_the_show_command_needs_an_actor_on_the_roster(capsys: pytest.CaptureFix
 
     assert main(["show", "MW-00000-00000", "--actor", "stranger"]) == 2
     assert "not on the roster" in capsys.readouterr().err
+
+
+def test_an_auditor_reading_personal_data_in_a_replay_is_logged_and_listed(
+    store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    app = Complaints()
+    try:
+        case = filed(app, "access-cli-1")
+    finally:
+        app.close()
+    code = case.receipt_code  # type: ignore[attr-defined]
+    assert main(["audit", "replay", code, "--show-personal", "--actor", "yoon.audit"]) == 0
+    assert "010-2222-3333" in capsys.readouterr().out
+    assert main(["audit", "replay", code, "--show-personal", "--actor", "jung.director"]) == 2
+    assert "refused: personal data" in capsys.readouterr().err
+    assert main(["audit", "replay", code, "--actor", "lee.service"]) == 2
+    assert "may not audit" in capsys.readouterr().err
+
+    assert main(["audit", "access", "--case", code, "--actor", "yoon.audit"]) == 0
+    out = capsys.readouterr().out
+    assert "yoon.audit" in out and "audit replay --show-personal" in out
+    assert "1 access(es)" in out and "jung.director" not in out

@@ -69,6 +69,7 @@ def minwon(
         closed_port = probe.getsockname()[1]
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
     monkeypatch.setenv("MINWON_PAYLOAD_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")  # an auditor on the roster
     capsys.readouterr()
 
     def run(*args: str) -> Run:

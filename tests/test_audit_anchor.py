@@ -83,6 +83,7 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
     monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
+    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")  # an auditor on the roster
 
     async def verify_all() -> tuple[int, list[str]]:
         capsys.readouterr()

@@ -32,13 +32,13 @@ import pytest_asyncio
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from temporalio.client import WorkflowExecutionStatus as Status
 from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.client import WorkflowExecutionStatus as Status
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -455,9 +455,7 @@ def _only_timers_since(stack: Stack, filed: CaseView, before: CaseView) -> bool:
     # A refused action records nothing; the case's own clocks may have run meanwhile.
     timers = {"CommitmentWarned", "CommitmentBreached", "Escalated", "NoticeSent"}
     events = stack.complaints.history(uuid.UUID(filed.case_id))
-    return all(
-        type(e).__name__ in timers for e in events if e.originator_version > before.version
-    )
+    return all(type(e).__name__ in timers for e in events if e.originator_version > before.version)
 
 
 async def test_after_the_bad_input_the_case_still_takes_a_valid_action_and_never_failed_a_task(
@@ -474,5 +472,7 @@ async def test_after_the_bad_input_the_case_still_takes_a_valid_action_and_never
     assert (view.assignee, again.assignee) == ("choi.tour", "lee.service")
     assert again.receipt_code == filed.receipt_code
     history = await handle.fetch_history()
-    failed_tasks = [e for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
+    failed_tasks = [
+        e for e in history.events if e.HasField("workflow_task_failed_event_attributes")
+    ]
     assert failed_tasks == []

@@ -97,7 +97,8 @@ class DevServer:
                 pytest.fail(f"the dev server exited with {self.process.returncode}:\n{self.log()}")
             try:
                 client = await Client.connect(
-                    self.address, data_converter=sealed_converter()  # type: ignore[no-untyped-call]
+                    self.address,
+                    data_converter=sealed_converter(),  # type: ignore[no-untyped-call]
                 )
                 # Connected is not ready: the namespace must answer too.
                 await client.count_workflows()
@@ -139,13 +140,17 @@ def worker_env(
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
         "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
         "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
+        "MINWON_MAIL_OUTBOX": str(folder / "mail"),
         **store,
         **extra,
     }
 
 
 def sqlite_store(folder: Path) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "events.db")}
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(folder / "events.db"),
+    }
 
 
 def new_intake(prefix: str, category: str = "inquiry", **fields: Any) -> FileComplaintInput:

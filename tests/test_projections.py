@@ -14,6 +14,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -396,10 +397,10 @@ SEED_CATEGORIES = ("inquiry", "inquiry", "opinion", "late_reply", "inquiry")
 SEED_TOPICS = ("program", "intake", "service", "intake", "tour")
 
 
-def seed_cases(app: Complaints, count: int) -> None:
+def seed_cases(app: Complaints, count: int, *, first: int = 0) -> None:
     """`count` cases with histories like the center's, one save after intake each."""
     start = kst("2026-09-01T09:30")
-    for i in range(count):
+    for i in range(first, first + count):
         received = start + timedelta(hours=5 * i)
         case = app.file(
             sample_intake(
@@ -477,6 +478,12 @@ def wait_for_log(process: subprocess.Popen[bytes], event: str, deadline: float) 
             seen += line
 
 
+def wait_until(condition: Callable[[], bool], deadline: float, what: str) -> None:
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
 def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild(
     store_env: dict[str, str], complaints: Complaints, read_models: ReadModels
 ) -> None:
@@ -484,37 +491,96 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
     last = read_models.last_notification()
     deadline = time.monotonic() + DEADLINE_SECONDS
 
-    # Small batches on SQLite, so there are many commits to be killed between.
+    # Small batches on SQLite, so there are many commits to be killed between;
+    # on PostgreSQL the subscribed runners commit each event.
     projector = minwon_process(store_env, "projections", "run", "--batch", "40")
     try:
-        while not any(read_models.position(name) > 0 for name in NAMES):
-            assert projector.poll() is None, projector.communicate()
-            assert time.monotonic() < deadline, "the projector made no progress"
-            time.sleep(0.01)
+        wait_until(
+            lambda: any(read_models.position(name) > 0 for name in NAMES) or bool(projector.poll()),
+            deadline,
+            "the projector made progress",
+        )
         projector.send_signal(signal.SIGKILL)
+        projector.wait(timeout=DEADLINE_SECONDS)
     finally:
         projector.kill()
-        projector.wait(timeout=DEADLINE_SECONDS)
+    assert projector.returncode == -signal.SIGKILL, projector.communicate()
     killed_at = {name: read_models.position(name) for name in NAMES}
     assert any(position < last for position in killed_at.values()), killed_at
 
-    # Restarted while another projector (this process) catches up at the same time.
-    projector = minwon_process(store_env, "projections", "run")
-    try:
-        wait_for_log(projector, "projections_started", deadline)
-        read_models.catch_up()
-        while not all(read_models.position(name) == last for name in NAMES):
-            assert projector.poll() is None, projector.communicate()
-            assert time.monotonic() < deadline, "the restarted projector did not catch up"
-            time.sleep(0.05)
-        projector.send_signal(signal.SIGTERM)
-        _, err = projector.communicate(timeout=DEADLINE_SECONDS)
-    finally:
-        projector.kill()
-    assert projector.returncode == 0, err.decode()
+    restarted = subprocess.run(
+        [str(MINWON), "projections", "run", "--once"],
+        env={**os.environ, **store_env},
+        capture_output=True,
+        timeout=DEADLINE_SECONDS,
+    )
+    assert restarted.returncode == 0, restarted.stderr.decode()
+    assert all(read_models.position(name) == last for name in NAMES)
 
     live = dumps(read_models)
     for name in NAMES:
         read_models.rebuild(name)
     assert dumps(read_models) == live
     assert len(live["case_board"]["case_board"]) == 200
+
+
+def test_a_running_projector_takes_new_events_and_exits_cleanly_on_sigterm(
+    store_env: dict[str, str], complaints: Complaints, read_models: ReadModels
+) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    projector = minwon_process(store_env, "projections", "run", "--interval", "0.2")
+    try:
+        wait_for_log(projector, "projections_started", deadline)
+        case = complaints.file(sample_intake(received_at=kst("2026-11-02T10:00")))
+        last = read_models.last_notification()
+        wait_until(
+            lambda: all(read_models.position(name) == last for name in NAMES),
+            deadline,
+            "the running projector processed the new case",
+        )
+        projector.send_signal(signal.SIGTERM)
+        _, err = projector.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        projector.kill()
+
+    assert projector.returncode == 0, err.decode()
+    assert b"projections_stopped" in err
+    assert [row.receipt_code for row in read_models.case_board.rows()] == [case.receipt_code]
+
+
+def test_two_projectors_at_once_count_each_event_once(
+    store_env: dict[str, str], complaints: Complaints, read_models: ReadModels
+) -> None:
+    """Cases are filed while one projector keeps up (subscribed, on PostgreSQL) and
+    another catches up again and again: they race for the same positions."""
+    stop = threading.Event()
+    other = ReadModels(store_env)
+    errors: list[BaseException] = []
+
+    def keep_up() -> None:
+        try:
+            other.run(stop, interval=0.02)
+        except BaseException as error:  # handed to the test below
+            errors.append(error)
+
+    keeping_up = threading.Thread(target=keep_up)
+    filing = threading.Thread(target=seed_cases, args=(complaints, 30))
+    keeping_up.start()
+    filing.start()
+    try:
+        while filing.is_alive():
+            read_models.catch_up(batch=3)
+    finally:
+        filing.join(timeout=DEADLINE_SECONDS)
+        stop.set()
+        keeping_up.join(timeout=DEADLINE_SECONDS)
+        other.close()
+    assert not keeping_up.is_alive()
+    assert errors == []
+
+    read_models.catch_up()
+    live = dumps(read_models)
+    for name in NAMES:
+        read_models.rebuild(name)
+    assert dumps(read_models) == live
+    assert len(live["case_board"]["case_board"]) == 30

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from web.desk import Desk, StaffUser
 from web.problems import Problem
 from web.schemas import (
+    RECEIPT_PATTERN,
     AnnounceBody,
     AnswerBody,
     ApologyBody,
@@ -79,9 +81,20 @@ async def staff_user(
     return await desk_of(request).authenticate(credentials.credentials)
 
 
+def origin(request: Request, via: str) -> str:
+    """Where a read came from, for the access log."""
+    return f"{via}:{request.client.host if request.client else 'unknown'}"
+
+
 Staff = Annotated[StaffUser, Depends(staff_user)]
 Code = Annotated[
-    str, Path(min_length=1, max_length=40, description="receipt code, e.g. MW-7K3QX-9PD2M")
+    str,
+    Path(
+        min_length=1,
+        max_length=40,
+        pattern=RECEIPT_PATTERN,
+        description="receipt code, e.g. MW-7K3QX-9PD2M",
+    ),
 ]
 CASE: dict[int | str, dict[str, Any]] = {
     "403": {"description": "Not this staff member's to do"},
@@ -159,11 +172,13 @@ async def file_case(request: Request, body: StaffFiling, user: Staff) -> StaffFi
     responses=CASE,
 )
 async def case_detail(request: Request, code: Code, user: Staff) -> CaseDetail:
-    return await desk_of(request).case_detail(user, code)
+    return await desk_of(request).case_detail(user, code, origin=origin(request, "api"))
 
 
-async def _act(request: Request, user: StaffUser, code: str, name: str, body: object) -> CaseView:
-    return await desk_of(request).act(user, code, name, body)  # type: ignore[arg-type]
+async def _act(
+    request: Request, user: StaffUser, code: str, name: str, body: BaseModel
+) -> CaseView:
+    return await desk_of(request).act(user, code, name, body)
 
 
 @router.post(

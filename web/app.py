@@ -135,7 +135,7 @@ async def _validation_handler(request: Request, error: RequestValidationError) -
     fields = [
         FieldProblem(
             location=".".join(str(part) for part in item.get("loc", ())),
-            message=str(item.get("msg", "invalid")),
+            message=_message(item),
         )
         for item in items
     ]
@@ -147,6 +147,27 @@ async def _validation_handler(request: Request, error: RequestValidationError) -
         errors=fields,
     )
     return problem_response(request, problem)
+
+
+# What a field that failed its pattern should look like, said plainly.
+FORMATS = {
+    "code": "a receipt code, like MW-7K3QX-9PD2M",
+    "receipt_code": "a receipt code, like MW-7K3QX-9PD2M",
+    "about_receipt_code": "a receipt code, like MW-7K3QX-9PD2M",
+    "linked_to": "a receipt code, like MW-7K3QX-9PD2M",
+    "staff": "a staff id, like lee.service",
+    "for_staff": "a staff id, like lee.service",
+    "assignee": "a staff id, like lee.service",
+    "category": "a policy category, like inquiry",
+    "topic": "a routing topic, like program",
+}
+
+
+def _message(item: Any) -> str:
+    field = str(item.get("loc", ("",))[-1])
+    if item.get("type") == "string_pattern_mismatch" and field in FORMATS:
+        return f"not {FORMATS[field]}"
+    return str(item.get("msg", "invalid"))
 
 
 async def _http_handler(request: Request, error: StarletteHTTPException) -> Response:

@@ -7,12 +7,14 @@ validates it and an activity records it; nothing here writes a case. The
 credentials (a token's digest, a resident secret's digest) are the only things
 written here, next to the cases.
 
-Who may do what follows from the roster on the day and from the case:
-- the assignee, whoever a case was escalated to, the designated officer and the
-  director handle a case: they act on it and see its personal data;
-- ops act on any case (without its personal data) and reassign or escalate in bulk;
-- auditors read cases, without personal data, and act on none;
-- any staff member may take a message for an absent colleague.
+Who may do what follows `domain.access` (the rules `minwon` and the command
+activity enforce), checked here first so a refusal is a 403 before Temporal:
+roles come from the roster on the day. On top of the role, an action that only
+the `staff` role allows is for the case's own people: its assignee, whoever it
+was escalated to, the designated officer or the director (any staff member may
+still take a message for an absent colleague). Personal data is shown as
+`domain.access` says (assignee, officer, auditor), and every such read is written
+to the access log.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.notices import COMMITMENT_LABELS, STATUS_LABELS
+from domain.access import (
+    DIRECTOR,
+    OFFICER,
+    OPS,
+    PERMISSIONS,
+    STAFF,
+    may_see_case,
+    may_see_personal_data,
+    roles_of,
+)
 from domain.calendar import SEOUL, to_seoul
 from domain.complaint import Complaint
 from domain.policy import UnknownCategoryError
@@ -67,7 +79,7 @@ from web.schemas import (
 )
 from workflows import models
 from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
-from workflows.complaint import ComplaintWorkflow
+from workflows.client import act as act_on
 from workflows.models import CaseView, FileComplaintInput
 from workflows.search import ASSIGNEE, CATEGORY, ESCALATED, NEXT_DUE, RECEIPT, STATUS
 
@@ -76,7 +88,7 @@ T = TypeVar("T")
 
 TEMPORAL_TIMEOUT = 30.0
 DUE_SOON = timedelta(hours=24)
-SUPERVISORS = frozenset({"designated_officer", "director"})
+SUPERVISORS = frozenset({OFFICER, DIRECTOR})
 QUEUE_LIMIT = 500
 CASE_STATUS_LABELS = {
     "received": "접수",
@@ -137,7 +149,7 @@ class StaffUser:
 
     @property
     def runs_ops(self) -> bool:
-        return "ops" in self.roles or self.supervises
+        return OPS in self.roles or self.supervises
 
     def me(self) -> Me:
         return Me(
@@ -148,22 +160,42 @@ class StaffUser:
         )
 
 
-def handles(user: StaffUser, case: Complaint) -> bool:
-    """Whether the user handles the case: acts on it and sees its personal data."""
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "forbidden", "Not allowed", detail)
+
+
+def own_case(user: StaffUser, case: Complaint) -> bool:
+    """The case's own people: its assignee, whoever it went to, the officer, the director."""
     escalated_to = {e.to_staff for e in case.escalations}
     return user.staff == case.assignee or user.staff in escalated_to or user.supervises
 
 
-def may_act(user: StaffUser, case: Complaint, action: str) -> bool:
-    if action == "message":
-        return True
-    if action == "assign":
-        return user.runs_ops
-    return handles(user, case) or "ops" in user.roles
+def check_action(user: StaffUser, case: Complaint, name: str) -> None:
+    """Raise 403 unless the user may run action `name` on the case (see the module doc)."""
+    command = ACTION_MODELS[name].command
+    allowed = PERMISSIONS.get(command, frozenset())
+    granted = user.roles & allowed
+    if not granted:
+        raise forbidden(
+            f"{user.staff} ({', '.join(sorted(user.roles))}) may not "
+            f"{command.replace('_', ' ')}: that needs {' or '.join(sorted(allowed))}"
+        )
+    if not may_see_case(user.roles, user.staff, case.assignee, case.private):
+        raise forbidden(f"case {case.receipt_code} is private (비공개) and not yours")
+    if granted <= {STAFF} and command != "take_message" and not own_case(user, case):
+        raise forbidden(
+            f"{user.staff} may not {name} case {case.receipt_code}: it is handled by its "
+            "assignee, whoever it was escalated to, the designated officer or the director "
+            "(ops can reassign it)"
+        )
 
 
-def may_read(user: StaffUser, case: Complaint) -> bool:
-    return handles(user, case) or bool(user.roles & {"ops", "auditor"})
+def may(user: StaffUser, case: Complaint, name: str) -> bool:
+    try:
+        check_action(user, case, name)
+    except Problem:
+        return False
+    return True
 
 
 def to_action(name: str, body: BaseModel, actor: str) -> models.Action:
@@ -209,8 +241,9 @@ class AttemptLimiter:
     def check(self, key: str) -> None:
         with self._lock:
             now = time.monotonic()
-            recent = [t for t in self._seen.get(key, []) if now - t < self.window]
-            self._seen[key] = recent
+            recent = [t for t in self._seen.pop(key, []) if now - t < self.window]
+            if recent:
+                self._seen[key] = recent
             if len(recent) >= self.failures:
                 wait = int(self.window - (now - recent[0])) + 1
                 raise Problem(
@@ -223,7 +256,15 @@ class AttemptLimiter:
 
     def fail(self, key: str) -> None:
         with self._lock:
-            self._seen.setdefault(key, []).append(time.monotonic())
+            now = time.monotonic()
+            if len(self._seen) > 10_000:
+                # Codes guessed at random must not grow this without bound.
+                self._seen = {
+                    k: times
+                    for k, times in self._seen.items()
+                    if times and now - times[-1] < self.window
+                }
+            self._seen.setdefault(key, []).append(now)
 
 
 def _cause(error: BaseException) -> str:
@@ -463,11 +504,11 @@ class Desk:
             now = self.clock()
             if not record.admits(token, now):
                 return None
-            roles = self.complaints.roster.roles_of(record.staff, now)
-            member = self.complaints.roster.staff(record.staff)
-            if member is None and not roles:
+            roster = self.complaints.roster
+            roles = roles_of(roster, record.staff, now)
+            if not roles:
                 return None  # left the center: the token no longer names anyone
-            return StaffUser(record.staff, frozenset(roles), member)
+            return StaffUser(record.staff, roles, roster.staff(record.staff))
 
         user = await asyncio.to_thread(read)
         if user is None:
@@ -476,15 +517,22 @@ class Desk:
 
     async def file(self, user: StaffUser, form: StaffFiling) -> tuple[CaseView, str]:
         """A complaint staff take (visit, phone …), as `minwon file`; returns the secret too."""
+        if not user.roles & PERMISSIONS["file"]:
+            raise forbidden(f"{user.staff} may not file complaints")
         try:
             self.complaints.policy.category(form.category)
         except UnknownCategoryError as error:
             raise invalid([FieldProblem(location="body.category", message=str(error))]) from None
         linked = (await self._case(form.linked_to)).receipt_code if form.linked_to else None
+        if form.received_at is not None and form.received_at > self.clock():
+            raise invalid(
+                [FieldProblem(location="body.received_at", message="must not be in the future")]
+            )
         intake_ref = f"desk-{uuid.uuid4().hex}"
         try:
             intake = FileComplaintInput(
                 intake_ref=intake_ref,
+                received_at=form.received_at,
                 channel=form.channel,
                 category=form.category,
                 topic=form.topic,
@@ -504,44 +552,39 @@ class Desk:
     async def act(self, user: StaffUser, code: str, name: str, body: BaseModel) -> CaseView:
         """One staff or ops action on a case, through the workflow's update `act`."""
         case = await self._case(code)
-        if not may_act(user, case, name):
-            raise Problem(
-                403,
-                "forbidden",
-                "Not allowed",
-                f"{user.staff} may not {name} case {case.receipt_code}: "
-                + (
-                    "reassigning is for ops, the designated officer and the director"
-                    if name == "assign"
-                    else "it is handled by its assignee, whoever it was escalated to, "
-                    "the designated officer, the director, or ops"
-                ),
-            )
+        check_action(user, case, name)
         try:
             action = to_action(name, body, user.staff)
         except ValidationError as error:
             raise invalid(field_problems(error)) from None
         handle = self.client.get_workflow_handle(workflow_id(case.intake_ref), result_type=CaseView)
-        view = await self._temporal(handle.execute_update(ComplaintWorkflow.act, action))  # type: ignore[arg-type]
+        # Through `act`, which sends the action again while a long case continues as new.
+        view = await self._temporal(act_on(handle, action))  # type: ignore[arg-type]
         log.info("staff_action_sent", case_id=view.case_id, action=name, staff=user.staff)
         return view
 
-    async def case_detail(self, user: StaffUser, code: str) -> CaseDetail:
+    async def case_detail(self, user: StaffUser, code: str, origin: str = "web") -> CaseDetail:
         case = await self._case(code)
-        if not may_read(user, case):
-            raise Problem(
-                403,
-                "forbidden",
-                "Not allowed",
-                f"case {case.receipt_code} is not yours: it is read by those who handle it, "
-                "ops and auditors",
+        if not user.roles & PERMISSIONS["show"] or not may_see_case(
+            user.roles, user.staff, case.assignee, case.private
+        ):
+            raise forbidden(
+                f"case {case.receipt_code} is private (비공개): it is shown to its assignee, "
+                "the designated officer and auditors"
             )
-        shown = handles(user, case)
+        now = self.clock()
+        shown = may_see_personal_data(user.roles, user.staff, case.assignee)
         events = await asyncio.to_thread(self.complaints.history, case.id)
         if shown:
-            # Who read a resident's personal data, never the data itself.
-            log.info("personal_data_read", case_id=str(case.id), staff=user.staff, via="web")
-        now = self.clock()
+            # Who read a resident's personal data, from where: never the data itself.
+            await asyncio.to_thread(
+                self.complaints.log_access,
+                actor=user.staff,
+                at=now,
+                origin=origin,
+                case=case,
+                action="web case page",
+            )
         return CaseDetail(
             receipt_code=case.receipt_code,
             case_id=str(case.id),
@@ -592,8 +635,7 @@ class Desk:
             apology_required=case.apology_required,
             answer=case.answer if shown else (case.answer and "[가림]"),
             history=[history_entry(e, shown) for e in events],
-            may_act=may_act(user, case, "answer"),
-            may_assign=may_act(user, case, "assign"),
+            allowed_actions=[name for name in ACTION_MODELS if may(user, case, name)],
         )
 
     # -- queues (Temporal visibility) -------------------------------------------------------------
@@ -626,8 +668,34 @@ class Desk:
             return items
 
         items = await self._temporal(collect())
+        items = await asyncio.to_thread(self._with_breaches, items, now)
         far = datetime.max.replace(tzinfo=SEOUL)
         return sorted(items, key=lambda item: (item.next_due or far, item.receipt_code))
+
+    def _with_breaches(self, items: list[QueueItem], now: datetime) -> list[QueueItem]:
+        """Open cases whose every clock is breached have no next due in visibility.
+
+        A breach closes the commitment, so `MinwonNextDue` is unset just when the
+        case is most urgent; such a case is read from the store and shown overdue,
+        at the deadline it missed.
+        """
+        enriched = []
+        for item in items:
+            if item.next_due is None and item.status in ("received", "assigned"):
+                try:
+                    case = self.complaints.find_by_receipt(item.receipt_code)
+                except (CaseNotFoundError, ReceiptCodeError):
+                    enriched.append(item)
+                    continue
+                missed = [
+                    c.due
+                    for c in case.commitments.values()
+                    if c.status == "breached" and c.met_at is None
+                ]
+                if missed:
+                    item = item.model_copy(update={"next_due": min(missed), "overdue": True})
+            enriched.append(item)
+        return enriched
 
     async def queue(self, user: StaffUser) -> list[QueueItem]:
         """The user's open cases, and for the officer and director the escalated ones."""
@@ -648,13 +716,8 @@ class Desk:
         return sorted(merged, key=lambda item: (item.next_due or far, item.receipt_code))
 
     def _require_ops(self, user: StaffUser) -> None:
-        if not user.runs_ops:
-            raise Problem(
-                403,
-                "forbidden",
-                "Not allowed",
-                f"{user.staff} holds no ops, designated officer or director role today",
-            )
+        if not user.roles & PERMISSIONS["escalate"]:
+            raise forbidden(f"{user.staff} holds no ops, designated officer or director role today")
 
     async def ops_overview(self, user: StaffUser) -> OpsOverview:
         self._require_ops(user)
@@ -663,9 +726,13 @@ class Desk:
             "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running' "
             "AND MinwonStatus IN ('received', 'assigned')"
         )
-        overdue = await self._listed(
-            f"{base} AND MinwonNextDue < '{now.astimezone(UTC).isoformat()}'"
+        # Breached clocks are no longer open, so a case past every deadline has no
+        # next due at all: both kinds are listed, and the store tells them apart.
+        candidates = await self._listed(
+            f"{base} AND (MinwonNextDue < '{now.astimezone(UTC).isoformat()}' "
+            "OR MinwonNextDue IS NULL)"
         )
+        overdue = [item for item in candidates if item.overdue]
         escalated = await self._listed(f"{base} AND MinwonEscalated = true")
         return OpsOverview(now=now, overdue=overdue, escalated=escalated)
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from domain.calendar import SEOUL, to_seoul
+from domain.roster import Roster, StaffMember, StoredRoster
+from web.api import origin
 from web.desk import ACTION_MODELS, CASE_STATUS_LABELS, Desk, StaffUser
 from web.problems import FieldProblem, Problem, plain_error_page
 from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
@@ -69,6 +71,7 @@ ROLE_LABELS = {
     "director": "관장",
     "ops": "운영지원",
     "auditor": "감사",
+    "staff": "직원",
 }
 MESSAGES = {
     "missing": "꼭 입력해 주세요.",
@@ -97,6 +100,18 @@ def short_moment(moment: datetime | None) -> str:
     return local.strftime(f"%m-%d({WEEKDAYS[local.weekday()]}) %H:%M")
 
 
+def detail_value(value: object) -> str:
+    """A value of an event in the history, as a person reads it."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "예" if value else "아니오"
+    if isinstance(value, datetime):
+        return short_moment(value)
+    return str(value)
+
+
+templates.env.filters["value"] = detail_value
 templates.env.filters["kst"] = korean_moment
 templates.env.filters["short"] = short_moment
 templates.env.globals.update(
@@ -272,7 +287,7 @@ async def login(request: Request) -> Response:
     values = _values(await request.form())
     token = values.get("token", "").strip()
     try:
-        user = await desk_of(request).authenticate(token)
+        await desk_of(request).authenticate(token)
     except Problem:
         problem = Problem(401, "unauthorized", "로그인 실패", "토큰이 맞지 않거나 만료되었습니다.")
         return render(
@@ -287,7 +302,6 @@ async def login(request: Request) -> Response:
         secure=request.url.scheme == "https",
         max_age=12 * 3600,
     )
-    response.headers["X-Staff"] = user.staff
     return response
 
 
@@ -320,14 +334,14 @@ async def _case_page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     desk = desk_of(request)
-    detail = await desk.case_detail(user, code)
+    detail = await desk.case_detail(user, code, origin=origin(request, "web"))
     return render(
         request,
         "staff_case.html",
         status,
         user=user,
         case=detail,
-        members=[m for m in _members(desk)],
+        members=_members(desk),
         problem=problem,
         failed_action=action,
         values=values or {},
@@ -336,10 +350,14 @@ async def _case_page(
     )
 
 
-def _members(desk: Desk) -> list[Any]:
+def _members(desk: Desk) -> list[StaffMember]:
+    """The staff directory, for the forms that name a colleague."""
     roster = desk.complaints.roster
-    current = getattr(roster, "current", None)
-    return list(current().members()) if current else []
+    if isinstance(roster, StoredRoster):
+        return roster.current().members()
+    if isinstance(roster, Roster):
+        return roster.members()
+    return []
 
 
 @router.get("/staff/cases/{code}")
@@ -352,11 +370,15 @@ def form_body(name: str, values: dict[str, str]) -> BaseModel:
     """A staff action's body from its form: empty fields take their defaults."""
     model = ACTION_BODIES[name]
     fields: dict[str, Any] = {}
-    for field in model.model_fields:
+    for field, info in model.model_fields.items():
         raw = values.get(field, "").strip()
         if not raw:
             continue
-        if field in DATETIME_FIELDS:
+        if info.annotation is bool:
+            fields[field] = {"true": True, "false": False}.get(raw, raw)
+        elif info.annotation is int:
+            fields[field] = int(raw) if raw.isdigit() else raw
+        elif field in DATETIME_FIELDS:
             try:
                 moment = datetime.fromisoformat(raw)
             except ValueError:

@@ -11,13 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+)
 
 from workflows.models import CHANNELS, CaseView, Channel, Note, ShortText, StaffId, Text
 
 __all__ = ["CHANNELS"]
 
-ReceiptCode = Annotated[str, Field(min_length=1, max_length=40, examples=["MW-7K3QX-9PD2M"])]
+# As residents type it: any case, spaces or hyphens, O for 0, I or L for 1.
+RECEIPT_PATTERN = r"^\s*[ -]*(?:[Mm][ -]*[Ww][ -]*)?(?:[0-9A-TV-Za-tv-z][ -]*){10}\s*$"
+ReceiptCode = Annotated[
+    str,
+    Field(min_length=1, max_length=40, pattern=RECEIPT_PATTERN, examples=["MW-7K3QX-9PD2M"]),
+]
 Secret = Annotated[str, Field(min_length=1, max_length=40, examples=["4F7KD-Q2M9X"])]
 PolicyName = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
 
@@ -66,7 +79,7 @@ class ComplaintSubmission(_In):
         default="intake",
         description="for inquiries: intake 처음 상담, program 프로그램·서비스, facility 시설·견학",
     )
-    private: bool = Field(default=False, description="비공개상담: never announced")
+    private: StrictBool = Field(default=False, description="비공개상담: never announced")
     contact: Contact = Field(description="e-mail or phone, for the answer (encrypted)")
     text: Text = Field(description="the complaint in your words (encrypted)")
     about_receipt_code: ReceiptCode | None = Field(
@@ -176,10 +189,14 @@ class StaffFiling(_In):
     channel: Channel
     category: PolicyName
     topic: PolicyName = "intake"
-    private: bool = False
+    private: StrictBool = False
     contact: Annotated[str, Field(min_length=1, max_length=500)]
     text: Text
     linked_to: ReceiptCode | None = None
+    received_at: AwareDatetime | None = Field(
+        default=None,
+        description="when it reached the center (a letter received earlier); default: now",
+    )
 
 
 class AssignBody(_In):
@@ -204,7 +221,7 @@ class AnswerBody(_In):
 
 
 class FindingBody(_In):
-    fault_confirmed: bool
+    fault_confirmed: StrictBool
     finding: Text
 
 
@@ -228,7 +245,7 @@ class ReasonBody(_In):
 
 
 class SatisfactionBody(_In):
-    score: Annotated[int, Field(ge=1, le=5)]
+    score: Annotated[StrictInt, Field(ge=1, le=5)]
     comment: Note = ""
 
 
@@ -302,8 +319,10 @@ class CaseDetail(BaseModel):
     apology_required: bool
     answer: str | None
     history: list[HistoryEntry]
-    may_act: bool
-    may_assign: bool
+    allowed_actions: list[str] = Field(
+        description="the actions this staff member's roles allow on this case (the case's "
+        "own state may still refuse one)"
+    )
 
 
 class QueueItem(BaseModel):
@@ -325,7 +344,7 @@ class OpsOverview(BaseModel):
 
 class BulkEscalation(_In):
     reason: ShortText
-    overdue: bool = False
+    overdue: StrictBool = False
     category: PolicyName | None = None
     assignee: StaffId | None = None
 

@@ -8,22 +8,25 @@ TEMPORAL_API_KEY (Temporal Cloud), MINWON_TASK_QUEUE (minwon).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
 
 from workflows.codec import codec_from_env, data_converter
-from workflows.complaint import ComplaintWorkflow
-from workflows.models import CaseView, Escalate, FileComplaintInput
+from workflows.complaint import CONTINUING, ComplaintWorkflow
+from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
 
@@ -114,6 +117,34 @@ async def file_complaint(
     return handle, view
 
 
+async def act(
+    handle: WorkflowHandle[Any, Any],
+    action: AnyAction,
+    *,
+    update_id: str | None = None,
+    patience: float = 60.0,
+) -> CaseView:
+    """Run one staff or ops action on a case; returns the case as it stands after it.
+
+    While a long case moves to a fresh history (continue-as-new) it refuses new
+    actions for a moment, so that those in flight can finish; such an action is
+    sent again, and lands on the new run, for up to `patience` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            view: CaseView = await handle.execute_update(
+                ComplaintWorkflow.act, action, id=update_id
+            )
+            return view
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            moving = isinstance(cause, ApplicationError) and cause.type == CONTINUING
+            if not moving or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.1)
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     """Which open cases a bulk action touches; every field narrows the set."""
@@ -159,9 +190,7 @@ async def escalate_matching(
     async for execution in client.list_workflows(query):
         handle = client.get_workflow_handle(execution.id, result_type=CaseView)
         try:
-            view = await handle.execute_update(
-                ComplaintWorkflow.act, Escalate(reason=reason, by=by, trigger="manual")
-            )
+            view = await act(handle, Escalate(reason=reason, by=by, trigger="manual"))
         except WorkflowUpdateFailedError as error:
             outcomes.append(BulkOutcome(execution.id, None, str(error.cause or error)))
             continue

@@ -58,6 +58,9 @@ RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 FAILED_ALARM_BACKOFF = timedelta(minutes=10)
 
 INTERNAL_ACTIONS = ("warn", "breach", "notice_failed")
+# The refusal an action gets while the case continues as new; sent again, it lands
+# on the new run (`workflows.client.act` does that).
+CONTINUING = "CaseContinuing"
 # Which actions tell the resident, and with which notice.
 RESIDENT_NOTICES: dict[str, NoticeKind] = {
     "interim_reply": "interim_reply",
@@ -103,6 +106,7 @@ class ComplaintWorkflow:
         self._changed = False
         self._lock = asyncio.Lock()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._draining = False  # moving to a new run: new actions are refused
 
     # -- the process ----------------------------------------------------------------
 
@@ -137,6 +141,14 @@ class ComplaintWorkflow:
                 await self._fire(alarm.action)
             if self._history_is_long():
                 # The case lives on in the event store; the new run reads it back.
+                # Notices going out may take minutes (a mail server down): wait for
+                # them while actions are still taken. Then refuse new actions until
+                # those in flight finish: a steady stream of them would otherwise
+                # never leave a moment to continue as new, and the history would
+                # grow to Temporal's limit. `workflows.client.act` sends a refused
+                # action again, to the new run.
+                await workflow.wait_condition(lambda: not self._deliveries)
+                self._draining = True
                 await self._all_finished()
                 workflow.continue_as_new(intake)
         await self._all_finished()
@@ -357,6 +369,10 @@ class ComplaintWorkflow:
         if not isinstance(action, Action):
             # null and raw bytes reach here undecoded: their converters ignore the type.
             raise ValueError(f"an action object with a 'type' is required, not {action!r:.40}")
+        if self._draining:
+            raise ApplicationError(
+                "the case is moving to a new run; send the action again", type=CONTINUING
+            )
         if action.type in INTERNAL_ACTIONS:
             raise ValueError(f"'{action.type}' is recorded by the case's own workflow")
         if self._view is not None:

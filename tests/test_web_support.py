@@ -1,0 +1,111 @@
+"""A running stack for the web tests, as `make run` serves it.
+
+One background thread runs an event loop with the Temporal dev server (from the
+wheel, on a free port), a worker with the real activities on its own task queue
+and SQLite store, and the web application under uvicorn on a free port. Tests
+talk to it over HTTP, as a browser or an API client does, from plain sync code;
+`run()` hands a coroutine to the stack's loop when a test needs Temporal itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from cli.tokens import issue_token
+from domain.service import Complaints
+from tests.temporal_harness import running_stack
+from tests.test_end_to_end import free_port, start_dev_server
+from web import serve
+from web.app import create_app
+
+T = TypeVar("T")
+START_SECONDS = 60.0
+
+
+@dataclass
+class WebStack:
+    url: str
+    complaints: Complaints
+    loop: asyncio.AbstractEventLoop
+    client: Any  # temporalio Client, used through run()
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the stack's loop (where its Temporal client lives)."""
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
+
+    def token(self, staff: str) -> str:
+        """A bearer token for a staff member, issued once per stack."""
+        if staff not in self.tokens:
+            _, self.tokens[staff] = issue_token(self.complaints, staff, issued_by="tests", days=1)
+        return self.tokens[staff]
+
+    def http(self, staff: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token(staff)}"} if staff else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60.0)
+
+
+@contextmanager
+def web_stack(folder: Path) -> Iterator[WebStack]:
+    """Start the stack in its own thread; stop and close everything on the way out."""
+    ready = threading.Event()
+    failure: list[BaseException] = []
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        server = await start_dev_server()
+        try:
+            async with running_stack(server.client, folder) as stack:
+                port = free_port()
+                app = create_app(
+                    complaints=stack.complaints,
+                    client=server.client,
+                    task_queue=stack.task_queue,
+                    notices_interval=0,
+                )
+                web, task = await serve.start(app, "127.0.0.1", port)
+                stop = asyncio.Event()
+                holder.update(
+                    stack=WebStack(
+                        url=f"http://127.0.0.1:{port}",
+                        complaints=stack.complaints,
+                        loop=asyncio.get_running_loop(),
+                        client=server.client,
+                    ),
+                    stop=stop,
+                )
+                ready.set()
+                try:
+                    await stop.wait()
+                finally:
+                    await serve.stop(web, task)
+        finally:
+            await server.shutdown()
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # reported to the test thread
+            failure.append(error)
+            ready.set()
+
+    thread = threading.Thread(target=thread_main, name="web-stack", daemon=True)
+    thread.start()
+    if not ready.wait(START_SECONDS) or failure:
+        raise RuntimeError(f"the web stack did not start: {failure}")
+    stack: WebStack = holder["stack"]
+    try:
+        yield stack
+    finally:
+        stack.loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(START_SECONDS)
+        if failure:
+            raise failure[0]
