@@ -53,6 +53,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/workflow_memory.py
 	$(BIN)/python bench/replay_verify.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/projection_catchup.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite

@@ -55,6 +55,8 @@ class PostgresView(View, PostgresTrackingRecorder):
 
     @contextmanager
     def _begin(self) -> Iterator[Cursor]:
+        # Not in pipeline mode, although a batch would gain a third: tried, the
+        # tracking upsert's fetch was once handed an earlier UPDATE's result.
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 

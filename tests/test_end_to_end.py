@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from tests.conftest import POSTGRES_ENV, postgres_conninfo
 from tests.temporal_harness import DEV_SERVER, TEST_KEY, sealed_converter
 from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, Assign, Close, FileComplaintInput
+from workflows.models import Answer, Assign, Close, FileComplaintInput, TakeMessage
 from workflows.search import ALL_KEYS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -387,3 +387,38 @@ async def test_a_restarted_worker_process_keeps_serving_the_same_case(
         await process.stop()
     finally:
         process.kill()
+
+
+async def test_an_overdue_case_is_found_by_the_overdue_filter_after_its_breach(
+    dev_server: WorkflowEnvironment,
+    worker: WorkerProcess,
+    worker_env: dict[str, str],
+    store: Complaints,
+) -> None:
+    client, task_queue = dev_server.client, worker_env["MINWON_TASK_QUEUE"]
+    handle, view = await file_complaint(client, intake("callback", topic="intake"), task_queue)
+    promised = datetime.now(UTC) + timedelta(seconds=3)
+    await handle.execute_update(
+        ComplaintWorkflow.act,
+        TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=promised),
+    )
+
+    async def breached() -> bool:
+        status = await handle.query(ComplaintWorkflow.status)
+        return bool(status.escalations)
+
+    await wait_until(breached, "the callback breach and its escalation")
+    overdue = CaseFilter(overdue=True)
+    await wait_until(
+        lambda: _all_listed(client, overdue.visibility_query(datetime.now(UTC)), {handle.id}),
+        "the breached case under the overdue filter",
+    )
+    async with asyncio.timeout(DEADLINE_SECONDS):
+        outcomes = await escalate_matching(
+            client, overdue, "기한 초과 일괄 점검", "han.ops", datetime.now(UTC)
+        )
+    assert (handle.id, None) in [(o.workflow_id, o.error) for o in outcomes]
+    assert [(e.trigger, e.to_role) for e in _escalated_events(store, view.case_id)] == [
+        ("deadline", "designated_officer"),
+        ("manual", "director"),
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -36,13 +37,24 @@ def web_address() -> tuple[str, int]:
 
 async def start(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving in the running loop; returns once the socket listens."""
+    # Bound here, so a taken port is an error to report, not uvicorn's exit.
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise RuntimeError(
+            f"cannot serve the web pages on {host}:{port}: {error.strerror} "
+            "(set MINWON_WEB_PORT to another port)"
+        ) from None
     server = EmbeddedServer(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if task.done():
-            task.result()  # the error that stopped it (e.g. the port is taken)
+            task.result()
             raise RuntimeError(f"the web server on {host}:{port} stopped while starting")
         await asyncio.sleep(0.05)
     return server, task

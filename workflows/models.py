@@ -282,6 +282,16 @@ class CaseView(_Model):
         dues = [c.due for c in self.commitments if c.status == "open"]
         return min(dues) if dues else None
 
+    def earliest_unkept_due(self) -> datetime | None:
+        """The earliest due of a promise not yet kept, breached ones included: overdue
+        cases are the ones whose earliest unkept due has passed."""
+        dues = [
+            c.due
+            for c in self.commitments
+            if c.status == "open" or (c.status == "breached" and c.met_at is None)
+        ]
+        return min(dues) if dues else None
+
 
 NoticeKind = Literal[
     "receipt",

@@ -39,7 +39,8 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
 
 
 def search_attribute_updates(view: CaseView) -> list[SearchAttributeUpdate[Any]]:
-    next_due = view.next_due()
+    # A breached promise stays due until it is kept, so `MinwonNextDue < now` finds it.
+    next_due = view.earliest_unkept_due()
     return [
         STATUS.value_set(view.status),
         CATEGORY.value_set(view.category),
