@@ -179,7 +179,8 @@ minwon is running (embedded stack).
   Web pages:   http://{host}:{port}/  (staff desk /staff, ops /ops)
   HTTP API:    http://{host}:{port}/api/docs  (schema /openapi.json)
 Staff sign in with a token: .venv/bin/minwon token issue --staff lee.service
-In another terminal, file a first complaint:
+In another terminal, file a first complaint (every command runs as someone on the roster):
+  export MINWON_ACTOR=lee.service
   .venv/bin/minwon file --channel homepage --category inquiry --topic program \\
       --contact 010-0000-0000 --text "프로그램 신청 방법을 알려주세요"
   .venv/bin/minwon show RECEIPT-CODE
