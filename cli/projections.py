@@ -43,13 +43,16 @@ def register(subparsers: Any) -> None:
     run.add_argument("--once", action="store_true", help="catch up, then exit")
     # Parsed in the handlers, not by argparse, so a bad value is one `minwon:` line.
     run.add_argument(
-        "--interval", default="1", metavar="SECONDS", help="SQLite: seconds between polls (1)"
+        "--interval",
+        default="1",
+        metavar="SECONDS",
+        help="seconds between polls on SQLite, between checks of the runners on PostgreSQL (1)",
     )
     run.add_argument(
         "--batch",
         default=str(DEFAULT_BATCH),
         metavar="N",
-        help=f"SQLite: notifications per transaction ({DEFAULT_BATCH})",
+        help=f"notifications per transaction when catching up ({DEFAULT_BATCH})",
     )
     run.set_defaults(handler=run_projections)
 

@@ -29,7 +29,6 @@ from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
 from domain.calendar import to_seoul
 from domain.complaint import Complaint
-from domain.receipt import ReceiptIndex
 
 ColumnType = Literal["text", "integer", "boolean", "moment", "real"]
 
@@ -242,7 +241,6 @@ Reopened = _nested(Complaint, "Reopened")
 Withdrawn = _nested(Complaint, "Withdrawn")
 Closed = _nested(Complaint, "Closed")
 SatisfactionRated = _nested(Complaint, "SatisfactionRated")
-ReceiptIssued = _nested(ReceiptIndex, "Issued")
 
 
 def case_id(domain_event: Any) -> str:

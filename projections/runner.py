@@ -175,13 +175,11 @@ class UnsupportedStoreError(Exception):
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a view's position in the notification log was before, and is after."""
+
     name: str
     start: int
     end: int
-
-    @property
-    def advanced(self) -> int:
-        return self.end - self.start
 
 
 class ReadModels:

@@ -18,9 +18,14 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from projections.base import AlreadyTracked, Cursor, View, utc_text
 
-_TYPES = {"text": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "real": "REAL"}
-# Moments are stored as fixed-width UTC text, so MIN() and comparisons are in time order.
-_TYPES["moment"] = "TEXT"
+_TYPES = {
+    "text": "TEXT",
+    "integer": "INTEGER",
+    "boolean": "INTEGER",
+    "real": "REAL",
+    # Fixed-width UTC text (`utc_text`), so MIN() and comparisons are in time order.
+    "moment": "TEXT",
+}
 
 
 class SQLiteView(View, SQLiteTrackingRecorder):

@@ -174,6 +174,15 @@ def new_intake(prefix: str, category: str = "inquiry", **fields: Any) -> FileCom
 TRANSIENT = (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError)
 
 
+async def _pause_unless_cancelled() -> None:
+    # The SDK turns a cancelled update call into WorkflowUpdateRPCTimeoutOrCancelledError;
+    # a test's deadline (asyncio.timeout) must still end the loop, not be retried.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    await asyncio.sleep(0.3)
+
+
 async def act_until_answered(
     handle: WorkflowHandle[Any, Any], action: AnyAction, update_id: str
 ) -> CaseView:
@@ -186,7 +195,7 @@ async def act_until_answered(
         except WorkflowUpdateFailedError:
             raise
         except TRANSIENT:
-            await asyncio.sleep(0.3)
+            await _pause_unless_cancelled()
 
 
 async def file_until_registered(
@@ -202,7 +211,7 @@ async def file_until_registered(
             )
             return handle, view
         except TRANSIENT:
-            await asyncio.sleep(0.3)
+            await _pause_unless_cancelled()
 
 
 # -- what the store says ---------------------------------------------------------------
