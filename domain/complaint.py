@@ -199,6 +199,16 @@ def check_interim_reply(commitment: CommitmentTerms, *, at: datetime, new_due: d
         )
 
 
+def check_apology(mode: str, *, private: bool) -> None:
+    """An apology is made in person, by phone or publicly — never publicly for a 비공개 case."""
+    if mode not in APOLOGY_MODES:
+        raise InvalidValueError(f"apology mode must be one of {', '.join(APOLOGY_MODES)}")
+    if mode == "public" and private:
+        raise PrivateCaseError(
+            "a private (비공개) case is not apologised for publicly: visit or call instead"
+        )
+
+
 # Commands a closed case still takes: the result is announced and rated after
 # closing, and a resident may have it reopened.
 AFTER_CLOSING = frozenset({"announce_result", "rate_satisfaction", "reopen"})
@@ -756,8 +766,7 @@ class Complaint(ChainedAggregate):
         if self.already_done(command_id):
             return
         self._check("make_apology")
-        if mode not in APOLOGY_MODES:
-            raise InvalidValueError(f"apology mode must be one of {', '.join(APOLOGY_MODES)}")
+        check_apology(mode, private=self.private)
         self._apology_made(mode=mode, by=by, note=note, at=to_seoul(at), command_id=command_id)
 
     @event("ApologyMade")

@@ -395,3 +395,20 @@ async def test_a_private_case_is_never_announced(ts_env: WorkflowEnvironment, st
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(act, Announce(summary="결과 공지", by="lee.service"))
     assert "비공개" in str(refused.value.cause)
+
+
+async def test_a_private_case_is_not_apologised_for_publicly(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle, _ = await file_complaint(
+        stack.client, intake("repeat_visit", channel="visit", private=True), stack.task_queue
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            ComplaintWorkflow.act, RecordApology(mode="public", by="park.officer")
+        )
+    assert "not apologised for publicly" in str(refused.value.cause)
+    made = await handle.execute_update(
+        ComplaintWorkflow.act, RecordApology(mode="phone", by="park.officer")
+    )
+    assert made.apologies == 1

@@ -33,7 +33,12 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.complaints import ComplaintActivities
     from activities.notices import NoticeActivities
-    from domain.complaint import ComplaintError, check_action_allowed, check_interim_reply
+    from domain.complaint import (
+        ComplaintError,
+        check_action_allowed,
+        check_apology,
+        check_interim_reply,
+    )
     from workflows.models import (
         Action,
         AnyAction,
@@ -44,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         FileComplaintInput,
         Notice,
         NoticeKind,
+        RecordApology,
         RecordNoticeFailed,
         SendInterimReply,
         TakeMessage,
@@ -401,6 +407,8 @@ class ComplaintWorkflow:
                 if commitment is None:
                     raise ValueError(f"this case has no '{action.kind}' commitment")
                 check_interim_reply(commitment, at=now, new_due=action.new_due)
+            if isinstance(action, RecordApology):
+                check_apology(action.mode, private=view.private)
             if isinstance(action, TakeMessage) and action.callback_by <= now:
                 raise ValueError("the promised callback time must be in the future")
         except ComplaintError as error:
