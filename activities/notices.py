@@ -170,14 +170,16 @@ class NoticeActivities:
             raise ApplicationError(
                 str(error), type="PermanentDeliveryError", non_retryable=True
             ) from None
-        self.complaints.run(
+        self.complaints.execute(
             case_id,
-            "record_notice_sent",
-            kind=notice.kind,
-            channel=channel,
-            recipient=recipient,
-            at=at,
-            command_id=notice.command_id,
+            lambda latest: latest.record_notice_sent(
+                kind=notice.kind,
+                channel=channel,
+                recipient=recipient,
+                at=at,
+                command_id=notice.command_id,
+            ),
+            loaded=case,
         )
         bound.info("notice_sent", channel=channel, recipient=recipient)
         return channel

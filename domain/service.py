@@ -234,13 +234,29 @@ class Complaints(Application[uuid.UUID]):
 
     # -- commands -------------------------------------------------------------------
 
-    def execute(self, case_id: uuid.UUID, command: Callable[[Complaint], None]) -> Complaint:
-        """Run a command on the latest state; a concurrent save makes it run again."""
-        return self._retrying(lambda: self.get_case(case_id), command, f"case {case_id}")
+    def execute(
+        self,
+        case_id: uuid.UUID,
+        command: Callable[[Complaint], None],
+        loaded: Complaint | None = None,
+    ) -> Complaint:
+        """Run a command on the latest state; a concurrent save makes it run again.
 
-    def _retrying(self, load: Callable[[], A], command: Callable[[A], None], what: str) -> A:
+        `loaded`, a copy the caller has just read, saves one load when nobody wrote since.
+        """
+        return self._retrying(
+            lambda: self.get_case(case_id), command, f"case {case_id}", first=loaded
+        )
+
+    def _retrying(
+        self,
+        load: Callable[[], A],
+        command: Callable[[A], None],
+        what: str,
+        first: A | None = None,
+    ) -> A:
         for attempt in range(CONFLICT_RETRIES):
-            aggregate = load()
+            aggregate = first if attempt == 0 and first is not None else load()
             command(aggregate)
             try:
                 self.save(aggregate)
