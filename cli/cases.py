@@ -27,6 +27,7 @@ from temporalio.service import RPCError
 
 from cli.errors import CliError
 from domain.access import (
+    SYSTEM_ACTORS,
     AccessDeniedError,
     mask_contact,
     mask_text,
@@ -204,6 +205,8 @@ def _actor(args: argparse.Namespace) -> str:
 def authorise(args: argparse.Namespace, action: str) -> tuple[str, frozenset[str]]:
     """The acting staff member and their roles, if the roster lets them do `action`."""
     actor = _actor(args)
+    if actor in SYSTEM_ACTORS:
+        raise CliError(f"refused: {actor!r} is the engine's own actor, not a person's")
     complaints = Complaints()
     try:
         roles = require(complaints.roster, actor, action, datetime.now().astimezone())

@@ -22,12 +22,17 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import PersistenceError
 
+from cli.cases import authorise
 from cli.errors import CliError
 from domain.policy import PolicyError
 from projections import NAMES, Progress, ReadModels, UnsupportedStoreError
 from projections.runner import DEFAULT_BATCH
 
 log = structlog.get_logger()
+
+
+def _actor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
 
 
 def register(subparsers: Any) -> None:
@@ -54,12 +59,14 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"notifications per transaction when catching up ({DEFAULT_BATCH})",
     )
+    _actor_argument(run)
     run.set_defaults(handler=run_projections)
 
     rebuild = actions.add_parser(
         "rebuild", help="empty a read model and build it again from the first event"
     )
     rebuild.add_argument("name", metavar="NAME", help=f"{', '.join(NAMES)} or all")
+    _actor_argument(rebuild)
     rebuild.set_defaults(handler=run_rebuild)
 
 
@@ -97,6 +104,7 @@ def describe(progress: Progress, verb: str) -> str:
 
 
 def run_projections(args: argparse.Namespace) -> int:
+    authorise(args, "report")
     batch = _positive(args.batch, "--batch", int)
     interval = _positive(args.interval, "--interval", float)
     with open_read_models() as models:
@@ -121,6 +129,7 @@ def run_projections(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    authorise(args, "roster")
     names = NAMES if args.name == "all" else (args.name,)
     if args.name != "all" and args.name not in NAMES:
         raise CliError(f"no read model named {args.name!r}; choose {', '.join(NAMES)} or all")

@@ -11,6 +11,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from cli.cases import authorise
 from cli.errors import CliError
 from cli.projections import open_read_models
 from domain.calendar import SEOUL, to_seoul
@@ -57,6 +59,10 @@ SLA_NOTE = (
 )
 
 
+def _actor_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
+
+
 def register(subparsers: Any) -> None:
     cases = subparsers.add_parser(
         "cases",
@@ -74,6 +80,7 @@ def register(subparsers: Any) -> None:
         "--at", metavar="ISO_DATETIME", help="judge overdue as of this moment (default: now)"
     )
     cases.add_argument("--json", action="store_true", help="print JSON")
+    _actor_argument(cases)
     cases.set_defaults(handler=run_cases)
 
     report = subparsers.add_parser("report", help="reports from the read models")
@@ -83,21 +90,25 @@ def register(subparsers: Any) -> None:
     )
     compliance.add_argument("--year", help="calendar year, Asia/Seoul (default: this year)")
     _format_option(compliance)
+    _actor_argument(compliance)
     compliance.set_defaults(handler=run_compliance)
 
     sla = reports.add_parser("sla", help="commitments kept and breached, by month and kind")
     sla.add_argument("--year", help="one year's months only")
     _format_option(sla)
+    _actor_argument(sla)
     sla.set_defaults(handler=run_sla)
 
     staff = reports.add_parser(
         "staff", help="per staff member: cases, breaches, commendations, corrective actions"
     )
     _format_option(staff)
+    _actor_argument(staff)
     staff.set_defaults(handler=run_staff)
 
     notices = reports.add_parser("notices", help="public notices for the homepage")
     _format_option(notices)
+    _actor_argument(notices)
     notices.set_defaults(handler=run_notices)
 
 
@@ -144,6 +155,7 @@ def _moment(text: str | None) -> datetime:
 
 
 def run_cases(args: argparse.Namespace) -> int:
+    authorise(args, "show")
     now = _moment(args.at)
     window = parse_duration(args.due_within) if args.due_within else None
     with open_read_models(("case_board",)) as models:
@@ -223,6 +235,7 @@ def _cases_text(rows: list[BoardRow], now: datetime) -> str:
 
 
 def run_compliance(args: argparse.Namespace) -> int:
+    authorise(args, "report")
     year = _year(args.year)
     output = _chosen_format(args)
     with open_read_models(("sla_report", "compliance")) as models:
@@ -344,6 +357,7 @@ def _compliance_csv(report: dict[str, Any]) -> str:
 
 
 def run_sla(args: argparse.Namespace) -> int:
+    authorise(args, "report")
     year = _year(args.year) if args.year else None
     output = _chosen_format(args)
     with open_read_models(("sla_report",)) as models:
@@ -358,6 +372,7 @@ def run_sla(args: argparse.Namespace) -> int:
 
 
 def run_staff(args: argparse.Namespace) -> int:
+    authorise(args, "report")
     output = _chosen_format(args)
     with open_read_models(("staff_record",)) as models:
         models.catch_up()
@@ -370,6 +385,7 @@ def run_staff(args: argparse.Namespace) -> int:
 
 
 def run_notices(args: argparse.Namespace) -> int:
+    authorise(args, "report")
     output = _chosen_format(args)
     with open_read_models(("public_notices",)) as models:
         models.catch_up()

@@ -12,6 +12,7 @@ Every wait has a deadline: a fault test that hangs is a failed test.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -243,3 +244,20 @@ def all_stored_topics(store: Complaints) -> Counter[str]:
             return topics
         topics.update(n.topic.split(":", 1)[-1] for n in page)
         start = page[-1].id + 1
+
+
+def saves_repeated(log: str) -> int:
+    """Commands whose save was logged more than once: the save happened, but its
+    activity did not report back (a killed worker, a dropped connection after
+    the commit), so it ran again and found the command already recorded."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the SDK's own log lines, or a line cut short by a kill
+        if not isinstance(record, dict):
+            continue
+        if record.get("event") in ("complaint_registered", "answer_recorded", "close_recorded"):
+            seen[(record["event"], record.get("case_id", ""))] += 1
+    return sum(1 for count in seen.values() if count > 1)

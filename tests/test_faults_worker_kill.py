@@ -18,7 +18,6 @@ sent once.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 import uuid
@@ -37,6 +36,7 @@ from tests.test_faults_support import (
     file_until_registered,
     new_intake,
     repeated_commands,
+    saves_repeated,
     sqlite_store,
     stored_events,
     worker_env,
@@ -99,22 +99,6 @@ class Killer:
                 pending = pending[-200:]
                 await asyncio.sleep(0.001)
         return False
-
-
-def saves_repeated(log: str) -> int:
-    """Commands whose save was logged more than once: a kill came after the save
-    and before the report, so the activity ran again and found it done."""
-    seen: Counter[tuple[str, str]] = Counter()
-    for line in log.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # the SDK's own log lines, or a line cut short by a kill
-        if not isinstance(record, dict):
-            continue
-        if record.get("event") in ("complaint_registered", "answer_recorded", "close_recorded"):
-            seen[(record["event"], record.get("case_id", ""))] += 1
-    return sum(1 for count in seen.values() if count > 1)
 
 
 async def test_cases_in_flight_end_answered_and_closed_once_through_repeated_worker_kills(

@@ -106,7 +106,7 @@ def build_scenario(
     act(app, case, "rate_satisfaction", "2026-11-25T09:00", score=2, comment="")
     after_each_case()
 
-    # private: 비공개, answered the next day, a public apology all the same.
+    # private: 비공개, answered the next day, apologised for by phone (never publicly).
     case = app.file(
         sample_intake(
             received_at=kst("2026-11-02T10:00"),
@@ -117,7 +117,7 @@ def build_scenario(
     )
     codes["private"] = case.receipt_code
     act(app, case, "answer_case", "2026-11-03T10:00", text="답변", by="lee.service")
-    act(app, case, "make_apology", "2026-11-03T11:00", mode="public", by="lee.service", note="")
+    act(app, case, "make_apology", "2026-11-03T11:00", mode="phone", by="lee.service", note="")
     act(app, case, "close", "2026-11-03T12:00", by="lee.service")
     act(app, case, "rate_satisfaction", "2026-11-04T09:00", score=5, comment="")
     after_each_case()
@@ -318,7 +318,7 @@ def test_compliance_view_counts_escalations_apologies_actions_and_ratings_by_yea
     facts = read_models.views["compliance"].year(2026)
 
     assert facts.escalations == {"deadline": 1, "manual": 1}
-    assert facts.apologies == {"in_person": 1, "phone": 0, "public": 2}
+    assert facts.apologies == {"in_person": 1, "phone": 1, "public": 1}
     assert facts.corrective_actions == {"warning": 1, "training": 1}
     assert facts.ratings == {1: 0, 2: 1, 3: 0, 4: 0, 5: 2}
     assert facts.rating_average == 4.0
@@ -458,7 +458,7 @@ def seed_history(case: Complaint, i: int, received: datetime) -> None:
 def minwon_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(MINWON), *args],
-        env={**os.environ, **env},
+        env={**os.environ, **env, "MINWON_ACTOR": "han.ops"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -510,7 +510,7 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
 
     restarted = subprocess.run(
         [str(MINWON), "projections", "run", "--once"],
-        env={**os.environ, **store_env},
+        env={**os.environ, **store_env, "MINWON_ACTOR": "han.ops"},
         capture_output=True,
         timeout=DEADLINE_SECONDS,
     )

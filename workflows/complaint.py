@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.complaints import ComplaintActivities
     from activities.notices import NoticeActivities
+    from domain.access import SYSTEM_ACTORS
     from domain.complaint import (
         ComplaintError,
         check_action_allowed,
@@ -381,6 +382,8 @@ class ComplaintWorkflow:
             )
         if action.type in INTERNAL_ACTIONS:
             raise ValueError(f"'{action.type}' is recorded by the case's own workflow")
+        if getattr(action, "by", None) in SYSTEM_ACTORS:
+            raise ValueError("actions from outside are made by a person, not the system")
         if self._view is not None:
             self._check(action)
 
