@@ -43,6 +43,7 @@ from workflows import models
 from workflows.client import (
     CaseFilter,
     TemporalSettings,
+    act,
     connect,
     escalate_matching,
     file_complaint,
@@ -316,7 +317,8 @@ def run_action(args: argparse.Namespace) -> int:
     async def work() -> CaseView:
         client = await _client()
         handle = _handle_for(client, args.code)
-        return await handle.execute_update(ComplaintWorkflow.act, action)  # type: ignore[arg-type]
+        # `act` sends the action again while a long case continues as new.
+        return await act(handle, action)  # type: ignore[arg-type]
 
     view = _run(work)
     print(_json(view) if args.json else describe(view))
@@ -337,9 +339,7 @@ def run_escalate(args: argparse.Namespace) -> int:
 
         async def one() -> CaseView:
             client = await _client()
-            return await _handle_for(client, args.code).execute_update(
-                ComplaintWorkflow.act, action
-            )
+            return await act(_handle_for(client, args.code), action)
 
         view = _run(one)
         print(_json(view) if args.json else describe(view))

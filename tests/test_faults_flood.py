@@ -32,8 +32,8 @@ from workflows.models import Assign, CaseView
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]
 
-# 1,000 by default to fit the suite's time budget (about 45 s on 2 cores; 2,000 took
-# 130 s, as every command loads a case whose history grows with the flood).
+# 1,000 by default to fit the suite's time budget (about 40 s on 2 cores; 2,000 took
+# 95-130 s, as every command loads a case whose history grows with the flood).
 # FLOOD_UPDATES=2000 runs the full size.
 UPDATES = int(os.environ.get("FLOOD_UPDATES", "1000"))
 IN_FLIGHT = 8

@@ -35,6 +35,7 @@ from temporalio.service import RPCError
 from domain.service import Complaints
 from tests.temporal_harness import DEV_SERVER, sealed_converter
 from tests.test_end_to_end import TEST_KEY_TEXT, free_port
+from workflows.client import start_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import AnyAction, CaseView, FileComplaintInput
 from workflows.search import ALL_KEYS
@@ -50,16 +51,11 @@ class DevServer:
     (after `kill()`, which is `kill -9`) picks up every workflow and timer.
     """
 
-    def __init__(
-        self, folder: Path, *, persistent: bool = True, extra_args: Iterable[str] = ()
-    ) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, *, persistent: bool = True) -> None:
         self.port = free_port()
         self.db_file = folder / "temporal.db" if persistent else None
         self.log_path = folder / "temporal.log"
-        self.extra_args = list(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
     @property
     def address(self) -> str:
@@ -82,7 +78,7 @@ class DevServer:
             command += ["--db-filename", str(self.db_file)]
         for key in ALL_KEYS:
             command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
-        return command + self.extra_args
+        return command
 
     async def start(self) -> Client:
         """Start (or restart on the same port and file); returns a connected client."""
@@ -91,7 +87,6 @@ class DevServer:
             self.process = subprocess.Popen(
                 self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
-        self.starts += 1
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
             if self.process.poll() is not None:
@@ -202,8 +197,6 @@ async def act_until_answered(
 async def file_until_registered(
     client: Client, intake: FileComplaintInput, task_queue: str
 ) -> tuple[WorkflowHandle[Any, Any], CaseView]:
-    from workflows.client import start_complaint
-
     while True:
         try:
             handle = await start_complaint(client, intake, task_queue)
