@@ -34,7 +34,7 @@ from cli.errors import CliError
 from domain import audit
 from domain.access import may_see_personal_data
 from domain.audit import Anchor, CaseRef, CaseVerdict, HistoryRow, Replay
-from domain.calendar import to_seoul
+from domain.calendar import SEOUL, to_seoul
 from domain.complaint import Commitment
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.service import CaseNotFoundError, Complaints
@@ -258,7 +258,8 @@ def _log_personal_read(
 
 def run_access(args: argparse.Namespace) -> int:
     authorise(args, "audit")
-    until = args.until or date.today()
+    # Days of the access log are Seoul days, whatever the machine's time zone.
+    until = args.until or datetime.now(SEOUL).date()
     since = args.since or until - timedelta(days=30)
     with _store() as app:
         person = args.person
