@@ -34,7 +34,7 @@ from domain.service import CaseNotFoundError, Complaints, event_moment
 from privacy.mapper import ERASED
 
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
-_NOT_DETAILS = frozenset(
+NOT_DETAILS = frozenset(
     {
         "originator_id",
         "originator_version",
@@ -190,7 +190,7 @@ def replay(
         details = {
             key: masked(key, value) if key in personal else value
             for key, value in vars(event).items()
-            if key not in _NOT_DETAILS and not (name == "Received" and key == "received_at")
+            if key not in NOT_DETAILS and not (name == "Received" and key == "received_at")
         }
         rows.append(
             HistoryRow(

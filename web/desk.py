@@ -47,7 +47,9 @@ from domain.access import (
     may_see_personal_data,
     roles_of,
 )
+from domain.audit import NOT_DETAILS
 from domain.calendar import SEOUL, to_seoul
+from domain.chain import personal_fields
 from domain.complaint import Complaint
 from domain.policy import UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
@@ -97,28 +99,8 @@ CASE_STATUS_LABELS = {
     "closed": "처리 완료",
     "withdrawn": "취하",
 }
-# Fields holding what a resident told us or what staff wrote about them, by event.
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "Received": ("contact", "text"),
-    "MessageTaken": ("note",),
-    "Answered": ("text",),
-    "InvestigationConcluded": ("finding",),
-    "ApologyMade": ("note",),
-    "SatisfactionRated": ("comment",),
-}
-_NOT_DETAILS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "prev_digest",
-        "command_id",
-        "by",
-        "at",
-        "person_id",
-    }
-)
+# The case page shows what the audit replay shows, less the person's pseudonym.
+_NOT_DETAILS = NOT_DETAILS | {"person_id"}
 # The staff actions, by the name the API and the pages use → the workflow's model.
 ACTION_MODELS: dict[str, type[models.Action]] = {
     "assign": models.Assign,
@@ -796,7 +778,7 @@ def _actor(domain_event: Any, name: str) -> str:
 
 def history_entry(domain_event: Any, personal_shown: bool) -> HistoryEntry:
     name = type(domain_event).__name__
-    personal = () if personal_shown else PERSONAL_FIELDS.get(name, ())
+    personal = () if personal_shown else personal_fields(domain_event)
     details: dict[str, Any] = {}
     for key, value in vars(domain_event).items():
         if key in _NOT_DETAILS or (name == "Received" and key == "received_at"):
