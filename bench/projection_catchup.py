@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -38,24 +37,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch_stores import postgres_schema_env
 
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import Complaints, Intake
 from projections import NAMES, ReadModels
 
-POSTGRES_ENV = {
-    "PERSISTENCE_MODULE": "eventsourcing.postgres",
-    "POSTGRES_DBNAME": "test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-}
-POSTGRES_CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=5"
 START = datetime(2026, 3, 2, 9, 30, tzinfo=SEOUL)
 PAGE = 500
 
@@ -223,15 +215,8 @@ def sqlite_env() -> Iterator[dict[str, str]]:
 
 @contextmanager
 def postgres_env() -> Iterator[dict[str, str]]:
-    schema = f"minwon_bench_{uuid.uuid4().hex[:12]}"
-    # eventsourcing creates its tables but not the schema.
-    with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield {**POSTGRES_ENV, "POSTGRES_SCHEMA": schema}
-    finally:
-        with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    with postgres_schema_env() as env:
+        yield env
 
 
 def main(argv: list[str] | None = None) -> int:

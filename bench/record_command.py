@@ -37,9 +37,11 @@ from typing import Any
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch_stores import postgres_schema_env
 
 from domain.calendar import SEOUL
 from domain.service import Complaints, Intake
@@ -49,15 +51,6 @@ ROUNDS = 5
 OPS_PER_AGGREGATE_PER_ROUND = 4
 WARM_UP_OPS = 30
 
-POSTGRES_ENV = {
-    "PERSISTENCE_MODULE": "eventsourcing.postgres",
-    "POSTGRES_DBNAME": "test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-}
-POSTGRES_CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=5"
 
 START = datetime(2026, 9, 21, 10, 0, tzinfo=SEOUL)
 STAFF = ("kim.casemgr", "lee.service")
@@ -234,16 +227,9 @@ def sqlite_envs() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
 
 @contextmanager
 def postgres_envs() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    schema = f"minwon_bench_{uuid.uuid4().hex[:12]}"
-    # eventsourcing creates its tables (minwon_events, bare_events) but not the schema.
-    with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        env = {**POSTGRES_ENV, "POSTGRES_SCHEMA": schema}
+    # Both applications share the schema, each with its own table.
+    with postgres_schema_env() as env:
         yield env, env
-    finally:
-        with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def main(argv: list[str] | None = None) -> int:

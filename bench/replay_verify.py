@@ -50,9 +50,11 @@ from typing import Any
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch_stores import postgres_schema_env
 
 from domain import audit
 from domain.calendar import SEOUL
@@ -62,15 +64,6 @@ TARGET_RATIO = 0.7
 SAVE_BATCH = 1_000
 APOLOGY_EVERY = 50
 
-POSTGRES_ENV = {
-    "PERSISTENCE_MODULE": "eventsourcing.postgres",
-    "POSTGRES_DBNAME": "test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-}
-POSTGRES_CONNINFO = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=5"
 
 START = datetime(2026, 9, 21, 10, 0, tzinfo=SEOUL)
 STAFF = ("kim.casemgr", "lee.service")
@@ -233,16 +226,9 @@ def sqlite_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
 
 @contextmanager
 def postgres_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    schema = f"minwon_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        # Each application has its own table in the schema (minwon_events, bare_events).
-        env = {**POSTGRES_ENV, "POSTGRES_SCHEMA": schema}
+    # Both applications share the schema, each with its own table.
+    with postgres_schema_env() as env:
         yield env, env
-    finally:
-        with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def main(argv: list[str] | None = None) -> int:
