@@ -44,18 +44,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quiet_server import DEV_SERVER, start_server  # noqa: E402
 
 from domain.service import Complaints  # noqa: E402
 from workflows.client import act, exit_without_finalizing, file_complaint  # noqa: E402
-from workflows.codec import EncryptionCodec, data_converter, decode_key, new_key  # noqa: E402
+from workflows.codec import new_key  # noqa: E402
 from workflows.models import Answer, FileComplaintInput, TakeMessage  # noqa: E402
-from workflows.search import ALL_KEYS  # noqa: E402
 
-DEV_SERVER = Path(sys.executable).parent / "temporal"
 CONCURRENCY = 20
 START_SECONDS = 60.0
 STOP_SECONDS = 60.0
@@ -139,23 +139,6 @@ class Worker:
             self.process.kill()
             self.process.wait()
             return None
-
-
-async def start_server(key: str) -> WorkflowEnvironment:
-    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours."""
-    sys.stdout.flush()
-    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    try:
-        return await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(DEV_SERVER),
-            search_attributes=ALL_KEYS,
-            data_converter=data_converter(EncryptionCodec(decode_key(key))),
-        )
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
 
 
 async def bounded(count: int, work) -> list:  # type: ignore[no-untyped-def, type-arg]

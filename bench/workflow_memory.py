@@ -34,14 +34,15 @@ import uuid
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quiet_server import DEV_SERVER, start_server
 
 from workflows.client import exit_without_finalizing, file_complaint
-from workflows.codec import EncryptionCodec, data_converter, decode_key, new_key
+from workflows.codec import new_key
 from workflows.models import FileComplaintInput
-from workflows.search import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_KIB_PER_CASE = 100
@@ -50,7 +51,6 @@ CONCURRENCY = 20  # filings in flight
 SETTLE_SECONDS = 3.0  # after the last notice, before reading RSS
 FILE_TIMEOUT = 120.0  # seconds for one filing: the worker must be alive and polling
 STOP_TIMEOUT = 60.0  # build_worker gives activities in flight 30 s
-DEV_SERVER = Path(sys.executable).parent / "temporal"
 
 
 def intake() -> FileComplaintInput:
@@ -80,7 +80,8 @@ class WorkerProcess:
 
     def __init__(self, address: str, key: str, folder: Path, cache: int) -> None:
         self.log = folder / "worker.log"
-        self.outbox = folder / "outbox.jsonl"
+        # Receipts go to the phone number the cases give: one SMS outbox line each.
+        self.outbox = folder / "sms.jsonl"
         self.task_queue = f"bench-memory-{uuid.uuid4().hex[:8]}"
         env = {
             **os.environ,
@@ -89,9 +90,9 @@ class WorkerProcess:
             "MINWON_PAYLOAD_KEY": key,
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(folder / "events.db"),
-            "MINWON_OUTBOX": str(self.outbox),
+            "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
             "MINWON_MAIL_OUTBOX": str(folder / "mail"),
-            "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
+            "MINWON_SMS_OUTBOX": str(self.outbox),
             "MINWON_WORKFLOW_CACHE": str(cache),
         }
         with self.log.open("wb") as log:
@@ -150,23 +151,6 @@ async def file_cases(client: Client, worker: WorkerProcess, count: int) -> None:
         await asyncio.sleep(0.2)
     await asyncio.sleep(SETTLE_SECONDS)  # let the last workflow tasks finish
     worker.check_alive()
-
-
-async def start_server(key: str) -> WorkflowEnvironment:
-    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours."""
-    sys.stdout.flush()
-    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    try:
-        return await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(DEV_SERVER),
-            search_attributes=ALL_KEYS,
-            data_converter=data_converter(EncryptionCodec(decode_key(key))),
-        )
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
 
 
 async def measure(m: int, cache: int, folder: Path) -> int:

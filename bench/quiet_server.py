@@ -1,0 +1,31 @@
+"""The Temporal dev server for the benchmarks that run the worker as its own process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from workflows.codec import EncryptionCodec, data_converter, decode_key
+from workflows.search import ALL_KEYS
+
+DEV_SERVER = Path(sys.executable).parent / "temporal"
+
+
+async def start_server(key: str) -> WorkflowEnvironment:
+    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(DEV_SERVER),
+            search_attributes=ALL_KEYS,
+            data_converter=data_converter(EncryptionCodec(decode_key(key))),
+        )
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
