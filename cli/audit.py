@@ -1,4 +1,4 @@
-"""Auditor subcommands: `minwon audit replay | verify | export`.
+"""Auditor subcommands: `minwon audit replay | verify | export | access`.
 
 They read the event store directly (same settings as the worker). `verify` also
 asks Temporal for each case workflow's last view of its case, the anchor that
@@ -29,7 +29,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.cases import authorise, origin
+from cli.actor import add_actor_option, authorise, origin
 from cli.errors import CliError
 from domain import audit
 from domain.access import may_see_personal_data
@@ -44,8 +44,8 @@ from workflows.complaint import ComplaintWorkflow
 from workflows.models import CaseView
 
 PERSONAL_HELP = (
-    "reveal the complainant's contact and words (masked by default; access control "
-    "and a log of who revealed what come in a later issue)"
+    "reveal the complainant's contact and words (masked by default): for the case's "
+    "assignee, the designated officer and auditors; each reveal is written to the access log"
 )
 TEMPORAL_TIMEOUT = timedelta(seconds=10)
 # Cases whose workflows are asked for their anchor at the same time.
@@ -93,21 +93,26 @@ def register(subparsers: Any) -> None:
         "--no-tail", action="store_true", help="do not ask Temporal: check the chains only"
     )
     verify.add_argument("--json", action="store_true", help="one JSON document for machines")
-    _actor_argument(verify)
+    add_actor_option(verify, "your staff id (auditor)")
     verify.set_defaults(handler=run_verify)
 
     access = actions.add_parser(
         "access",
         help="the access log: who read whose personal data, when, from where",
-        description="Entries of the hash-chained access log, one per read of personal data.",
+        description=(
+            "Entries of the hash-chained access log, one per read of personal data. "
+            "Here --actor chooses whose reads to list; who is asking comes before the "
+            "subcommand (minwon --actor STAFF_ID audit access …) or from MINWON_ACTOR."
+        ),
     )
     access.add_argument("--person", help="a person's pseudonym (p-…)")
     access.add_argument("--case", metavar="CODE", help="the person who filed this case")
-    access.add_argument("--actor-of-read", dest="reader", help="reads by this staff member")
+    access.add_argument(
+        "--actor", dest="reader", metavar="STAFF_ID", help="only reads by this staff member"
+    )
     access.add_argument("--since", type=date.fromisoformat, help="first day (default: 30 days ago)")
     access.add_argument("--until", type=date.fromisoformat, help="last day (default: today)")
     access.add_argument("--json", action="store_true", help="one JSON document for machines")
-    _actor_argument(access)
     access.set_defaults(handler=run_access)
 
     export = actions.add_parser(
@@ -135,13 +140,7 @@ def _history_arguments(parser: argparse.ArgumentParser) -> None:
     )
     point.add_argument("--version", type=int, metavar="N", help="only the first N events")
     parser.add_argument("--show-personal", action="store_true", help=PERSONAL_HELP)
-    _actor_argument(parser)
-
-
-def _actor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id (auditor)"
-    )
+    add_actor_option(parser, "your staff id (auditor)")
 
 
 def _moment(text: str) -> datetime:

@@ -2,18 +2,16 @@
 
 Every action goes to the case's workflow as an update, which validates it
 before it enters history. Cases are found by receipt code through the event
-store (same settings as the worker). The acting staff member comes from
-`--actor` or MINWON_ACTOR.
+store (same settings as the worker). The acting staff member is checked
+against the roster first (cli.actor).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import os
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -25,15 +23,13 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.client import WorkflowUpdateFailedError as UpdateFailed
 from temporalio.service import RPCError
 
+from cli.actor import add_actor_option, authorise, origin
 from cli.errors import CliError
 from domain.access import (
-    SYSTEM_ACTORS,
-    AccessDeniedError,
     mask_contact,
     mask_text,
     may_see_case,
     may_see_personal_data,
-    require,
 )
 from domain.calendar import to_seoul
 from domain.complaint import ComplaintError
@@ -106,7 +102,7 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
+    add_actor_option(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -195,32 +191,6 @@ def _message(error: Exception) -> str:
             for item in error.errors()
         )
     return str(error)
-
-
-def _actor(args: argparse.Namespace) -> str:
-    if not args.actor:
-        raise CliError("who is acting? pass --actor STAFF_ID or set MINWON_ACTOR")
-    return str(args.actor)
-
-
-def authorise(args: argparse.Namespace, action: str) -> tuple[str, frozenset[str]]:
-    """The acting staff member and their roles, if the roster lets them do `action`."""
-    actor = _actor(args)
-    if actor in SYSTEM_ACTORS:
-        raise CliError(f"refused: {actor!r} is the engine's own actor, not a person's")
-    complaints = Complaints()
-    try:
-        roles = require(complaints.roster, actor, action, datetime.now().astimezone())
-    except AccessDeniedError as error:
-        raise CliError(f"refused: {error}") from None
-    finally:
-        complaints.close()
-    return actor, roles
-
-
-def origin() -> str:
-    """Where a read came from, for the access log."""
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
 
 
 async def _client() -> Client:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import audit, cases, deadline, policy, privacy, projections, reports, roster, tokens
+from cli.actor import add_top_level_option
 from cli.errors import CliError
 from workflows.client import exit_without_finalizing
 
@@ -20,8 +21,13 @@ SUBCOMMAND_MODULES = (cases, deadline, policy, audit, roster, tokens, privacy, p
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minwon",
-        description="Complaint (민원) workflow engine for the service charter.",
+        description=(
+            "Complaint (민원) workflow engine for the service charter. Every command runs "
+            "as someone on the roster: --actor STAFF_ID (before or after the subcommand) "
+            "or MINWON_ACTOR."
+        ),
     )
+    add_top_level_option(parser)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:
         module.register(subparsers)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import datetime
 from typing import Any
 
-from cli.cases import authorise
+from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from domain.complaint import ComplaintError
 from domain.receipt import ReceiptCodeError
@@ -27,12 +26,12 @@ def register(subparsers: Any) -> None:
     who.add_argument("--contact", help="the contact the person gave (phone or e-mail)")
     who.add_argument("--case", metavar="CODE", help="the person who filed this case")
     erase.add_argument("--reason", required=True, help="why (request, retention, …)")
-    erase.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
+    add_actor_option(erase)
     erase.set_defaults(handler=run_erase)
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    authorise(args, "erase_person")
+    actor, _ = authorise(args, "erase_person")
     complaints = Complaints()
     try:
         if args.contact:
@@ -42,7 +41,7 @@ def run_erase(args: argparse.Namespace) -> int:
         else:
             person = args.person
         cases = complaints.erase_person(
-            person, reason=args.reason, by=args.actor, at=datetime.now().astimezone()
+            person, reason=args.reason, by=actor, at=datetime.now().astimezone()
         )
     except (ComplaintError, ReceiptCodeError) as error:
         raise CliError(str(error)) from None

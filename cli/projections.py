@@ -22,17 +22,13 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import PersistenceError
 
-from cli.cases import authorise
+from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from domain.policy import PolicyError
 from projections import NAMES, Progress, ReadModels, UnsupportedStoreError
 from projections.runner import DEFAULT_BATCH
 
 log = structlog.get_logger()
-
-
-def _actor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
 
 
 def register(subparsers: Any) -> None:
@@ -59,14 +55,14 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"notifications per transaction when catching up ({DEFAULT_BATCH})",
     )
-    _actor_argument(run)
+    add_actor_option(run)
     run.set_defaults(handler=run_projections)
 
     rebuild = actions.add_parser(
         "rebuild", help="empty a read model and build it again from the first event"
     )
     rebuild.add_argument("name", metavar="NAME", help=f"{', '.join(NAMES)} or all")
-    _actor_argument(rebuild)
+    add_actor_option(rebuild)
     rebuild.set_defaults(handler=run_rebuild)
 
 

@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from cli.cases import authorise
+from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from cli.projections import open_read_models
 from domain.calendar import SEOUL, to_seoul
@@ -59,10 +58,6 @@ SLA_NOTE = (
 )
 
 
-def _actor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
-
-
 def register(subparsers: Any) -> None:
     cases = subparsers.add_parser(
         "cases",
@@ -80,7 +75,7 @@ def register(subparsers: Any) -> None:
         "--at", metavar="ISO_DATETIME", help="judge overdue as of this moment (default: now)"
     )
     cases.add_argument("--json", action="store_true", help="print JSON")
-    _actor_argument(cases)
+    add_actor_option(cases)
     cases.set_defaults(handler=run_cases)
 
     report = subparsers.add_parser("report", help="reports from the read models")
@@ -90,25 +85,25 @@ def register(subparsers: Any) -> None:
     )
     compliance.add_argument("--year", help="calendar year, Asia/Seoul (default: this year)")
     _format_option(compliance)
-    _actor_argument(compliance)
+    add_actor_option(compliance)
     compliance.set_defaults(handler=run_compliance)
 
     sla = reports.add_parser("sla", help="commitments kept and breached, by month and kind")
     sla.add_argument("--year", help="one year's months only")
     _format_option(sla)
-    _actor_argument(sla)
+    add_actor_option(sla)
     sla.set_defaults(handler=run_sla)
 
     staff = reports.add_parser(
         "staff", help="per staff member: cases, breaches, commendations, corrective actions"
     )
     _format_option(staff)
-    _actor_argument(staff)
+    add_actor_option(staff)
     staff.set_defaults(handler=run_staff)
 
     notices = reports.add_parser("notices", help="public notices for the homepage")
     _format_option(notices)
-    _actor_argument(notices)
+    add_actor_option(notices)
     notices.set_defaults(handler=run_notices)
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
-from domain.access import AccessDeniedError, require
 from domain.calendar import SEOUL, to_seoul
 from domain.roster import ROLES, Roster, RosterError, StaffMember, StoredRoster
 from domain.service import Complaints
@@ -32,13 +31,14 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser("show", help="who holds each role on a day (default: today)")
     show.add_argument("--on", type=_day, help="the day, e.g. 2027-01-04 (default: today, Seoul)")
     show.add_argument("--json", action="store_true", help="print JSON")
+    add_actor_option(show)
     show.set_defaults(handler=run_show)
 
     assign = actions.add_parser("assign", help="give a role to a staff member from a date on")
     assign.add_argument("--role", required=True, choices=ROLES)
     assign.add_argument("--staff", required=True, help="staff id (in the staff directory)")
     assign.add_argument("--from", dest="start", required=True, type=_day, help="first day")
-    _actor_argument(assign)
+    add_actor_option(assign)
     assign.set_defaults(handler=run_assign)
 
     add_staff = actions.add_parser("add-staff", help="add or change a staff directory entry")
@@ -47,16 +47,13 @@ def register(subparsers: Any) -> None:
     add_staff.add_argument("--title", required=True)
     add_staff.add_argument("--phone", required=True, help="desk phone (told to residents)")
     add_staff.add_argument("--email", help="work address (staff reminders)")
-    _actor_argument(add_staff)
+    add_actor_option(add_staff)
     add_staff.set_defaults(handler=run_add_staff)
 
     history = actions.add_parser("history", help="every change to the roster, as recorded")
     history.add_argument("--json", action="store_true", help="print JSON")
+    add_actor_option(history)
     history.set_defaults(handler=run_history)
-
-
-def _actor_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
 
 
 def _day(text: str) -> date:
@@ -114,6 +111,7 @@ def holders_on(roster: Roster, day: date) -> list[dict[str, Any]]:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    authorise(args, "read_roster")
     day = args.on or _today()
     with _roster() as stored:
         roster = stored.current()
@@ -141,25 +139,11 @@ def run_show(args: argparse.Namespace) -> int:
 # -- changes ---------------------------------------------------------------------------------
 
 
-def _actor(args: argparse.Namespace) -> str:
-    if not args.actor:
-        raise CliError("who is acting? pass --actor STAFF_ID or set MINWON_ACTOR")
-    return str(args.actor)
-
-
-def _may_change(stored: StoredRoster, actor: str, at: datetime) -> None:
-    """The roster is changed by ops or the director (domain.access), as on that day."""
-    try:
-        require(stored, actor, "roster", at)
-    except AccessDeniedError as error:
-        raise CliError(f"refused: {error}") from None
-
-
 def run_assign(args: argparse.Namespace) -> int:
-    actor = _actor(args)
+    # The roster is changed by ops or the director (domain.access), as on that day.
+    actor, _ = authorise(args, "roster")
     now = datetime.now(SEOUL)
     with _roster() as stored:
-        _may_change(stored, actor, now)
         before = stored.current().holder_on(args.role, args.start)
         try:
             roster = stored.assign(
@@ -177,13 +161,12 @@ def run_assign(args: argparse.Namespace) -> int:
 
 
 def run_add_staff(args: argparse.Namespace) -> int:
-    actor = _actor(args)
+    actor, _ = authorise(args, "roster")
     member = StaffMember(
         id=args.staff_id, name=args.name, title=args.title, phone=args.phone, email=args.email
     )
     now = datetime.now(SEOUL)
     with _roster() as stored:
-        _may_change(stored, actor, now)
         try:
             roster = stored.register_staff(member, by=actor, at=now)
         except RosterError as error:
@@ -222,6 +205,7 @@ def describe_change(domain_event: Any) -> dict[str, Any]:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    authorise(args, "read_roster")
     with _roster() as stored:
         changes = [describe_change(e) for e in stored.history()]
     if args.json:

@@ -26,6 +26,8 @@ ROLES = (
     AUDITOR,
 )
 
+# Whoever is on the roster on the day, in any role.
+ANY_ROLE = frozenset({STAFF, *ROLES})
 # Commands by name (the Complaints service's) and reads by name.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "file": frozenset({STAFF}),
@@ -49,6 +51,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report": frozenset({AUDITOR, DIRECTOR, OFFICER, OPS}),
     "erase_person": frozenset({DIRECTOR, OFFICER}),
     "roster": frozenset({OPS, DIRECTOR}),
+    # Reference reads that show nothing about a case or a person.
+    "compute_deadline": ANY_ROLE,
+    "check_policy": ANY_ROLE,
+    "read_roster": ANY_ROLE,
 }
 # Personal data is shown to whom the case needs: its assignee, the officer, auditors.
 PERSONAL_DATA_ROLES = frozenset({OFFICER, AUDITOR})

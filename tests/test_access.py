@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -186,11 +187,76 @@ async def test_the_workflow_refuses_an_action_the_actors_role_does_not_allow(
         assert "CorrectiveActionRecorded" not in names
 
 
-def test_the_show_command_needs_an_actor_on_the_roster(capsys: pytest.CaptureFixture[str]) -> None:
+# Commands that read nothing of a case: any role may run them, but only someone on the roster.
+REFERENCE_COMMANDS = [
+    pytest.param(
+        ["deadline", "--received", "2026-09-21T10:00+09:00", "--days", "7"], id="deadline"
+    ),
+    pytest.param(["policy", "check"], id="policy-check"),
+    pytest.param(["roster", "show"], id="roster-show"),
+    pytest.param(["roster", "history"], id="roster-history"),
+]
+
+
+@pytest.fixture
+def cli_on_store(store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`minwon` in this process on the test's store, with nobody named as the actor."""
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("MINWON_ACTOR", "MINWON_ROSTER", "MINWON_POLICY", "MINWON_CALENDAR_OVERRIDES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+
+
+@pytest.mark.usefixtures("cli_on_store")
+@pytest.mark.parametrize("argv", [*REFERENCE_COMMANDS, pytest.param(["show", "MW-00000-00000"])])
+def test_a_command_without_an_actor_or_with_one_off_the_roster_is_refused_in_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     from cli.main import main
 
-    assert main(["show", "MW-00000-00000", "--actor", "stranger"]) == 2
-    assert "not on the roster" in capsys.readouterr().err
+    assert main(argv) == 2
+    assert capsys.readouterr() == (
+        "", "minwon: who is acting? pass --actor STAFF_ID or set MINWON_ACTOR\n"
+    )
+    assert main([*argv, "--actor", "stranger"]) == 2
+    assert capsys.readouterr() == ("", "minwon: refused: 'stranger' is not on the roster\n")
+    assert main(["--actor", "system", *argv]) == 2
+    assert capsys.readouterr() == (
+        "", "minwon: refused: 'system' is the engine's own actor, not a person's\n"
+    )
+
+
+@pytest.mark.usefixtures("cli_on_store")
+@pytest.mark.parametrize("argv", REFERENCE_COMMANDS)
+def test_reference_commands_run_for_anyone_on_the_roster_in_any_role(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    # Staff, ops, the director, and an auditor who is not in the staff directory.
+    for actor in ("lee.service", "han.ops", "jung.director", "yoon.audit"):
+        monkeypatch.setenv("MINWON_ACTOR", actor)
+        assert main(argv) == 0, actor
+        captured = capsys.readouterr()
+        assert captured.err == "" and captured.out.strip(), actor
+
+
+@pytest.mark.usefixtures("cli_on_store")
+def test_the_actor_may_come_before_the_subcommand_after_it_or_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    deadline = ["deadline", "--received", "2026-09-21T10:00+09:00", "--days", "7"]
+    assert main(["--actor", "lee.service", *deadline]) == 0
+    assert capsys.readouterr().out.startswith("2026-10-01T18:00:00+09:00")
+    # The option after the subcommand is the nearer one and wins over the others.
+    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
+    assert main(["--actor", "lee.service", *deadline, "--actor", "stranger"]) == 2
+    assert "'stranger' is not on the roster" in capsys.readouterr().err
+    assert main(["--actor", "stranger", *deadline]) == 2
+    assert "'stranger' is not on the roster" in capsys.readouterr().err
 
 
 def test_an_auditor_reading_personal_data_in_a_replay_is_logged_and_listed(
@@ -214,7 +280,44 @@ def test_an_auditor_reading_personal_data_in_a_replay_is_logged_and_listed(
     assert main(["audit", "replay", code, "--actor", "lee.service"]) == 2
     assert "may not audit" in capsys.readouterr().err
 
-    assert main(["audit", "access", "--case", code, "--actor", "yoon.audit"]) == 0
+    assert main(["--actor", "yoon.audit", "audit", "access", "--case", code]) == 0
     out = capsys.readouterr().out
     assert "yoon.audit" in out and "audit replay --show-personal" in out
     assert "1 access(es)" in out and "jung.director" not in out
+
+
+@pytest.mark.usefixtures("cli_on_store")
+def test_audit_access_lists_one_readers_entries_with_actor_and_asks_who_is_asking_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    app = Complaints()
+    try:
+        case = filed(app, "access-cli-2")
+        now = datetime.now(KST)
+        for reader in ("lee.service", "park.officer", "lee.service"):
+            app.log_access(actor=reader, at=now, origin="test", case=case, action="read")  # type: ignore[arg-type]
+    finally:
+        app.close()
+
+    listing = ["audit", "access", "--actor", "lee.service", "--json"]
+    assert main(["--actor", "yoon.audit", *listing]) == 0
+    entries = json.loads(capsys.readouterr().out)["entries"]
+    assert [e["actor"] for e in entries] == ["lee.service", "lee.service"]
+    assert {e["person_id"] for e in entries} == {case.person_id}  # type: ignore[attr-defined]
+
+    monkeypatch.setenv("MINWON_ACTOR", "jung.director")
+    assert main(["audit", "access", "--actor", "park.officer", "--json"]) == 0
+    assert [e["actor"] for e in json.loads(capsys.readouterr().out)["entries"]] == [
+        "park.officer"
+    ]
+    # The reader named after the subcommand is never taken for who is asking.
+    monkeypatch.delenv("MINWON_ACTOR")
+    assert main(["audit", "access", "--actor", "yoon.audit"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("minwon: who is asking? pass it before the subcommand")
+    assert main(["--actor", "lee.service", *listing]) == 2
+    assert "lee.service (service_social_worker, staff) may not audit" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--actor", "yoon.audit", "audit", "access", "--actor-of-read", "lee.service"])

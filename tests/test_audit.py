@@ -193,7 +193,7 @@ def test_replay_reveals_personal_data_only_when_asked(
     assert shown["state"]["text"] == TEXT
     with pytest.raises(SystemExit):
         main(["audit", "replay", "--help"])
-    assert "access control and a log of who revealed what" in " ".join(
+    assert "each reveal is written to the access log" in " ".join(
         capsys.readouterr().out.split()
     )
 

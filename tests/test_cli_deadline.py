@@ -20,6 +20,15 @@ def shipped_overrides_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MINWON_CALENDAR_OVERRIDES", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def staff_member_on_a_scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The command runs as someone on the roster, which it reads from the event store.
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
+    monkeypatch.delenv("MINWON_ROSTER", raising=False)
+    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
+
+
 def run_minwon(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()

@@ -307,12 +307,23 @@ def test_reading_a_missing_file_is_a_policy_error_about_the_file(tmp_path: Path)
 # -- `minwon policy check FILE` -----------------------------------------------------
 
 
+@pytest.fixture
+def staff_member_on_a_scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The command runs as someone on the roster, which it reads from the event store.
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
+    monkeypatch.delenv("MINWON_ROSTER", raising=False)
+    monkeypatch.delenv("MINWON_POLICY", raising=False)
+    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
+
+
 def run_check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(["policy", "check", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_the_shipped_policy_succeeds_and_summarises_every_category(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -330,6 +341,7 @@ def test_checking_the_shipped_policy_succeeds_and_summarises_every_category(
     assert "designated_officer (acts within 24 h) → director" in out
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_without_a_file_checks_the_shipped_policy(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -339,6 +351,7 @@ def test_checking_without_a_file_checks_the_shipped_policy(
     assert "valid policy" in out
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_a_broken_file_prints_every_problem_and_exits_with_two(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -366,6 +379,7 @@ def test_checking_a_broken_file_prints_every_problem_and_exits_with_two(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_a_file_that_is_not_toml_exits_with_two_and_no_traceback(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -379,6 +393,7 @@ def test_checking_a_file_that_is_not_toml_exits_with_two_and_no_traceback(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_a_file_that_is_not_utf8_exits_with_two(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -392,6 +407,7 @@ def test_checking_a_file_that_is_not_utf8_exits_with_two(
     assert "Traceback" not in err
 
 
+@pytest.mark.usefixtures("staff_member_on_a_scratch_store")
 def test_checking_a_missing_file_exits_with_two_and_says_the_file_is_not_there(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

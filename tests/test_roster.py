@@ -265,6 +265,8 @@ def cli_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
     monkeypatch.setenv("SQLITE_DBNAME", str(path))
     monkeypatch.delenv("MINWON_ROSTER", raising=False)
+    # Anyone on the roster may read it; changes name their actor explicitly.
+    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
     return path
 
 
@@ -315,6 +317,23 @@ def test_minwon_roster_is_changed_only_by_ops_or_the_director(
     assert main(["roster", "show", "--on", start.isoformat(), "--json"]) == 0
     roles = {r["role"]: r["staff"] for r in json.loads(capsys.readouterr().out)["roles"]}
     assert roles["ops"] == "han.ops"
+
+
+def test_minwon_roster_is_not_changed_by_the_engines_own_actor(
+    cli_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = datetime.now(SEOUL).date() + timedelta(days=7)
+
+    code = main(
+        ["roster", "assign", "--role", "ops", "--staff", "lee.service",
+         "--from", start.isoformat(), "--actor", "system"]
+    )  # fmt: skip
+
+    assert code == 2
+    assert "refused: 'system' is the engine's own actor" in capsys.readouterr().err
+    assert main(["roster", "history"]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert len(history) == 1 and "seeded from roster.toml" in history[0]
 
 
 def test_minwon_roster_refuses_a_change_in_the_past_in_one_line(
