@@ -126,7 +126,10 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
         client = env.client
     else:
         client = await connect(settings)
-    if await ensure_retention_schedule(client, settings.task_queue):
+    if os.environ.get("MINWON_RETENTION_SCHEDULE", "on") == "off":
+        # Only for a server without schedules (the time-skipping test server in bench/).
+        log.warning("retention_schedule_off", schedule=RETENTION_SCHEDULE)
+    elif await ensure_retention_schedule(client, settings.task_queue):
         log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
     added = await register_search_attributes(client, settings.namespace)
     if added:

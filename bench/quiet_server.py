@@ -1,4 +1,4 @@
-"""The Temporal dev server for the benchmarks that run the worker as its own process."""
+"""Temporal servers for the benchmarks that run the worker as its own process."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from workflows.codec import EncryptionCodec, data_converter, decode_key
-from workflows.search import ALL_KEYS
+from workflows.search import ALL_KEYS, register_search_attributes
 
 DEV_SERVER = Path(sys.executable).parent / "temporal"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 async def start_server(key: str) -> WorkflowEnvironment:
@@ -29,3 +30,13 @@ async def start_server(key: str) -> WorkflowEnvironment:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)
+
+
+async def start_skipping_server(key: str) -> WorkflowEnvironment:
+    """The time-skipping test server: time stands still until `env.sleep` moves it on."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER),
+        data_converter=data_converter(EncryptionCodec(decode_key(key))),
+    )
+    await register_search_attributes(env.client, "default")
+    return env
