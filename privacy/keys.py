@@ -15,7 +15,6 @@ import hmac
 import os
 import re
 import threading
-import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 KEY_BYTES = 32
-KEY_CACHE_SECONDS = 2.0
 
 
 def normalise_contact(contact: str) -> str:
@@ -57,7 +55,6 @@ class PersonKeys:
             raise TypeError(f"personal data needs SQLite or PostgreSQL, not {type(recorder)}")
         # A case never changes hands: its person is looked up once per process.
         self._person_of: dict[uuid.UUID, str] = {}
-        self._keys: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
         self._secret: bytes | None = None
         self.create_tables()
@@ -106,9 +103,15 @@ class PersonKeys:
             cursor.execute(self._sql(statement), values)
 
     def _one(self, statement: str, values: tuple[Any, ...]) -> Any:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(self._sql(statement), values)
-            row = cursor.fetchone()
+        if self._postgres is not None:
+            # One statement reads consistently by itself: in autocommit it is one
+            # round trip, where a transaction around it would add BEGIN and ROLLBACK.
+            with self._postgres.get_connection() as connection:
+                row = connection.execute(self._sql(statement), values).fetchone()
+        else:
+            with self._cursor(commit=False) as cursor:
+                cursor.execute(self._sql(statement), values)
+                row = cursor.fetchone()
         if row is None:
             return None
         return row[0] if not isinstance(row, dict) else next(iter(row.values()))
@@ -148,24 +151,12 @@ class PersonKeys:
     def key(self, person_id: str) -> bytes | None:
         """The person's key, or None once erased.
 
-        Kept in memory for KEY_CACHE_SECONDS: loading a case reads its first event's
-        key on every command, and a round trip per command halves the throughput on
-        PostgreSQL. An erasure in this process evicts it at once; another process
-        stops using the key within that many seconds.
+        Read from the table every time, never kept in memory: an erasure committed by
+        any process is what the very next read sees. It costs one indexed read per
+        sealed event loaded (one round trip on PostgreSQL, see `_one`).
         """
-        now = time.monotonic()
-        with self._lock:
-            cached = self._keys.get(person_id)
-        if cached is not None and now - cached[1] < KEY_CACHE_SECONDS:
-            return cached[0]
         found = self._one("SELECT key FROM {p}minwon_person_keys WHERE person_id = ?", (person_id,))
-        key = None if found is None else bytes(found)
-        with self._lock:
-            if key is None:
-                self._keys.pop(person_id, None)
-            else:
-                self._keys[person_id] = (key, now)
-        return key
+        return None if found is None else bytes(found)
 
     def key_for_writing(self, person_id: str) -> bytes | None:
         """The key to seal new data with; made on first use, None for an erased person."""
@@ -215,5 +206,3 @@ class PersonKeys:
             cursor.execute(
                 self._sql("DELETE FROM {p}minwon_person_keys WHERE person_id = ?"), (person_id,)
             )
-        with self._lock:
-            self._keys.pop(person_id, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -98,6 +99,36 @@ def test_erasing_a_person_blanks_their_cases_and_the_chain_still_verifies(
         at=datetime(2026, 10, 2, tzinfo=KST), command_id="late-answer",
     )  # fmt: skip
     assert open_complaints().get_case(theirs[0].id).answer == ERASED
+
+
+def test_an_erasure_in_one_process_is_seen_by_another_on_its_very_next_read(
+    open_complaints: Callable[[], Complaints],
+) -> None:
+    erasing, reading = open_complaints(), open_complaints()
+    case = erasing.file(intake("elsewhere-1"))
+    erasing.run(
+        case.id, "answer_case", text=CANARY_ANSWER, by="lee.service",
+        at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id="answer-elsewhere",
+    )  # fmt: skip
+    # The reader has just used the key, as a worker does on every command.
+    before = reading.get_case(case.id)
+    assert (before.contact, before.text, before.answer) == (
+        CANARY_CONTACT,
+        CANARY_TEXT,
+        CANARY_ANSWER,
+    )
+    person = case.person_id
+    assert person is not None
+
+    erasing.erase_person(
+        person, reason="본인 요청", by="park.officer", at=datetime(2026, 10, 1, tzinfo=KST)
+    )
+
+    after = reading.get_case(case.id)
+    assert (after.contact, after.text, after.answer) == (ERASED, ERASED, ERASED)
+    received = next(iter(reading.history(case.id)))
+    assert (received.contact, received.text) == (ERASED, ERASED)
+    assert reading.keys.key(person) is None
 
 
 def test_erasing_twice_records_the_erasure_once(complaints: Complaints) -> None:
