@@ -36,6 +36,7 @@ CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
 # Answering a case keeps these promises; an investigation is kept by its finding.
 KEPT_BY_ANSWER = frozenset({"reply", "result", "expedited", "callback"})
 KEPT_BY_FINDING = frozenset({"investigation"})
+NOTE_MAX_LENGTH = 2_000
 
 
 class ComplaintError(Exception):
@@ -152,6 +153,13 @@ class Escalation:
     at: datetime
 
 
+@dataclass(frozen=True)
+class CaseNote:
+    text: str
+    by: str
+    at: datetime
+
+
 class CommitmentTerms(Protocol):
     """What the interim-reply rule reads of a commitment (the aggregate's or a view)."""
 
@@ -211,7 +219,7 @@ def check_apology(mode: str, *, private: bool) -> None:
 
 # Commands a closed case still takes: the result is announced and rated after
 # closing, and a resident may have it reopened.
-AFTER_CLOSING = frozenset({"announce_result", "rate_satisfaction", "reopen"})
+AFTER_CLOSING = frozenset({"announce_result", "rate_satisfaction", "reopen", "add_note"})
 NEEDS_ANSWER = frozenset({"announce_result", "rate_satisfaction", "reopen", "close"})
 
 
@@ -375,6 +383,7 @@ class Complaint(ChainedAggregate):
         self.answered_at: datetime | None = None
         self.announcement: str | None = None
         self.satisfaction: int | None = None
+        self.notes: list[CaseNote] = []
         self.closed_at: datetime | None = None
         self.withdrawn_reason: str | None = None
         self.notices: list[dict[str, Any]] = []
@@ -911,6 +920,25 @@ class Complaint(ChainedAggregate):
         self.satisfaction = score
         self.command_ids.add(command_id)
 
+    # -- working notes ----------------------------------------------------------------
+
+    def add_note(self, *, text: str, by: str, at: datetime, command_id: str) -> None:
+        """A staff member's working note on the case (처리 메모): kept with it, never sent."""
+        if self.already_done(command_id):
+            return
+        self._check("add_note")
+        self._note_added(
+            text=_text(text, "note", max_length=NOTE_MAX_LENGTH),
+            by=_text(by, "staff"),
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("NoteAdded")
+    def _note_added(self, text: str, by: str, at: datetime, command_id: str) -> None:
+        self.notes.append(CaseNote(text=text, by=by, at=at))
+        self.command_ids.add(command_id)
+
     # -- notices --------------------------------------------------------------------
 
     def record_notice_sent(
@@ -994,6 +1022,7 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "InvestigationConcluded": ("finding",),
     "ApologyMade": ("note",),
     "SatisfactionRated": ("comment",),
+    "NoteAdded": ("text",),
 }
 for _name, _fields in PERSONAL_FIELDS.items():
     type.__setattr__(getattr(Complaint, _name), "personal_fields", _fields)

@@ -176,6 +176,11 @@ def rate(case: Complaint, score: int = 5, at: datetime = T0, **kw: Any) -> None:
     case.rate_satisfaction(score=score, comment="", at=at, **kw)
 
 
+def note(case: Complaint, text: str = "보호자와 통화", at: datetime = T0, **kw: Any) -> None:
+    kw.setdefault("command_id", new_id())
+    case.add_note(text=text, by="kim", at=at, **kw)
+
+
 def take_message(case: Complaint, callback_by: datetime, at: datetime = T0, **kw: Any) -> None:
     kw.setdefault("command_id", new_id())
     case.take_message(
@@ -951,6 +956,7 @@ COMMANDS_REFUSED_WHEN_WITHDRAWN: dict[str, Callable[[Complaint], None]] = {
     "reopen": reopen,
     "announce_result": announce,
     "rate_satisfaction": rate,
+    "add_note": note,
 }
 
 
@@ -1089,3 +1095,48 @@ def test_each_event_carries_the_digest_of_the_one_before_and_the_first_the_genes
     assert case.head_digest == event_digest(events[-1])
     assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
     assert verify_chain(events) is None
+
+
+def test_a_note_is_kept_with_the_case_and_leaves_its_clocks_and_status_alone() -> None:
+    case = given()
+    assign(case)
+    start(case, "reply", days=7)
+    case.collect_events()
+    before = (case.status, case.commitments)
+
+    note(case, "민원인 요청: 오후에만 연락", at=day(1))
+
+    (added,) = case.collect_events()
+    assert type(added).__qualname__ == "Complaint.NoteAdded"
+    assert (added.text, added.by) == ("민원인 요청: 오후에만 연락", "kim")
+    assert [(n.text, n.by, n.at) for n in case.notes] == [
+        ("민원인 요청: 오후에만 연락", "kim", day(1))
+    ]
+    assert (case.status, case.commitments) == before
+
+
+def test_a_closed_case_still_takes_a_note() -> None:
+    case = answered_and_closed()
+
+    note(case, at=day(3))
+
+    assert names(case.collect_events()) == ["Complaint.NoteAdded"]
+    assert case.status == "closed"
+
+
+def test_a_note_sent_again_with_its_command_id_is_recorded_once() -> None:
+    case = given()
+
+    note(case, command_id="note-1")
+    note(case, command_id="note-1")
+
+    assert names(case.collect_events()) == ["Complaint.NoteAdded"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "가" * 2_001])
+def test_an_empty_or_overlong_note_is_refused(text: str) -> None:
+    case = given()
+
+    message = then_refused(case, InvalidValueError, lambda: note(case, text))
+
+    assert "note" in message

@@ -167,6 +167,13 @@ class RateSatisfaction(Action):
     comment: Note = ""
 
 
+class AddNote(Action):
+    command: ClassVar[str] = "add_note"
+    type: Literal["note"] = "note"
+    text: ShortText
+    by: StaffId
+
+
 class RecordNoticeFailed(Action):
     """Recorded by the workflow when a notice ran out of retries."""
 
@@ -203,6 +210,7 @@ AnyAction = Annotated[
     | Close
     | Escalate
     | RateSatisfaction
+    | AddNote
     | Warn
     | Breach
     | RecordNoticeFailed,
