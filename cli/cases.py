@@ -146,6 +146,8 @@ ACTIONS: list[tuple[str, type[models.Action], str, list[Option]]] = [
      [(("--reason",), {"required": True})]),
     ("withdraw", models.Withdraw, "withdraw a case", [(("--reason",), {"required": True})]),
     ("close", models.Close, "close an answered case", []),
+    ("note", models.AddNote, "add a working note (처리 메모) to the case",
+     [(("--text",), {"required": True})]),
     ("rate", models.RateSatisfaction, "record the complainant's satisfaction (1-5)",
      [(("--score",), {"required": True, "type": int}), (("--comment",), {"default": ""})]),
 ]  # fmt: skip

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reopen": frozenset({STAFF, OFFICER, DIRECTOR}),
     "withdraw": frozenset({STAFF}),
     "rate_satisfaction": frozenset({STAFF}),
+    "add_note": frozenset({STAFF}),
     "escalate": frozenset({OPS, OFFICER, DIRECTOR}),
     "audit": frozenset({AUDITOR, DIRECTOR}),
     "report": frozenset({AUDITOR, DIRECTOR, OFFICER, OPS}),
