@@ -27,7 +27,14 @@ from typing import Any, Literal, NamedTuple
 from eventsourcing.utils import get_topic
 
 from domain.calendar import to_seoul
-from domain.chain import BrokenLink, event_digest, personal_fields, verify_chain
+from domain.chain import (
+    BrokenLink,
+    digest_of,
+    event_digest,
+    name_of,
+    personal_fields,
+    verify_chain,
+)
 from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError, Complaints, event_moment
@@ -333,9 +340,9 @@ def check_chain(events: Iterable[object], *, anchor_version: int | None = None) 
             if anchor_version is not None:
                 version = getattr(event, "originator_version", 0)
                 if version == anchor_version:
-                    at_anchor.append(event_digest(event))
+                    at_anchor.append(digest_of(event))
                 elif version > anchor_version:
-                    after.append(type(event).__name__)
+                    after.append(name_of(event))
             last[:] = [event]
             yield event
 
@@ -346,7 +353,7 @@ def check_chain(events: Iterable[object], *, anchor_version: int | None = None) 
     version: int = getattr(final, "originator_version")  # noqa: B009
     return ChainCheck(
         None,
-        Head(version, event_digest(final)),
+        Head(version, digest_of(final)),
         at_anchor[0] if at_anchor else None,
         tuple(after),
     )
@@ -485,7 +492,7 @@ def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerd
         )
         return CaseVerdict(ref, gone, "store", TailCheck("not_checked"), None)
     anchor_version = anchor.version if isinstance(anchor, Anchor) else None
-    chain = check_chain(app._decoded(ref.case_id), anchor_version=anchor_version)
+    chain = check_chain(app.chain_links(ref.case_id), anchor_version=anchor_version)
     if chain.broken is not None or chain.head is None:
         return CaseVerdict(ref, chain.broken, "chain", TailCheck("not_checked"), None)
     if ref.problem is not None:

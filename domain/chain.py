@@ -5,42 +5,107 @@ previous digest and the payload) in a canonical JSON form, plus the event's
 chain name, so changing, removing, reordering or inserting an event breaks
 the chain at that point. Personal fields are the exception: they are sealed
 per person when stored, and erasing a person must leave the chain intact.
+
+The canonical form is `json.dumps(body, default=_canonical, sort_keys=True,
+ensure_ascii=False, separators=(",", ":"))` of `{"name": ..., "state": ...}`.
+`verify_chain` takes events, or `Link`s that a mapper read straight from the
+stored records (see privacy.mapper) without building the events.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
 from uuid import UUID
 
 GENESIS = "0" * 64
+
+_STRINGIFIED = (UUID, Decimal, date)
 
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, (UUID, Decimal, date)):
+    if isinstance(value, _STRINGIFIED):
         return str(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"cannot put {type(value).__name__} into the hash chain")
 
 
+def canonical(value: Any) -> Any:
+    """A value as the canonical form writes it: what `_canonical` makes of it, else itself."""
+    if isinstance(value, (datetime, UUID, Decimal, date, set, frozenset)):
+        return _canonical(value)
+    return value
+
+
+# Exactly the text `datetime.isoformat()` writes: microseconds only when not zero,
+# an offset (if any) in hours and minutes, a zero offset as +00:00.
+_ISOFORMAT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.(?!000000)[0-9]{6})?"
+    r"(?:(?!-00:00)[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
+)
+
+
+def canonical_moment(text: str) -> str:
+    """The canonical form of the moment stored as ISO text: `fromisoformat(text).isoformat()`.
+
+    Formatting a moment costs ten times as much as parsing it, and a stored moment
+    was written by `isoformat` itself: text already in its exact form (the pattern,
+    and a valid moment) is its own canonical form.
+    """
+    moment = datetime.fromisoformat(text)
+    return text if _ISOFORMAT.fullmatch(text) else moment.isoformat()
+
+
+def _encoder() -> Callable[[Any], str]:
+    # One encoder for every digest: json.dumps builds a new one per call, and its
+    # set-up costs about as much as encoding a small event. The C encoder is what
+    # json.dumps itself uses for these settings, so the text is the same.
+    settings = dict(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    fallback = json.JSONEncoder(default=_canonical, **settings)  # type: ignore[arg-type]
+    if c_make_encoder is None:
+        return fallback.encode
+    encode = c_make_encoder(None, _canonical, encode_basestring, None, ":", ",", True, False, True)
+    return lambda body: "".join(encode(body, 0))
+
+
+_encode = _encoder()
+
+
+def class_chain_name(event_class: type) -> str:
+    name = getattr(event_class, "chain_name", None)
+    return name if isinstance(name, str) else event_class.__qualname__
+
+
 def chain_name(event: object) -> str:
     """Stable name of an event class: a renamed class keeps its old `chain_name`."""
-    name = getattr(type(event), "chain_name", None)
-    return name if isinstance(name, str) else type(event).__qualname__
+    return class_chain_name(type(event))
+
+
+def class_personal_fields(event_class: type) -> tuple[str, ...]:
+    fields = getattr(event_class, "personal_fields", ())
+    return tuple(fields) if isinstance(fields, tuple) else ()
 
 
 def personal_fields(event: object) -> tuple[str, ...]:
     """The fields of an event that hold personal data (sealed per person when stored)."""
-    fields = getattr(type(event), "personal_fields", ())
-    return tuple(fields) if isinstance(fields, tuple) else ()
+    return class_personal_fields(type(event))
+
+
+def state_digest(name: str, state: dict[str, Any]) -> str:
+    """The digest of an event's state, its personal fields already left out."""
+    text = _encode({"name": name, "state": state})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def event_digest(event: object) -> str:
@@ -48,11 +113,34 @@ def event_digest(event: object) -> str:
     # authenticates them) and erasing a person must not break the chain.
     hidden = personal_fields(event)
     state = {k: v for k, v in vars(event).items() if k not in hidden}
-    body = {"name": chain_name(event), "state": state}
-    text = json.dumps(
-        body, default=_canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return state_digest(chain_name(event), state)
+
+
+class Link(NamedTuple):
+    """An event's place in its chain, as read from its stored record."""
+
+    originator_version: int
+    prev_digest: object  # what the record carries; a tampered one may be anything
+    digest: str  # of the event itself
+    name: str  # of the event's class
+
+    @classmethod
+    def of(cls, event: Any) -> Link:
+        return cls(
+            event.originator_version,
+            getattr(event, "prev_digest", None),
+            event_digest(event),
+            type(event).__name__,
+        )
+
+
+def digest_of(event: object) -> str:
+    """The chain digest of an event or of a `Link`."""
+    return event.digest if isinstance(event, Link) else event_digest(event)
+
+
+def name_of(event: object) -> str:
+    return event.name if isinstance(event, Link) else type(event).__name__
 
 
 @dataclass(frozen=True)
@@ -91,6 +179,6 @@ def verify_chain(events: Iterable[object]) -> BrokenLink | None:
                 expected=expected_digest,
                 found=str(found),
             )
-        expected_digest = event_digest(event)
+        expected_digest = digest_of(event)
         expected_version += 1
     return None

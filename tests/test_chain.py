@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from eventsourcing.application import Application
+from hypothesis import given
+from hypothesis import strategies as st
 
-from domain.chain import GENESIS, BrokenLink, event_digest, verify_chain
+from domain.chain import (
+    GENESIS,
+    BrokenLink,
+    Link,
+    _canonical,
+    canonical_moment,
+    event_digest,
+    verify_chain,
+)
 from domain.complaint import Complaint
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -237,3 +250,92 @@ def test_an_event_of_another_case_spliced_in_is_caught(history: list[Any]) -> No
 
     assert broken is not None
     assert broken.version == 6
+
+
+# -- the canonical form, computed cheaply ------------------------------------------------
+
+
+def digest_by_json_dumps(event: Any) -> str:
+    """The digest as the canonical form defines it, with a fresh `json.dumps`."""
+    hidden = getattr(type(event), "personal_fields", ())
+    state = {k: v for k, v in vars(event).items() if k not in hidden}
+    body = {"name": type(event).__qualname__, "state": state}
+    text = json.dumps(
+        body, default=_canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_shared_encoder_writes_what_json_dumps_writes(history: list[Any]) -> None:
+    odd = altered(history[3], reason='따옴표 " 역슬래시 \\ 탭\t', weight=0.1, share=Decimal("1.50"))
+
+    for event in [*history, odd]:
+        assert event_digest(event) == digest_by_json_dumps(event)
+
+
+def test_a_chain_of_links_verifies_like_the_chain_of_its_events(history: list[Any]) -> None:
+    links = [Link.of(event) for event in history]
+    assert verify_chain(links) is None
+
+    history[3] = altered(history[3], reason="담당자 휴가")
+    broken_events = verify_chain(history)
+    broken_links = verify_chain([Link.of(event) for event in history])
+
+    assert broken_events is not None and broken_links == broken_events
+
+
+aware = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from(
+        [
+            None,
+            UTC,
+            SEOUL,
+            timezone(timedelta(hours=-5, minutes=-30)),
+            timezone(timedelta(hours=5, minutes=45, seconds=30)),
+        ]
+    ),
+)
+
+
+@given(aware)
+def test_a_moment_written_by_isoformat_is_its_own_canonical_form(moment: datetime) -> None:
+    text = moment.isoformat()
+    assert canonical_moment(text) == text
+
+
+@given(aware, st.sampled_from(["T", " "]))
+def test_a_moment_in_any_iso_spelling_gets_the_canonical_form_of_what_it_parses_to(
+    moment: datetime, separator: str
+) -> None:
+    for text in (
+        moment.isoformat(sep=separator, timespec="microseconds"),
+        moment.isoformat(sep=separator, timespec="milliseconds"),
+        moment.isoformat(sep=separator, timespec="seconds"),
+    ):
+        assert canonical_moment(text) == datetime.fromisoformat(text).isoformat()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-09-21T10:00:00-00:00",  # a zero offset is written +00:00
+        "2026-09-21T10:00:00.000000+09:00",  # zero microseconds are not written
+        "2026-09-21T10:00:00+09:75",  # parsed as +10:15
+        "2026-09-21T10:00:00Z",
+        "2026-09-21T10:00:00+0900",
+        "20260921T100000+09:00",
+        "2026-W39-1T10:00:00+09:00",
+    ],
+)
+def test_a_moment_spelt_unlike_isoformat_is_written_as_isoformat_would(text: str) -> None:
+    assert canonical_moment(text) == datetime.fromisoformat(text).isoformat() != text
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13-21T10:00:00+09:00", "2026-02-30T10:00:00", "2026-09-21T24:00:00", "soon"]
+)
+def test_a_moment_that_does_not_parse_is_refused_as_the_transcoder_refuses_it(text: str) -> None:
+    with pytest.raises(ValueError):
+        canonical_moment(text)

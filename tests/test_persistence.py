@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from domain.chain import event_digest
+from domain.chain import Link, event_digest
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
 from tests.conftest import kst, postgres_conninfo, sample_intake
@@ -464,6 +464,49 @@ def test_verify_reports_a_sealed_personal_field_that_was_altered(
     assert broken is not None
     assert broken.version == middle
     assert "was altered or moved" in broken.found
+
+
+def test_every_stored_record_reads_as_the_link_its_decoded_event_makes(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    # verify reads links straight from the records; they must be what the events give,
+    # for personal fields sealed, erased, and a moment stored in another ISO spelling.
+    app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
+    other = app.file(sample_intake(contact="김철수 010-9876-5432"))
+    app.erase_person(
+        app.get_case(other.id).person_id, reason="요청", by="ops", at=kst("2026-09-23T09:00")
+    )
+    state = stored_rows.state(case_id, middle)
+    assert state.count(b'"2026-09-22T09:00:00+09:00"') == 1
+    stored_rows.set_state(
+        case_id, middle, state.replace(b'"2026-09-22T09:00:00+09:00"', b'"2026-09-22 09:00+09:00"')
+    )
+
+    for some_case in (case_id, other.id):
+        records = app.recorder.select_events(some_case)
+        links = [app.mapper.to_chain_link(record) for record in records]
+        assert links == [Link.of(app.mapper.to_domain_event(record)) for record in records]
+    assert app.verify(other.id) is None
+    assert app.verify(case_id) is None
+
+
+def test_verify_reports_a_stored_moment_that_no_longer_parses(
+    apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
+) -> None:
+    app, case_id = open_complaints(), apologised_case.case_id
+    last = app.get_case(case_id).version
+    state = stored_rows.state(case_id, last)
+    assert state.count(b'"2026-09-22T09:00:00+09:00"') == 1
+
+    stored_rows.set_state(
+        case_id, last, state.replace(b'"2026-09-22T09:00:00+09:00"', b'"2026-09-32T09:00:00+09:00"')
+    )
+
+    # The last event: no later link carries its digest, yet the record is caught.
+    broken = app.verify(case_id)
+    assert broken is not None
+    assert broken.version == last
+    assert broken.found.startswith("<undecodable:")
 
 
 def test_verify_does_not_call_a_case_whose_events_were_all_deleted_intact(
