@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import uuid
@@ -26,9 +27,13 @@ from domain.access import (
     require,
     roles_of,
 )
+from domain.complaint import Complaint
 from domain.roster import Roster
 from domain.service import Complaints, Intake
 from tests.temporal_harness import running_stack, start_time_skipping
+from web.credentials import ResidentSecret
+from web.desk import Desk
+from web.problems import Problem
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import FileComplaintInput, RecordCorrectiveAction, RecordFinding
@@ -217,13 +222,15 @@ def test_a_command_without_an_actor_or_with_one_off_the_roster_is_refused_in_one
 
     assert main(argv) == 2
     assert capsys.readouterr() == (
-        "", "minwon: who is acting? pass --actor STAFF_ID or set MINWON_ACTOR\n"
+        "",
+        "minwon: who is acting? pass --actor STAFF_ID or set MINWON_ACTOR\n",
     )
     assert main([*argv, "--actor", "stranger"]) == 2
     assert capsys.readouterr() == ("", "minwon: refused: 'stranger' is not on the roster\n")
     assert main(["--actor", "system", *argv]) == 2
     assert capsys.readouterr() == (
-        "", "minwon: refused: 'system' is the engine's own actor, not a person's\n"
+        "",
+        "minwon: refused: 'system' is the engine's own actor, not a person's\n",
     )
 
 
@@ -309,9 +316,7 @@ def test_audit_access_lists_one_readers_entries_with_actor_and_asks_who_is_askin
 
     monkeypatch.setenv("MINWON_ACTOR", "jung.director")
     assert main(["audit", "access", "--actor", "park.officer", "--json"]) == 0
-    assert [e["actor"] for e in json.loads(capsys.readouterr().out)["entries"]] == [
-        "park.officer"
-    ]
+    assert [e["actor"] for e in json.loads(capsys.readouterr().out)["entries"]] == ["park.officer"]
     # The reader named after the subcommand is never taken for who is asking.
     monkeypatch.delenv("MINWON_ACTOR")
     assert main(["audit", "access", "--actor", "yoon.audit"]) == 2
@@ -321,3 +326,32 @@ def test_audit_access_lists_one_readers_entries_with_actor_and_asks_who_is_askin
     assert "lee.service (service_social_worker, staff) may not audit" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--actor", "yoon.audit", "audit", "access", "--actor-of-read", "lee.service"])
+
+
+def test_a_residents_status_lookup_is_logged_as_read_by_the_holder_of_the_receipt(
+    complaints: Complaints,
+) -> None:
+    case = filed(complaints, "access-web-1")
+    record, secret = ResidentSecret.issue(Complaint.create_id("access-web-1"))
+    complaints.save(record)
+    # The lookup reads the store only: no Temporal client, no public notices.
+    desk = Desk(complaints, client=None, task_queue="", notices=None, clock=lambda: ON)  # type: ignore[arg-type]
+    code = case.receipt_code  # type: ignore[attr-defined]
+
+    status = asyncio.run(desk.resident_status(code, secret, origin="api:203.0.113.7"))
+    with pytest.raises(Problem):
+        asyncio.run(desk.resident_status(code, "WRONG-SECRET", origin="api:203.0.113.8"))
+
+    assert status.receipt_code == code
+    entries = complaints.access_entries(since=ON.date(), until=ON.date())
+    assert entries == [
+        {
+            "actor": f"resident:{code}",
+            "at": ON.isoformat(),
+            "origin": "api:203.0.113.7",
+            "person_id": case.person_id,  # type: ignore[attr-defined]
+            "case_id": str(case.id),  # type: ignore[attr-defined]
+            "action": "status",
+        }
+    ]
+    assert complaints.verify_access_log(ON.date()) is None

@@ -119,7 +119,7 @@ def test_the_secret_never_reaches_temporal(web: WebStack, resident: httpx.Client
 
 
 def test_the_status_needs_the_receipt_code_and_its_secret_and_shows_only_the_residents_case(
-    resident: httpx.Client,
+    web: WebStack, resident: httpx.Client
 ) -> None:
     receipt = submit(resident)
     code, secret = receipt["receipt_code"], receipt["secret"]
@@ -147,6 +147,21 @@ def test_the_status_needs_the_receipt_code_and_its_secret_and_shows_only_the_res
         resident.post("/api/complaints/status", json={"receipt_code": "nope", "secret": "x"}),
         422,
     )
+
+    # The page's lookup is a read too; each admitted lookup is one access-log entry.
+    page = resident.post("/status", data={"receipt_code": code, "secret": secret})
+    assert page.status_code == 200 and code in page.text
+    case = web.complaints.find_by_receipt(code)
+    case_id = str(case.id)
+    today = datetime.now(SEOUL).date()
+    entries = web.complaints.access_entries(
+        since=today - timedelta(days=1), until=today, person=case.person_id
+    )
+    reads = [(e["actor"], e["origin"], e["action"]) for e in entries if e["case_id"] == case_id]
+    assert reads == [
+        (f"resident:{code}", "api:127.0.0.1", "status"),
+        (f"resident:{code}", "web:127.0.0.1", "status"),
+    ]
 
 
 def test_guessing_a_secret_is_stopped_after_ten_wrong_tries(resident: httpx.Client) -> None:

@@ -128,7 +128,9 @@ async def submit_complaint(request: Request, body: ComplaintSubmission) -> Recei
     },
 )
 async def complaint_status(request: Request, body: StatusLookup) -> ResidentStatus:
-    return await desk_of(request).resident_status(body.receipt_code, body.secret)
+    return await desk_of(request).resident_status(
+        body.receipt_code, body.secret, origin=origin(request, "api")
+    )
 
 
 @router.get("/notices", tags=["residents"], summary="Public notices of results (헌장 5)")

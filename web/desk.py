@@ -14,7 +14,7 @@ the `staff` role allows is for the case's own people: its assignee, whoever it
 was escalated to, the designated officer or the director (any staff member may
 still take a message for an absent colleague). Personal data is shown as
 `domain.access` says (assignee, officer, auditor), and every such read is written
-to the access log.
+to the access log, as is every status lookup a resident makes with their secret.
 """
 
 from __future__ import annotations
@@ -260,6 +260,11 @@ def _now() -> datetime:
     return datetime.now(SEOUL)
 
 
+def resident_actor(receipt_code: str) -> str:
+    """Who reads a case with its receipt code and secret, as the access log names them."""
+    return f"resident:{receipt_code}"
+
+
 @dataclass
 class Desk:
     complaints: Complaints
@@ -383,8 +388,13 @@ class Desk:
             ),
         )
 
-    async def resident_status(self, code: str, secret: str) -> ResidentStatus:
-        """A case as its resident sees it, given the receipt code and the secret."""
+    async def resident_status(self, code: str, secret: str, origin: str = "web") -> ResidentStatus:
+        """A case as its resident sees it, given the receipt code and the secret.
+
+        The answer and the finding it shows are personal data: each lookup that
+        admits the secret is written to the access log, as read by the holder of
+        the receipt, from `origin`.
+        """
         try:
             key = normalise_receipt_code(code)
         except ReceiptCodeError as error:
@@ -401,7 +411,15 @@ class Desk:
                 return None
             if not record.admits(secret):
                 return None
-            return self.complaints.get_case(case_id)
+            case = self.complaints.get_case(case_id)
+            self.complaints.log_access(
+                actor=resident_actor(case.receipt_code),
+                at=self.clock(),
+                origin=origin,
+                case=case,
+                action="status",
+            )
+            return case
 
         case = await asyncio.to_thread(read)
         if case is None:

@@ -233,7 +233,9 @@ async def status(request: Request) -> HTMLResponse:
         )
         return render(request, "status.html", 422, values=values, problem=problem)
     try:
-        result = await desk_of(request).resident_status(code[:40], secret[:40])
+        result = await desk_of(request).resident_status(
+            code[:40], secret[:40], origin=origin(request, "web")
+        )
     except Problem as problem:
         if problem.status in (404, 422):
             problem.detail = "접수번호 또는 비밀번호가 맞지 않습니다. 다시 확인해 주세요."
