@@ -275,8 +275,10 @@ def run_access(args: argparse.Namespace) -> int:
             {"day": day.isoformat(), "link": link.describe()} for day, link in broken
         ]}, ensure_ascii=False, indent=2))  # fmt: skip
     else:
+        # Residents are named by their receipt (resident:MW-…), longer than a staff id.
+        width = max([14, *(len(e["actor"]) for e in entries)])
         for e in entries:
-            print(f"{e['at']}  {e['actor']:<14} {e['action']:<32} {e['person_id']}  "
+            print(f"{e['at']}  {e['actor']:<{width}} {e['action']:<32} {e['person_id']}  "
                   f"case {e['case_id']}  from {e['origin']}")  # fmt: skip
         print(f"{len(entries)} access(es) from {since} to {until}")
         for day, link in broken:
