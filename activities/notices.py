@@ -4,6 +4,8 @@
 command id, is the delivery record, looked up before anything is sent and
 written right after. (A crash between the send and that write can send twice;
 the Message-ID, derived from the command id, lets the receiving side drop it.)
+It returns the case's head after that record, which the workflow keeps as the
+anchor of the case's hash chain.
 
 Templates live in templates/notices/ as files a center can edit; the first
 line of a rendered template is the subject.
@@ -27,7 +29,7 @@ from domain.calendar import to_seoul
 from domain.complaint import Complaint
 from domain.roster import StaffMember
 from domain.service import Complaints
-from workflows.models import Notice
+from workflows.models import Notice, NoticeDelivery
 
 log = structlog.get_logger()
 
@@ -141,14 +143,18 @@ class NoticeActivities:
             and {"label": COMMITMENT_LABELS.get(current.kind, current.kind), "due": current.due},
         }
 
+    # `| str`: what it returned before it reported the head, the channel alone; a
+    # workflow replaying such a history decodes that result with this annotation.
     @activity.defn
-    def send_notice(self, notice: Notice) -> str:
-        """Render and deliver one notice once; returns the channel used."""
+    def send_notice(self, notice: Notice) -> NoticeDelivery | str:
+        """Render and deliver one notice once; returns the channel and the case's new head."""
         case_id = uuid.UUID(notice.case_id)
         at = notice.at or activity.info().scheduled_time
         case = self.complaints.get_case(case_id)
         if case.already_done(notice.command_id):
-            return "already sent"
+            return NoticeDelivery(
+                channel="already sent", version=case.version, head_digest=case.head_digest
+            )
         bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=activity.info().attempt)
         try:
             context = self.context(case, notice)
@@ -170,7 +176,7 @@ class NoticeActivities:
             raise ApplicationError(
                 str(error), type="PermanentDeliveryError", non_retryable=True
             ) from None
-        self.complaints.execute(
+        recorded = self.complaints.execute(
             case_id,
             lambda latest: latest.record_notice_sent(
                 kind=notice.kind,
@@ -182,4 +188,6 @@ class NoticeActivities:
             loaded=case,
         )
         bound.info("notice_sent", channel=channel, recipient=recipient)
-        return channel
+        return NoticeDelivery(
+            channel=channel, version=recorded.version, head_digest=recorded.head_digest
+        )

@@ -370,12 +370,13 @@ class Anchor:
     source: str  # "running workflow" or "workflow result"
 
 
-# Recorded by an activity whose result does not update the workflow's view of the
-# case (notices report the channel used), so they may follow its last view.
+# Recorded in the background by the notice activity. The workflow moves its anchor to
+# the head the activity reports, but only once the result reaches it, and runs from
+# before notices reported their head never did: such records may follow its last view.
 UNSEEN_BY_WORKFLOW = frozenset({"NoticeSent"})
 
 # matched: the head is what the workflow saw; matched_before: it saw everything up to
-# events it never sees (UNSEEN_BY_WORKFLOW); in_flight: an activity is still saving.
+# records it has not taken in (UNSEEN_BY_WORKFLOW); in_flight: an activity is still saving.
 TailStatus = Literal["matched", "matched_before", "in_flight", "broken", "not_checked"]
 
 

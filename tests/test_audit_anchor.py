@@ -17,9 +17,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cli.main import main
@@ -180,3 +182,72 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
 
 def closed_ref(stack: Stack, view: CaseView) -> str:
     return stack.complaints.get_case(uuid.UUID(view.case_id)).intake_ref
+
+
+async def anchored_at(handle: WorkflowHandle[Any, Any], version: int) -> CaseView:
+    """The workflow's view once it has taken in the head `version` (a notice's result
+    reaches it in its next workflow task, a moment after the record is stored)."""
+    for _ in range(400):
+        view = await handle.query(ComplaintWorkflow.status)
+        if view.version >= version:
+            return view
+        await asyncio.sleep(0.05)
+    return view
+
+
+async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
+    ts_env: WorkflowEnvironment,
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "events.db"),
+    }
+    for name, value in store.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
+    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")
+
+    async def verify_all() -> tuple[int, list[str]]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
+        return code, capsys.readouterr().out.splitlines()
+
+    # Answered: the answer's delivery record, written by the notice activity after the
+    # workflow's last action, is the case's last event.
+    view = await file(stack)
+    case_id = uuid.UUID(view.case_id)
+    handle = stack.client.get_workflow_handle(
+        f"complaint-{closed_ref(stack, view)}", result_type=CaseView
+    )
+    answered = await handle.execute_update(
+        ComplaintWorkflow.act, Answer(text="안내드립니다", by="lee.service"), result_type=CaseView
+    )
+    await stack.wait_for_notices(view.case_id, [("answer", "resident")])
+    head = stack.complaints.get_case(case_id)
+    assert type(stack.complaints.history(case_id)[-1]).__name__ == "NoticeSent"
+    assert answered.version < head.version
+
+    anchored = await anchored_at(handle, head.version)
+
+    assert (anchored.version, anchored.head_digest) == (head.version, head.head_digest)
+    code, lines = await verify_all()
+    assert (code, lines) == (0, ["1 case verified, chains intact; tails: 1 match the workflow"])
+
+    Rows(store).delete(case_id, head.version)
+    # Nothing after the delivery record carried its digest: only the anchor can tell.
+    assert stack.complaints.verify(case_id) is None
+
+    code, lines = await verify_all()
+
+    assert code == 1
+    assert lines[:3] == [
+        f"{view.receipt_code} (case {view.case_id}): BROKEN at version {head.version}: "
+        "1 event(s) missing at the end of the history",
+        f"    expected last version {head.version} (seen by the running workflow)",
+        f"    found    last version {head.version - 1}",
+    ]

@@ -27,6 +27,7 @@ from workflows.models import (
     Answer,
     FileComplaintInput,
     Notice,
+    NoticeDelivery,
     RecordApology,
     RecordFinding,
     SendInterimReply,
@@ -301,11 +302,18 @@ def test_sending_the_same_notice_twice_delivers_and_records_it_once(
             at=_now(),
         )
         env = ActivityEnvironment()
-        assert env.run(notices.send_notice, notice) == "email"
-        assert env.run(notices.send_notice, notice) == "already sent"
+        first = env.run(notices.send_notice, notice)
+        again = env.run(notices.send_notice, notice)
         assert len(mailbox.received) == 1
         names = [type(e).__name__ for e in complaints.history(case.id)]
         assert names.count("NoticeSent") == 1
+        # Both report the head with the delivery record: the workflow's anchor.
+        head = complaints.get_case(case.id)
+        assert names[-1] == "NoticeSent"
+        assert first == NoticeDelivery(
+            channel="email", version=head.version, head_digest=head.head_digest
+        )
+        assert again == first.model_copy(update={"channel": "already sent"})
     finally:
         complaints.close()
 

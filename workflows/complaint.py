@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         Escalate,
         FileComplaintInput,
         Notice,
+        NoticeDelivery,
         NoticeKind,
         RecordApology,
         RecordNoticeFailed,
@@ -293,6 +294,13 @@ class ComplaintWorkflow:
             return view
 
     def _set_view(self, view: CaseView) -> None:
+        current = self._view
+        if current is not None and current.version > view.version:
+            # A notice recorded after this view was read reported a later head; the
+            # events since are delivery records, which the view does not show.
+            view = view.model_copy(
+                update={"version": current.version, "head_digest": current.head_digest}
+            )
         self._view = view
         self._changed = True
         workflow.upsert_search_attributes(search_attribute_updates(view))
@@ -325,7 +333,7 @@ class ComplaintWorkflow:
 
     async def _deliver(self, notice: Notice) -> None:
         try:
-            await workflow.execute_activity_method(
+            delivered = await workflow.execute_activity_method(
                 NoticeActivities.send_notice,
                 notice,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
@@ -338,6 +346,20 @@ class ComplaintWorkflow:
             await self._apply(
                 RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason)
             )
+            return
+        # Histories recorded before the result carried the head hold the channel alone.
+        if isinstance(delivered, NoticeDelivery):
+            self._anchor(delivered.version, delivered.head_digest)
+
+    def _anchor(self, version: int, head_digest: str) -> None:
+        """Move the view's anchor to a head recorded in the background, if it is newer.
+
+        Notices run alongside actions, so their results may arrive after a later
+        action's view: the anchor only moves forward.
+        """
+        view = self._view
+        if view is not None and version > view.version:
+            self._view = view.model_copy(update={"version": version, "head_digest": head_digest})
 
     async def _all_finished(self) -> None:
         await workflow.wait_condition(

@@ -325,6 +325,18 @@ class Notice(_Model):
     at: AwareDatetime | None = None
 
 
+class NoticeDelivery(_Model):
+    """What `send_notice` did: the channel used, and the case's head once it is recorded.
+
+    The head (version and digest of the case's last event, the delivery record or
+    a later event) lets the workflow anchor a case whose last event is a notice.
+    """
+
+    channel: str  # "email", "sms", or "already sent"
+    version: int
+    head_digest: str
+
+
 class EscalationStep(_Model):
     role: str
     act_within_hours: float | None
