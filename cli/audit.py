@@ -108,7 +108,10 @@ def register(subparsers: Any) -> None:
     access.add_argument("--person", help="a person's pseudonym (p-…)")
     access.add_argument("--case", metavar="CODE", help="the person who filed this case")
     access.add_argument(
-        "--actor", dest="reader", metavar="STAFF_ID", help="only reads by this staff member"
+        "--actor",
+        dest="reader",
+        metavar="READER",
+        help="only reads by this reader: a staff id, or resident:RECEIPT-CODE",
     )
     access.add_argument("--since", type=date.fromisoformat, help="first day (default: 30 days ago)")
     access.add_argument("--until", type=date.fromisoformat, help="last day (default: today)")
