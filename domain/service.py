@@ -61,6 +61,7 @@ COMMANDS = frozenset(
         "reopen",
         "withdraw",
         "rate_satisfaction",
+        "add_note",
         "record_notice_sent",
         "record_notice_failed",
     }
