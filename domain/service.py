@@ -446,16 +446,18 @@ class Complaints(Application[uuid.UUID]):
 
     def _get_or_none(self, case_id: uuid.UUID) -> Complaint | None:
         try:
-            case: Complaint = self.repository.get(case_id)
+            with self.keys.one_reading():
+                case: Complaint = self.repository.get(case_id)
         except AggregateNotFoundError:
             return None
         return case
 
     def get_case(self, case_id: uuid.UUID, version: int | None = None) -> Complaint:
         try:
-            case: Complaint = self.repository.get(
-                case_id, version=version, projector_func=_mutate_in_order
-            )
+            with self.keys.one_reading():
+                case: Complaint = self.repository.get(
+                    case_id, version=version, projector_func=_mutate_in_order
+                )
         except AggregateNotFoundError:
             raise CaseNotFoundError(f"no case {case_id}") from None
         return case
@@ -472,13 +474,14 @@ class Complaints(Application[uuid.UUID]):
         return self.get_case(self.case_id_for_receipt(code))
 
     def history(self, case_id: uuid.UUID) -> list[Any]:
-        return list(self.events.get(case_id))
+        with self.keys.one_reading():
+            return list(self.events.get(case_id))
 
     def as_of(self, case_id: uuid.UUID, moment: datetime) -> Complaint:
         """The case as it stood at `moment` (business time, any offset)."""
         moment = to_seoul(moment)
         version = 0
-        for domain_event in self.events.get(case_id):
+        for domain_event in self.history(case_id):
             if event_moment(domain_event) > moment:
                 break
             version = domain_event.originator_version
@@ -491,15 +494,17 @@ class Complaints(Application[uuid.UUID]):
         # An empty chain checks out trivially; a wiped case must not read as intact.
         if not self.recorder.select_events(case_id, limit=1):
             raise CaseNotFoundError(f"no case {case_id}")
-        return verify_chain(self.chain_links(case_id))
+        with self.keys.one_reading():
+            return verify_chain(self.chain_links(case_id))
 
     def chain_links(self, case_id: uuid.UUID) -> Iterator[object]:
         """Each stored record's link in the case's chain, read without building events."""
         assert isinstance(self.mapper, PersonalDataMapper)
         to_link = self.mapper.to_chain_link
+        keys_read: dict[str, bytes | None] = {}
         for record in self.recorder.select_events(case_id):
             try:
-                yield to_link(record)
+                yield to_link(record, keys_read)
             except Exception as error:  # a tampered record may fail in any way
                 yield _Undecodable(record.originator_version, f"{type(error).__name__}: {error}")
 

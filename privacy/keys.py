@@ -56,6 +56,8 @@ class PersonKeys:
         # A case never changes hands: its person is looked up once per process.
         self._person_of: dict[uuid.UUID, str] = {}
         self._lock = threading.Lock()
+        # Keys read during one load of a case, per thread (see `one_reading`).
+        self._reading = threading.local()
         self._secret: bytes | None = None
         self.create_tables()
 
@@ -148,13 +150,41 @@ class PersonKeys:
                 self._person_of[case_id] = str(found)
         return None if found is None else str(found)
 
+    @contextmanager
+    def one_reading(self) -> Iterator[None]:
+        """Within it, each person's key is read from the table once, on this thread.
+
+        A load of a case opens every sealed event (the intake, the answer, each note)
+        with the same person's key: one read per load rather than one per sealed
+        event keeps a case with thousands of notes as cheap to load as a short one.
+        The load still sees every erasure committed before it began; nothing is kept
+        once it ends.
+        """
+        outer = getattr(self._reading, "keys", None)
+        if outer is None:
+            self._reading.keys = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                del self._reading.keys
+
     def key(self, person_id: str) -> bytes | None:
         """The person's key, or None once erased.
 
-        Read from the table every time, never kept in memory: an erasure committed by
-        any process is what the very next read sees. It costs one indexed read per
-        sealed event loaded (one round trip on PostgreSQL, see `_one`).
+        Read from the table on every use (once per load inside `one_reading`), never
+        kept beyond: an erasure committed by any process is what the next read sees.
         """
+        memo: dict[str, bytes | None] | None = getattr(self._reading, "keys", None)
+        if memo is not None and person_id in memo:
+            return memo[person_id]
+        key = self._read_key(person_id)
+        if memo is not None:
+            memo[person_id] = key
+        return key
+
+    def _read_key(self, person_id: str) -> bytes | None:
+        """One indexed read (one round trip on PostgreSQL, see `_one`)."""
         found = self._one("SELECT key FROM {p}minwon_person_keys WHERE person_id = ?", (person_id,))
         return None if found is None else bytes(found)
 
@@ -162,7 +192,7 @@ class PersonKeys:
         """The key to seal new data with; made on first use, None for an erased person."""
         if self.is_erased(person_id):
             return None
-        key = self.key(person_id)
+        key = self._read_key(person_id)
         if key is None:
             created = datetime.now(UTC).isoformat()
             self._insert_ignore(
@@ -170,7 +200,7 @@ class PersonKeys:
                 "person_id, key, created_at",
                 (person_id, os.urandom(KEY_BYTES), created),
             )
-            key = self.key(person_id)
+            key = self._read_key(person_id)
         return key
 
     def is_erased(self, person_id: str) -> bool:

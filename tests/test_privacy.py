@@ -246,3 +246,36 @@ def test_whole_store_encryption_at_rest_is_switched_on_by_eventsourcings_cipher_
             app.get_case(case.id)
     finally:
         app.close()
+
+
+def test_loading_a_case_reads_its_person_key_once_however_many_sealed_events(
+    complaints: Complaints, open_complaints: Callable[[], Complaints], monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    case = complaints.file(intake("one-read-1"))
+    for n in range(20):
+        complaints.run(
+            case.id, "add_note", text=f"{CANARY_TEXT}-메모-{n}", by="lee.service",
+            at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id=f"note-{n}",
+        )  # fmt: skip
+    reader = open_complaints()
+    reads: list[str] = []
+    real_read = reader.keys._read_key
+
+    def counted(person_id: str) -> bytes | None:
+        reads.append(person_id)
+        return real_read(person_id)
+
+    monkeypatch.setattr(reader.keys, "_read_key", counted)
+
+    loaded = reader.get_case(case.id)
+    history = reader.history(case.id)
+
+    assert [n.text for n in loaded.notes] == [f"{CANARY_TEXT}-메모-{n}" for n in range(20)]
+    assert sum(type(e).__name__ == "NoteAdded" for e in history) == 20
+    assert reads == [case.person_id, case.person_id]  # one per load, not 21 per load
+    # Between loads nothing is kept: an erasure shows on the very next load.
+    assert case.person_id is not None
+    complaints.erase_person(
+        case.person_id, reason="본인 요청", by="park.officer", at=datetime(2026, 10, 1, tzinfo=KST)
+    )
+    assert {n.text for n in reader.get_case(case.id).notes} == {ERASED}
