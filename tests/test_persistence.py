@@ -490,6 +490,27 @@ def test_every_stored_record_reads_as_the_link_its_decoded_event_makes(
     assert app.verify(case_id) is None
 
 
+def test_verify_reads_the_persons_key_once_per_case_not_once_per_sealed_event(
+    apologised_case: ApologisedCase,
+    open_complaints: OpenComplaints,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = open_complaints()
+    read: list[str] = []
+    key = app.keys.key
+
+    def counted(person: str) -> bytes | None:
+        read.append(person)
+        return key(person)
+
+    monkeypatch.setattr(app.keys, "key", counted)
+
+    assert app.verify(apologised_case.case_id) is None
+
+    # The intake and four apologies are sealed: five events, one person, one read.
+    assert len(read) == 1
+
+
 def test_verify_reports_a_stored_moment_that_no_longer_parses(
     apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
 ) -> None:
