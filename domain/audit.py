@@ -493,7 +493,8 @@ def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerd
         )
         return CaseVerdict(ref, gone, "store", TailCheck("not_checked"), None)
     anchor_version = anchor.version if isinstance(anchor, Anchor) else None
-    chain = check_chain(app.chain_links(ref.case_id), anchor_version=anchor_version)
+    with app.keys.one_reading():
+        chain = check_chain(app.chain_links(ref.case_id), anchor_version=anchor_version)
     if chain.broken is not None or chain.head is None:
         return CaseVerdict(ref, chain.broken, "chain", TailCheck("not_checked"), None)
     if ref.problem is not None:

@@ -123,17 +123,8 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         self._open_sealed(stored_event, type(domain_event), domain_event.__dict__)
         return domain_event
 
-    def _open_sealed(
-        self,
-        stored_event: StoredEvent,
-        event_class: type,
-        state: Any,
-        keys_read: dict[str, bytes | None] | None = None,
-    ) -> None:
-        """Replace each sealed personal field in `state` by its plain text (or ERASED).
-
-        `keys_read` keeps the keys one reading of a case has read, by person.
-        """
+    def _open_sealed(self, stored_event: StoredEvent, event_class: type, state: Any) -> None:
+        """Replace each sealed personal field in `state` by its plain text (or ERASED)."""
         fields = class_personal_fields(event_class)
         if not fields:
             return
@@ -149,12 +140,7 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
                 person = self._person_for_reading(
                     state["originator_id"], version, state.get("person_id")
                 )
-                if keys_read is None:
-                    key = self.keys.key(person)
-                else:
-                    if person not in keys_read:
-                        keys_read[person] = self.keys.key(person)
-                    key = keys_read[person]
+                key = self.keys.key(person)
                 looked_up = True
             if key is None:
                 state[field] = ERASED
@@ -172,18 +158,15 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
 
     # -- reading for the hash chain ---------------------------------------------------
 
-    def to_chain_link(
-        self, stored_event: StoredEvent, keys_read: dict[str, bytes | None] | None = None
-    ) -> Link:
+    def to_chain_link(self, stored_event: StoredEvent) -> Link:
         """The record's link in its chain: version, the digest it carries, its own digest.
 
         Fails where `to_domain_event` fails, and gives the digest `event_digest` gives
         for the event it decodes, without building the event: transcoded values go
         straight to the digest's canonical form (a stored moment to its ISO text, not
         to a datetime and back). Sealed personal fields, which the digest leaves out,
-        are still opened: that is what authenticates them. A reading of a whole case
-        passes the same `keys_read` for each record, so the person's key is read once
-        per case rather than once per sealed event.
+        are still opened: that is what authenticates them (inside
+        `PersonKeys.one_reading`, a case's records read the person's key once).
         """
         kind = self._chain_kinds.get(stored_event.topic)
         if kind is None:
@@ -220,7 +203,7 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         case_id, case_id_text = self._originator_id(kind.event_class, stored_event.originator_id)
         if kind.hidden:
             state["originator_id"] = case_id
-            self._open_sealed(stored_event, kind.event_class, state, keys_read)
+            self._open_sealed(stored_event, kind.event_class, state)
             for field in kind.hidden:
                 state.pop(field, None)
         state["originator_id"] = case_id_text

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from domain import audit
 from domain.chain import Link, event_digest
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
@@ -496,19 +497,21 @@ def test_verify_reads_the_persons_key_once_per_case_not_once_per_sealed_event(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = open_complaints()
-    read: list[str] = []
-    key = app.keys.key
+    reads: list[str] = []
+    real_read = app.keys._read_key
 
-    def counted(person: str) -> bytes | None:
-        read.append(person)
-        return key(person)
+    def counted(person_id: str) -> bytes | None:
+        reads.append(person_id)
+        return real_read(person_id)
 
-    monkeypatch.setattr(app.keys, "key", counted)
+    monkeypatch.setattr(app.keys, "_read_key", counted)
+    ref = audit.CaseRef(apologised_case.case_id, None)
 
     assert app.verify(apologised_case.case_id) is None
+    assert audit.verify_case(app, ref, "not asked").intact
 
-    # The intake and four apologies are sealed: five events, one person, one read.
-    assert len(read) == 1
+    # The intake and four apologies are sealed: five events, one person, one read each.
+    assert len(reads) == 2 and len(set(reads)) == 1
 
 
 def test_verify_reports_a_stored_moment_that_no_longer_parses(
