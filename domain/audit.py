@@ -35,10 +35,9 @@ from domain.chain import (
     personal_fields,
     verify_chain,
 )
-from domain.complaint import Commitment, Complaint, ComplaintError
+from domain.complaint import ERASED, Commitment, Complaint, ComplaintError
 from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError, Complaints, event_moment
-from privacy.mapper import ERASED
 
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
 NOT_DETAILS = frozenset(

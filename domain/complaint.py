@@ -37,6 +37,8 @@ CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
 KEPT_BY_ANSWER = frozenset({"reply", "result", "expedited", "callback"})
 KEPT_BY_FINDING = frozenset({"investigation"})
 NOTE_MAX_LENGTH = 2_000
+# What a personal field reads once the person's key is destroyed.
+ERASED = "[erased]"
 
 
 class ComplaintError(Exception):
@@ -1010,7 +1012,24 @@ class Complaint(ChainedAggregate):
     @event("PersonalDataErased")
     def _personal_data_erased(self, reason: str, by: str, at: datetime, command_id: str) -> None:
         self.erased = True
+        # What a replay reads once the key is gone: a case kept in memory (the
+        # service's cache) must not hold more than the store can still give.
+        self.contact = self.text = ERASED
+        if self.answer is not None:
+            self.answer = ERASED
+        if self.finding is not None:
+            self.finding = ERASED
+        self.apologies = [{**apology, "note": ERASED} for apology in self.apologies]
+        self.notes = [replace(note, text=ERASED) for note in self.notes]
         self.command_ids.add(command_id)
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        # Once erased, nothing new of the person is kept, in memory as in the store.
+        if self.erased:
+            for field in getattr(event_class, "personal_fields", ()):
+                if field in kwargs and kwargs[field] is not None:
+                    kwargs[field] = ERASED
+        super().trigger_event(event_class, **kwargs)
 
 
 # Fields that hold what a resident told us, or what staff wrote about them: sealed

@@ -48,9 +48,9 @@ from domain.chain import (
     personal_fields,
     state_digest,
 )
+from domain.complaint import ERASED
 from privacy.keys import PersonKeys
 
-ERASED = "[erased]"
 NONCE_BYTES = 12
 
 

@@ -12,8 +12,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.access import AccessDeniedError, require
+from domain.complaint import ERASED
 from domain.service import Complaints, Intake
-from privacy.mapper import ERASED
 from tests.temporal_harness import running_stack, start_time_skipping
 from workflows.client import act, file_complaint
 from workflows.models import AddNote, FileComplaintInput
@@ -60,6 +60,11 @@ def test_a_note_is_stored_sealed_and_reads_erased_once_the_person_is_erased(
     fresh = open_complaints()
     assert [n.text for n in fresh.get_case(case.id).notes] == [ERASED]
     assert fresh.verify(case.id) is None
+    # The erasing process keeps recent cases in memory: they hold no more than the store.
+    add_note(complaints, case.id, "지운 뒤의 메모", "note-after")
+    for app in (complaints, fresh, open_complaints()):
+        assert [n.text for n in app.get_case(case.id).notes] == [ERASED, ERASED]
+        assert (app.get_case(case.id).contact, app.get_case(case.id).text) == (ERASED, ERASED)
 
 
 def test_a_note_sent_twice_with_one_command_id_is_recorded_once(complaints: Complaints) -> None:

@@ -13,8 +13,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.main import main
+from domain.complaint import ERASED
 from domain.service import Complaints, Intake
-from privacy.mapper import ERASED
 from tests.temporal_harness import running_stack, sealed_converter
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

@@ -12,8 +12,8 @@ import pytest
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
+from domain.complaint import ERASED
 from domain.service import Intake
-from privacy.mapper import ERASED
 from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
 from workflows.models import SweepInput, SweepResult
 from workflows.retention import SCHEDULE_ID, RetentionSweepWorkflow, ensure_retention_schedule
