@@ -181,7 +181,7 @@ minwon is running (embedded stack).
   Event store: SQLite, var/minwon-events.db
   Web pages:   http://{host}:{port}/  (staff desk /staff, ops /ops)
   HTTP API:    http://{host}:{port}/api/docs  (schema /openapi.json)
-Staff sign in with a token: .venv/bin/minwon token issue --staff lee.service
+Staff sign in with a token: .venv/bin/minwon token issue --staff lee.service --actor han.ops
 In another terminal, file a first complaint (every command runs as someone on the roster):
   export MINWON_ACTOR=lee.service
   .venv/bin/minwon file --channel homepage --category inquiry --topic program \\

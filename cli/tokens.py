@@ -9,13 +9,13 @@ them, not from the token.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from domain.calendar import SEOUL
 from domain.service import Complaints
@@ -31,12 +31,12 @@ def register(subparsers: Any) -> None:
     issue = actions.add_parser("issue", help="issue a token for a staff member; printed once")
     issue.add_argument("--staff", required=True, help="staff id (directory or roster)")
     issue.add_argument("--days", type=int, default=DEFAULT_DAYS, help="valid for (default 90)")
-    issue.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
+    add_actor_option(issue, "who issues it: ops or the director")
     issue.set_defaults(handler=run_issue)
 
     revoke = actions.add_parser("revoke", help="revoke a token by the id printed at issue")
     revoke.add_argument("token_id", help="the token's id (12 hex digits)")
-    revoke.add_argument("--actor", default=os.environ.get("MINWON_ACTOR"), help="your staff id")
+    add_actor_option(revoke, "who revokes it: ops or the director")
     revoke.set_defaults(handler=run_revoke)
 
 
@@ -56,9 +56,10 @@ def issue_token(
 
 
 def run_issue(args: argparse.Namespace) -> int:
+    actor, _ = authorise(args, "manage_tokens")
     app = Complaints()
     try:
-        token, text = issue_token(app, args.staff, issued_by=args.actor or "cli", days=args.days)
+        token, text = issue_token(app, args.staff, issued_by=actor, days=args.days)
         roles = ", ".join(app.roster.roles_of(args.staff, datetime.now(SEOUL))) or "no role today"
     finally:
         app.close()
@@ -73,13 +74,14 @@ def run_issue(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
+    actor, _ = authorise(args, "manage_tokens")
     app = Complaints()
     try:
         try:
             token: AccessToken = app.repository.get(AccessToken.create_id(args.token_id))
         except AggregateNotFoundError:
             raise CliError(f"no token with id {args.token_id}") from None
-        token.revoke(by=args.actor or "cli", at=datetime.now(SEOUL))
+        token.revoke(by=actor, at=datetime.now(SEOUL))
         app.save(token)
     finally:
         app.close()

@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report": frozenset({AUDITOR, DIRECTOR, OFFICER, OPS}),
     "erase_person": frozenset({DIRECTOR, OFFICER}),
     "roster": frozenset({OPS, DIRECTOR}),
+    # Sign-in tokens for the web desk and the API are handed out by ops or the director.
+    "manage_tokens": frozenset({OPS, DIRECTOR}),
     # Reference reads that show nothing about a case or a person.
     "compute_deadline": ANY_ROLE,
     "check_policy": ANY_ROLE,

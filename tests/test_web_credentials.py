@@ -78,21 +78,52 @@ def test_minwon_token_issue_prints_the_token_once_and_stores_only_its_digest(
 def test_minwon_token_revoke_ends_a_token_and_refuses_an_unknown_id(
     store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["token", "issue", "--staff", "han.ops"])
+    main(["token", "issue", "--staff", "han.ops", "--actor", "jung.director"])
     token_id = token_id_of(capsys.readouterr().out.strip())
     assert token_id is not None
 
     assert main(["token", "revoke", token_id, "--actor", "han.ops"]) == 0
     assert capsys.readouterr().out.strip() == f"token {token_id} of han.ops revoked"
-    assert main(["token", "revoke", "000000000000"]) == 2
+    assert main(["token", "revoke", "000000000000", "--actor", "han.ops"]) == 2
     assert capsys.readouterr().err.strip() == "minwon: no token with id 000000000000"
 
 
 def test_minwon_token_is_issued_only_to_someone_on_the_roster_or_in_the_directory(
     store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["token", "issue", "--staff", "stranger"]) == 2
+    assert main(["token", "issue", "--staff", "stranger", "--actor", "han.ops"]) == 2
     assert "neither in the staff directory nor on today's roster" in capsys.readouterr().err
+    app = Complaints()
+    try:
+        issued = app.recorder.select_notifications(
+            start=1, limit=100, topics=["web.credentials:AccessToken.Issued"]
+        )
+    finally:
+        app.close()
+    assert issued == []
+
+
+@pytest.mark.parametrize(
+    ("command", "actor", "refusal"),
+    [
+        (["token", "issue", "--staff", "lee.service"], None, "who is acting?"),
+        (["token", "issue", "--staff", "lee.service"], "lee.service", "may not manage tokens"),
+        (["token", "issue", "--staff", "lee.service"], "yoon.audit", "may not manage tokens"),
+        (["token", "revoke", "000000000000"], "kim.casemgr", "may not manage tokens"),
+        (["token", "issue", "--staff", "lee.service"], "system", "the engine's own actor"),
+    ],
+)
+def test_only_ops_or_the_director_issue_or_revoke_tokens(
+    store: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    actor: str | None,
+    refusal: str,
+) -> None:
+    monkeypatch.delenv("MINWON_ACTOR", raising=False)
+    assert main([*command, *(["--actor", actor] if actor else [])]) == 2
+    assert refusal in capsys.readouterr().err
     app = Complaints()
     try:
         issued = app.recorder.select_notifications(
