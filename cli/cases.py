@@ -363,7 +363,8 @@ def run_notices(args: argparse.Namespace) -> int:
 
 
 def personal_data(actor: str, roles: frozenset[str], view: CaseView) -> str:
-    """The complainant's contact and text, for those who need them; each read is logged."""
+    """The complainant's contact, text and the staff's notes, for those who need them;
+    each read is logged."""
     complaints = Complaints()
     try:
         case = complaints.get_case(uuid.UUID(view.case_id))
@@ -380,7 +381,9 @@ def personal_data(actor: str, roles: frozenset[str], view: CaseView) -> str:
             case=case,
             action="show --personal",
         )
-        return f"  contact: {case.contact}\n  text: {case.text}"
+        lines = [f"  contact: {case.contact}", f"  text: {case.text}"]
+        lines += [f"  note {_at(note.at)} {note.by}: {note.text}" for note in case.notes]
+        return "\n".join(lines)
     finally:
         complaints.close()
 

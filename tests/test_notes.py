@@ -11,7 +11,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from domain.access import AccessDeniedError, require
+from activities.complaints import case_view
+from cli.cases import personal_data
+from cli.errors import CliError
+from domain.access import AccessDeniedError, require, roles_of
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
 from tests.temporal_harness import running_stack, start_time_skipping
@@ -116,3 +119,21 @@ async def test_notes_through_the_workflow_are_each_recorded_once(tmp_path) -> No
         ("보호자와 통화: 오후 연락 희망", "lee.service"),
         ("방문 상담 예약", "lee.service"),
     ]
+
+
+def test_show_personal_lists_the_notes_for_the_assignee_and_masks_them_for_ops(
+    complaints: Complaints, store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in store_env.items():
+        monkeypatch.setenv(name, value)
+    case = complaints.file(intake("note-show-1"))
+    add_note(complaints, case.id, CANARY_NOTE, "note-show")
+    view = case_view(complaints.get_case(case.id))
+    at = datetime.now(KST)
+
+    shown = personal_data("lee.service", roles_of(complaints.roster, "lee.service", at), view)
+
+    assert f"2026-09-22T10:00+09:00 lee.service: {CANARY_NOTE}" in shown
+    with pytest.raises(CliError) as refused:
+        personal_data("han.ops", roles_of(complaints.roster, "han.ops", at), view)
+    assert CANARY_NOTE not in str(refused.value)
