@@ -70,12 +70,22 @@ def canonical_moment(text: str) -> str:
 def _encoder() -> Callable[[Any], str]:
     # One encoder for every digest: json.dumps builds a new one per call, and its
     # set-up costs about as much as encoding a small event. The C encoder is what
-    # json.dumps itself uses for these settings, so the text is the same.
-    settings = dict(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    fallback = json.JSONEncoder(default=_canonical, **settings)  # type: ignore[arg-type]
+    # json.dumps itself runs for these settings, so the text is the same.
     if c_make_encoder is None:
-        return fallback.encode
-    encode = c_make_encoder(None, _canonical, encode_basestring, None, ":", ",", True, False, True)
+        return json.JSONEncoder(
+            default=_canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode
+    encode = c_make_encoder(
+        None,  # markers: no check for circular references (events have none)
+        _canonical,  # default
+        encode_basestring,  # for ensure_ascii=False
+        None,  # indent
+        ":",  # key separator
+        ",",  # item separator
+        True,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
     return lambda body: "".join(encode(body, 0))
 
 
