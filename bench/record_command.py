@@ -14,6 +14,11 @@ operation, so each operation loads as many events and saves one. The two sides
 are timed in alternating rounds so drift on the machine affects both alike.
 
     .venv/bin/python bench/record_command.py [--n 1000] [--backend sqlite|postgres|both]
+                                             [--cache N]
+
+Both sides run with the same aggregate cache: off by default, so each operation
+really loads the history; `--cache 500` gives both eventsourcing's cache as the
+service runs by default (a cached aggregate reads only what was stored since).
 
 SQLite runs on a temporary file; PostgreSQL (127.0.0.1:5432, database `test`, user
 `postgres`) in a schema of its own, dropped at the end. The target is a ratio
@@ -182,8 +187,12 @@ def timed(record: Callable[[uuid.UUID], None], ids: list[uuid.UUID], times: int)
     return time.perf_counter() - started
 
 
-def measure(backend: str, ours_env: dict[str, str], bare_env: dict[str, str], n: int) -> Result:
-    app, bare_app = Complaints(env=ours_env), Bare(env=bare_env)
+def measure(
+    backend: str, ours_env: dict[str, str], bare_env: dict[str, str], n: int, cache: str
+) -> Result:
+    same_cache = {"AGGREGATE_CACHE_MAXSIZE": cache}
+    app = Complaints(env={**ours_env, **same_cache})
+    bare_app = Bare(env={**bare_env, **same_cache})
     try:
         ours = Ours(app)
         aggregates = max(1, n // (ROUNDS * OPS_PER_AGGREGATE_PER_ROUND))
@@ -238,19 +247,26 @@ def main(argv: list[str] | None = None) -> int:
         "--n", type=int, default=1000, help="timed operations per side and backend (default 1000)"
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--cache", type=int, default=0, help="aggregate cache size on both sides (default 0: off)"
+    )
     args = parser.parse_args(argv)
     if args.n < ROUNDS * OPS_PER_AGGREGATE_PER_ROUND:
         parser.error(f"--n must be at least {ROUNDS * OPS_PER_AGGREGATE_PER_ROUND}")
 
     backends = {"sqlite": sqlite_envs, "postgres": postgres_envs}
     chosen = list(backends) if args.backend == "both" else [args.backend]
-    print("record one command: Complaints.run(case, 'assign') vs bare Application load+save")
+    cache = f"aggregate cache {args.cache} on both sides" if args.cache else "no aggregate cache"
+    print(
+        f"record one command: Complaints.run(case, 'assign') vs bare Application load+save "
+        f"({cache})"
+    )
     print(f"{'backend':<9} {'ops':>5} {'history':>9} {'ours op/s':>10} {'bare op/s':>10} ratio")
     failed = False
     for backend in chosen:
         try:
             with backends[backend]() as (ours_env, bare_env):
-                result = measure(backend, ours_env, bare_env, args.n)
+                result = measure(backend, ours_env, bare_env, args.n, str(args.cache or ""))
         except psycopg.OperationalError as error:
             print(f"{backend:<9} not measured: PostgreSQL unreachable ({error})".rstrip())
             failed = True

@@ -19,6 +19,10 @@ from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
 BODY_LIMIT = 64 * 1024
+# An oversized body up to this size is read and dropped before the refusal is sent:
+# a server that answers and closes while the client is still sending makes the
+# client see a reset connection instead of the 413. Beyond it, the connection goes.
+DRAIN_LIMIT = 1024 * 1024
 TYPE_PREFIX = "urn:minwon:problem:"
 API_PREFIX = "/api/"
 
@@ -146,6 +150,7 @@ class BodyGuard:
                 )
                 return
             if int(declared) > self.limit:
+                await _drain(receive, int(declared))
                 await _send_problem(scope, send, too_large(self.limit))
                 return
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
@@ -175,6 +180,8 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                if message.get("more_body", False):
+                    await _drain(receive, size)
                 await _send_problem(scope, send, too_large(self.limit))
                 return
             chunks.append(chunk)
@@ -191,6 +198,17 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _drain(receive: Receive, size: int) -> None:
+    """Read the rest of a refused body without keeping it, up to DRAIN_LIMIT in all."""
+    while size <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _is_json(content_type: str) -> bool:
