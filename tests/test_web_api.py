@@ -321,6 +321,31 @@ def test_the_case_page_data_shows_every_clock_and_the_full_history_to_the_assign
     assert [h["version"] for h in detail["history"]] == list(range(1, len(names) + 1))
 
 
+def test_a_note_from_the_desk_is_kept_with_the_case_and_shown_only_to_its_people(
+    web: WebStack, resident: httpx.Client
+) -> None:
+    code = submit(resident)["receipt_code"]
+    note = {"text": "보호자와 통화: 오후에만 연락 가능"}
+
+    with web.http("lee.service") as staff, web.http("choi.tour") as other:
+        added = staff.post(f"/api/staff/cases/{code}/note", json=note)
+        empty = staff.post(f"/api/staff/cases/{code}/note", json={"text": "  "})
+        not_theirs = other.post(f"/api/staff/cases/{code}/note", json=note)
+        mine = staff.get(f"/api/staff/cases/{code}").json()
+        theirs = other.get(f"/api/staff/cases/{code}").json()
+
+    assert added.status_code == 200, added.text
+    assert problem_of(empty, 422)["errors"][0]["location"] == "body.text"
+    assert "may not note case" in problem_of(not_theirs, 403)["detail"]
+    assert "note" in mine["allowed_actions"] and "note" not in theirs["allowed_actions"]
+    [kept] = [e for e in events(web, code) if type(e).__name__ == "NoteAdded"]
+    assert (kept.text, kept.by) == (note["text"], "lee.service")
+    [shown] = [h for h in mine["history"] if h["event"] == "NoteAdded"]
+    assert shown["details"]["text"] == note["text"]
+    [masked] = [h for h in theirs["history"] if h["event"] == "NoteAdded"]
+    assert masked["details"]["text"] == "[가림]"
+
+
 def _next_week_evening() -> str:
     moment = datetime.now(SEOUL) + timedelta(days=12)
     return moment.replace(hour=18, minute=0, second=0, microsecond=0).isoformat()

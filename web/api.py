@@ -30,6 +30,7 @@ from web.schemas import (
     Me,
     MessageBody,
     NoBody,
+    NoteBody,
     OpsOverview,
     PublicNoticeOut,
     QueueItem,
@@ -317,6 +318,16 @@ async def satisfaction(
     request: Request, code: Code, body: SatisfactionBody, user: Staff
 ) -> CaseView:
     return await _act(request, user, code, "satisfaction", body)
+
+
+@router.post(
+    "/staff/cases/{code}/note",
+    tags=["staff"],
+    summary="Add a working note (처리 메모): kept with the case, never sent",
+    responses=CASE,
+)
+async def note(request: Request, code: Code, body: NoteBody, user: Staff) -> CaseView:
+    return await _act(request, user, code, "note", body)
 
 
 # -- ops ------------------------------------------------------------------------------------------

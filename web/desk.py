@@ -116,6 +116,7 @@ ACTION_MODELS: dict[str, type[models.Action]] = {
     "close": models.Close,
     "escalate": models.Escalate,
     "satisfaction": models.RateSatisfaction,
+    "note": models.AddNote,
 }
 
 

@@ -62,6 +62,7 @@ ACTION_LABELS = {
     "withdraw": "취하",
     "message": "부재 직원 메모",
     "satisfaction": "만족도 기록",
+    "note": "처리 메모",
 }
 ROLE_LABELS = {
     "case_manager": "사례관리자",

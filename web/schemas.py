@@ -220,6 +220,10 @@ class AnswerBody(_In):
     text: Text
 
 
+class NoteBody(_In):
+    text: ShortText
+
+
 class FindingBody(_In):
     fault_confirmed: StrictBool
     finding: Text
@@ -268,6 +272,7 @@ ACTION_BODIES: dict[str, type[_In]] = {
     "close": NoBody,
     "escalate": ReasonBody,
     "satisfaction": SatisfactionBody,
+    "note": NoteBody,
 }
 
 
