@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,7 +44,7 @@ from eventsourcing.domain import Aggregate, event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch_stores import postgres_schema_env
+from scratch_stores import STORE_PAIRS
 
 from domain.calendar import SEOUL
 from domain.service import Complaints, Intake
@@ -225,22 +223,6 @@ def measure(
         bare_app.close()
 
 
-@contextmanager
-def sqlite_envs() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    with tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
-        yield (
-            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/ours.db"},
-            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/bare.db"},
-        )
-
-
-@contextmanager
-def postgres_envs() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    # Both applications share the schema, each with its own table.
-    with postgres_schema_env() as env:
-        yield env, env
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -254,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < ROUNDS * OPS_PER_AGGREGATE_PER_ROUND:
         parser.error(f"--n must be at least {ROUNDS * OPS_PER_AGGREGATE_PER_ROUND}")
 
-    backends = {"sqlite": sqlite_envs, "postgres": postgres_envs}
+    backends = STORE_PAIRS
     chosen = list(backends) if args.backend == "both" else [args.backend]
     cache = f"aggregate cache {args.cache} on both sides" if args.cache else "no aggregate cache"
     print(

@@ -39,11 +39,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,7 +53,7 @@ from eventsourcing.domain import Aggregate, event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch_stores import postgres_schema_env
+from scratch_stores import STORE_PAIRS
 
 from domain import audit
 from domain.calendar import SEOUL
@@ -221,22 +219,6 @@ def measure(
         bare_app.close()
 
 
-@contextmanager
-def sqlite_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    with tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
-        yield (
-            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/events.db"},
-            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/bare.db"},
-        )
-
-
-@contextmanager
-def postgres_env() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
-    # Both applications share the schema, each with its own table.
-    with postgres_schema_env() as env:
-        yield env, env
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events in the case")
@@ -246,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 10:
         parser.error("--events must be at least 10")
 
-    backends = {"sqlite": sqlite_env, "postgres": postgres_env}
+    backends = STORE_PAIRS
     chosen = list(backends) if args.backend == "both" else [args.backend]
     print(f"replay and verify one {args.events}-event case vs bare eventsourcing replay")
     print(f"{'backend':<9} {'side':<18} {'events/s':>9}  ratio  (vs bare repository)")

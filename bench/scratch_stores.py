@@ -1,7 +1,8 @@
-"""Throw-away stores for the benchmarks: a PostgreSQL schema made and dropped per run."""
+"""Throw-away stores for the benchmarks: SQLite files, a PostgreSQL schema per run."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,3 +32,27 @@ def postgres_schema_env() -> Iterator[dict[str, str]]:
     finally:
         with psycopg.connect(POSTGRES_CONNINFO, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+# Settings for a side under test and its bare baseline, on a store of one backend.
+StorePair = tuple[dict[str, str], dict[str, str]]
+
+
+@contextmanager
+def sqlite_pair() -> Iterator[StorePair]:
+    """Two SQLite files in a temporary directory: ours and the baseline's."""
+    with tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
+        yield (
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/ours.db"},
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/bare.db"},
+        )
+
+
+@contextmanager
+def postgres_pair() -> Iterator[StorePair]:
+    """One fresh schema; both applications share it, each with its own table."""
+    with postgres_schema_env() as env:
+        yield env, env
+
+
+STORE_PAIRS = {"sqlite": sqlite_pair, "postgres": postgres_pair}
