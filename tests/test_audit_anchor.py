@@ -70,13 +70,11 @@ def head_version(stack: Stack, view: CaseView) -> int:
     return stack.complaints.get_case(uuid.UUID(view.case_id)).version
 
 
-async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_workflow(
-    ts_env: WorkflowEnvironment,
-    stack: Stack,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def cli_as_auditor(
+    ts_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Point the `minwon` command at the test's store and server, run by an auditor;
+    returns the store's settings."""
     store = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(tmp_path / "events.db"),
@@ -86,12 +84,24 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
     monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
     monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
     monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")  # an auditor on the roster
+    return store
 
-    async def verify_all() -> tuple[int, list[str]]:
-        capsys.readouterr()
-        # The CLI runs its own event loop, as the console script does.
-        code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
-        return code, capsys.readouterr().out.splitlines()
+
+async def verify_all(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    # The CLI runs its own event loop, as the console script does.
+    code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_workflow(
+    ts_env: WorkflowEnvironment,
+    stack: Stack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = cli_as_auditor(ts_env, tmp_path, monkeypatch)
 
     # A case answered, closed and kept open for the policy's 30 days: its workflow has
     # finished and its result is the anchor.
@@ -119,7 +129,7 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
         )
         assert reassigned.version == head_version(stack, view)
 
-    code, lines = await verify_all()
+    code, lines = await verify_all(capsys)
     assert code == 0, lines
     assert lines == ["5 cases verified, chains intact; tails: 5 match the workflow"]
 
@@ -154,7 +164,7 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
         for view in (changed, removed, added, closed)
     )
 
-    code, lines = await verify_all()
+    code, lines = await verify_all(capsys)
 
     assert code == 1
     broken = sorted(line for line in lines if "BROKEN" in line)
@@ -202,20 +212,7 @@ async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(tmp_path / "events.db"),
-    }
-    for name, value in store.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
-    monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
-    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")
-
-    async def verify_all() -> tuple[int, list[str]]:
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
-        return code, capsys.readouterr().out.splitlines()
+    store = cli_as_auditor(ts_env, tmp_path, monkeypatch)
 
     # Answered: the answer's delivery record, written by the notice activity after the
     # workflow's last action, is the case's last event.
@@ -235,14 +232,14 @@ async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
     anchored = await anchored_at(handle, head.version)
 
     assert (anchored.version, anchored.head_digest) == (head.version, head.head_digest)
-    code, lines = await verify_all()
+    code, lines = await verify_all(capsys)
     assert (code, lines) == (0, ["1 case verified, chains intact; tails: 1 match the workflow"])
 
     Rows(store).delete(case_id, head.version)
     # Nothing after the delivery record carried its digest: only the anchor can tell.
     assert stack.complaints.verify(case_id) is None
 
-    code, lines = await verify_all()
+    code, lines = await verify_all(capsys)
 
     assert code == 1
     assert lines[:3] == [
