@@ -39,11 +39,11 @@ from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from baseline import Tally
 from scratch_stores import STORE_PAIRS
 
 from domain.calendar import SEOUL
@@ -60,18 +60,6 @@ STAFF = ("kim.casemgr", "lee.service")
 
 
 # -- the baseline ---------------------------------------------------------------------
-
-
-class Tally(Aggregate):
-    """The smallest aggregate that records something."""
-
-    @event("Created")
-    def __init__(self) -> None:
-        self.count = 0
-
-    @event("Counted")
-    def count_one(self) -> None:
-        self.count += 1
 
 
 class Bare(Application[uuid.UUID]):

@@ -48,11 +48,11 @@ from typing import Any
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from baseline import Tally
 from scratch_stores import STORE_PAIRS
 
 from domain import audit
@@ -104,18 +104,6 @@ def build_case(app: Complaints, events: int) -> uuid.UUID:
         if case.version % SAVE_BATCH == 0 or case.version == events:
             app.save(case)
     return case.id
-
-
-class Tally(Aggregate):
-    """The smallest aggregate that records something."""
-
-    @event("Created")
-    def __init__(self) -> None:
-        self.count = 0
-
-    @event("Counted")
-    def count_one(self) -> None:
-        self.count += 1
 
 
 class BareApplication(Application[uuid.UUID]):
