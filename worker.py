@@ -114,7 +114,7 @@ async def start_dev_server() -> WorkflowEnvironment:
     )
 
 
-async def run(dev: bool, settings: TemporalSettings) -> None:
+async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -148,7 +148,7 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
             temporal=settings.address,
             event_store=complaints.factory.__class__.__module__,
         )
-        web = await serve_web(client, complaints, settings) if dev else None
+        web = await serve_web(client, complaints, settings, dev) if dev or with_web else None
         if dev:
             print_dev_banner(settings)
         async with worker:
@@ -163,11 +163,11 @@ async def run(dev: bool, settings: TemporalSettings) -> None:
 
 
 async def serve_web(
-    client: Client, complaints: Complaints, settings: TemporalSettings
+    client: Client, complaints: Complaints, settings: TemporalSettings, dev: bool
 ) -> tuple[web_serve.EmbeddedServer, asyncio.Task[None]]:
     """The pages and the HTTP API, served in this loop with the worker's client and store."""
     host, port = web_serve.web_address()
-    app = create_app(complaints=complaints, client=client, task_queue=settings.task_queue)
+    app = create_app(complaints=complaints, client=client, task_queue=settings.task_queue, dev=dev)
     return await web_serve.start(app, host, port)
 
 
@@ -181,9 +181,12 @@ minwon is running (embedded stack).
   Event store: SQLite, var/minwon-events.db
   Web pages:   http://{host}:{port}/  (staff desk /staff, ops /ops)
   HTTP API:    http://{host}:{port}/api/docs  (schema /openapi.json)
-Staff sign in with a token: .venv/bin/minwon token issue --staff lee.service --actor han.ops
-In another terminal, file a first complaint (every command runs as someone on the roster):
-  export MINWON_ACTOR=lee.service
+In another terminal, get a first token on this host (ops or the director), log in
+with it, and file a first complaint:
+  .venv/bin/minwon admin bootstrap --staff han.ops > han.token
+  .venv/bin/minwon login --token-file han.token && rm han.token
+  .venv/bin/minwon whoami
+  .venv/bin/minwon token issue --staff lee.service     # a token for a staff member
   .venv/bin/minwon file --channel homepage --category inquiry --topic program \\
       --contact 010-0000-0000 --text "프로그램 신청 방법을 알려주세요"
   .venv/bin/minwon show RECEIPT-CODE
@@ -195,11 +198,17 @@ Stop with Ctrl-C.""",
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n")[0])
     parser.add_argument("--dev", action="store_true", help="start the embedded stack first")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        default=os.environ.get("MINWON_SERVE_WEB", "") in ("1", "true", "yes"),
+        help="also serve the pages and the HTTP API (MINWON_WEB_HOST/PORT); --dev always does",
+    )
     parser.add_argument("--log-level", default=os.environ.get("MINWON_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     settings = TemporalSettings.from_env()
-    asyncio.run(run(args.dev, settings))
+    asyncio.run(run(args.dev, settings, args.web))
     return 0
 
 

@@ -22,10 +22,11 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.access import AccessDeniedError, require
+from domain.access import SYSTEM_ACTORS, AccessDeniedError
 from domain.complaint import Complaint, ComplaintError
 from domain.policy import PolicyError
 from domain.service import Complaints, Intake
+from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
     CaseCommand,
     CaseView,
@@ -109,9 +110,14 @@ class ComplaintActivities:
     """The activities of one worker, sharing one Complaints application."""
 
     def __init__(
-        self, complaints: Complaints, outbox: Path | None = None, history_limit: int = 5_000
+        self,
+        complaints: Complaints,
+        outbox: Path | None = None,
+        history_limit: int = 5_000,
+        seal: ActorSeal | None = None,
     ) -> None:
         self.complaints = complaints
+        self.seal = seal or default_seal()
         self.outbox = outbox or Path(os.environ.get("MINWON_OUTBOX", DEFAULT_OUTBOX))
         self.history_limit = history_limit
         # Activities run on a thread pool: one writer at a time appends to the outbox.
@@ -154,29 +160,28 @@ class ComplaintActivities:
     def apply_command(self, command: CaseCommand) -> CaseView:
         """Run one staff, ops or timer action on the case; a repeat is recorded once."""
         action = command.action
-        arguments = action.model_dump(exclude={"type"})
-        actor = getattr(action, "by", None) or getattr(action, "taken_by", None)
-        if actor is not None:
-            # Every client (CLI, web) passes through here: the roster decides, again.
-            try:
-                require(self.complaints.roster, actor, action.command, command.at)
-            except AccessDeniedError as error:
-                raise ApplicationError(
-                    str(error), type="AccessDeniedError", non_retryable=True
-                ) from None
+        case_id = uuid.UUID(command.case_id)
 
         def work() -> CaseView:
-            case = self.complaints.run(
-                uuid.UUID(command.case_id),
-                action.command,
-                at=command.at,
-                command_id=command.command_id,
-                **arguments,
+            # The workflow's own timers act as the system: its update validator refuses
+            # that actor from outside. Every other action, whatever path it came by
+            # (web, API, CLI, any Temporal client), is decided again here.
+            if action.actor not in SYSTEM_ACTORS:
+                try:
+                    # The actor is the API's word for it, and the roster decides.
+                    self.seal.check(activity.info().workflow_id or "", command.update_id, action)
+                    self.complaints.authorized(case_id, action, command.at)
+                except (ActorProofError, AccessDeniedError) as error:
+                    raise ApplicationError(
+                        str(error), type="AccessDeniedError", non_retryable=True
+                    ) from None
+            case = self.complaints.perform(
+                case_id, action, at=command.at, command_id=command.command_id
             )
             return case_view(case)
 
-        view = self._logged(action.command, command.case_id, work)
-        log.info(f"{action.type}_recorded", case_id=command.case_id, command=action.command)
+        view = self._logged(action.name, command.case_id, work)
+        log.info(f"{action.name}_recorded", case_id=command.case_id, command=action.command)
         return view
 
     @activity.defn

@@ -235,6 +235,9 @@ async def answer_all(handles: list[WorkflowHandle], by: list[str], count: int) -
 
 async def run(n: int, answered_share: float, cache: int, folder: Path, skipping: bool) -> int:
     key = new_key()
+    # The worker is told this process's actor key (its env is a copy of ours), so the
+    # actions this process signs are the ones the worker accepts.
+    os.environ.setdefault("MINWON_ACTOR_KEY", new_key())
     env: WorkflowEnvironment = await (start_skipping_server(key) if skipping else start_server(key))
     worker = Worker(
         env.client.service_client.config.target_host, key, folder, cache, schedules=not skipping

@@ -1,11 +1,12 @@
 """Catch-up speed of the read models, against a bare read of the same notification log.
 
 Ours: every read model (`projections.NAMES`, five views) brought up to date from
-empty over a store of N cases with realistic histories, as `minwon projections
-run --once` does it (the pull loop: a page of notifications decoded once, then
-one transaction per view and page). On PostgreSQL also as a long-running
-`minwon projections run` starts on a backlog: one eventsourcing `ProjectionRunner`
-per view, subscribed to the store, one transaction per event and view.
+empty over a store of N cases with realistic histories, as `minwon admin
+projections run --once` does it (the pull loop: a page of notifications decoded
+once, then one transaction per view and page). On PostgreSQL also as a
+long-running `minwon admin projections run` starts on a backlog: one eventsourcing
+`ProjectionRunner` per view, subscribed to the store, one transaction per event
+and view.
 
 Bare: the same notifications selected page by page and decoded with the same
 mapper, nothing written: the floor for "read every event once".

@@ -155,6 +155,9 @@ async def file_cases(client: Client, worker: WorkerProcess, count: int) -> None:
 
 async def measure(m: int, cache: int, folder: Path) -> int:
     key = new_key()
+    # The worker is told this process's actor key (its env is a copy of ours), so the
+    # actions this process signs are the ones the worker accepts.
+    os.environ.setdefault("MINWON_ACTOR_KEY", new_key())
     env = await start_server(key)
     worker: WorkerProcess | None = None
     try:

@@ -112,9 +112,9 @@ if not workflow.unsafe.in_sandbox():
     from activities.complaints import ComplaintActivities
     from domain.service import Complaints
     from worker import build_worker, configure_logging
+    from workflows.client import act as api_act
     from workflows.client import exit_without_finalizing, file_complaint
     from workflows.codec import EncryptionCodec, data_converter
-    from workflows.complaint import ComplaintWorkflow
     from workflows.models import Answer, Close, FileComplaintInput
     from workflows.search import ALL_KEYS
 
@@ -146,10 +146,8 @@ async def ours_lifecycle(
 ) -> None:
     handle, _ = await file_complaint(client, intake(), task_queue)
     handles.append(handle)
-    await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="신청 방법을 안내드립니다", by="lee.service")
-    )
-    closed = await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await api_act(handle, Answer(text="신청 방법을 안내드립니다", by="lee.service"))
+    closed = await api_act(handle, Close(by="lee.service"))
     assert closed.status == "closed", closed.status
 
 
@@ -238,9 +236,9 @@ async def read_plan(client: Client, task_queue: str) -> Plan:
     handle, _ = await file_complaint(client, intake(), task_queue)
     await settle(handle)
     answer = Answer(text="안내드립니다", by="lee.service")
-    await handle.execute_update(ComplaintWorkflow.act, answer)
+    await api_act(handle, answer)
     await settle(handle)
-    await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await api_act(handle, Close(by="lee.service"))
     await settle(handle)
     phases = await activities_by_phase(handle)
     await handle.terminate("benchmark calibration")

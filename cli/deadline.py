@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from domain.calendar import (
     COUNTING_RULES,
@@ -64,12 +63,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    add_actor_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    authorise(args, "compute_deadline")
     received = _parse_received(args.received)
     days = _parse_days(args.days)
     rule: CountingRule = args.rule

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
 from domain.calendar import LONGEST_PERIOD_COUNTED_IN_HOURS, WORKING_HOURS_PER_DAY
 from domain.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
@@ -18,12 +17,10 @@ def register(subparsers: Any) -> None:
     check.add_argument(
         "file", nargs="?", default=str(DEFAULT_POLICY_PATH), help="policy TOML (default: shipped)"
     )
-    add_actor_option(check)
     check.set_defaults(handler=run_check)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    authorise(args, "check_policy")
     try:
         policy = load_policy(args.file)
     except PolicyError as error:

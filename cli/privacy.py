@@ -1,16 +1,15 @@
-"""`minwon privacy erase`: destroy a complainant's personal data (crypto-shredding)."""
+"""`minwon privacy erase`: destroy a complainant's personal data (crypto-shredding).
+
+A call to the API as the logged-in person (the director or the designated
+officer); the erasure is recorded on each of the person's cases under their name.
+"""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
-from cli.actor import add_actor_option, authorise
-from cli.errors import CliError
-from domain.complaint import ComplaintError
-from domain.receipt import ReceiptCodeError
-from domain.service import Complaints
+from cli import remote
 
 
 def register(subparsers: Any) -> None:
@@ -26,26 +25,15 @@ def register(subparsers: Any) -> None:
     who.add_argument("--contact", help="the contact the person gave (phone or e-mail)")
     who.add_argument("--case", metavar="CODE", help="the person who filed this case")
     erase.add_argument("--reason", required=True, help="why (request, retention, …)")
-    add_actor_option(erase)
     erase.set_defaults(handler=run_erase)
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    actor, _ = authorise(args, "erase_person")
-    complaints = Complaints()
-    try:
-        if args.contact:
-            person = complaints.keys.person_id_for(args.contact)
-        elif args.case:
-            person = complaints.person_of_case(complaints.case_id_for_receipt(args.case))
-        else:
-            person = args.person
-        cases = complaints.erase_person(
-            person, reason=args.reason, by=actor, at=datetime.now().astimezone()
-        )
-    except (ComplaintError, ReceiptCodeError) as error:
-        raise CliError(str(error)) from None
-    finally:
-        complaints.close()
-    print(f"{person}: personal data erased in {len(cases)} case(s); the key is destroyed")
+    done = remote.post(
+        "/api/privacy/erasures",
+        {"person": args.person, "contact": args.contact, "case": args.case, "reason": args.reason},
+    )
+    print(
+        f"{done['person']}: personal data erased in {done['cases']} case(s); the key is destroyed"
+    )
     return 0

@@ -1,11 +1,18 @@
-"""`minwon projections run|rebuild`: keep the read models up to date, or rebuild them.
+"""`minwon admin projections run|rebuild`: keep the read models up to date, or rebuild them.
+
+They run on the server host with the server's configuration, not through the API:
+they open the event store itself, from the same settings as the worker and the
+web server (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`). No token is
+involved: having that configuration is the credential.
 
 `run --once` catches every view up and exits (tests, cron). `run` catches up the
 same way, then keeps the views up to date until SIGTERM or SIGINT: polling the
 notification log on SQLite, with eventsourcing's `ProjectionRunner` subscribed
 to the store on PostgreSQL. `rebuild NAME|all` empties a view and processes every
-event again, in one transaction. The event store comes from the same settings
-as the worker (`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`).
+event again, in one transaction.
+
+The read models, the store and eventsourcing are imported by the handlers only:
+every `minwon` command registers these, and the thin client needs none of them.
 """
 
 from __future__ import annotations
@@ -17,29 +24,37 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
-from eventsourcing.persistence import PersistenceError
-
-from cli.actor import add_actor_option, authorise
 from cli.errors import CliError
-from domain.policy import PolicyError
-from projections import NAMES, Progress, ReadModels, UnsupportedStoreError
-from projections.runner import DEFAULT_BATCH
 
-log = structlog.get_logger()
+if TYPE_CHECKING:
+    from projections import Progress, ReadModels
+
+# As `projections.NAMES` and `projections.runner.DEFAULT_BATCH`, for the help without
+# importing them (tests/test_projections.py checks they agree).
+READ_MODEL_NAMES = ("case_board", "sla_report", "public_notices", "staff_record", "compliance")
+DEFAULT_BATCH = 500
+SERVER_HOST = "Runs on the server host, with its configuration (its store), not a token."
 
 
-def register(subparsers: Any) -> None:
-    projections = subparsers.add_parser(
-        "projections", help="keep the read models (case board, reports) up to date"
+def register(admin_actions: Any) -> None:
+    """Add `projections run|rebuild` to the actions of `minwon admin`."""
+    projections = admin_actions.add_parser(
+        "projections",
+        help="keep the read models (case board, reports) up to date (server host)",
+        description="Keep the read models up to date, or rebuild them. " + SERVER_HOST,
     )
     actions = projections.add_subparsers(
         dest="projections_command", required=True, metavar="ACTION"
     )
     run = actions.add_parser(
-        "run", help="process new events into every read model, until stopped (or --once)"
+        "run",
+        help="process new events into every read model, until stopped (or --once)",
+        description=(
+            "Catch every read model up with the event store, then keep them up to date "
+            "until SIGTERM or SIGINT (or exit with --once). " + SERVER_HOST
+        ),
     )
     run.add_argument("--once", action="store_true", help="catch up, then exit")
     # Parsed in the handlers, not by argparse, so a bad value is one `minwon:` line.
@@ -55,20 +70,28 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"notifications per transaction when catching up ({DEFAULT_BATCH})",
     )
-    add_actor_option(run)
     run.set_defaults(handler=run_projections)
 
     rebuild = actions.add_parser(
-        "rebuild", help="empty a read model and build it again from the first event"
+        "rebuild",
+        help="empty a read model and build it again from the first event",
+        description=(
+            "Empty a read model and process every event again, in one transaction: "
+            "readers see the old view until the new one is complete. " + SERVER_HOST
+        ),
     )
-    rebuild.add_argument("name", metavar="NAME", help=f"{', '.join(NAMES)} or all")
-    add_actor_option(rebuild)
+    rebuild.add_argument("name", metavar="NAME", help=f"{', '.join(READ_MODEL_NAMES)} or all")
     rebuild.set_defaults(handler=run_rebuild)
 
 
 @contextmanager
-def open_read_models(names: tuple[str, ...] = NAMES) -> Iterator[ReadModels]:
+def open_read_models(names: tuple[str, ...] = READ_MODEL_NAMES) -> Iterator[ReadModels]:
     """The read models on the configured store; a store that cannot be used is one line."""
+    from eventsourcing.persistence import PersistenceError
+
+    from domain.policy import PolicyError
+    from projections import ReadModels, UnsupportedStoreError
+
     try:
         models = ReadModels(names=names)
     except (PersistenceError, OSError, UnsupportedStoreError, PolicyError) as error:
@@ -100,7 +123,6 @@ def describe(progress: Progress, verb: str) -> str:
 
 
 def run_projections(args: argparse.Namespace) -> int:
-    authorise(args, "report")
     batch = _positive(args.batch, "--batch", int)
     interval = _positive(args.interval, "--interval", float)
     with open_read_models() as models:
@@ -108,7 +130,7 @@ def run_projections(args: argparse.Namespace) -> int:
             for progress in models.catch_up(batch=batch):
                 print(describe(progress, "caught up:"))
             return 0
-        _configure_logging()
+        log = _configured_log()
         stop = threading.Event()
         with _stopped_by_signals(stop):
             log.info("projections_started", backend=models.backend, views=list(models.names))
@@ -125,7 +147,8 @@ def run_projections(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    authorise(args, "roster")
+    from projections import NAMES
+
     names = NAMES if args.name == "all" else (args.name,)
     if args.name != "all" and args.name not in NAMES:
         raise CliError(f"no read model named {args.name!r}; choose {', '.join(NAMES)} or all")
@@ -149,8 +172,11 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _configure_logging() -> None:
+def _configured_log() -> Any:
     # The worker's one structlog configuration: readable on a terminal, JSON otherwise.
+    import structlog
+
     from worker import configure_logging
 
     configure_logging(os.environ.get("MINWON_LOG_LEVEL", "INFO"))
+    return structlog.get_logger()

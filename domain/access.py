@@ -7,7 +7,8 @@ and `auditor` have those roles too. A case's assignee may see its personal data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -28,41 +29,50 @@ ROLES = (
 
 # Whoever is on the roster on the day, in any role.
 ANY_ROLE = frozenset({STAFF, *ROLES})
-# Commands by name (the Complaints service's) and reads by name.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "file": frozenset({STAFF}),
-    "show": frozenset({STAFF, OFFICER, DIRECTOR, OPS, AUDITOR}),
-    "notices": frozenset({STAFF, OFFICER, DIRECTOR, OPS, AUDITOR}),
-    "assign": frozenset({OPS, OFFICER, DIRECTOR}),
-    "take_message": frozenset({STAFF}),
-    "send_interim_reply": frozenset({STAFF}),
-    "answer_case": frozenset({STAFF}),
-    "conclude_investigation": frozenset({OFFICER, DIRECTOR}),
-    "make_apology": frozenset({OFFICER, DIRECTOR, STAFF}),
-    # 나.② the officer decides a warning or training for a staff member.
-    "record_corrective_action": frozenset({OFFICER}),
-    "announce_result": frozenset({OFFICER, DIRECTOR, OPS}),
-    "close": frozenset({STAFF}),
-    "reopen": frozenset({STAFF, OFFICER, DIRECTOR}),
-    "withdraw": frozenset({STAFF}),
-    "rate_satisfaction": frozenset({STAFF}),
-    "add_note": frozenset({STAFF}),
-    "escalate": frozenset({OPS, OFFICER, DIRECTOR}),
-    "audit": frozenset({AUDITOR, DIRECTOR}),
-    "report": frozenset({AUDITOR, DIRECTOR, OFFICER, OPS}),
-    "erase_person": frozenset({DIRECTOR, OFFICER}),
-    "roster": frozenset({OPS, DIRECTOR}),
+# The supervisors: every case is theirs to act on.
+SUPERVISORS = frozenset({OFFICER, DIRECTOR})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may do one thing: any of `roles` on the day. `case_bound`: a grant by the
+    plain staff role reaches only the case's own people (its assignee, whoever it
+    was escalated to); the supervisors' roles reach every case. `command` names
+    the aggregate's command an action runs, or the read itself."""
+
+    command: str
+    roles: frozenset[str]
+    case_bound: bool = False
+
+
+def _read(name: str, *roles: str) -> Rule:
+    return Rule(command=name, roles=frozenset(roles))
+
+
+# What is not an action on a case (those are in domain.commands): filing, reads,
+# and what the center's administration does.
+PERMISSIONS: dict[str, Rule] = {
+    "file": _read("file", STAFF),
+    "show": _read("show", STAFF, OFFICER, DIRECTOR, OPS, AUDITOR),
+    "notices": _read("notices", STAFF, OFFICER, DIRECTOR, OPS, AUDITOR),
+    "list_cases": _read("list_cases", STAFF, OFFICER, DIRECTOR, OPS, AUDITOR),
+    "audit": _read("audit", AUDITOR, DIRECTOR),
+    "report": _read("report", AUDITOR, DIRECTOR, OFFICER, OPS),
+    "erase_person": _read("erase_person", DIRECTOR, OFFICER),
+    "roster": _read("roster", OPS, DIRECTOR),
     # Sign-in tokens for the web desk and the API are handed out by ops or the director.
-    "manage_tokens": frozenset({OPS, DIRECTOR}),
+    "manage_tokens": _read("manage_tokens", OPS, DIRECTOR),
     # Reference reads that show nothing about a case or a person.
-    "compute_deadline": ANY_ROLE,
-    "check_policy": ANY_ROLE,
-    "read_roster": ANY_ROLE,
+    "compute_deadline": _read("compute_deadline", *ANY_ROLE),
+    "check_policy": _read("check_policy", *ANY_ROLE),
+    "read_roster": _read("read_roster", *ANY_ROLE),
 }
-# Personal data is shown to whom the case needs: its assignee, the officer, auditors.
+# Personal data is shown to whom the case needs: its own people, the officer, auditors.
 PERSONAL_DATA_ROLES = frozenset({OFFICER, AUDITOR})
 PRIVATE_CASE_ROLES = frozenset({OFFICER, AUDITOR})
 SYSTEM_ACTORS = frozenset({"system", "retention-sweep"})
+# Tokens for these roles carry the most power: only the director hands them out.
+DIRECTOR_ISSUED_ROLES = frozenset({OFFICER, DIRECTOR})
 
 
 class AccessDeniedError(PermissionError):
@@ -82,30 +92,104 @@ def roles_of(roster: RosterView, actor: str, at: datetime) -> frozenset[str]:
     return frozenset(roles)
 
 
-def require(roster: RosterView, actor: str, action: str, at: datetime) -> frozenset[str]:
-    """The actor's roles, if they may do `action`; AccessDeniedError otherwise."""
+class Escalated(Protocol):
+    @property
+    def to_staff(self) -> str | None: ...
+
+
+class CaseFacts(Protocol):
+    """What authorisation needs to know of a case (the aggregate and the workflow's
+    view both have it)."""
+
+    @property
+    def receipt_code(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+    @property
+    def private(self) -> bool: ...
+    @property
+    def escalations(self) -> Sequence[Escalated]: ...
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An actor allowed to do something; `personal_data`: may see the case's."""
+
+    actor: str
+    roles: frozenset[str]
+    personal_data: bool = False
+
+
+def own_people(case: CaseFacts) -> frozenset[str]:
+    """The case's assignee and whoever it was escalated to."""
+    people = {e.to_staff for e in case.escalations if e.to_staff}
+    if case.assignee:
+        people.add(case.assignee)
+    return frozenset(people)
+
+
+def authorize(
+    roster: RosterView,
+    actor: str,
+    rule: Rule,
+    at: datetime,
+    case: CaseFacts | None = None,
+    *,
+    what: str | None = None,
+) -> Grant:
+    """The one decision on who may do what, for every path (web, API, CLI, Temporal).
+
+    The actor's roles are those the roster gives them on the day `at`. A private
+    (비공개) case is for its own people, the officer and auditors only; an action
+    granted only by the plain staff role, when `rule.case_bound`, is for the case's
+    own people (any supervisor may act on every case). AccessDeniedError otherwise.
+    """
+    label = (what or rule.command).replace("_", " ")
+    if not actor:
+        raise AccessDeniedError(f"nobody is named as acting: to {label} needs a person")
     if actor in SYSTEM_ACTORS:
-        return frozenset({"system"})
+        raise AccessDeniedError(f"{actor!r} is the engine's own actor, not a person's")
     roles = roles_of(roster, actor, at)
     if not roles:
         raise AccessDeniedError(f"{actor!r} is not on the roster")
-    allowed = PERMISSIONS.get(action)
-    if allowed is None:
-        raise AccessDeniedError(f"no permission is defined for {action!r}")
-    if not roles & allowed:
+    granted = roles & rule.roles
+    if not granted:
         raise AccessDeniedError(
-            f"{actor} ({', '.join(sorted(roles))}) may not {action.replace('_', ' ')}: "
-            f"that needs {' or '.join(sorted(allowed))}"
+            f"{actor} ({', '.join(sorted(roles))}) may not {label}: "
+            f"that needs {' or '.join(sorted(rule.roles)) or 'the engine itself'}"
         )
-    return roles
+    if case is None:
+        return Grant(actor, roles)
+    own = actor in own_people(case)
+    if case.private and not (own or roles & PRIVATE_CASE_ROLES):
+        raise AccessDeniedError(
+            f"case {case.receipt_code} is private (비공개): it is for its assignee, whoever "
+            "it was escalated to, the designated officer and auditors"
+        )
+    if rule.case_bound and granted <= {STAFF} and not (own or roles & SUPERVISORS):
+        raise AccessDeniedError(
+            f"{actor} may not {label}: case {case.receipt_code} is not theirs; it is handled "
+            "by its assignee, whoever it was escalated to, the designated officer or the "
+            "director (ops can reassign it)"
+        )
+    return Grant(actor, roles, personal_data=own or bool(roles & PERSONAL_DATA_ROLES))
 
 
-def may_see_personal_data(roles: Iterable[str], actor: str, assignee: str | None) -> bool:
-    return actor == assignee or bool(set(roles) & PERSONAL_DATA_ROLES)
+def require(roster: RosterView, actor: str, action: str, at: datetime) -> frozenset[str]:
+    """The actor's roles, if they may do `action` (one of PERMISSIONS); AccessDeniedError
+    otherwise."""
+    rule = PERMISSIONS.get(action)
+    if rule is None:
+        raise AccessDeniedError(f"no permission is defined for {action!r}")
+    return authorize(roster, actor, rule, at).roles
 
 
-def may_see_case(roles: Iterable[str], actor: str, assignee: str | None, private: bool) -> bool:
-    return not private or actor == assignee or bool(set(roles) & PRIVATE_CASE_ROLES)
+def may_see_personal_data(roles: Iterable[str], actor: str, case: CaseFacts) -> bool:
+    return actor in own_people(case) or bool(set(roles) & PERSONAL_DATA_ROLES)
+
+
+def may_see_case(roles: Iterable[str], actor: str, case: CaseFacts) -> bool:
+    return not case.private or actor in own_people(case) or bool(set(roles) & PRIVATE_CASE_ROLES)
 
 
 def mask_contact(contact: str) -> str:

@@ -22,10 +22,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper
 
+from domain.access import Grant, authorize
 from domain.access_log import AccessLog
 from domain.calendar import BusinessCalendar, to_seoul
 from domain.chain import BrokenLink, verify_chain
-from domain.complaint import Complaint, ComplaintError, EscalationTrigger
+from domain.commands import Action, Run
+from domain.complaint import Complaint, ComplaintError
 from domain.policy import (
     OVERRIDES_ENV,
     POLICY_ENV,
@@ -41,42 +43,11 @@ from privacy.mapper import PersonalDataMapper
 
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
 
-# The commands staff, ops and timers may run on a case, by method name.
-COMMANDS = frozenset(
-    {
-        "assign",
-        "take_message",
-        "start_commitment",
-        "warn",
-        "breach",
-        "send_interim_reply",
-        "escalate",
-        "open_investigation",
-        "conclude_investigation",
-        "make_apology",
-        "record_corrective_action",
-        "answer_case",
-        "announce_result",
-        "close",
-        "reopen",
-        "withdraw",
-        "rate_satisfaction",
-        "add_note",
-        "record_notice_sent",
-        "record_notice_failed",
-    }
-)
-# Commands that need the policy, the calendar or the roster besides the case.
-SERVICE_COMMANDS = frozenset({"take_message", "reopen", "escalate"})
 CONFLICT_RETRIES = 10
 A = TypeVar("A", bound=Aggregate)
 
 
 class CaseNotFoundError(ComplaintError):
-    pass
-
-
-class UnknownCommandError(ComplaintError):
     pass
 
 
@@ -274,92 +245,49 @@ class Complaints(Application[uuid.UUID]):
             return aggregate
         raise IntegrityError(f"{what} kept changing under command")
 
-    def run(self, case_id: uuid.UUID, command: str, **arguments: Any) -> Complaint:
-        """Run a named command (see COMMANDS) with keyword arguments."""
-        if command in SERVICE_COMMANDS:
-            service_command: Callable[..., Complaint] = getattr(self, command)
-            return service_command(case_id, **arguments)
-        if command not in COMMANDS:
-            raise UnknownCommandError(f"unknown command '{command}'")
-        return self.execute(case_id, lambda case: getattr(case, command)(**arguments))
-
-    def take_message(
-        self,
-        case_id: uuid.UUID,
-        *,
-        for_staff: str,
-        taken_by: str,
-        callback_by: datetime,
-        note: str,
-        at: datetime,
-        command_id: str,
+    def perform(
+        self, case_id: uuid.UUID, action: Action, *, at: datetime, command_id: str
     ) -> Complaint:
-        """A colleague takes the message and the promised callback clock starts."""
+        """Run one action of the registry on the case (its typed handler), once per
+        `command_id`. Who may run it is decided before, by `authorized`."""
+        run = Run(service=self, at=at, command_id=command_id)
+        return self.execute(case_id, lambda case: action.apply(case, run))
+
+    def authorized(
+        self, case_id: uuid.UUID, action: Action, at: datetime
+    ) -> tuple[Complaint, Grant]:
+        """The case, if the action's actor may run it on the case on the day `at`."""
+        case = self.get_case(case_id)
+        return case, authorize(self.roster, action.actor, action.rule, at, case)
+
+    def start_callback(
+        self, case: Complaint, callback_by: datetime, at: datetime, command_id: str
+    ) -> None:
+        """The promised callback clock of a message taken for an absent colleague."""
         rule = self.policy.category("callback").commitment("callback")
         warn_before = timedelta(hours=rule.warn_before_hours if rule else 0)
+        case.start_commitment(
+            kind="callback",
+            due=callback_by,
+            rule="promised",
+            days=None,
+            warn_at=max(to_seoul(at), to_seoul(callback_by) - warn_before),
+            max_extensions=0,
+            at=at,
+            command_id=f"{command_id}:callback",
+        )
 
-        def command(case: Complaint) -> None:
-            case.take_message(
-                for_staff=for_staff,
-                taken_by=taken_by,
-                callback_by=callback_by,
-                note=note,
-                at=at,
-                command_id=command_id,
-            )
-            case.start_commitment(
-                kind="callback",
-                due=callback_by,
-                rule="promised",
-                days=None,
-                warn_at=max(to_seoul(at), to_seoul(callback_by) - warn_before),
-                max_extensions=0,
-                at=at,
-                command_id=f"{command_id}:callback",
-            )
+    def restart_clocks(self, case: Complaint, by: str, at: datetime, command_id: str) -> None:
+        """A reopened case's clocks, counted from now, and its investigation again."""
+        self._start_clocks(case, case.category, to_seoul(at), prefix=command_id)
+        if case.investigated:
+            case.open_investigation(by=by, at=at, command_id=f"{command_id}:investigate")
 
-        return self.execute(case_id, command)
-
-    def reopen(
-        self, case_id: uuid.UUID, *, reason: str, by: str, at: datetime, command_id: str
-    ) -> Complaint:
-        """Reopen and start the category's clocks again, counted from now."""
-
-        def command(case: Complaint) -> None:
-            case.reopen(reason=reason, by=by, at=at, command_id=command_id)
-            self._start_clocks(case, case.category, to_seoul(at), prefix=command_id)
-            if case.investigated:
-                case.open_investigation(by=by, at=at, command_id=f"{command_id}:investigate")
-
-        return self.execute(case_id, command)
-
-    def escalate(
-        self,
-        case_id: uuid.UUID,
-        *,
-        reason: str,
-        by: str,
-        trigger: EscalationTrigger,
-        at: datetime,
-        command_id: str,
-    ) -> Complaint:
-        """Escalate one level up the policy's chain, to the role's holder on that day."""
+    def escalation_target(self, case: Complaint, at: datetime) -> tuple[str, str | None, int]:
+        """The next role up the policy's chain, its holder on the day, the chain's length."""
         chain = self.policy.escalation.chain
-
-        def command(case: Complaint) -> None:
-            role = chain[min(len(case.escalations), len(chain) - 1)].role
-            case.escalate(
-                to_role=role,
-                to_staff=self.roster.holder(role, at),
-                reason=reason,
-                by=by,
-                trigger=trigger,
-                at=at,
-                command_id=command_id,
-                levels=len(chain),
-            )
-
-        return self.execute(case_id, command)
+        role = chain[min(len(case.escalations), len(chain) - 1)].role
+        return role, self.roster.holder(role, at), len(chain)
 
     # -- personal data ------------------------------------------------------------
 

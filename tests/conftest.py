@@ -1,7 +1,7 @@
 """Shared fixtures: event stores on both backends, the application, sample intakes.
 
 `store_env` runs a test once per backend — a real SQLite file and the real
-PostgreSQL server (DESIGN.md §4) — so the same persistence tests prove both.
+PostgreSQL server — so the same persistence tests prove both.
 PostgreSQL being down fails its tests instead of skipping them: a skipped
 backend would let CI pass without having proved it.
 
@@ -10,6 +10,9 @@ Later test modules add their own fixtures below the sections here.
 
 from __future__ import annotations
 
+import base64
+import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -18,11 +21,21 @@ from typing import Any
 
 import psycopg
 import pytest
+import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from domain.calendar import SEOUL
 from domain.service import Complaints, Intake
+
+# The actor key (workflows.actor_proof) of this test process and of every worker and
+# API process it starts, so that what the API signs here a worker there accepts;
+# no test writes the embedded stack's key file under var/.
+TEST_ACTOR_KEY_TEXT = base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
+os.environ["MINWON_ACTOR_KEY"] = TEST_ACTOR_KEY_TEXT
+# The server's logs go to stderr, as worker.py sends them: a test of the `minwon` command
+# run in process against the app reads the command's stdout alone.
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
 
 # -- event stores -------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import (
@@ -47,8 +48,8 @@ def sample_intake(category: str = "inquiry") -> FileComplaintInput:
 async def answered_in_time(env: WorkflowEnvironment, stack: Stack) -> WorkflowHandle:  # type: ignore[type-arg]
     handle, _ = await file_complaint(stack.client, sample_intake(), stack.task_queue)
     await env.sleep(timedelta(days=1))
-    await handle.execute_update(ComplaintWorkflow.act, Answer(text="답변", by="lee.service"))
-    await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await api_act(handle, Answer(text="답변", by="lee.service"))
+    await api_act(handle, Close(by="lee.service"))
     await env.sleep(timedelta(days=31))
     await handle.result()
     return handle
@@ -67,8 +68,8 @@ async def extended_by_interim_reply(env: WorkflowEnvironment, stack: Stack) -> W
     reply = view.commitment("reply")
     assert reply is not None
     await env.sleep(timedelta(days=1))
-    await handle.execute_update(
-        ComplaintWorkflow.act,
+    await api_act(
+        handle,
         SendInterimReply(reason="확인 중", new_due=reply.due + timedelta(days=2), by="lee.service"),
     )
     await env.sleep(timedelta(days=20))
@@ -78,14 +79,13 @@ async def extended_by_interim_reply(env: WorkflowEnvironment, stack: Stack) -> W
 
 async def investigated_with_apology(env: WorkflowEnvironment, stack: Stack) -> WorkflowHandle:  # type: ignore[type-arg]
     handle, _ = await file_complaint(stack.client, sample_intake("late_reply"), stack.task_queue)
-    act = ComplaintWorkflow.act
     await env.sleep(timedelta(hours=5))
-    await handle.execute_update(
-        act, RecordFinding(fault_confirmed=True, finding="회신 누락", by="park.officer")
+    await api_act(
+        handle, RecordFinding(fault_confirmed=True, finding="회신 누락", by="park.officer")
     )
-    await handle.execute_update(act, Answer(text="조사 결과 안내", by="park.officer"))
-    await handle.execute_update(act, RecordApology(mode="phone", by="park.officer"))
-    await handle.execute_update(act, Close(by="park.officer"))
+    await api_act(handle, Answer(text="조사 결과 안내", by="park.officer"))
+    await api_act(handle, RecordApology(mode="phone", by="park.officer"))
+    await api_act(handle, Close(by="park.officer"))
     await env.sleep(timedelta(days=31))
     await handle.result()
     return handle

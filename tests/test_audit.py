@@ -1,10 +1,12 @@
 """`minwon audit replay | verify | export` on a real event store, SQLite and PostgreSQL.
 
-Every command goes through `cli.main.main`, with the store named by environment
-variables as an auditor's shell would. Tampering goes straight to the stored rows,
-as in test_persistence. Temporal is left unreachable here (a port nothing listens
-on), so `verify` checks the chains and says the tails were not checked; the
-anchored tail check is in test_audit_anchor.
+Every command goes through `cli.main.main` to the API app in process
+(tests.api_support), which opens the store the environment names, as the server
+would; the command is logged in as the auditor yoon.audit unless a test says
+otherwise. Tampering goes straight to the stored rows, as in test_persistence.
+Temporal is left unreachable here (a port nothing listens on), so `verify` checks
+the chains and says the tails were not checked; the anchored tail check is in
+test_audit_anchor.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import re
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,9 +36,11 @@ from domain.audit import (
     masked,
 )
 from domain.chain import event_digest
+from domain.commands import Action, Answer, Assign, RecordApology, SendInterimReply
 from domain.complaint import Complaint
 from domain.receipt import ReceiptIndex
 from domain.service import Complaints
+from tests.api_support import ApiServer, api_server
 from tests.conftest import kst, sample_intake
 from tests.test_persistence import StoredRows
 
@@ -58,10 +62,9 @@ Minwon = Callable[..., Run]
 
 
 @pytest.fixture
-def minwon(
-    store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Minwon:
-    """`minwon(*args)`: the console command in this process, on the test's store."""
+def server(store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiServer]:
+    """The API on the test's store, its Temporal unreachable, the command logged in
+    as an auditor on the roster."""
     for name, value in store_env.items():
         monkeypatch.setenv(name, value)
     with socket.socket() as probe:
@@ -69,7 +72,14 @@ def minwon(
         closed_port = probe.getsockname()[1]
     monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
     monkeypatch.setenv("MINWON_PAYLOAD_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
-    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")  # an auditor on the roster
+    with api_server() as running:
+        running.login(monkeypatch, "yoon.audit")
+        yield running
+
+
+@pytest.fixture
+def minwon(server: ApiServer, capsys: pytest.CaptureFixture[str]) -> Minwon:
+    """`minwon(*args)`: the console command in this process, against the test's server."""
     capsys.readouterr()
 
     def run(*args: str) -> Run:
@@ -97,21 +107,22 @@ class AuditedCase:
 def file_audited_case(app: Complaints, ref: str | None = None) -> AuditedCase:
     case = app.file(sample_intake(ref, contact=CONTACT, text=TEXT))
 
-    def run(command: str, at: str, **arguments: Any) -> None:
-        app.run(case.id, command, at=kst(at), command_id=f"{command}-{at}", **arguments)
+    def run(at: str, action: Action) -> None:
+        app.perform(case.id, action, at=kst(at), command_id=f"{action.name}-{at}")
 
-    run("assign", "2026-09-21T11:00", staff="kim.casemgr", role="case_manager", by="han.ops")
+    run("2026-09-21T11:00", Assign(staff="kim.casemgr", role="case_manager", by="han.ops"))
     run(
-        "send_interim_reply",
         "2026-09-28T14:00",
-        kind="reply",
-        reason="외부 기관 확인이 필요합니다",
-        new_due=kst("2026-10-08T18:00"),
-        by="kim.casemgr",
+        SendInterimReply(
+            kind="reply",
+            reason="외부 기관 확인이 필요합니다",
+            new_due=kst("2026-10-08T18:00"),
+            by="kim.casemgr",
+        ),
     )
-    run("make_apology", "2026-09-29T10:00", mode="phone", by="park.officer", note="first")
-    run("make_apology", "2026-09-30T10:00", mode="in_person", by="park.officer", note="second")
-    run("answer_case", "2026-10-05T15:30", text="신청은 홈페이지에서 가능합니다", by="kim.casemgr")
+    run("2026-09-29T10:00", RecordApology(mode="phone", by="park.officer", note="first"))
+    run("2026-09-30T10:00", RecordApology(mode="in_person", by="park.officer", note="second"))
+    run("2026-10-05T15:30", Answer(text="신청은 홈페이지에서 가능합니다", by="kim.casemgr"))
     assert app.get_case(case.id).version == 10
     return AuditedCase(case.id, case.receipt_code, middle=7)
 
@@ -193,9 +204,7 @@ def test_replay_reveals_personal_data_only_when_asked(
     assert shown["state"]["text"] == TEXT
     with pytest.raises(SystemExit):
         main(["audit", "replay", "--help"])
-    assert "each reveal is written to the access log" in " ".join(
-        capsys.readouterr().out.split()
-    )
+    assert "each reveal is written to the access log" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize(
@@ -261,6 +270,74 @@ def test_replay_refuses_a_moment_before_the_case_and_a_version_beyond_it(
     assert "did not exist" in before.err
     assert "no version 11" in beyond.err
     assert "no case with receipt code MW-00000-00000" in unknown.err
+
+
+def test_a_staff_member_who_is_not_an_auditor_is_refused_a_replay(
+    audited: AuditedCase, server: ApiServer, minwon: Minwon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.login(monkeypatch, "lee.service")
+
+    run = minwon("audit", "replay", audited.code)
+
+    assert (run.code, run.out) == (2, "")
+    assert run.err.startswith("minwon: refused: ") and "may not audit" in run.err
+
+
+def accesses(minwon: Minwon, code: str) -> list[dict[str, str]]:
+    """The access log's entries for the person who filed `code`, as the auditor lists them."""
+    listing = minwon("audit", "access", "--case", code, "--json")
+    assert listing.code == 0, listing
+    entries: list[dict[str, str]] = listing.json()["entries"]
+    return entries
+
+
+def test_a_replay_showing_personal_data_is_logged_as_read_by_the_tokens_holder_from_the_api(
+    audited: AuditedCase, minwon: Minwon
+) -> None:
+    masked = minwon("audit", "replay", audited.code)
+    shown = minwon("audit", "replay", audited.code, "--show-personal")
+
+    assert masked.code == shown.code == 0
+    assert CONTACT in shown.out and CONTACT not in masked.out
+    # The masked replay revealed nothing, so only the second one is in the log.
+    (entry,) = accesses(minwon, audited.code)
+    assert entry["actor"] == "yoon.audit"
+    assert entry["action"] == "audit replay --show-personal"
+    assert entry["case_id"] == str(audited.case_id)
+    assert entry["origin"].startswith("api:")
+
+
+def test_a_private_case_is_refused_to_the_director_who_audits_but_may_not_see_it(
+    complaints: Complaints, server: ApiServer, minwon: Minwon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The director holds the audit permission, but private cases and personal data are
+    # for the case's own people, the designated officer and auditors (domain.access).
+    private = complaints.file(sample_intake(private=True, contact=CONTACT, text=TEXT))
+    server.login(monkeypatch, "jung.director")
+
+    shown = minwon("audit", "replay", private.receipt_code, "--show-personal")
+    masked = minwon("audit", "replay", private.receipt_code)
+
+    for run in (shown, masked):
+        assert (run.code, run.out) == (2, "")
+        assert run.err.startswith("minwon: refused: ") and "private (비공개)" in run.err
+    server.login(monkeypatch, "yoon.audit")
+    assert accesses(minwon, private.receipt_code) == []
+
+
+def test_the_director_sees_a_public_cases_history_masked_but_not_its_personal_data(
+    audited: AuditedCase, server: ApiServer, minwon: Minwon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.login(monkeypatch, "jung.director")
+
+    masked = minwon("audit", "replay", audited.code)
+    shown = minwon("audit", "export", audited.code, "--format", "csv", "--show-personal")
+
+    assert masked.code == 0 and "personal data masked" in masked.out
+    assert (shown.code, shown.out) == (2, "")
+    assert shown.err.startswith("minwon: refused: personal data is shown to")
+    server.login(monkeypatch, "yoon.audit")
+    assert accesses(minwon, audited.code) == []
 
 
 # -- export ------------------------------------------------------------------------------
@@ -350,7 +427,7 @@ def flip_a_digit(state: bytes) -> bytes:
     return state[:at] + (b"1" if digit != b"1" else b"2") + state[at + 1 :]
 
 
-def forge_insert(app: Complaints, rows: StoredRows, case: AuditedCase) -> None:
+def forge_insert(app: Complaints, rows: Rows, case: AuditedCase) -> None:
     """Insert a well-formed event after version middle-1, its digest link correct,
     and move the later events up by one."""
     before = app.get_case(case.case_id, version=case.middle - 1)

@@ -4,17 +4,18 @@ The hash chain cannot tell that the last event of a case was changed or removed:
 nothing after it carries its digest. The case workflow's last view of the case
 (`CaseView.version` and `head_digest`, from the status query of a running workflow
 or the result of a finished one) is the anchor kept outside the event store.
-The worker runs the real activities on a SQLite store; the CLI runs in this
-process on the same store and the same server, as an auditor's shell would.
+The worker runs the real activities on a SQLite store; the API app runs in this
+process on the same store and the same Temporal client, and the `minwon` command,
+logged in as an auditor, asks it as an auditor's shell would. Staff actions reach
+the workflows through `workflows.client.act`, signed as the API signs them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from cli.main import main
+from domain.commands import RecordApology
+from tests.api_support import api_server
 from tests.conftest import kst
-from tests.temporal_harness import TEST_KEY, Stack, running_stack, start_time_skipping
+from tests.temporal_harness import Stack, running_stack, start_time_skipping
 from tests.test_audit import Rows, flip_a_digit
-from workflows.client import file_complaint
+from workflows.client import act, file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import Answer, Assign, CaseView, Close, FileComplaintInput
 
@@ -70,38 +73,39 @@ def head_version(stack: Stack, view: CaseView) -> int:
     return stack.complaints.get_case(uuid.UUID(view.case_id)).version
 
 
-def cli_as_auditor(
-    ts_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """Point the `minwon` command at the test's store and server, run by an auditor;
-    returns the store's settings."""
-    store = {
+@pytest.fixture
+def auditor(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The API on the stack's store and Temporal client, the command logged in as an
+    auditor on the roster."""
+    with api_server(stack.complaints, stack.client, stack.task_queue) as server:
+        server.login(monkeypatch, "yoon.audit")
+        yield
+
+
+def store_of(tmp_path: Path) -> dict[str, str]:
+    """The settings of the stack's store (running_stack keeps it in tmp_path)."""
+    return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(tmp_path / "events.db"),
     }
-    for name, value in store.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", ts_env.client.service_client.config.target_host)
-    monkeypatch.setenv("MINWON_PAYLOAD_KEY", base64.urlsafe_b64encode(TEST_KEY).decode())
-    monkeypatch.setenv("MINWON_ACTOR", "yoon.audit")  # an auditor on the roster
-    return store
 
 
 async def verify_all(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
     capsys.readouterr()
-    # The CLI runs its own event loop, as the console script does.
+    # On a thread: the API app answers on its own event loop, and the worker on this
+    # one must keep running while the command waits.
     code = await asyncio.to_thread(main, ["audit", "verify", "--all"])
     return code, capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.usefixtures("auditor")
 async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_workflow(
     ts_env: WorkflowEnvironment,
     stack: Stack,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = cli_as_auditor(ts_env, tmp_path, monkeypatch)
+    store = store_of(tmp_path)
 
     # A case answered, closed and kept open for the policy's 30 days: its workflow has
     # finished and its result is the anchor.
@@ -109,23 +113,18 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
     handle = stack.client.get_workflow_handle(
         f"complaint-{closed_ref(stack, closed)}", result_type=CaseView
     )
-    await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="안내드립니다", by="lee.service")
-    )
+    await act(handle, Answer(text="안내드립니다", by="lee.service"))
     await stack.wait_for_notices(closed.case_id, [("answer", "resident")])
-    await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await act(handle, Close(by="lee.service"))
     await ts_env.sleep(timedelta(days=31))
     assert (await handle.result()).status == "closed"
 
     # Four running cases, each last acted on by a reassignment the workflow recorded.
     running = {name: await file(stack) for name in ("intact", "changed", "removed", "added")}
     for view in running.values():
-        reassigned = await stack.client.get_workflow_handle(
-            f"complaint-{closed_ref(stack, view)}"
-        ).execute_update(
-            ComplaintWorkflow.act,
+        reassigned = await act(
+            stack.client.get_workflow_handle(f"complaint-{closed_ref(stack, view)}"),
             Assign(staff="kim.casemgr", role="case_manager", by="han.ops"),
-            result_type=CaseView,
         )
         assert reassigned.version == head_version(stack, view)
 
@@ -149,12 +148,9 @@ async def test_verify_catches_a_changed_removed_or_added_last_event_through_the_
         flip_a_digit(rows.state(uuid.UUID(closed.case_id), closed_last)),
     )
     # Written straight to the store, behind the workflow's back, chain and all.
-    stack.complaints.run(
+    stack.complaints.perform(
         uuid.UUID(added.case_id),
-        "make_apology",
-        mode="public",
-        by="forger",
-        note="",
+        RecordApology(mode="public", by="forger", note=""),
         at=kst("2026-09-22T10:00"),
         command_id="forged",
     )
@@ -205,14 +201,13 @@ async def anchored_at(handle: WorkflowHandle[Any, Any], version: int) -> CaseVie
     return view
 
 
+@pytest.mark.usefixtures("auditor")
 async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
-    ts_env: WorkflowEnvironment,
     stack: Stack,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = cli_as_auditor(ts_env, tmp_path, monkeypatch)
+    store = store_of(tmp_path)
 
     # Answered: the answer's delivery record, written by the notice activity after the
     # workflow's last action, is the case's last event.
@@ -221,9 +216,7 @@ async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
     handle = stack.client.get_workflow_handle(
         f"complaint-{closed_ref(stack, view)}", result_type=CaseView
     )
-    answered = await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="안내드립니다", by="lee.service"), result_type=CaseView
-    )
+    answered = await act(handle, Answer(text="안내드립니다", by="lee.service"))
     await stack.wait_for_notices(view.case_id, [("answer", "resident")])
     head = stack.complaints.get_case(case_id)
     assert type(stack.complaints.history(case_id)[-1]).__name__ == "NoticeSent"

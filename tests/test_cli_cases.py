@@ -1,9 +1,10 @@
 """The `minwon` console script against a running stack, as staff and ops use it.
 
-The real script from the virtualenv runs in its own process, with the same
-environment as the worker (`worker.py`, also its own process): same Temporal
-dev server, task queue, payload key and SQLite event store, through which the
-CLI finds a case by its receipt code.
+The real script from the virtualenv runs in its own process and knows only the
+server's address and its token: `worker.py --web` (also its own process) runs the
+workflows and serves the API on the dev server, its SQLite store and payload key.
+The first token comes from `minwon admin bootstrap` with the server's environment,
+as on the server host; ops then issue the staff's tokens with `minwon token issue`.
 """
 
 from __future__ import annotations
@@ -92,22 +93,22 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="module")
-def cli_env(dev_server: WorkflowEnvironment, tmp_path_factory: Any) -> dict[str, str]:
-    """The worker's environment, which the CLI gets too so it reads the same store."""
+def server_env(dev_server: WorkflowEnvironment, tmp_path_factory: Any) -> dict[str, str]:
+    """The worker's environment: its store, and the API it serves on a free port."""
     folder = tmp_path_factory.mktemp("cli")
     task_queue = f"minwon-cli-{uuid.uuid4().hex[:8]}"
     return {
         **base_env(dev_server, task_queue, folder / "outbox.jsonl"),
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(folder / "events.db"),
-        # Every command runs as someone on the roster; --actor overrides it.
-        "MINWON_ACTOR": "kim.casemgr",
+        "MINWON_SERVE_WEB": "1",
+        "MINWON_WEB_PORT": str(free_port()),
     }
 
 
 @pytest_asyncio.fixture(scope="module")
-async def worker(cli_env: dict[str, str], tmp_path_factory: Any) -> AsyncIterator[WorkerProcess]:
-    process = WorkerProcess(cli_env, tmp_path_factory.mktemp("worker") / "worker.log")
+async def worker(server_env: dict[str, str], tmp_path_factory: Any) -> AsyncIterator[WorkerProcess]:
+    process = WorkerProcess(server_env, tmp_path_factory.mktemp("worker") / "worker.log")
     await process.start()
     try:
         yield process
@@ -116,6 +117,49 @@ async def worker(cli_env: dict[str, str], tmp_path_factory: Any) -> AsyncIterato
             await process.stop()
         finally:
             process.kill()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def tokens(
+    worker: WorkerProcess, server_env: dict[str, str], tmp_path_factory: Any
+) -> dict[str, str]:
+    """A token per staff member: ops' from the server host, the others from ops."""
+    home = tmp_path_factory.mktemp("home")
+    bootstrap = await minwon(server_env, "admin", "bootstrap", "--staff", "han.ops")
+    assert bootstrap.code == 0, bootstrap
+    issued = {"han.ops": bootstrap.stdout.strip()}
+    ops = client_env(server_env, home, issued["han.ops"])
+    for staff in ("kim.casemgr", "lee.service"):
+        run = await minwon(ops, "token", "issue", "--staff", staff)
+        assert run.code == 0, run
+        issued[staff] = run.stdout.strip()
+    return issued
+
+
+def client_env(server_env: dict[str, str], home: Path, token: str) -> dict[str, str]:
+    """What a staff member's shell holds: where the server is, and their token."""
+    return {
+        "PATH": server_env["PATH"],
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "LANG": "C.UTF-8",
+        "MINWON_URL": f"http://127.0.0.1:{server_env['MINWON_WEB_PORT']}",
+        "MINWON_TOKEN": token,
+    }
+
+
+@pytest.fixture(scope="module")
+def staff_env(
+    server_env: dict[str, str], tokens: dict[str, str], tmp_path_factory: Any
+) -> dict[str, dict[str, str]]:
+    home = tmp_path_factory.mktemp("staff-home")
+    return {staff: client_env(server_env, home, token) for staff, token in tokens.items()}
+
+
+@pytest.fixture(scope="module")
+def cli_env(staff_env: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Most commands here are the case manager's, who files at the desk."""
+    return staff_env["kim.casemgr"]
 
 
 async def file_case(env: dict[str, str], category: str = "inquiry") -> str:
@@ -130,7 +174,7 @@ async def file_case(env: dict[str, str], category: str = "inquiry") -> str:
 
 
 async def test_filing_prints_the_receipt_code_and_when_the_reply_is_due(
-    worker: WorkerProcess, cli_env: dict[str, str]
+    cli_env: dict[str, str],
 ) -> None:
     run = await minwon(cli_env, "file", "--category", "inquiry", *FILE_ARGS)
     assert run.code == 0, run
@@ -143,7 +187,7 @@ async def test_filing_prints_the_receipt_code_and_when_the_reply_is_due(
 
 
 async def test_show_prints_the_commitment_of_the_case_named_by_its_receipt_code(
-    worker: WorkerProcess, cli_env: dict[str, str]
+    cli_env: dict[str, str],
 ) -> None:
     code = await file_case(cli_env)
     run = await minwon(cli_env, "show", code)
@@ -157,11 +201,11 @@ async def test_show_prints_the_commitment_of_the_case_named_by_its_receipt_code(
 
 
 async def test_answering_keeps_the_reply_commitment(
-    worker: WorkerProcess, cli_env: dict[str, str]
+    cli_env: dict[str, str], staff_env: dict[str, dict[str, str]]
 ) -> None:
     code = await file_case(cli_env)
     run = await minwon(
-        cli_env, "answer", code, "--text", "신청 방법을 안내드립니다", "--actor", "lee.service"
+        staff_env["lee.service"], "answer", code, "--text", "신청 방법을 안내드립니다"
     )
     assert run.code == 0, run
     assert f"{code}  inquiry  answered" in run.stdout
@@ -169,36 +213,33 @@ async def test_answering_keeps_the_reply_commitment(
 
 
 async def test_closing_an_unanswered_case_is_refused_in_one_line(
-    worker: WorkerProcess, cli_env: dict[str, str]
+    cli_env: dict[str, str], staff_env: dict[str, dict[str, str]]
 ) -> None:
     code = await file_case(cli_env)
-    run = await minwon(cli_env, "close", code, "--actor", "lee.service")
+    run = await minwon(staff_env["lee.service"], "close", code)
     assert one_line_error(run).startswith("minwon: refused:")
     still = await minwon(cli_env, "show", code)
     assert f"{code}  inquiry  assigned" in still.stdout
 
 
 async def test_showing_an_unknown_receipt_code_says_there_is_no_case(
-    worker: WorkerProcess, cli_env: dict[str, str]
+    cli_env: dict[str, str],
 ) -> None:
     run = await minwon(cli_env, "show", "MW-00000-00000")
     assert "no case" in one_line_error(run)
     assert "MW-00000-00000" in run.stderr
 
 
-async def test_filing_without_the_text_names_the_missing_field(
-    worker: WorkerProcess, cli_env: dict[str, str]
-) -> None:
+async def test_filing_without_the_text_names_the_missing_field(cli_env: dict[str, str]) -> None:
     run = await minwon(
         cli_env, "file", "--channel", "visit", "--category", "inquiry", "--contact", "010"
     )
     line = one_line_error(run)
-    assert line.startswith("minwon: cannot file the complaint:"), line
-    assert "text" in line
+    assert line.startswith("minwon: body.text: "), line
 
 
 async def test_bulk_escalation_by_category_prints_how_many_cases_it_escalated(
-    dev_server: WorkflowEnvironment, worker: WorkerProcess, cli_env: dict[str, str]
+    dev_server: WorkflowEnvironment, cli_env: dict[str, str], staff_env: dict[str, dict[str, str]]
 ) -> None:
     codes = {await file_case(cli_env) for _ in range(2)}
     opinion = await file_case(cli_env, "opinion")
@@ -220,7 +261,7 @@ async def test_bulk_escalation_by_category_prints_how_many_cases_it_escalated(
 
     expected = await wait_until(settled, "the open inquiries in visibility")
     run = await minwon(
-        cli_env, "escalate", "--category", "inquiry", "--reason", "민원 급증", "--actor", "han.ops"
+        staff_env["han.ops"], "escalate", "--category", "inquiry", "--reason", "민원 급증"
     )
     assert run.code == 0, run
     lines = run.stdout.strip().splitlines()
@@ -240,12 +281,10 @@ async def test_bulk_escalation_by_category_prints_how_many_cases_it_escalated(
 async def test_an_unreachable_server_is_reported_in_one_line_naming_its_address(
     cli_env: dict[str, str],
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
-    run = await minwon(
-        {**cli_env, "TEMPORAL_ADDRESS": address}, "file", "--category", "inquiry", *FILE_ARGS
-    )
-    assert run.code != 0
+    url = f"http://127.0.0.1:{free_port()}"
+    run = await minwon({**cli_env, "MINWON_URL": url}, "file", "--category", "inquiry", *FILE_ARGS)
+    assert run.code == 3, run
     assert "Traceback" not in run.stderr, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("minwon: ") and address in lines[0], run.stderr
+    assert lines[0].startswith(f"minwon: cannot reach the minwon server at {url}"), run.stderr

@@ -22,11 +22,9 @@ def shipped_overrides_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def staff_member_on_a_scratch_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # The command runs as someone on the roster, which it reads from the event store.
-    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
-    monkeypatch.delenv("MINWON_ROSTER", raising=False)
-    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
+    # The command reads nothing of a case or a person: it needs no login and no store.
+    monkeypatch.delenv("MINWON_TOKEN", raising=False)
+    monkeypatch.setenv("MINWON_URL", "http://127.0.0.1:9")
 
 
 def run_minwon(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

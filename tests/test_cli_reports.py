@@ -1,8 +1,10 @@
-"""`minwon cases`, `minwon report …` and `minwon projections …` through the entry point.
+"""`minwon cases`, `minwon report …` and `minwon admin projections …` through the entry point.
 
-The commands read the event store named by the environment, as the installed
-command does: a SQLite file in a temporary directory, and once the real
-PostgreSQL server. The cases are the scenario of `tests/test_projections.py`.
+`cases` and `report` ask the API (`web.reports`), in process (`tests.api_support`),
+as the holder of a token: the server reads the event store named by the
+environment, as the installed server does, a SQLite file in a temporary
+directory, and once the real PostgreSQL server. `admin projections` opens that
+store itself, with no token. The cases are the scenario of `tests/test_projections.py`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +20,10 @@ import pytest
 
 from cli.main import main
 from domain.service import Complaints
+from tests.api_support import ApiServer, api_server
 from tests.conftest import POSTGRES_ENV, kst, sample_intake
 from tests.test_projections import CANARY, Scenario, build_scenario
+from workflows.codec import new_key
 
 AS_OF = "2026-11-29T22:18+09:00"
 
@@ -34,7 +39,13 @@ def use_store(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MINWON_ACTOR", "han.ops")  # ops may read the board and reports
+    # The board and the reports need no Temporal: the API's client, connected lazily,
+    # points at a port nothing listens on, with a key of its own.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
 
 
 @pytest.fixture
@@ -42,6 +53,14 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
     use_store(monkeypatch, env)
     return env
+
+
+@pytest.fixture
+def server(sqlite_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiServer]:
+    """The API on the environment's store, the command logged in as ops."""
+    with api_server() as running:
+        running.login(monkeypatch, "han.ops")  # ops may read the board and reports
+        yield running
 
 
 @pytest.fixture
@@ -55,7 +74,7 @@ def scenario(sqlite_env: dict[str, str]) -> Iterator[Scenario]:
 
 
 def test_cases_lists_open_cases_by_next_due_with_the_overdue_one_marked(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     later = scenario.app.file(
         sample_intake(received_at=kst("2026-11-27T10:00"), channel="homepage", topic="program")
@@ -81,8 +100,14 @@ def test_cases_lists_open_cases_by_next_due_with_the_overdue_one_marked(
 
 
 def test_cases_shows_closed_and_withdrawn_cases_with_all(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer,
+    scenario: Scenario,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The designated officer, who may see every case, the private one too.
+    server.login(monkeypatch, "park.officer")
+
     code, out, _ = run_minwon(capsys, "cases", "--all", "--json", "--at", AS_OF)
 
     listed = json.loads(out)["cases"]
@@ -120,6 +145,7 @@ def test_cases_shows_closed_and_withdrawn_cases_with_all(
     ],
 )
 def test_cases_filters_combine_and_a_bad_duration_is_one_line(
+    server: ApiServer,
     scenario: Scenario,
     capsys: pytest.CaptureFixture[str],
     filters: list[str],
@@ -139,7 +165,7 @@ def test_cases_filters_combine_and_a_bad_duration_is_one_line(
 
 
 def test_cases_catches_up_first_so_a_case_just_filed_is_listed(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_minwon(capsys, "cases")
     filed = scenario.app.file(sample_intake(received_at=kst("2026-11-27T10:00")))
@@ -150,7 +176,7 @@ def test_cases_catches_up_first_so_a_case_just_filed_is_listed(
 
 
 def test_cases_on_an_empty_store_says_nothing_matches(
-    sqlite_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    server: ApiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run_minwon(capsys, "cases", "--at", AS_OF)
 
@@ -161,7 +187,7 @@ def test_cases_on_an_empty_store_says_nothing_matches(
 
 
 def test_compliance_report_as_text_shows_each_commitment_kind_and_the_other_counts(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run_minwon(capsys, "report", "compliance", "--year", "2026")
 
@@ -186,7 +212,7 @@ def test_compliance_report_as_text_shows_each_commitment_kind_and_the_other_coun
 
 
 def test_compliance_report_as_csv_has_one_measure_per_row(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run_minwon(capsys, "report", "compliance", "--year", "2026", "--format", "csv")
 
@@ -205,7 +231,7 @@ def test_compliance_report_as_csv_has_one_measure_per_row(
 
 
 def test_compliance_report_as_json_for_another_year_counts_nothing(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run_minwon(capsys, "report", "compliance", "--year", "2025", "--format", "json")
 
@@ -223,7 +249,7 @@ def test_compliance_report_as_json_for_another_year_counts_nothing(
 
 
 def test_notices_report_never_shows_a_private_case_or_a_note(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run_minwon(capsys, "report", "notices", "--format", "json")
 
@@ -239,7 +265,7 @@ def test_notices_report_never_shows_a_private_case_or_a_note(
 
 
 def test_staff_and_sla_reports_read_their_views(
-    scenario: Scenario, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, scenario: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, staff, _ = run_minwon(capsys, "report", "staff", "--format", "csv")
     _, sla, _ = run_minwon(capsys, "report", "sla", "--year", "2026", "--format", "json")
@@ -256,6 +282,54 @@ def test_staff_and_sla_reports_read_their_views(
     assert (reply["met"], reply["met_after_interim"], reply["p90_hours"]) == (2, 1, 65.0)
 
 
+# -- who may read ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("report", ["compliance", "sla", "staff", "notices"])
+def test_a_staff_member_without_a_report_role_is_refused_every_report(
+    server: ApiServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    report: str,
+) -> None:
+    server.login(monkeypatch, "lee.service")  # a social worker: staff, no report role
+
+    code, out, err = run_minwon(capsys, "report", report)
+
+    assert (code, out) == (2, "")
+    assert err.startswith("minwon: refused: lee.service")
+    assert "may not report" in err
+
+
+@pytest.mark.parametrize(
+    ("staff", "listed"),
+    [
+        ("han.ops", False),
+        ("kim.casemgr", False),
+        ("lee.service", True),  # its assignee
+        ("park.officer", True),
+        ("yoon.audit", True),
+    ],
+)
+def test_a_private_case_is_listed_only_to_its_own_people_the_officer_and_auditors(
+    server: ApiServer,
+    scenario: Scenario,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    staff: str,
+    listed: bool,
+) -> None:
+    server.login(monkeypatch, staff)
+    private = scenario.codes["private"]
+
+    code, out, err = run_minwon(capsys, "cases", "--all", "--json", "--at", AS_OF)
+
+    codes = {case["receipt_code"] for case in json.loads(out)["cases"]}
+    assert (code, err) == (0, "")
+    assert (private in codes) is listed
+    assert codes - {private} == set(scenario.codes.values()) - {private}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -264,22 +338,23 @@ def test_staff_and_sla_reports_read_their_views(
         (["report", "compliance", "--year", "26"], "--year takes a year like 2026, not '26'"),
         (["cases", "--at", "2026-11-29T10:00"],
          "--at '2026-11-29T10:00' needs an offset, e.g. 2026-11-29T10:00+09:00"),
-        (["projections", "rebuild", "cases"],
+        (["admin", "projections", "rebuild", "cases"],
          "no read model named 'cases'; choose case_board, sla_report, public_notices, "
          "staff_record, compliance or all"),
-        (["projections", "run", "--once", "--batch", "many"],
+        (["admin", "projections", "run", "--once", "--batch", "many"],
          "--batch must be a positive number, not 'many'"),
     ],
 )  # fmt: skip
 def test_a_bad_value_is_one_line_and_exit_status_2(
     sqlite_env: dict[str, str], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
+    # No server and no token: a bad option is refused before anything is asked of either.
     code, out, err = run_minwon(capsys, *argv)
 
     assert (code, out, err) == (2, "", f"minwon: {message}\n")
 
 
-# -- minwon projections -----------------------------------------------------------------------
+# -- minwon admin projections -------------------------------------------------------------------
 
 
 def test_projections_run_once_catches_up_and_rebuild_starts_again_from_zero(
@@ -287,9 +362,9 @@ def test_projections_run_once_catches_up_and_rebuild_starts_again_from_zero(
 ) -> None:
     last = scenario.app.recorder.max_notification_id()
 
-    _, first, _ = run_minwon(capsys, "projections", "run", "--once")
-    _, again, _ = run_minwon(capsys, "projections", "run", "--once")
-    code, rebuilt, _ = run_minwon(capsys, "projections", "rebuild", "sla_report")
+    _, first, _ = run_minwon(capsys, "admin", "projections", "run", "--once")
+    _, again, _ = run_minwon(capsys, "admin", "projections", "run", "--once")
+    code, rebuilt, _ = run_minwon(capsys, "admin", "projections", "rebuild", "sla_report")
 
     assert first.splitlines()[0] == f"case_board      caught up: notification 0 → {last}"
     assert len(first.splitlines()) == 5
@@ -312,9 +387,11 @@ def test_cases_and_compliance_report_read_the_same_on_postgresql(
     finally:
         app.close()
 
-    _, cases, _ = run_minwon(capsys, "cases", "--json", "--overdue", "--at", AS_OF)
-    code, report, err = run_minwon(capsys, "report", "compliance", "--year", "2026", "--format",
-                                   "json")  # fmt: skip
+    with api_server() as server:
+        server.login(monkeypatch, "han.ops")
+        _, cases, _ = run_minwon(capsys, "cases", "--json", "--overdue", "--at", AS_OF)
+        code, report, err = run_minwon(capsys, "report", "compliance", "--year", "2026",
+                                       "--format", "json")  # fmt: skip
 
     assert (code, err) == (0, "")
     assert [c["receipt_code"] for c in json.loads(cases)["cases"]] == [scenario.codes["open"]]

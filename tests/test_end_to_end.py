@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,14 @@ from psycopg import sql
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from domain.access import AccessDeniedError, authorize
 from domain.service import Complaints
-from tests.conftest import POSTGRES_ENV, postgres_conninfo
+from tests.conftest import POSTGRES_ENV, TEST_ACTOR_KEY_TEXT, postgres_conninfo
 from tests.temporal_harness import DEV_SERVER, TEST_KEY, sealed_converter
 from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
+from workflows.client import act as api_act
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, Assign, Close, FileComplaintInput, TakeMessage
+from workflows.models import Answer, Assign, Close, Escalate, FileComplaintInput, TakeMessage
 from workflows.search import ALL_KEYS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -51,6 +53,21 @@ DEADLINE_SECONDS = 60.0
 STOP_SECONDS = 30.0
 
 # -- the stack, shared with test_cli_cases.py ------------------------------------------
+
+
+def refusal_of(
+    store: Complaints, actor: str, now: datetime
+) -> Callable[[str], Awaitable[str | None]]:
+    """Why `actor` may not escalate a case: what the API decides, case by case."""
+
+    async def refusal(code: str) -> str | None:
+        try:
+            authorize(store.roster, actor, Escalate.rule, now, store.find_by_receipt(code))
+        except AccessDeniedError as error:
+            return str(error)
+        return None
+
+    return refusal
 
 
 def free_port() -> int:
@@ -84,6 +101,7 @@ def base_env(server: WorkflowEnvironment, task_queue: str, outbox: Path) -> dict
         "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
         "MINWON_TASK_QUEUE": task_queue,
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
+        "MINWON_ACTOR_KEY": TEST_ACTOR_KEY_TEXT,
         "MINWON_OUTBOX": str(outbox),
         "MINWON_MAIL_OUTBOX": str(outbox.parent / "mail"),
         "MINWON_SMS_OUTBOX": str(outbox.parent / "sms.jsonl"),
@@ -259,12 +277,10 @@ async def test_a_case_filed_answered_and_closed_is_recorded_in_postgres_and_visi
         assert status.assignee == "lee.service"
         assert status.commitment("reply") is not None
 
-        answered = await handle.execute_update(
-            ComplaintWorkflow.act, Answer(text="신청 방법을 안내드립니다", by="lee.service")
-        )
+        answered = await api_act(handle, Answer(text="신청 방법을 안내드립니다", by="lee.service"))
         assert answered.status == "answered"
         assert answered.commitment("reply").status == "met"  # type: ignore[union-attr]
-        closed = await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+        closed = await api_act(handle, Close(by="lee.service"))
         assert closed.status == "closed"
 
     # Notices go out in the background, so their records interleave with the rest.
@@ -319,9 +335,10 @@ async def test_bulk_escalation_escalates_exactly_the_open_cases_the_filter_match
         "the opinion case in visibility",
     )
 
+    refusal = refusal_of(store, "han.ops", now)
     async with asyncio.timeout(DEADLINE_SECONDS):
         outcomes = await escalate_matching(
-            client, by_category, "민원 급증: 일괄 상향", "han.ops", now
+            client, by_category, "민원 급증: 일괄 상향", "han.ops", now, refusal
         )
     assert sorted(o.workflow_id for o in outcomes) == sorted(inquiries)
     assert [o.error for o in outcomes] == [None, None, None]
@@ -337,7 +354,7 @@ async def test_bulk_escalation_escalates_exactly_the_open_cases_the_filter_match
     # The inquiries stay lee.service's when escalated: only the opinion case is matched.
     async with asyncio.timeout(DEADLINE_SECONDS):
         officer_outcomes = await escalate_matching(
-            client, by_assignee, "담당자 부재", "han.ops", now
+            client, by_assignee, "담당자 부재", "han.ops", now, refusal
         )
     assert [(o.workflow_id, o.error) for o in officer_outcomes] == [(opinion_handle.id, None)]
     assert [e.trigger for e in _escalated_events(store, opinion.case_id)] == ["manual"]
@@ -372,13 +389,9 @@ async def test_a_restarted_worker_process_keeps_serving_the_same_case(
 
         await process.start()
         async with asyncio.timeout(DEADLINE_SECONDS):
-            view = await handle.execute_update(
-                ComplaintWorkflow.act, Assign(staff="kim.casemgr", by="han.ops")
-            )
+            view = await api_act(handle, Assign(staff="kim.casemgr", by="han.ops"))
             assert view.assignee == "kim.casemgr"
-            answered = await handle.execute_update(
-                ComplaintWorkflow.act, Answer(text="안내드립니다", by="kim.casemgr")
-            )
+            answered = await api_act(handle, Answer(text="안내드립니다", by="kim.casemgr"))
         assert answered.status == "answered"
         assert answered.receipt_code == filed.receipt_code
         names = event_names(store, filed.case_id)
@@ -398,8 +411,8 @@ async def test_an_overdue_case_is_found_by_the_overdue_filter_after_its_breach(
     client, task_queue = dev_server.client, worker_env["MINWON_TASK_QUEUE"]
     handle, view = await file_complaint(client, intake("callback", topic="intake"), task_queue)
     promised = datetime.now(UTC) + timedelta(seconds=3)
-    await handle.execute_update(
-        ComplaintWorkflow.act,
+    await api_act(
+        handle,
         TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=promised),
     )
 
@@ -415,7 +428,12 @@ async def test_an_overdue_case_is_found_by_the_overdue_filter_after_its_breach(
     )
     async with asyncio.timeout(DEADLINE_SECONDS):
         outcomes = await escalate_matching(
-            client, overdue, "기한 초과 일괄 점검", "han.ops", datetime.now(UTC)
+            client,
+            overdue,
+            "기한 초과 일괄 점검",
+            "han.ops",
+            datetime.now(UTC),
+            refusal_of(store, "han.ops", datetime.now(UTC)),
         )
     assert (handle.id, None) in [(o.workflow_id, o.error) for o in outcomes]
     assert [(e.trigger, e.to_role) for e in _escalated_events(store, view.case_id)] == [

@@ -33,8 +33,10 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from domain.service import Complaints
+from tests.conftest import TEST_ACTOR_KEY_TEXT
 from tests.temporal_harness import DEV_SERVER, sealed_converter
 from tests.test_end_to_end import TEST_KEY_TEXT, free_port
+from workflows.client import act as api_act
 from workflows.client import start_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import AnyAction, CaseView, FileComplaintInput
@@ -134,6 +136,7 @@ def worker_env(
         "TEMPORAL_ADDRESS": address,
         "MINWON_TASK_QUEUE": task_queue,
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
+        "MINWON_ACTOR_KEY": TEST_ACTOR_KEY_TEXT,
         "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
         "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
         "MINWON_MAIL_OUTBOX": str(folder / "mail"),
@@ -184,9 +187,7 @@ async def act_until_answered(
 ) -> CaseView:
     while True:
         try:
-            view: CaseView = await handle.execute_update(
-                ComplaintWorkflow.act, action, id=update_id
-            )
+            view: CaseView = await api_act(handle, action, update_id=update_id)
             return view
         except WorkflowUpdateFailedError:
             raise

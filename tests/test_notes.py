@@ -11,12 +11,11 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.complaints import case_view
-from cli.cases import personal_data
-from cli.errors import CliError
-from domain.access import AccessDeniedError, require, roles_of
+from cli.main import main
+from domain.access import AccessDeniedError, authorize
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
+from tests.api_support import api_server
 from tests.temporal_harness import running_stack, start_time_skipping
 from workflows.client import act, file_complaint
 from workflows.models import AddNote, FileComplaintInput
@@ -39,8 +38,8 @@ def intake(ref: str) -> Intake:
 
 
 def add_note(app: Complaints, case_id: uuid.UUID, text: str, command_id: str) -> None:
-    app.run(
-        case_id, "add_note", text=text, by="lee.service",
+    app.perform(
+        case_id, AddNote(text=text, by="lee.service"),
         at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id=command_id,
     )  # fmt: skip
 
@@ -83,9 +82,9 @@ def test_a_note_sent_twice_with_one_command_id_is_recorded_once(complaints: Comp
 def test_staff_may_write_a_note_and_an_auditor_may_not(complaints: Complaints) -> None:
     at = datetime(2026, 9, 22, tzinfo=KST)
 
-    assert "staff" in require(complaints.roster, "lee.service", "add_note", at)
+    assert "staff" in authorize(complaints.roster, "lee.service", AddNote.rule, at).roles
     with pytest.raises(AccessDeniedError, match=r"yoon\.audit .* may not add note"):
-        require(complaints.roster, "yoon.audit", "add_note", at)
+        authorize(complaints.roster, "yoon.audit", AddNote.rule, at)
 
 
 @pytest.mark.temporal
@@ -122,18 +121,20 @@ async def test_notes_through_the_workflow_are_each_recorded_once(tmp_path) -> No
 
 
 def test_show_personal_lists_the_notes_for_the_assignee_and_masks_them_for_ops(
-    complaints: Complaints, store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name, value in store_env.items():
         monkeypatch.setenv(name, value)
-    case = complaints.file(intake("note-show-1"))
-    add_note(complaints, case.id, CANARY_NOTE, "note-show")
-    view = case_view(complaints.get_case(case.id))
-    at = datetime.now(KST)
+    with api_server() as server:
+        complaints = server.complaints
+        case = complaints.file(intake("note-show-1"))
+        add_note(complaints, case.id, CANARY_NOTE, "note-show")
 
-    shown = personal_data("lee.service", roles_of(complaints.roster, "lee.service", at), view)
-
-    assert f"2026-09-22T10:00+09:00 lee.service: {CANARY_NOTE}" in shown
-    with pytest.raises(CliError) as refused:
-        personal_data("han.ops", roles_of(complaints.roster, "han.ops", at), view)
-    assert CANARY_NOTE not in str(refused.value)
+        server.login(monkeypatch, "lee.service")
+        assert main(["show", case.receipt_code, "--personal"]) == 0
+        assert f"2026-09-22T10:00+09:00 lee.service: {CANARY_NOTE}" in capsys.readouterr().out
+        server.login(monkeypatch, "han.ops")
+        assert main(["show", case.receipt_code, "--personal"]) == 2
+        out, err = capsys.readouterr()
+        assert "stays masked" in err
+        assert CANARY_NOTE not in out + err

@@ -21,6 +21,7 @@ from activities.channels import Channels, FileSmsOutbox, SmtpEmail, SmtpSettings
 from activities.notices import NoticeActivities, resident_channel
 from domain.service import Complaints
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import (
@@ -138,8 +139,8 @@ async def test_each_notice_of_a_late_case_is_sent_once_at_its_moment_in_korean(
         reply = view.commitment("reply")
         assert reply is not None
         await ts_env.sleep(timedelta(hours=30))
-        await handle.execute_update(
-            ComplaintWorkflow.act,
+        await api_act(
+            handle,
             SendInterimReply(
                 reason="외부 기관 회신 대기",
                 new_due=reply.due + timedelta(days=1),
@@ -148,9 +149,7 @@ async def test_each_notice_of_a_late_case_is_sent_once_at_its_moment_in_korean(
         )
         now = await ts_env.get_current_time()
         await ts_env.sleep(reply.due + timedelta(days=1, hours=2) - now)
-        await handle.execute_update(
-            ComplaintWorkflow.act, Answer(text="신청은 홈페이지에서 받습니다.", by="lee.service")
-        )
+        await api_act(handle, Answer(text="신청은 홈페이지에서 받습니다.", by="lee.service"))
         expected = [
             ("receipt", "resident"),
             ("interim_reply", "resident"),
@@ -200,14 +199,13 @@ async def test_investigation_result_and_apology_reach_the_resident_by_sms(
         handle, view = await file_complaint(
             stack.client, intake("late_reply", contact="010-2345-6789"), stack.task_queue
         )
-        act = ComplaintWorkflow.act
-        await handle.execute_update(
-            act,
+        await api_act(
+            handle,
             RecordFinding(
                 fault_confirmed=True, finding="답변 누락을 확인했습니다", by="park.officer"
             ),
         )
-        await handle.execute_update(act, RecordApology(mode="public", by="park.officer"))
+        await api_act(handle, RecordApology(mode="public", by="park.officer"))
         expected = [
             ("receipt", "resident"),
             ("investigation_result", "resident"),

@@ -25,6 +25,7 @@ from psycopg import sql
 
 from domain import audit
 from domain.chain import Link, event_digest
+from domain.commands import Assign, RecordApology, SendInterimReply
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
 from tests.conftest import kst, postgres_conninfo, sample_intake
@@ -60,12 +61,9 @@ def apologise(
     app: Complaints, case_id: uuid.UUID, n: int, *, command_id: str | None = None
 ) -> None:
     """Record apology number `n`: a command that adds an event each time it is new."""
-    app.run(
+    app.perform(
         case_id,
-        "make_apology",
-        mode="phone",
-        by="park.officer",
-        note=f"apology note {n}",
+        RecordApology(mode="phone", by="park.officer", note=f"apology note {n}"),
         at=kst("2026-09-22T09:00"),
         command_id=command_id or f"apology-{n}",
     )
@@ -80,12 +78,9 @@ def stored_event(app: Complaints, case_id: uuid.UUID, version: int) -> Any:
 def file_case_with_apologies(app: Complaints, count: int = 4) -> Complaint:
     """A filed case, (re)assigned, then `count` apologies ("apology note 1", ...)."""
     case = app.file(sample_intake())
-    app.run(
+    app.perform(
         case.id,
-        "assign",
-        staff="김민지",
-        role="case_manager",
-        by="접수",
+        Assign(staff="kim.casemgr", role="case_manager", by="han.ops"),
         at=kst("2026-09-21T10:30"),
         command_id="assign-1",
     )
@@ -288,22 +283,20 @@ class InterimReplyCase:
 @pytest.fixture
 def case_with_interim_reply(complaints: Complaints) -> InterimReplyCase:
     case = complaints.file(sample_intake())
-    assigned = complaints.run(
+    assigned = complaints.perform(
         case.id,
-        "assign",
-        staff="김민지",
-        role="case_manager",
-        by="접수",
+        Assign(staff="kim.casemgr", role="case_manager", by="han.ops"),
         at=kst("2026-09-21T11:00"),
         command_id="assign-1",
     )
-    replied = complaints.run(
+    replied = complaints.perform(
         case.id,
-        "send_interim_reply",
-        kind="reply",
-        reason="외부 기관 확인이 필요합니다",
-        new_due=kst("2026-10-08T18:00"),
-        by="김민지",
+        SendInterimReply(
+            kind="reply",
+            reason="외부 기관 확인이 필요합니다",
+            new_due=kst("2026-10-08T18:00"),
+            by="kim.casemgr",
+        ),
         at=kst("2026-09-28T14:00"),
         command_id="interim-1",
     )

@@ -15,10 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from cli.main import main
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
+from tests.api_support import api_server
 from tests.temporal_harness import running_stack, sealed_converter
+from workflows.client import act as api_act
 from workflows.client import file_complaint
-from workflows.complaint import ComplaintWorkflow
-from workflows.models import Answer, FileComplaintInput
+from workflows.models import AddNote, Answer, FileComplaintInput
 from workflows.search import ALL_KEYS
 
 KST = ZoneInfo("Asia/Seoul")
@@ -46,8 +47,8 @@ def raw_states(app: Complaints, case_id: uuid.UUID) -> bytes:
 
 def test_personal_fields_are_never_stored_in_the_clear(complaints: Complaints) -> None:
     case = complaints.file(intake("privacy-1"))
-    complaints.run(
-        case.id, "answer_case", text=CANARY_ANSWER, by="lee.service",
+    complaints.perform(
+        case.id, Answer(text=CANARY_ANSWER, by="lee.service"),
         at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id="answer-1",
     )  # fmt: skip
     stored = raw_states(complaints, case.id)
@@ -94,8 +95,8 @@ def test_erasing_a_person_blanks_their_cases_and_the_chain_still_verifies(
     assert kept.text == "남는 민원"
     assert fresh.keys.key(person) is None
     # New personal data about an erased person is not kept either.
-    fresh.run(
-        theirs[0].id, "answer_case", text="지운 뒤의 답변", by="lee.service",
+    fresh.perform(
+        theirs[0].id, Answer(text="지운 뒤의 답변", by="lee.service"),
         at=datetime(2026, 10, 2, tzinfo=KST), command_id="late-answer",
     )  # fmt: skip
     assert open_complaints().get_case(theirs[0].id).answer == ERASED
@@ -106,8 +107,8 @@ def test_an_erasure_in_one_process_is_seen_by_another_on_its_very_next_read(
 ) -> None:
     erasing, reading = open_complaints(), open_complaints()
     case = erasing.file(intake("elsewhere-1"))
-    erasing.run(
-        case.id, "answer_case", text=CANARY_ANSWER, by="lee.service",
+    erasing.perform(
+        case.id, Answer(text=CANARY_ANSWER, by="lee.service"),
         at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id="answer-elsewhere",
     )  # fmt: skip
     # The reader has just used the key, as a worker does on every command.
@@ -147,27 +148,29 @@ def test_the_erase_command_finds_the_person_by_contact_or_by_case(
 ) -> None:
     for name, value in store_env.items():
         monkeypatch.setenv(name, value)
-    app = Complaints()
-    try:
+    with api_server() as server:
+        app = server.complaints
         by_contact = app.file(intake("cli-1", contact="010-5555-0000"))
         by_case = app.file(intake("cli-2", contact="case@example.kr"))
-    finally:
-        app.close()
-    assert main(["privacy", "erase", "--contact", "010 5555 0000", "--reason", "요청",
-                 "--actor", "park.officer"]) == 0  # fmt: skip
-    assert main(["privacy", "erase", "--case", by_case.receipt_code, "--reason", "보존기간 경과",
-                 "--actor", "park.officer"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
-    assert "erased in 1 case(s)" in out
-    app = Complaints()
-    try:
+        # Only the director or the designated officer erases; a staff member is refused.
+        server.login(monkeypatch, "lee.service")
+        assert main(["privacy", "erase", "--case", by_case.receipt_code, "--reason", "x"]) == 2
+        assert "refused: lee.service" in capsys.readouterr().err
+        assert app.get_case(by_case.id).text != ERASED
+
+        server.login(monkeypatch, "park.officer")
+        assert main(["privacy", "erase", "--contact", "010 5555 0000", "--reason", "요청"]) == 0
+        assert main(["privacy", "erase", "--case", by_case.receipt_code,
+                     "--reason", "보존기간 경과"]) == 0  # fmt: skip
+        out = capsys.readouterr().out
+        assert "erased in 1 case(s)" in out
         assert app.get_case(by_contact.id).contact == ERASED
         assert app.get_case(by_case.id).text == ERASED
-    finally:
-        app.close()
-    assert main(["privacy", "erase", "--case", "MW-00000-00000", "--reason", "x",
-                 "--actor", "park.officer"]) == 2  # fmt: skip
-    assert "no case" in capsys.readouterr().err
+        # The erasure is recorded under the authenticated officer's name.
+        [erased] = [e for e in app.history(by_case.id) if type(e).__name__ == "PersonalDataErased"]
+        assert erased.by == "park.officer"
+        assert main(["privacy", "erase", "--case", "MW-00000-00000", "--reason", "x"]) == 2
+        assert "no case" in capsys.readouterr().err
 
 
 @pytest.mark.temporal
@@ -195,9 +198,7 @@ async def test_after_erasure_no_canary_is_left_in_the_store_temporal_data_or_log
                 ),
                 stack.task_queue,
             )
-            await handle.execute_update(
-                ComplaintWorkflow.act, Answer(text=CANARY_ANSWER, by="lee.service")
-            )
+            await api_act(handle, Answer(text=CANARY_ANSWER, by="lee.service"))
             await stack.wait_for_notices(view.case_id, [("answer", "resident")])
             person = stack.complaints.person_of_case(uuid.UUID(view.case_id))
             stack.complaints.erase_person(
@@ -253,8 +254,8 @@ def test_loading_a_case_reads_its_person_key_once_however_many_sealed_events(
 ) -> None:  # type: ignore[no-untyped-def]
     case = complaints.file(intake("one-read-1"))
     for n in range(20):
-        complaints.run(
-            case.id, "add_note", text=f"{CANARY_TEXT}-메모-{n}", by="lee.service",
+        complaints.perform(
+            case.id, AddNote(text=f"{CANARY_TEXT}-메모-{n}", by="lee.service"),
             at=datetime(2026, 9, 22, 10, tzinfo=KST), command_id=f"note-{n}",
         )  # fmt: skip
     reader = open_complaints()

@@ -1,7 +1,7 @@
 """The read models on a real event store, SQLite file and PostgreSQL alike.
 
 Cases are built through `Complaints`, as the activities build them; the views
-are brought up to date the way `minwon projections run` does (a pull loop on
+are brought up to date the way `minwon admin projections run` does (a pull loop on
 SQLite, eventsourcing's `ProjectionRunner` on PostgreSQL) and read back from the
 database. The scenario runs in November 2026, which has no public holiday, so
 the working hours below can be counted by hand (09–12 and 13–18, weekdays).
@@ -9,6 +9,7 @@ the working hours below can be counted by hand (09–12 and 13–18, weekdays).
 
 from __future__ import annotations
 
+import argparse
 import os
 import select
 import signal
@@ -26,11 +27,31 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
+from cli import projections as projections_command
+from domain.commands import (
+    Action,
+    Announce,
+    Answer,
+    Assign,
+    Breach,
+    Close,
+    Escalate,
+    RateSatisfaction,
+    RecordApology,
+    RecordCorrectiveAction,
+    RecordFinding,
+    Reopen,
+    SendInterimReply,
+    TakeMessage,
+    Warn,
+    Withdraw,
+)
 from domain.complaint import Complaint
 from domain.service import Complaints
 from projections import NAMES, AlreadyTracked, ReadModels
 from projections.case_board import BoardRow
 from projections.public_notices import Notice
+from projections.runner import DEFAULT_BATCH
 from projections.sla_report import SlaLine, percentile
 from projections.staff_record import StaffLine
 from tests.conftest import kst, sample_intake
@@ -53,8 +74,8 @@ class Scenario:
     codes: dict[str, str]
 
 
-def act(app: Complaints, case: Complaint, command: str, at: str, **arguments: Any) -> None:
-    app.run(case.id, command, at=kst(at), command_id=str(uuid.uuid4()), **arguments)
+def act(app: Complaints, case: Complaint, at: str, action: Action) -> None:
+    app.perform(case.id, action, at=kst(at), command_id=str(uuid.uuid4()))
 
 
 def build_scenario(
@@ -72,16 +93,16 @@ def build_scenario(
         )
     )
     codes["answered"] = case.receipt_code
-    act(app, case, "send_interim_reply", "2026-11-09T10:00", kind="reply", reason="외부기관 확인",
-        new_due=kst("2026-11-17T18:00"), by="lee.service")  # fmt: skip
-    act(app, case, "answer_case", "2026-11-12T11:00", text=f"{CANARY}-answer", by="lee.service")
-    act(app, case, "announce_result", "2026-11-12T14:00",
-        summary="프로그램 신청은 홈페이지에서 받습니다.", by="lee.service")  # fmt: skip
-    act(app, case, "close", "2026-11-12T15:00", by="lee.service")
-    act(app, case, "rate_satisfaction", "2026-11-13T10:00", score=5, comment=f"{CANARY}-comment")
-    act(app, case, "reopen", "2026-11-16T10:00", reason="추가 문의", by="lee.service")
-    act(app, case, "answer_case", "2026-11-18T10:00", text="추가 안내", by="lee.service")
-    act(app, case, "close", "2026-11-18T11:00", by="lee.service")
+    act(app, case, "2026-11-09T10:00", SendInterimReply(kind="reply", reason="외부기관 확인",
+        new_due=kst("2026-11-17T18:00"), by="lee.service"))  # fmt: skip
+    act(app, case, "2026-11-12T11:00", Answer(text=f"{CANARY}-answer", by="lee.service"))
+    act(app, case, "2026-11-12T14:00", Announce(summary="프로그램 신청은 홈페이지에서 받습니다.",
+        by="lee.service"))  # fmt: skip
+    act(app, case, "2026-11-12T15:00", Close(by="lee.service"))
+    act(app, case, "2026-11-13T10:00", RateSatisfaction(score=5, comment=f"{CANARY}-comment"))
+    act(app, case, "2026-11-16T10:00", Reopen(reason="추가 문의", by="lee.service"))
+    act(app, case, "2026-11-18T10:00", Answer(text="추가 안내", by="lee.service"))
+    act(app, case, "2026-11-18T11:00", Close(by="lee.service"))
     after_each_case()
 
     # late: an opinion breached, escalated, reassigned, answered late; a warning
@@ -90,20 +111,20 @@ def build_scenario(
         sample_intake(received_at=kst("2026-11-02T10:00"), category="opinion", channel="homepage")
     )
     codes["late"] = case.receipt_code
-    act(app, case, "warn", "2026-11-18T18:00", kind="result")
-    act(app, case, "breach", "2026-11-20T18:00", kind="result")
-    act(app, case, "escalate", "2026-11-21T09:00", reason="기한 경과", by="system",
-        trigger="deadline")  # fmt: skip
-    act(app, case, "assign", "2026-11-23T09:00", staff="kim.casemgr", role="case_manager",
-        by="park.officer")  # fmt: skip
-    act(app, case, "record_corrective_action", "2026-11-23T10:00", staff="lee.service",
-        action="warning", by="park.officer", note=f"{CANARY}-corrective")  # fmt: skip
-    act(app, case, "make_apology", "2026-11-23T11:00", mode="public", by="park.officer",
-        note=f"{CANARY}-note 홍길동님께 사과드립니다")  # fmt: skip
-    act(app, case, "answer_case", "2026-11-24T10:00", text="처리 결과 안내", by="kim.casemgr")
-    act(app, case, "announce_result", "2026-11-24T11:00", summary=LATE_SUMMARY, by="park.officer")
-    act(app, case, "close", "2026-11-24T12:00", by="kim.casemgr")
-    act(app, case, "rate_satisfaction", "2026-11-25T09:00", score=2, comment="")
+    act(app, case, "2026-11-18T18:00", Warn(kind="result"))
+    act(app, case, "2026-11-20T18:00", Breach(kind="result"))
+    act(app, case, "2026-11-21T09:00", Escalate(reason="기한 경과", by="system",
+        trigger="deadline"))  # fmt: skip
+    act(app, case, "2026-11-23T09:00", Assign(staff="kim.casemgr", role="case_manager",
+        by="park.officer"))  # fmt: skip
+    act(app, case, "2026-11-23T10:00", RecordCorrectiveAction(staff="lee.service",
+        action="warning", by="park.officer", note=f"{CANARY}-corrective"))  # fmt: skip
+    act(app, case, "2026-11-23T11:00", RecordApology(mode="public", by="park.officer",
+        note=f"{CANARY}-note 홍길동님께 사과드립니다"))  # fmt: skip
+    act(app, case, "2026-11-24T10:00", Answer(text="처리 결과 안내", by="kim.casemgr"))
+    act(app, case, "2026-11-24T11:00", Announce(summary=LATE_SUMMARY, by="park.officer"))
+    act(app, case, "2026-11-24T12:00", Close(by="kim.casemgr"))
+    act(app, case, "2026-11-25T09:00", RateSatisfaction(score=2, comment=""))
     after_each_case()
 
     # private: 비공개, answered the next day, apologised for by phone (never publicly).
@@ -116,10 +137,10 @@ def build_scenario(
         )
     )
     codes["private"] = case.receipt_code
-    act(app, case, "answer_case", "2026-11-03T10:00", text="답변", by="lee.service")
-    act(app, case, "make_apology", "2026-11-03T11:00", mode="phone", by="lee.service", note="")
-    act(app, case, "close", "2026-11-03T12:00", by="lee.service")
-    act(app, case, "rate_satisfaction", "2026-11-04T09:00", score=5, comment="")
+    act(app, case, "2026-11-03T10:00", Answer(text="답변", by="lee.service"))
+    act(app, case, "2026-11-03T11:00", RecordApology(mode="phone", by="lee.service", note=""))
+    act(app, case, "2026-11-03T12:00", Close(by="lee.service"))
+    act(app, case, "2026-11-04T09:00", RateSatisfaction(score=5, comment=""))
     after_each_case()
 
     # investigated: a complaint about case "answered"; fault found in 3 working days.
@@ -133,14 +154,14 @@ def build_scenario(
         )
     )
     codes["investigated"] = case.receipt_code
-    act(app, case, "conclude_investigation", "2026-11-04T16:00", fault_confirmed=True,
-        finding=f"{CANARY}-finding", by="park.officer")  # fmt: skip
-    act(app, case, "make_apology", "2026-11-04T17:00", mode="in_person", by="park.officer",
-        note="")  # fmt: skip
-    act(app, case, "record_corrective_action", "2026-11-05T10:00", staff="lee.service",
-        action="training", by="park.officer", note="")  # fmt: skip
-    act(app, case, "answer_case", "2026-11-05T11:00", text="조사 결과 안내", by="park.officer")
-    act(app, case, "close", "2026-11-05T12:00", by="park.officer")
+    act(app, case, "2026-11-04T16:00", RecordFinding(fault_confirmed=True,
+        finding=f"{CANARY}-finding", by="park.officer"))  # fmt: skip
+    act(app, case, "2026-11-04T17:00", RecordApology(mode="in_person", by="park.officer",
+        note=""))  # fmt: skip
+    act(app, case, "2026-11-05T10:00", RecordCorrectiveAction(staff="lee.service",
+        action="training", by="park.officer", note=""))  # fmt: skip
+    act(app, case, "2026-11-05T11:00", Answer(text="조사 결과 안내", by="park.officer"))
+    act(app, case, "2026-11-05T12:00", Close(by="park.officer"))
     after_each_case()
 
     # withdrawn: its reply clock is cancelled.
@@ -148,7 +169,7 @@ def build_scenario(
         sample_intake(received_at=kst("2026-11-02T10:00"), channel="visit", topic="tour")
     )
     codes["withdrawn"] = case.receipt_code
-    act(app, case, "withdraw", "2026-11-03T09:30", reason="민원인 요청", by="choi.tour")
+    act(app, case, "2026-11-03T09:30", Withdraw(reason="민원인 요청", by="choi.tour"))
     after_each_case()
 
     # open: reassigned, a callback promised, escalated by hand, still running.
@@ -156,12 +177,12 @@ def build_scenario(
         sample_intake(received_at=kst("2026-11-16T10:00"), channel="fax", topic="intake")
     )
     codes["open"] = case.receipt_code
-    act(app, case, "assign", "2026-11-17T09:00", staff="choi.tour", role="tour_social_worker",
-        by="han.ops")  # fmt: skip
-    act(app, case, "take_message", "2026-11-17T11:00", for_staff="choi.tour",
-        taken_by="kim.casemgr", callback_by=kst("2026-11-19T15:00"), note="")  # fmt: skip
-    act(app, case, "escalate", "2026-11-18T10:00", reason="ops 요청", by="han.ops",
-        trigger="manual")  # fmt: skip
+    act(app, case, "2026-11-17T09:00", Assign(staff="choi.tour", role="tour_social_worker",
+        by="han.ops"))  # fmt: skip
+    act(app, case, "2026-11-17T11:00", TakeMessage(for_staff="choi.tour",
+        taken_by="kim.casemgr", callback_by=kst("2026-11-19T15:00"), note=""))  # fmt: skip
+    act(app, case, "2026-11-18T10:00", Escalate(reason="ops 요청", by="han.ops",
+        trigger="manual"))  # fmt: skip
     after_each_case()
     return Scenario(app, codes)
 
@@ -455,13 +476,34 @@ def seed_history(case: Complaint, i: int, received: datetime) -> None:
     case.rate_satisfaction(score=1 + i % 5, comment="", **later(24))
 
 
+def server_host_env(store: dict[str, str]) -> dict[str, str]:
+    """The environment of the server host: its store's settings, and no token at all."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MINWON_TOKEN", "MINWON_URL")}
+    return {**inherited, **store}
+
+
 def minwon_process(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """`minwon admin projections …`, as run on the server host."""
     return subprocess.Popen(
-        [str(MINWON), *args],
-        env={**os.environ, **env, "MINWON_ACTOR": "han.ops"},
+        [str(MINWON), "admin", "projections", *args],
+        env=server_host_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def test_admin_projections_take_no_actor_and_name_what_the_runner_has() -> None:
+    parser = argparse.ArgumentParser(prog="minwon admin")
+    projections_command.register(parser.add_subparsers(dest="admin_command", required=True))
+
+    args = parser.parse_args(["projections", "run", "--once"])
+
+    assert args.handler is projections_command.run_projections
+    with pytest.raises(SystemExit):
+        parser.parse_args(["projections", "run", "--once", "--actor", "han.ops"])
+    # Named in the command's help without importing the read models.
+    assert projections_command.READ_MODEL_NAMES == NAMES
+    assert projections_command.DEFAULT_BATCH == DEFAULT_BATCH
 
 
 def wait_for_log(process: subprocess.Popen[bytes], event: str, deadline: float) -> None:
@@ -493,7 +535,7 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
 
     # Small batches on SQLite, so there are many commits to be killed between;
     # on PostgreSQL the subscribed runners commit each event.
-    projector = minwon_process(store_env, "projections", "run", "--batch", "40")
+    projector = minwon_process(store_env, "run", "--batch", "40")
     try:
         wait_until(
             lambda: any(read_models.position(name) > 0 for name in NAMES) or bool(projector.poll()),
@@ -509,8 +551,8 @@ def test_views_caught_up_after_the_projector_was_killed_half_way_equal_a_rebuild
     assert any(position < last for position in killed_at.values()), killed_at
 
     restarted = subprocess.run(
-        [str(MINWON), "projections", "run", "--once"],
-        env={**os.environ, **store_env, "MINWON_ACTOR": "han.ops"},
+        [str(MINWON), "admin", "projections", "run", "--once"],
+        env=server_host_env(store_env),
         capture_output=True,
         timeout=DEADLINE_SECONDS,
     )
@@ -528,7 +570,7 @@ def test_a_running_projector_takes_new_events_and_exits_cleanly_on_sigterm(
     store_env: dict[str, str], complaints: Complaints, read_models: ReadModels
 ) -> None:
     deadline = time.monotonic() + DEADLINE_SECONDS
-    projector = minwon_process(store_env, "projections", "run", "--interval", "0.2")
+    projector = minwon_process(store_env, "run", "--interval", "0.2")
     try:
         wait_for_log(projector, "projections_started", deadline)
         case = complaints.file(sample_intake(received_at=kst("2026-11-02T10:00")))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
+from domain.commands import Answer, Close
 from domain.complaint import ERASED
-from domain.service import Intake
+from domain.service import Complaints, Intake
 from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
 from workflows.models import SweepInput, SweepResult
 from workflows.retention import SCHEDULE_ID, RetentionSweepWorkflow, ensure_retention_schedule
@@ -26,12 +27,9 @@ def intake(ref: str, contact: str, at):  # type: ignore[no-untyped-def]
     return Intake(ref, "phone", "inquiry", "program", False, contact, "보존기간 시험 민원", at)
 
 
-def close(complaints, case_id, at, tag):  # type: ignore[no-untyped-def]
-    for command, arguments in (
-        ("answer_case", {"text": "답변", "by": "lee.service"}),
-        ("close", {"by": "lee.service"}),
-    ):
-        complaints.run(case_id, command, at=at, command_id=f"{tag}-{command}", **arguments)
+def close(complaints: Complaints, case_id: uuid.UUID, at: datetime, tag: str) -> None:
+    for action in (Answer(text="답변", by="lee.service"), Close(by="lee.service")):
+        complaints.perform(case_id, action, at=at, command_id=f"{tag}-{action.name}")
 
 
 async def test_the_sweep_erases_only_persons_whose_cases_all_ended_past_the_retention(

@@ -4,14 +4,16 @@ Domain tests read given (a seeded roster) / when (a command) / then (the holder
 on a day, or the refusal). The persistence tests run on both backends
 (`store_env`): the store is seeded once from the file, a change recorded by one
 instance routes and escalates the next case in another, and routing takes the
-holder valid at the case's moment. The last tests drive `minwon roster`.
+holder valid at the case's moment. The last tests drive `minwon roster` through
+the API, acting as whoever the token names.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 
 from cli.main import main
 from domain.calendar import SEOUL
+from domain.commands import Escalate
 from domain.roster import (
     DEFAULT_ROSTER_PATH,
     ROSTER_ID,
@@ -30,8 +33,11 @@ from domain.roster import (
     UnknownStaffError,
 )
 from domain.service import Complaints
+from tests.api_support import ApiServer, api_server
 from tests.conftest import kst, sample_intake
 from tests.test_persistence import run_in_threads
+from web.tokens import UnknownStaffError as UnknownTokenHolderError
+from workflows.codec import new_key
 
 OpenComplaints = Callable[[], Complaints]
 AUGUST = kst("2026-08-03T10:00")
@@ -220,20 +226,16 @@ def test_escalation_goes_to_the_officer_holding_the_role_at_the_moment_it_happen
         at=kst("2026-09-22T09:05"),
     )
 
-    worker.escalate(
+    worker.perform(
         case.id,
-        reason="기한 초과",
-        by="system",
-        trigger="deadline",
+        Escalate(reason="기한 초과", by="system", trigger="deadline"),
         at=kst("2026-09-30T18:00"),
         command_id="escalate-1",
     )
     other = worker.file(sample_intake(received_at=kst("2026-09-21T11:00")))
-    worker.escalate(
+    worker.perform(
         other.id,
-        reason="기한 초과",
-        by="system",
-        trigger="deadline",
+        Escalate(reason="기한 초과", by="system", trigger="deadline"),
         at=kst("2026-10-01T09:00"),
         command_id="escalate-2",
     )
@@ -256,22 +258,29 @@ def test_instances_seeding_an_empty_store_at_once_store_one_roster(
     assert [r.originator_version for r in records] == [1]
 
 
-# -- minwon roster ------------------------------------------------------------------------------
+# -- minwon roster, through the API ---------------------------------------------------------------
 
 
 @pytest.fixture
-def cli_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    path = tmp_path / "events.db"
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiServer]:
     monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-    monkeypatch.setenv("SQLITE_DBNAME", str(path))
+    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
     monkeypatch.delenv("MINWON_ROSTER", raising=False)
-    # Anyone on the roster may read it; changes name their actor explicitly.
-    monkeypatch.setenv("MINWON_ACTOR", "lee.service")
-    return path
+    # The roster needs no Temporal: the API's client, connected lazily, points at a
+    # port nothing listens on, with a payload key of its own.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
+    with api_server() as running:
+        # Anyone on the roster may read it; changes log in as ops where they need to.
+        running.login(monkeypatch, "lee.service")
+        yield running
 
 
 def test_minwon_roster_assigns_from_a_date_shows_the_holders_and_lists_the_history(
-    cli_store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     start = datetime.now(SEOUL).date() + timedelta(days=7)
 
@@ -279,15 +288,17 @@ def test_minwon_roster_assigns_from_a_date_shows_the_holders_and_lists_the_histo
     shown = capsys.readouterr().out
     assert f"업무분장 on {start.isoformat()}" in shown
 
+    server.login(monkeypatch, "han.ops")
     code = main(
         ["roster", "assign", "--role", "tour_social_worker", "--staff", "lee.service",
-         "--from", start.isoformat(), "--actor", "han.ops"]
+         "--from", start.isoformat()]
     )  # fmt: skip
     assigned = capsys.readouterr().out
     assert code == 0
     assert f"tour_social_worker: lee.service from {start.isoformat()}" in assigned
     assert "(was choi.tour)" in assigned
 
+    server.login(monkeypatch, "lee.service")
     assert main(["roster", "show", "--on", start.isoformat(), "--json"]) == 0
     roles = {r["role"]: r for r in json.loads(capsys.readouterr().out)["roles"]}
     assert roles["tour_social_worker"]["staff"] == "lee.service"
@@ -297,19 +308,38 @@ def test_minwon_roster_assigns_from_a_date_shows_the_holders_and_lists_the_histo
     assert main(["roster", "history"]) == 0
     history = capsys.readouterr().out.splitlines()
     assert history[0].startswith("#1 ") and "seeded from roster.toml" in history[0]
+    # The change is recorded as the token's person: nothing on the command line named them.
     assert history[1].endswith(
         f"tour_social_worker → lee.service from {start.isoformat()}  by han.ops"
     )
 
 
+def test_minwon_roster_adds_a_staff_member_as_the_token_holder(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.login(monkeypatch, "jung.director")
+
+    code = main(
+        ["roster", "add-staff", "--id", "seo.new", "--name", "서신입", "--title", "사회복지사",
+         "--phone", "02-000-1011"]
+    )  # fmt: skip
+
+    assert code == 0
+    assert capsys.readouterr().out == "seo.new: 서신입, 사회복지사, 02-000-1011\n"
+    assert main(["roster", "history", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)[-1]
+    assert added["what"] == "staff seo.new: 서신입, 사회복지사"
+    assert added["by"] == "jung.director"
+
+
 def test_minwon_roster_is_changed_only_by_ops_or_the_director(
-    cli_store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     start = datetime.now(SEOUL).date() + timedelta(days=7)
 
     code = main(
         ["roster", "assign", "--role", "ops", "--staff", "lee.service",
-         "--from", start.isoformat(), "--actor", "lee.service"]
+         "--from", start.isoformat()]
     )  # fmt: skip
 
     assert code == 2
@@ -320,30 +350,42 @@ def test_minwon_roster_is_changed_only_by_ops_or_the_director(
 
 
 def test_minwon_roster_is_not_changed_by_the_engines_own_actor(
-    cli_store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     start = datetime.now(SEOUL).date() + timedelta(days=7)
 
+    # Who acts is the token's person: the command line no longer names anyone ...
+    with pytest.raises(SystemExit):
+        main(
+            ["roster", "assign", "--role", "ops", "--staff", "lee.service",
+             "--from", start.isoformat(), "--actor", "system"]
+        )  # fmt: skip
+    # ... no token can be issued for the engine's own actor ...
+    with pytest.raises(UnknownTokenHolderError, match="system"):
+        server.token("system")
+    # ... and ops cannot give it a directory entry to get one through.
+    server.login(monkeypatch, "han.ops")
     code = main(
-        ["roster", "assign", "--role", "ops", "--staff", "lee.service",
-         "--from", start.isoformat(), "--actor", "system"]
+        ["roster", "add-staff", "--id", "system", "--name", "엔진", "--title", "엔진",
+         "--phone", "02-000-0000"]
     )  # fmt: skip
 
     assert code == 2
-    assert "refused: 'system' is the engine's own actor" in capsys.readouterr().err
+    assert "cannot add system: 'system' is the engine's own actor" in capsys.readouterr().err
     assert main(["roster", "history"]) == 0
     history = capsys.readouterr().out.splitlines()
     assert len(history) == 1 and "seeded from roster.toml" in history[0]
 
 
 def test_minwon_roster_refuses_a_change_in_the_past_in_one_line(
-    cli_store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     yesterday = datetime.now(SEOUL).date() - timedelta(days=1)
+    server.login(monkeypatch, "han.ops")
 
     code = main(
         ["roster", "assign", "--role", "ops", "--staff", "lee.service",
-         "--from", yesterday.isoformat(), "--actor", "han.ops"]
+         "--from", yesterday.isoformat()]
     )  # fmt: skip
 
     assert code == 2

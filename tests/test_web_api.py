@@ -149,7 +149,9 @@ def test_the_status_needs_the_receipt_code_and_its_secret_and_shows_only_the_res
     )
 
     # The page's lookup is a read too; each admitted lookup is one access-log entry.
-    page = resident.post("/status", data={"receipt_code": code, "secret": secret})
+    page = resident.post(
+        "/status", data={"receipt_code": code, "secret": secret}, headers={"origin": web.url}
+    )
     assert page.status_code == 200 and code in page.text
     case = web.complaints.find_by_receipt(code)
     case_id = str(case.id)
@@ -290,7 +292,7 @@ def test_an_action_the_case_does_not_allow_is_refused_by_the_workflow_as_a_409(
     with web.http("lee.service") as staff:
         refused = staff.post(f"/api/staff/cases/{code}/close")
         too_late = staff.post(
-            f"/api/staff/cases/{code}/interim-reply",
+            f"/api/staff/cases/{code}/interim_reply",
             json={"reason": "자료 확인 중", "new_due": "2020-01-01T09:00:00+09:00"},
         )
 
@@ -305,7 +307,7 @@ def test_the_case_page_data_shows_every_clock_and_the_full_history_to_the_assign
     code = submit(resident)["receipt_code"]
     with web.http("lee.service") as staff:
         staff.post(
-            f"/api/staff/cases/{code}/interim-reply",
+            f"/api/staff/cases/{code}/interim_reply",
             json={"reason": "강사 일정 확인 중", "new_due": _next_week_evening()},
         ).raise_for_status()
         detail = staff.get(f"/api/staff/cases/{code}").json()
@@ -336,7 +338,7 @@ def test_a_note_from_the_desk_is_kept_with_the_case_and_shown_only_to_its_people
 
     assert added.status_code == 200, added.text
     assert problem_of(empty, 422)["errors"][0]["location"] == "body.text"
-    assert "may not note case" in problem_of(not_theirs, 403)["detail"]
+    assert "may not add note: case" in problem_of(not_theirs, 403)["detail"]
     assert "note" in mine["allowed_actions"] and "note" not in theirs["allowed_actions"]
     [kept] = [e for e in events(web, code) if type(e).__name__ == "NoteAdded"]
     assert (kept.text, kept.by) == (note["text"], "lee.service")
@@ -370,7 +372,7 @@ def test_my_queue_is_sorted_by_next_due_with_overdue_and_due_soon_flags(web: Web
         callback = file_case(ops, category="callback", channel="phone")["case"]
         code = callback["receipt_code"]
         ops.post(
-            f"/api/staff/cases/{code}/message",
+            f"/api/staff/cases/{code}/take_message",
             json={
                 "for_staff": "lee.service",
                 "callback_by": (now + timedelta(hours=2)).isoformat(),
@@ -539,7 +541,9 @@ def test_pages_are_korean_and_refuse_a_form_posted_from_another_site(
         )
         assert forged.status_code == 403 and "text/html" in forged.headers["content-type"]
         signed_in = browser.post(
-            "/staff/login", data={"token": web.token("lee.service"), "next": "/staff"}
+            "/staff/login",
+            data={"token": web.token("lee.service"), "next": "/staff"},
+            headers={"origin": web.url},
         )
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"].lower()

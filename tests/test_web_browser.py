@@ -168,7 +168,7 @@ def other_cases_of_lee(web: WebStack) -> tuple[str, str]:
         code = callback.json()["case"]["receipt_code"]
         promised = (now + timedelta(hours=2)).isoformat()
         ops.post(
-            f"/api/staff/cases/{code}/message",
+            f"/api/staff/cases/{code}/take_message",
             json={"for_staff": "lee.service", "callback_by": promised, "note": "오후 통화 희망"},
         ).raise_for_status()
         ops.post(f"/api/staff/cases/{code}/assign", json={"staff": "lee.service"})

@@ -1,21 +1,27 @@
 """Staff tokens and residents' secrets: shown once, stored as digests, checked exactly.
 
-The `minwon token` tests run the command in-process on a SQLite store and then
-read the store's file byte by byte: the token must not be in it.
+The `minwon token` tests run the command in-process against the app on a SQLite
+store (tests.api_support), logged in as whoever issues, and then read the store's
+file byte by byte: the token must not be in it. `minwon admin bootstrap` opens the
+store itself, as it does on the server host.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
+from domain.calendar import SEOUL
 from domain.service import Complaints
+from tests.api_support import ApiServer, api_server
 from tests.conftest import kst
 from web.credentials import AccessToken, ResidentSecret, token_digest, token_id_of
+from web.tokens import token_ids_of
 
 MONDAY = kst("2026-09-21T10:00")
 
@@ -47,13 +53,29 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     path = tmp_path / "events.db"
     monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
     monkeypatch.setenv("SQLITE_DBNAME", str(path))
+    monkeypatch.delenv("MINWON_TOKEN", raising=False)
     return path
 
 
+@pytest.fixture
+def server(store: Path) -> Iterator[ApiServer]:
+    with api_server() as running:
+        yield running
+
+
+def issued_for(app: Complaints, staff: str) -> list[str]:
+    """The ids of every token the store records as issued to `staff`."""
+    return token_ids_of(app, staff)
+
+
 def test_minwon_token_issue_prints_the_token_once_and_stores_only_its_digest(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    store: Path,
+    server: ApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["token", "issue", "--staff", "lee.service", "--actor", "han.ops"]) == 0
+    server.login(monkeypatch, "han.ops")
+    assert main(["token", "issue", "--staff", "lee.service"]) == 0
     printed = capsys.readouterr()
     text = printed.out.strip()
 
@@ -63,11 +85,7 @@ def test_minwon_token_issue_prints_the_token_once_and_stores_only_its_digest(
     stored = store.read_bytes()
     assert text.encode() not in stored
     assert text.split("_")[-1].encode() not in stored
-    app = Complaints()
-    try:
-        token: AccessToken = app.repository.get(AccessToken.create_id(token_id))
-    finally:
-        app.close()
+    token: AccessToken = server.complaints.repository.get(AccessToken.create_id(token_id))
     assert (token.staff, token.issued_by, token.digest) == (
         "lee.service",
         "han.ops",
@@ -76,59 +94,95 @@ def test_minwon_token_issue_prints_the_token_once_and_stores_only_its_digest(
 
 
 def test_minwon_token_revoke_ends_a_token_and_refuses_an_unknown_id(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["token", "issue", "--staff", "han.ops", "--actor", "jung.director"])
+    server.login(monkeypatch, "jung.director")
+    main(["token", "issue", "--staff", "han.ops"])
     token_id = token_id_of(capsys.readouterr().out.strip())
     assert token_id is not None
 
-    assert main(["token", "revoke", token_id, "--actor", "han.ops"]) == 0
+    server.login(monkeypatch, "han.ops")
+    assert main(["token", "revoke", token_id]) == 0
     assert capsys.readouterr().out.strip() == f"token {token_id} of han.ops revoked"
-    assert main(["token", "revoke", "000000000000", "--actor", "han.ops"]) == 2
+    assert main(["token", "revoke", "000000000000"]) == 2
     assert capsys.readouterr().err.strip() == "minwon: no token with id 000000000000"
 
 
 def test_minwon_token_is_issued_only_to_someone_on_the_roster_or_in_the_directory(
-    store: Path, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["token", "issue", "--staff", "stranger", "--actor", "han.ops"]) == 2
+    server.login(monkeypatch, "han.ops")
+    assert main(["token", "issue", "--staff", "stranger"]) == 2
     assert "neither in the staff directory nor on today's roster" in capsys.readouterr().err
-    app = Complaints()
-    try:
-        issued = app.recorder.select_notifications(
-            start=1, limit=100, topics=["web.credentials:AccessToken.Issued"]
-        )
-    finally:
-        app.close()
-    assert issued == []
+    assert issued_for(server.complaints, "stranger") == []
 
 
 @pytest.mark.parametrize(
     ("command", "actor", "refusal"),
     [
-        (["token", "issue", "--staff", "lee.service"], None, "who is acting?"),
-        (["token", "issue", "--staff", "lee.service"], "lee.service", "may not manage tokens"),
-        (["token", "issue", "--staff", "lee.service"], "yoon.audit", "may not manage tokens"),
+        (["token", "issue", "--staff", "choi.tour"], None, "not logged in"),
+        (["token", "issue", "--staff", "choi.tour"], "lee.service", "may not manage tokens"),
+        (["token", "issue", "--staff", "choi.tour"], "yoon.audit", "may not manage tokens"),
         (["token", "revoke", "000000000000"], "kim.casemgr", "may not manage tokens"),
-        (["token", "issue", "--staff", "lee.service"], "system", "the engine's own actor"),
+        (["token", "issue", "--staff", "park.officer"], "han.ops", "issued by the director"),
+        (["token", "issue", "--staff", "jung.director"], "han.ops", "issued by the director"),
     ],
 )
-def test_only_ops_or_the_director_issue_or_revoke_tokens(
-    store: Path,
+def test_only_ops_or_the_director_issue_or_revoke_tokens_and_only_the_director_the_strongest(
+    server: ApiServer,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     command: list[str],
     actor: str | None,
     refusal: str,
 ) -> None:
-    monkeypatch.delenv("MINWON_ACTOR", raising=False)
-    assert main([*command, *(["--actor", actor] if actor else [])]) == 2
+    target = command[-1] if command[1] == "issue" else None
+    before = issued_for(server.complaints, target) if target else []
+    if actor:
+        server.login(monkeypatch, actor)
+    assert main(command) == 2
     assert refusal in capsys.readouterr().err
+    if target:
+        assert issued_for(server.complaints, target) == before
+
+
+# -- minwon admin bootstrap: the first token, on the server host ------------------------------
+
+
+def test_bootstrap_prints_a_first_token_for_ops_once_and_records_who_ran_it(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["admin", "bootstrap", "--staff", "han.ops"]) == 0
+    printed = capsys.readouterr()
+    text = printed.out.strip()
+    token_id = token_id_of(text)
+    assert token_id is not None and text.startswith("mwt_")
+    assert "minwon login" in printed.err
+    # While han.ops holds a valid token, a second bootstrap is refused…
+    assert main(["admin", "bootstrap", "--staff", "han.ops"]) == 2
+    assert f"already holds 1 valid token(s) ({token_id})" in capsys.readouterr().err
+    # …unless forced, which the token's record says.
+    assert main(["admin", "bootstrap", "--staff", "han.ops", "--force"]) == 0
+    forced = token_id_of(capsys.readouterr().out.strip())
     app = Complaints()
     try:
-        issued = app.recorder.select_notifications(
-            start=1, limit=100, topics=["web.credentials:AccessToken.Issued"]
-        )
+        first: AccessToken = app.repository.get(AccessToken.create_id(token_id))
+        again: AccessToken = app.repository.get(AccessToken.create_id(str(forced)))
+        assert first.issued_by.startswith("admin-bootstrap:")
+        assert again.issued_by.startswith("admin-bootstrap-forced:")
+        assert first.admits(text, datetime.now(SEOUL))
     finally:
         app.close()
-    assert issued == []
+
+
+def test_bootstrap_is_only_for_the_director_or_ops(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for staff in ("lee.service", "park.officer", "stranger"):
+        assert main(["admin", "bootstrap", "--staff", staff]) == 2
+        assert "holds neither the director's nor ops' role" in capsys.readouterr().err
+    app = Complaints()
+    try:
+        assert all(issued_for(app, staff) == [] for staff in ("lee.service", "park.officer"))
+    finally:
+        app.close()

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from cli.tokens import issue_token
 from domain.service import Complaints
 from tests.temporal_harness import running_stack
 from tests.test_end_to_end import free_port, start_dev_server
 from web import serve
 from web.app import create_app
+from web.tokens import issue_token
 
 T = TypeVar("T")
 START_SECONDS = 60.0
@@ -36,6 +36,7 @@ class WebStack:
     complaints: Complaints
     loop: asyncio.AbstractEventLoop
     client: Any  # temporalio Client, used through run()
+    task_queue: str
     tokens: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
@@ -79,6 +80,7 @@ def web_stack(folder: Path) -> Iterator[WebStack]:
                         complaints=stack.complaints,
                         loop=asyncio.get_running_loop(),
                         client=server.client,
+                        task_queue=stack.task_queue,
                     ),
                     stop=stop,
                 )

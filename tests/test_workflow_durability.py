@@ -17,6 +17,7 @@ from activities.complaints import ComplaintActivities
 from tests.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
 from tests.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
 from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
+from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import Answer, Assign, CaseCommand, CaseView
@@ -85,9 +86,7 @@ async def test_an_activity_retried_after_its_save_records_the_event_once(
 ) -> None:
     async with running_stack(ts_env.client, tmp_path, activities_class=FailsAfterSaving) as stack:
         handle, _ = await file_complaint(stack.client, sample_intake(), stack.task_queue)
-        view = await handle.execute_update(
-            ComplaintWorkflow.act, Answer(text="답변드립니다", by="lee.service")
-        )
+        view = await api_act(handle, Answer(text="답변드립니다", by="lee.service"))
         assert view.status == "answered"
         names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
         assert names.count("Answered") == 1
@@ -111,9 +110,7 @@ async def test_a_long_lived_case_continues_as_new_and_keeps_its_state(
         first_run = (await handle.describe()).run_id
         staff = ["kim.casemgr", "lee.service"]
         for number in range(30):
-            await handle.execute_update(
-                ComplaintWorkflow.act, Assign(staff=staff[number % 2], by="han.ops")
-            )
+            await api_act(handle, Assign(staff=staff[number % 2], by="han.ops"))
         latest = stack.client.get_workflow_handle(handle.id, result_type=CaseView)
         description = await latest.describe()
         assert description.run_id != first_run

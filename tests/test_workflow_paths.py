@@ -12,6 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import (
@@ -73,11 +74,9 @@ async def test_a_reply_in_time_keeps_the_commitment_and_the_case_closes(
     view = await handle.query(ComplaintWorkflow.status)
     assert view.status == "assigned"
     assert view.assignee == "lee.service"
-    answered = await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="안내드립니다", by="lee.service")
-    )
+    answered = await api_act(handle, Answer(text="안내드립니다", by="lee.service"))
     assert answered.commitment("reply").status == "met"
-    await handle.execute_update(ComplaintWorkflow.act, Close(by="lee.service"))
+    await api_act(handle, Close(by="lee.service"))
     final = await handle.result()
     assert final.status == "closed"
     names = event_names(stack, final.case_id)
@@ -130,9 +129,7 @@ async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then
     assert ("escalation", "park.officer") in kinds
     assert ("escalation", "jung.director") in kinds
     # Answering late still records the answer; the breach stays on the record.
-    answered = await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="늦어서 죄송합니다", by="lee.service")
-    )
+    answered = await api_act(handle, Answer(text="늦어서 죄송합니다", by="lee.service"))
     assert answered.commitment("reply").status == "breached"
     assert answered.commitment("reply").met_at is not None
 
@@ -145,20 +142,20 @@ async def test_an_interim_reply_moves_the_deadline_and_a_second_beyond_the_polic
     await ts_env.sleep(timedelta(days=2))
     too_far = reply.due + (reply.due - reply.started_at) + timedelta(days=1)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            ComplaintWorkflow.act,
+        await api_act(
+            handle,
             SendInterimReply(reason="외부 기관 확인 필요", new_due=too_far, by="lee.service"),
         )
     assert "at most as long as the original period" in str(refused.value.cause)
     new_due = reply.due + timedelta(days=3)
-    extended = await handle.execute_update(
-        ComplaintWorkflow.act,
+    extended = await api_act(
+        handle,
         SendInterimReply(reason="외부 기관 확인 필요", new_due=new_due, by="lee.service"),
     )
     assert extended.commitment("reply").due == new_due
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            ComplaintWorkflow.act,
+        await api_act(
+            handle,
             SendInterimReply(
                 reason="추가 지연", new_due=new_due + timedelta(days=1), by="lee.service"
             ),
@@ -187,9 +184,7 @@ async def test_an_opinion_gets_its_result_within_fifteen_working_days(
     assert result.due == expected
     assert view.assignee == "park.officer"
     await ts_env.sleep(timedelta(days=10))
-    answered = await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="처리 방향을 안내드립니다", by="park.officer")
-    )
+    answered = await api_act(handle, Answer(text="처리 방향을 안내드립니다", by="park.officer"))
     assert answered.commitment("result").status == "met"
 
 
@@ -209,21 +204,17 @@ async def test_a_late_reply_complaint_is_investigated_in_three_days_and_fault_ne
     investigation = view.commitment("investigation")
     assert investigation.due == stack.complaints.calendar.due(view.received_at, 3, "business").due
     await ts_env.sleep(timedelta(hours=20))
-    found = await complaint.execute_update(
-        ComplaintWorkflow.act,
+    found = await api_act(
+        complaint,
         RecordFinding(fault_confirmed=True, finding="회신 누락 확인", by="park.officer"),
     )
     assert found.apology_required and found.commitment("investigation").status == "met"
-    await complaint.execute_update(
-        ComplaintWorkflow.act, Answer(text="조사 결과를 알려드립니다", by="park.officer")
-    )
+    await api_act(complaint, Answer(text="조사 결과를 알려드립니다", by="park.officer"))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await complaint.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+        await api_act(complaint, Close(by="park.officer"))
     assert "apology" in str(refused.value.cause)
-    await complaint.execute_update(
-        ComplaintWorkflow.act, RecordApology(mode="public", by="park.officer")
-    )
-    closed = await complaint.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    await api_act(complaint, RecordApology(mode="public", by="park.officer"))
+    closed = await api_act(complaint, Close(by="park.officer"))
     assert closed.status == "closed"
     names = event_names(stack, view.case_id)
     expected = ["InvestigationOpened", "InvestigationConcluded", "ApologyMade", "Closed"]
@@ -238,8 +229,8 @@ async def test_a_message_for_an_absent_colleague_breaches_when_the_promised_call
     )
     now = await ts_env.get_current_time()
     promised = now + timedelta(hours=4)
-    taken = await handle.execute_update(
-        ComplaintWorkflow.act,
+    taken = await api_act(
+        handle,
         TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=promised),
     )
     assert taken.commitment("callback").due == promised
@@ -254,16 +245,12 @@ async def test_ops_escalate_by_hand_up_the_chain_and_no_further(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
-    first = await handle.execute_update(
-        ComplaintWorkflow.act, Escalate(reason="민원인 재요청", by="han.ops")
-    )
+    first = await api_act(handle, Escalate(reason="민원인 재요청", by="han.ops"))
     assert [(e.to_role, e.trigger) for e in first.escalations] == [("designated_officer", "manual")]
-    second = await handle.execute_update(
-        ComplaintWorkflow.act, Escalate(reason="관장 보고 필요", by="han.ops")
-    )
+    second = await api_act(handle, Escalate(reason="관장 보고 필요", by="han.ops"))
     assert second.escalations[-1].to_role == "director"
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(ComplaintWorkflow.act, Escalate(reason="again", by="han.ops"))
+        await api_act(handle, Escalate(reason="again", by="han.ops"))
     assert "last level" in str(refused.value.cause)
 
 
@@ -271,9 +258,7 @@ async def test_a_withdrawn_complaint_stops_its_clocks_and_ends(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
     handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
-    await handle.execute_update(
-        ComplaintWorkflow.act, Withdraw(reason="민원인이 취하", by="lee.service")
-    )
+    await api_act(handle, Withdraw(reason="민원인이 취하", by="lee.service"))
     final = await handle.result()
     assert final.status == "withdrawn"
     assert final.commitment("reply").status == "cancelled"
@@ -303,7 +288,7 @@ async def test_actions_the_case_cannot_take_are_refused_before_they_reach_histor
     ]
     for action in refusals:
         with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(ComplaintWorkflow.act, action)
+            await api_act(handle, action)
     with pytest.raises(WorkflowUpdateFailedError):
         # Malformed input never even decodes into an action.
         await handle.execute_update("act", {"type": "answer", "text": "", "by": "x"})
@@ -332,16 +317,12 @@ async def test_a_repeat_visit_is_expedited_and_needs_the_officers_apology(
     expedited = view.commitment("expedited")
     assert expedited.due == stack.complaints.calendar.due(view.received_at, 1, "business").due
     assert stack.complaints.calendar.working_hours_between(view.received_at, expedited.due) == 8
-    await handle.execute_update(
-        ComplaintWorkflow.act, Answer(text="바로 처리해 드렸습니다", by="park.officer")
-    )
+    await api_act(handle, Answer(text="바로 처리해 드렸습니다", by="park.officer"))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+        await api_act(handle, Close(by="park.officer"))
     assert "apology" in str(refused.value.cause)
-    await handle.execute_update(
-        ComplaintWorkflow.act, RecordApology(mode="in_person", by="park.officer")
-    )
-    closed = await handle.execute_update(ComplaintWorkflow.act, Close(by="park.officer"))
+    await api_act(handle, RecordApology(mode="in_person", by="park.officer"))
+    closed = await api_act(handle, Close(by="park.officer"))
     assert closed.status == "closed"
     assert "ApologyMade" in event_names(stack, view.case_id)
 
@@ -352,28 +333,25 @@ async def test_unkind_service_is_investigated_corrected_announced_rated_and_reop
     handle, view = await file_complaint(
         stack.client, intake("unkind_service", channel="phone"), stack.task_queue
     )
-    act = ComplaintWorkflow.act
-    await handle.execute_update(
-        act, RecordFinding(fault_confirmed=True, finding="응대 불친절 확인", by="park.officer")
+    await api_act(
+        handle, RecordFinding(fault_confirmed=True, finding="응대 불친절 확인", by="park.officer")
     )
-    await handle.execute_update(
-        act, RecordCorrectiveAction(staff="choi.tour", action="training", by="park.officer")
+    await api_act(
+        handle, RecordCorrectiveAction(staff="choi.tour", action="training", by="park.officer")
     )
-    await handle.execute_update(act, Answer(text="조치 결과를 알려드립니다", by="park.officer"))
-    await handle.execute_update(act, Close(by="park.officer"))
-    announced = await handle.execute_update(
-        act, Announce(summary="직원 응대 교육을 실시했습니다", by="park.officer")
+    await api_act(handle, Answer(text="조치 결과를 알려드립니다", by="park.officer"))
+    await api_act(handle, Close(by="park.officer"))
+    announced = await api_act(
+        handle, Announce(summary="직원 응대 교육을 실시했습니다", by="park.officer")
     )
     assert announced.announced
-    await handle.execute_update(act, RateSatisfaction(score=4))
-    reopened = await handle.execute_update(
-        act, Reopen(reason="같은 문제가 다시 발생", by="park.officer")
-    )
+    await api_act(handle, RateSatisfaction(score=4, by="park.officer"))
+    reopened = await api_act(handle, Reopen(reason="같은 문제가 다시 발생", by="park.officer"))
     assert reopened.status == "assigned"
     assert reopened.commitment("investigation").status == "open"
     assert reopened.investigation == "open"
-    refound = await handle.execute_update(
-        act, RecordFinding(fault_confirmed=False, finding="재발 아님 확인", by="park.officer")
+    refound = await api_act(
+        handle, RecordFinding(fault_confirmed=False, finding="재발 아님 확인", by="park.officer")
     )
     assert refound.commitment("investigation").status == "met"
     names = event_names(stack, view.case_id)
@@ -390,10 +368,9 @@ async def test_unkind_service_is_investigated_corrected_announced_rated_and_reop
 
 async def test_a_private_case_is_never_announced(ts_env: WorkflowEnvironment, stack: Stack) -> None:
     handle, _ = await file_complaint(stack.client, intake(private=True), stack.task_queue)
-    act = ComplaintWorkflow.act
-    await handle.execute_update(act, Answer(text="비공개로 답변드립니다", by="lee.service"))
+    await api_act(handle, Answer(text="비공개로 답변드립니다", by="lee.service"))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(act, Announce(summary="결과 공지", by="lee.service"))
+        await api_act(handle, Announce(summary="결과 공지", by="lee.service"))
     assert "비공개" in str(refused.value.cause)
 
 
@@ -404,11 +381,7 @@ async def test_a_private_case_is_not_apologised_for_publicly(
         stack.client, intake("repeat_visit", channel="visit", private=True), stack.task_queue
     )
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(
-            ComplaintWorkflow.act, RecordApology(mode="public", by="park.officer")
-        )
+        await api_act(handle, RecordApology(mode="public", by="park.officer"))
     assert "not apologised for publicly" in str(refused.value.cause)
-    made = await handle.execute_update(
-        ComplaintWorkflow.act, RecordApology(mode="phone", by="park.officer")
-    )
+    made = await api_act(handle, RecordApology(mode="phone", by="park.officer"))
     assert made.apologies == 1

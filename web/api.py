@@ -6,41 +6,40 @@ Paths and what they do are in the OpenAPI schema (`/openapi.json`, browsable at
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from domain.commands import STAFF_ACTIONS
 from web.desk import Desk, StaffUser
 from web.problems import Problem
 from web.schemas import (
+    ACTION_BODIES,
     RECEIPT_PATTERN,
-    AnnounceBody,
-    AnswerBody,
-    ApologyBody,
-    AssignBody,
     BulkEscalation,
     BulkResult,
     CaseDetail,
     ComplaintSubmission,
-    CorrectiveActionBody,
-    FindingBody,
-    InterimReplyBody,
+    ErasureDone,
+    ErasureRequest,
+    IssuedToken,
     Me,
-    MessageBody,
-    NoBody,
-    NoteBody,
+    NoticeRecord,
     OpsOverview,
+    PersonalData,
     PublicNoticeOut,
     QueueItem,
-    ReasonBody,
     Receipt,
     ResidentStatus,
-    SatisfactionBody,
     StaffFiled,
     StaffFiling,
     StatusLookup,
+    TokenRequest,
+    TokenRevoked,
 )
 from workflows.models import CaseView
 
@@ -147,6 +146,15 @@ async def me(user: Staff) -> Me:
     return user.me()
 
 
+@router.post(
+    "/staff/me/revoke",
+    tags=["staff"],
+    summary="Revoke the token this request was made with (`minwon logout --revoke`)",
+)
+async def revoke_own_token(request: Request, user: Staff) -> TokenRevoked:
+    return await desk_of(request).revoke_own_token(user)
+
+
 @router.get(
     "/staff/queue",
     tags=["staff"],
@@ -178,156 +186,118 @@ async def case_detail(request: Request, code: Code, user: Staff) -> CaseDetail:
     return await desk_of(request).case_detail(user, code, origin=origin(request, "api"))
 
 
-async def _act(
-    request: Request, user: StaffUser, code: str, name: str, body: BaseModel
-) -> CaseView:
-    return await desk_of(request).act(user, code, name, body)
+def _action_endpoint(name: str, body_model: type[BaseModel] | None) -> Callable[..., Any]:
+    """`POST /api/staff/cases/{code}/{name}` for one action of the registry."""
+
+    async def endpoint(request: Request, code: str, user: StaffUser, **body: Any) -> CaseView:
+        form = body.get("body") or (body_model() if body_model else _NoBody())
+        return await desk_of(request).act(user, code, name, form)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("code", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Code),
+        inspect.Parameter("user", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Staff),
+    ]
+    if body_model is not None:
+        parameters.append(
+            inspect.Parameter("body", inspect.Parameter.KEYWORD_ONLY, annotation=body_model)
+        )
+    # FastAPI reads the parameters from the signature: one body model per action.
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        parameters, return_annotation=CaseView
+    )
+    endpoint.__name__ = name
+    return endpoint
+
+
+class _NoBody(BaseModel):
+    pass
+
+
+for _name, _model in STAFF_ACTIONS.items():
+    _body = ACTION_BODIES[_name]
+    router.add_api_route(
+        f"/staff/cases/{{code}}/{_name}",
+        _action_endpoint(_name, _body if _body.model_fields else None),
+        methods=["POST"],
+        tags=["staff"],
+        summary=_model.doc[:1].upper() + _model.doc[1:],
+        responses=CASE,
+        response_model=CaseView,
+    )
+
+
+@router.get(
+    "/staff/cases/{code}/status",
+    tags=["staff"],
+    summary="A case's clocks and escalations as its workflow sees them (no personal data)",
+    responses=CASE,
+)
+async def case_status(request: Request, code: Code, user: Staff) -> CaseView:
+    return await desk_of(request).case_status(user, code)
+
+
+@router.get(
+    "/staff/cases/{code}/personal",
+    tags=["staff"],
+    summary="The complainant's contact and words and the notes (access-logged)",
+    responses=CASE,
+)
+async def personal_data(request: Request, code: Code, user: Staff) -> PersonalData:
+    return await desk_of(request).personal_data(user, code, origin(request, "api"))
+
+
+@router.get(
+    "/staff/cases/{code}/notices",
+    tags=["staff"],
+    summary="What was sent for a case, when and how",
+    responses=CASE,
+)
+async def case_notices(request: Request, code: Code, user: Staff) -> list[NoticeRecord]:
+    return await desk_of(request).notices_of(user, code)
+
+
+# -- tokens and personal data (ops, the director, the officer) -------------------------------
 
 
 @router.post(
-    "/staff/cases/{code}/assign",
-    tags=["staff"],
-    summary="Assign or reassign",
-    responses=CASE,
+    "/tokens",
+    status_code=201,
+    tags=["admin"],
+    summary="Issue a token for a staff member (shown once; only its digest is kept)",
+    responses={
+        "403": {"description": "Not ops or the director, or a token only the director issues"}
+    },
 )
-async def assign(request: Request, code: Code, body: AssignBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "assign", body)
+async def issue_token(request: Request, body: TokenRequest, user: Staff) -> IssuedToken:
+    return await desk_of(request).issue_token(user, body)
 
 
 @router.post(
-    "/staff/cases/{code}/message",
-    tags=["staff"],
-    summary="Take a message for an absent colleague (promised callback)",
-    responses=CASE,
+    "/tokens/{token_id}/revoke",
+    tags=["admin"],
+    summary="Revoke a token by its id",
+    responses={
+        "403": {"description": "Not ops or the director"},
+        "404": {"description": "No such token"},
+    },
 )
-async def take_message(request: Request, code: Code, body: MessageBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "message", body)
+async def revoke_token(
+    request: Request,
+    token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")],
+    user: Staff,
+) -> TokenRevoked:
+    return await desk_of(request).revoke_token(user, token_id)
 
 
 @router.post(
-    "/staff/cases/{code}/interim-reply",
-    tags=["staff"],
-    summary="Send an interim reply (중간회신) with the reason and a new date",
-    responses=CASE,
+    "/privacy/erasures",
+    tags=["admin"],
+    summary="Erase a person's personal data (crypto-shredding): their cases read [erased]",
+    responses={"403": {"description": "Not the director or the designated officer"}},
 )
-async def interim_reply(
-    request: Request, code: Code, body: InterimReplyBody, user: Staff
-) -> CaseView:
-    return await _act(request, user, code, "interim-reply", body)
-
-
-@router.post(
-    "/staff/cases/{code}/answer",
-    tags=["staff"],
-    summary="Answer the complainant",
-    responses=CASE,
-)
-async def answer(request: Request, code: Code, body: AnswerBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "answer", body)
-
-
-@router.post(
-    "/staff/cases/{code}/finding",
-    tags=["staff"],
-    summary="Record the investigation's finding",
-    responses=CASE,
-)
-async def finding(request: Request, code: Code, body: FindingBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "finding", body)
-
-
-@router.post(
-    "/staff/cases/{code}/apology",
-    tags=["staff"],
-    summary="Record an apology",
-    responses=CASE,
-)
-async def apology(request: Request, code: Code, body: ApologyBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "apology", body)
-
-
-@router.post(
-    "/staff/cases/{code}/corrective-action",
-    tags=["staff"],
-    summary="Record a warning or training for a staff member",
-    responses=CASE,
-)
-async def corrective_action(
-    request: Request, code: Code, body: CorrectiveActionBody, user: Staff
-) -> CaseView:
-    return await _act(request, user, code, "corrective-action", body)
-
-
-@router.post(
-    "/staff/cases/{code}/announce",
-    tags=["staff"],
-    summary="Announce the result publicly (never a private case)",
-    responses=CASE,
-)
-async def announce(request: Request, code: Code, body: AnnounceBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "announce", body)
-
-
-@router.post(
-    "/staff/cases/{code}/reopen",
-    tags=["staff"],
-    summary="Reopen a case",
-    responses=CASE,
-)
-async def reopen(request: Request, code: Code, body: ReasonBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "reopen", body)
-
-
-@router.post(
-    "/staff/cases/{code}/withdraw",
-    tags=["staff"],
-    summary="Withdraw a case",
-    responses=CASE,
-)
-async def withdraw(request: Request, code: Code, body: ReasonBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "withdraw", body)
-
-
-@router.post(
-    "/staff/cases/{code}/close",
-    tags=["staff"],
-    summary="Close an answered case",
-    responses=CASE,
-)
-async def close(request: Request, code: Code, user: Staff) -> CaseView:
-    return await _act(request, user, code, "close", NoBody())
-
-
-@router.post(
-    "/staff/cases/{code}/escalate",
-    tags=["staff"],
-    summary="Escalate one level up the chain, with a reason",
-    responses=CASE,
-)
-async def escalate(request: Request, code: Code, body: ReasonBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "escalate", body)
-
-
-@router.post(
-    "/staff/cases/{code}/satisfaction",
-    tags=["staff"],
-    summary="Record the complainant's satisfaction (1–5)",
-    responses=CASE,
-)
-async def satisfaction(
-    request: Request, code: Code, body: SatisfactionBody, user: Staff
-) -> CaseView:
-    return await _act(request, user, code, "satisfaction", body)
-
-
-@router.post(
-    "/staff/cases/{code}/note",
-    tags=["staff"],
-    summary="Add a working note (처리 메모): kept with the case, never sent",
-    responses=CASE,
-)
-async def note(request: Request, code: Code, body: NoteBody, user: Staff) -> CaseView:
-    return await _act(request, user, code, "note", body)
+async def erase_person(request: Request, body: ErasureRequest, user: Staff) -> ErasureDone:
+    return await desk_of(request).erase_person(user, body)
 
 
 # -- ops ------------------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 `create_app()` opens what it is not given when it starts (the event store from
 the environment, a Temporal client from `TemporalSettings`) and closes only what
 it opened; `worker.py --dev` hands it the worker's own client and store.
+
+Every response carries the same security headers (`SecurityHeaders`): nothing
+runs or loads from another origin, no page is framed. /api/docs is therefore a
+page rendered here from the schema, without Swagger UI's scripts from a CDN.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from domain.service import Complaints
-from web import api, pages
+from web import api, audit, pages, reports, roster
 from web.desk import Desk
+from web.docs import docs_page
 from web.notices import PublicNotices
 from web.problems import (
     BODY_LIMIT,
@@ -62,13 +69,15 @@ def create_app(
     task_queue: str | None = None,
     dev: bool = False,
     notices_interval: float = 1.0,
+    lazy_temporal: bool = False,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = TemporalSettings.from_env()
         store = complaints or Complaints()
         try:
-            temporal = client or await connect(settings, dev=dev)
+            # Lazy: the reads that need no Temporal work while it is away (tests).
+            temporal = client or await connect(settings, dev=dev, lazy=lazy_temporal)
             notices = PublicNotices(store.env, interval=notices_interval)
             app.state.desk = Desk(
                 complaints=store,
@@ -90,11 +99,14 @@ def create_app(
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.include_router(api.router)
+    app.include_router(reports.router)
+    app.include_router(audit.router)
+    app.include_router(roster.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(Problem, _problem_handler)  # type: ignore[arg-type]
@@ -103,8 +115,64 @@ def create_app(
     app.add_exception_handler(pages.SignInRequired, pages.sign_in_redirect)  # type: ignore[arg-type]
     app.add_middleware(BaseHTTPMiddleware, dispatch=_unexpected_errors)
     app.add_middleware(BodyGuard, limit=BODY_LIMIT)
+    # Outermost, so the refusals of the guards inside get the headers too.
+    app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi()))
+
     return app
+
+
+# -- security headers --------------------------------------------------------------------------
+
+# The templates have no script and no inline style; only /static/style.css is loaded.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'none'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Not no-referrer: under it browsers send `Origin: null` with a form post, and the
+    # pages' cross-site check reads Origin. Another site still learns nothing.
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response; /api answers are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = wants_json(scope.get("path", ""))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if api:
+                    # A case, a contact, an access log: personal data stays out of caches.
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 # -- errors ------------------------------------------------------------------------------

@@ -36,26 +36,40 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.complaints import case_view
 from activities.notices import COMMITMENT_LABELS, STATUS_LABELS
 from domain.access import (
     DIRECTOR,
     OFFICER,
     OPS,
     PERMISSIONS,
-    STAFF,
-    may_see_case,
-    may_see_personal_data,
+    AccessDeniedError,
+    Grant,
+    RosterView,
+    Rule,
+    authorize,
+    mask_contact,
+    mask_text,
+    require,
     roles_of,
 )
 from domain.audit import NOT_DETAILS
 from domain.calendar import SEOUL, to_seoul
 from domain.chain import personal_fields
+from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
 from domain.complaint import Complaint
 from domain.policy import UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
 from domain.service import CaseNotFoundError, Complaints, event_moment
-from web.credentials import AccessToken, ResidentSecret, token_id_of
+from web.credentials import (
+    AccessToken,
+    CredentialError,
+    ResidentSecret,
+    StaffSession,
+    session_id_of,
+    token_id_of,
+)
 from web.notices import PublicNotices
 from web.problems import FieldProblem, Problem
 from web.schemas import (
@@ -67,19 +81,27 @@ from web.schemas import (
     CommitmentClock,
     CommitmentOut,
     ComplaintSubmission,
+    ErasureDone,
+    ErasureRequest,
     Expectation,
     Handler,
     HistoryEntry,
     InterimReplyOut,
+    IssuedToken,
     Me,
+    NoteOut,
+    NoticeRecord,
     OpsOverview,
+    PersonalData,
     PublicNoticeOut,
     QueueItem,
     Receipt,
     ResidentStatus,
     StaffFiling,
+    TokenRequest,
+    TokenRevoked,
 )
-from workflows import models
+from web.tokens import check_issuer, issue_token, revoke_token
 from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
 from workflows.client import act as act_on
 from workflows.models import CaseView, FileComplaintInput
@@ -101,23 +123,6 @@ CASE_STATUS_LABELS = {
 }
 # The case page shows what the audit replay shows, less the person's pseudonym.
 _NOT_DETAILS = NOT_DETAILS | {"person_id"}
-# The staff actions, by the name the API and the pages use → the workflow's model.
-ACTION_MODELS: dict[str, type[models.Action]] = {
-    "assign": models.Assign,
-    "message": models.TakeMessage,
-    "interim-reply": models.SendInterimReply,
-    "answer": models.Answer,
-    "finding": models.RecordFinding,
-    "apology": models.RecordApology,
-    "corrective-action": models.RecordCorrectiveAction,
-    "announce": models.Announce,
-    "reopen": models.Reopen,
-    "withdraw": models.Withdraw,
-    "close": models.Close,
-    "escalate": models.Escalate,
-    "satisfaction": models.RateSatisfaction,
-    "note": models.AddNote,
-}
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,8 @@ class StaffUser:
     staff: str
     roles: frozenset[str]
     member: StaffMember | None
+    # The token (or the web session's token) that proved who this is.
+    token_id: str | None = None
 
     @property
     def supervises(self) -> bool:
@@ -147,49 +154,26 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, "forbidden", "Not allowed", detail)
 
 
-def own_case(user: StaffUser, case: Complaint) -> bool:
-    """The case's own people: its assignee, whoever it went to, the officer, the director."""
-    escalated_to = {e.to_staff for e in case.escalations}
-    return user.staff == case.assignee or user.staff in escalated_to or user.supervises
-
-
-def check_action(user: StaffUser, case: Complaint, name: str) -> None:
-    """Raise 403 unless the user may run action `name` on the case (see the module doc)."""
-    command = ACTION_MODELS[name].command
-    allowed = PERMISSIONS.get(command, frozenset())
-    granted = user.roles & allowed
-    if not granted:
-        raise forbidden(
-            f"{user.staff} ({', '.join(sorted(user.roles))}) may not "
-            f"{command.replace('_', ' ')}: that needs {' or '.join(sorted(allowed))}"
-        )
-    if not may_see_case(user.roles, user.staff, case.assignee, case.private):
-        raise forbidden(f"case {case.receipt_code} is private (비공개) and not yours")
-    if granted <= {STAFF} and command != "take_message" and not own_case(user, case):
-        raise forbidden(
-            f"{user.staff} may not {name} case {case.receipt_code}: it is handled by its "
-            "assignee, whoever it was escalated to, the designated officer or the director "
-            "(ops can reassign it)"
-        )
-
-
-def may(user: StaffUser, case: Complaint, name: str) -> bool:
+def check_action(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> None:
+    """Raise 403 unless the user may run action `name` on the case (domain.access)."""
+    model = STAFF_ACTIONS[name]
     try:
-        check_action(user, case, name)
+        authorize(roster, user.staff, model.rule, _now(), case)
+    except AccessDeniedError as error:
+        raise forbidden(str(error)) from None
+
+
+def may(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> bool:
+    try:
+        check_action(roster, user, case, name)
     except Problem:
         return False
     return True
 
 
-def to_action(name: str, body: BaseModel, actor: str) -> models.Action:
+def to_action(name: str, body: BaseModel, actor: str) -> Action:
     """The workflow's action for an API or form body; the actor is the signed-in staff."""
-    target = ACTION_MODELS[name]
-    fields = body.model_dump()
-    if "by" in target.model_fields:
-        fields["by"] = actor
-    if "taken_by" in target.model_fields:
-        fields["taken_by"] = actor
-    return target.model_validate(fields)
+    return with_actor(STAFF_ACTIONS[name], body.model_dump(), actor)
 
 
 def field_problems(error: ValidationError, prefix: str = "body") -> list[FieldProblem]:
@@ -509,7 +493,43 @@ class Desk:
             roles = roles_of(roster, record.staff, now)
             if not roles:
                 return None  # left the center: the token no longer names anyone
-            return StaffUser(record.staff, roles, roster.staff(record.staff))
+            return StaffUser(record.staff, roles, roster.staff(record.staff), record.token_id)
+
+        user = await asyncio.to_thread(read)
+        if user is None:
+            raise refused
+        return user
+
+    async def authenticate_session(self, text: str) -> StaffUser:
+        """Who a staff desk cookie (`mws_…`) signs in: only while its token would too."""
+        refused = Problem(
+            401, "unauthorized", "Authentication required", "the session is unknown or over"
+        )
+        session_id = session_id_of(text)
+        if session_id is None:
+            raise refused
+
+        def read() -> StaffUser | None:
+            try:
+                session: StaffSession = self.complaints.repository.get(
+                    StaffSession.create_id(session_id)
+                )
+                token: AccessToken = self.complaints.repository.get(
+                    AccessToken.create_id(session.token_id)
+                )
+            except AggregateNotFoundError:
+                return None
+            now = self.clock()
+            if not session.admits(text, now):
+                return None
+            # Revoking (or outliving) the token ends the sessions it started.
+            if token.revoked_at is not None or now >= token.expires_at:
+                return None
+            roster = self.complaints.roster
+            roles = roles_of(roster, session.staff, now)
+            if not roles:
+                return None
+            return StaffUser(session.staff, roles, roster.staff(session.staff), token.token_id)
 
         user = await asyncio.to_thread(read)
         if user is None:
@@ -518,7 +538,7 @@ class Desk:
 
     async def file(self, user: StaffUser, form: StaffFiling) -> tuple[CaseView, str]:
         """A complaint staff take (visit, phone …), as `minwon file`; returns the secret too."""
-        if not user.roles & PERMISSIONS["file"]:
+        if not user.roles & PERMISSIONS["file"].roles:
             raise forbidden(f"{user.staff} may not file complaints")
         try:
             self.complaints.policy.category(form.category)
@@ -553,7 +573,7 @@ class Desk:
     async def act(self, user: StaffUser, code: str, name: str, body: BaseModel) -> CaseView:
         """One staff or ops action on a case, through the workflow's update `act`."""
         case = await self._case(code)
-        check_action(user, case, name)
+        check_action(self.complaints.roster, user, case, name)
         try:
             action = to_action(name, body, user.staff)
         except ValidationError as error:
@@ -564,17 +584,150 @@ class Desk:
         log.info("staff_action_sent", case_id=view.case_id, action=name, staff=user.staff)
         return view
 
-    async def case_detail(self, user: StaffUser, code: str, origin: str = "web") -> CaseDetail:
+    async def _granted(
+        self, user: StaffUser, code: str, rule: Rule, what: str | None = None
+    ) -> tuple[Complaint, Grant]:
+        """The case and the user's grant on it for `rule`, or 403 (domain.access)."""
         case = await self._case(code)
-        if not user.roles & PERMISSIONS["show"] or not may_see_case(
-            user.roles, user.staff, case.assignee, case.private
-        ):
+        try:
+            grant = authorize(
+                self.complaints.roster, user.staff, rule, self.clock(), case, what=what
+            )
+        except AccessDeniedError as error:
+            raise forbidden(str(error)) from None
+        return case, grant
+
+    async def case_status(self, user: StaffUser, code: str) -> CaseView:
+        """The case as its workflow sees it (no personal data), read from the store."""
+        case, _ = await self._granted(user, code, PERMISSIONS["show"])
+        return case_view(case)
+
+    async def personal_data(self, user: StaffUser, code: str, origin: str) -> PersonalData:
+        """The complainant's contact and words and the staff's notes, for those the case
+        needs; each read is written to the access log."""
+        case, grant = await self._granted(user, code, PERMISSIONS["show"])
+        if not grant.personal_data:
             raise forbidden(
-                f"case {case.receipt_code} is private (비공개): it is shown to its assignee, "
-                "the designated officer and auditors"
+                "personal data is shown to the case's assignee, whoever it was escalated to, "
+                "the designated officer and auditors; here it stays masked: "
+                f"{mask_contact(case.contact)}, {mask_text(case.text)}"
+            )
+        await asyncio.to_thread(
+            self.complaints.log_access,
+            actor=user.staff,
+            at=self.clock(),
+            origin=origin,
+            case=case,
+            action="show --personal",
+        )
+        return PersonalData(
+            receipt_code=case.receipt_code,
+            contact=case.contact,
+            text=case.text,
+            notes=[NoteOut(at=n.at, by=n.by, text=n.text) for n in case.notes],
+        )
+
+    async def notices_of(self, user: StaffUser, code: str) -> list[NoticeRecord]:
+        """What was sent for the case: recipients are roles, staff or 'resident'."""
+        case, _ = await self._granted(user, code, PERMISSIONS["notices"])
+        return [NoticeRecord.model_validate(notice) for notice in case.notices]
+
+    # -- tokens and erasure ---------------------------------------------------------------
+
+    async def issue_token(self, user: StaffUser, form: TokenRequest) -> IssuedToken:
+        """A token for a staff member, issued by the authenticated ops or director."""
+        now = self.clock()
+
+        def issue() -> IssuedToken:
+            try:
+                check_issuer(self.complaints, user.staff, form.staff, now)
+            except AccessDeniedError as error:
+                raise forbidden(str(error)) from None
+            try:
+                token, text = issue_token(
+                    self.complaints, form.staff, issued_by=user.staff, days=form.days, at=now
+                )
+            except CredentialError as error:
+                raise invalid([FieldProblem(location="body.staff", message=str(error))]) from None
+            return IssuedToken(
+                token=text,
+                token_id=token.token_id,
+                staff=token.staff,
+                roles=self.complaints.roster.roles_of(token.staff, now),
+                expires_at=token.expires_at,
+            )
+
+        issued = await asyncio.to_thread(issue)
+        log.info("token_issued", token_id=issued.token_id, staff=issued.staff, by=user.staff)
+        return issued
+
+    async def revoke_token(self, user: StaffUser, token_id: str) -> TokenRevoked:
+        now = self.clock()
+
+        def revoke() -> TokenRevoked:
+            try:
+                require(self.complaints.roster, user.staff, "manage_tokens", now)
+            except AccessDeniedError as error:
+                raise forbidden(str(error)) from None
+            return self._revoked(token_id, user.staff, now)
+
+        return await asyncio.to_thread(revoke)
+
+    async def revoke_own_token(self, user: StaffUser) -> TokenRevoked:
+        if user.token_id is None:
+            raise forbidden("this sign-in is not a token of its own")
+        token_id = user.token_id
+        return await asyncio.to_thread(self._revoked, token_id, user.staff, self.clock())
+
+    def _revoked(self, token_id: str, by: str, now: datetime) -> TokenRevoked:
+        try:
+            token = revoke_token(self.complaints, token_id, by=by, at=now)
+        except CredentialError as error:
+            raise Problem(404, "token-not-found", "Token not found", str(error)) from None
+        log.info("token_revoked", token_id=token_id, staff=token.staff, by=by)
+        return TokenRevoked(
+            token_id=token.token_id, staff=token.staff, revoked_at=token.revoked_at or now
+        )
+
+    async def erase_person(self, user: StaffUser, form: ErasureRequest) -> ErasureDone:
+        """Crypto-shredding, by the director or the officer: the person's key goes."""
+        chosen = [v for v in (form.person, form.contact, form.case) if v]
+        if len(chosen) != 1:
+            raise invalid(
+                [FieldProblem(location="body", message="give one of person, contact or case")]
             )
         now = self.clock()
-        shown = may_see_personal_data(user.roles, user.staff, case.assignee)
+
+        def erase() -> ErasureDone:
+            try:
+                require(self.complaints.roster, user.staff, "erase_person", now)
+            except AccessDeniedError as error:
+                raise forbidden(str(error)) from None
+            if form.contact:
+                person = self.complaints.keys.person_id_for(form.contact)
+            elif form.case:
+                try:
+                    case_id = self.complaints.case_id_for_receipt(form.case)
+                    person = self.complaints.person_of_case(case_id)
+                except (CaseNotFoundError, ReceiptCodeError) as error:
+                    raise Problem(404, "case-not-found", "Case not found", str(error)) from None
+            else:
+                person = str(form.person)
+            cases = self.complaints.erase_person(person, reason=form.reason, by=user.staff, at=now)
+            return ErasureDone(person=person, cases=len(cases))
+
+        done = await asyncio.to_thread(erase)
+        log.info("person_erased", person_id=done.person, cases=done.cases, by=user.staff)
+        return done
+
+    async def case_detail(self, user: StaffUser, code: str, origin: str = "web") -> CaseDetail:
+        case = await self._case(code)
+        now = self.clock()
+        try:
+            grant = authorize(self.complaints.roster, user.staff, PERMISSIONS["show"], now, case)
+        except AccessDeniedError as error:
+            raise forbidden(str(error)) from None
+        shown = grant.personal_data
         events = await asyncio.to_thread(self.complaints.history, case.id)
         if shown:
             # Who read a resident's personal data, from where: never the data itself.
@@ -636,12 +789,15 @@ class Desk:
             apology_required=case.apology_required,
             answer=case.answer if shown else (case.answer and "[가림]"),
             history=[history_entry(e, shown) for e in events],
-            allowed_actions=[name for name in ACTION_MODELS if may(user, case, name)],
+            allowed_actions=[
+                name for name in STAFF_ACTIONS if may(self.complaints.roster, user, case, name)
+            ],
         )
 
     # -- queues (Temporal visibility) -------------------------------------------------------------
 
-    async def _listed(self, query: str) -> list[QueueItem]:
+    async def _listed(self, query: str, user: StaffUser) -> list[QueueItem]:
+        """Cases from visibility, those the user may see (case by case, domain.access)."""
         now = self.clock()
 
         async def collect() -> list[QueueItem]:
@@ -669,9 +825,28 @@ class Desk:
             return items
 
         items = await self._temporal(collect())
+        items = await asyncio.to_thread(self._visible_to, user, items, now)
         items = await asyncio.to_thread(self._with_breaches, items, now)
         far = datetime.max.replace(tzinfo=SEOUL)
         return sorted(items, key=lambda item: (item.next_due or far, item.receipt_code))
+
+    def _refusal(self, user: StaffUser, code: str, rule: Rule, now: datetime) -> str | None:
+        """Why the user may not do `rule` on the case, or None if they may."""
+        try:
+            case = self.complaints.find_by_receipt(code)
+        except (CaseNotFoundError, ReceiptCodeError) as error:
+            return str(error)
+        try:
+            authorize(self.complaints.roster, user.staff, rule, now, case)
+        except AccessDeniedError as error:
+            return str(error)
+        return None
+
+    def _visible_to(
+        self, user: StaffUser, items: list[QueueItem], now: datetime
+    ) -> list[QueueItem]:
+        show = PERMISSIONS["show"]
+        return [item for item in items if self._refusal(user, item.receipt_code, show, now) is None]
 
     def _with_breaches(self, items: list[QueueItem], now: datetime) -> list[QueueItem]:
         """Open cases whose every clock is breached have no next due in visibility.
@@ -704,12 +879,14 @@ class Desk:
         base = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
         mine = await self._listed(
             f"{base} AND MinwonAssignee = '{staff}' "
-            "AND MinwonStatus IN ('received', 'assigned', 'answered')"
+            "AND MinwonStatus IN ('received', 'assigned', 'answered')",
+            user,
         )
         if not user.supervises:
             return mine
         escalated = await self._listed(
-            f"{base} AND MinwonEscalated = true AND MinwonStatus IN ('received', 'assigned')"
+            f"{base} AND MinwonEscalated = true AND MinwonStatus IN ('received', 'assigned')",
+            user,
         )
         seen = {item.receipt_code for item in mine}
         far = datetime.max.replace(tzinfo=SEOUL)
@@ -717,7 +894,7 @@ class Desk:
         return sorted(merged, key=lambda item: (item.next_due or far, item.receipt_code))
 
     def _require_ops(self, user: StaffUser) -> None:
-        if not user.roles & PERMISSIONS["escalate"]:
+        if not user.roles & Escalate.rule.roles:
             raise forbidden(f"{user.staff} holds no ops, designated officer or director role today")
 
     async def ops_overview(self, user: StaffUser) -> OpsOverview:
@@ -731,10 +908,11 @@ class Desk:
         # next due at all: both kinds are listed, and the store tells them apart.
         candidates = await self._listed(
             f"{base} AND (MinwonNextDue < '{now.astimezone(UTC).isoformat()}' "
-            "OR MinwonNextDue IS NULL)"
+            "OR MinwonNextDue IS NULL)",
+            user,
         )
         overdue = [item for item in candidates if item.overdue]
-        escalated = await self._listed(f"{base} AND MinwonEscalated = true")
+        escalated = await self._listed(f"{base} AND MinwonEscalated = true", user)
         return OpsOverview(now=now, overdue=overdue, escalated=escalated)
 
     async def escalate_in_bulk(self, user: StaffUser, form: BulkEscalation) -> BulkResult:
@@ -752,8 +930,13 @@ class Desk:
         case_filter = CaseFilter(
             overdue=form.overdue, category=form.category, assignee=form.assignee
         )
+        now = self.clock()
+
+        async def refusal(code: str) -> str | None:
+            return await asyncio.to_thread(self._refusal, user, code, Escalate.rule, now)
+
         outcomes = await self._temporal(
-            escalate_matching(self.client, case_filter, form.reason, user.staff, self.clock())
+            escalate_matching(self.client, case_filter, form.reason, user.staff, now, refusal)
         )
         log.info("bulk_escalation_sent", staff=user.staff, matched=len(outcomes))
         return BulkResult(

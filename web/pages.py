@@ -2,17 +2,24 @@
 
 Plain HTML forms, Korean, usable by keyboard and on a phone. The pages do what
 the API does, through the same `Desk`: an action posted from a form is the
-same workflow update. Staff sign in with their token once; it is kept in an
-HttpOnly, SameSite=Strict cookie, and a form posted from another site is refused.
+same workflow update. Staff sign in with their token once: the token itself is
+never kept in the browser, only an eight-hour session (HttpOnly, SameSite=Strict
+cookie) that signing out ends on the server. A form posted from another site, or
+one that does not say where it came from, is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import structlog
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -20,12 +27,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from domain.calendar import SEOUL, to_seoul
+from domain.commands import STAFF_ACTIONS
 from domain.roster import Roster, StaffMember, StoredRoster
 from web.api import origin
-from web.desk import ACTION_MODELS, CASE_STATUS_LABELS, Desk, StaffUser
+from web.credentials import SESSION_HOURS, StaffSession, session_id_of
+from web.desk import CASE_STATUS_LABELS, Desk, StaffUser
 from web.problems import FieldProblem, Problem, plain_error_page
 from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
 
+log = structlog.get_logger()
 HERE = Path(__file__).resolve().parent
 COOKIE = "minwon_staff"
 WEEKDAYS = "월화수목금토일"
@@ -50,18 +60,18 @@ TOPICS = {
 }
 ACTION_LABELS = {
     "answer": "답변",
-    "interim-reply": "중간회신",
+    "interim_reply": "중간회신",
     "escalate": "상향 보고",
     "assign": "담당자 지정",
     "finding": "조사 결과 기록",
     "apology": "사과 기록",
-    "corrective-action": "직원 조치 기록",
+    "corrective_action": "직원 조치 기록",
     "announce": "결과 공지",
     "close": "종결",
     "reopen": "재개",
     "withdraw": "취하",
-    "message": "부재 직원 메모",
-    "satisfaction": "만족도 기록",
+    "take_message": "부재 직원 메모",
+    "rate": "만족도 기록",
     "note": "처리 메모",
 }
 ROLE_LABELS = {
@@ -160,9 +170,13 @@ def form_errors(error: ValidationError) -> list[FieldProblem]:
 
 
 def _same_origin(request: Request) -> None:
-    """A form must come from these pages: a cross-site post is refused."""
+    """A form must come from these pages: a cross-site post is refused.
+
+    Browsers send Origin with every POST (Referer too, under the pages'
+    same-origin referrer policy), so a post with neither did not come from a page
+    of ours; one from another site says `null` or its own origin."""
     origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin and urlsplit(origin).netloc != request.url.netloc:
+    if not origin or urlsplit(origin).netloc != request.url.netloc:
         raise Problem(403, "cross-site", "Cross-site form", "이 사이트에서 보낸 양식이 아닙니다.")
 
 
@@ -263,13 +277,32 @@ async def sign_in_redirect(request: Request, error: SignInRequired) -> Response:
 
 
 async def signed_in(request: Request) -> StaffUser:
-    token = request.cookies.get(COOKIE)
-    if not token:
+    session = request.cookies.get(COOKIE)
+    if not session:
         raise SignInRequired(request.url.path)
     try:
-        return await desk_of(request).authenticate(token)
+        return await desk_of(request).authenticate_session(session)
     except Problem:
         raise SignInRequired(request.url.path) from None
+
+
+def _end_session(desk: Desk, text: str) -> StaffSession | None:
+    """End the session the cookie names, if it is the cookie's; None if there was none."""
+    session_id = session_id_of(text)
+    if session_id is None:
+        return None
+    try:
+        session: StaffSession = desk.complaints.repository.get(StaffSession.create_id(session_id))
+    except AggregateNotFoundError:
+        return None
+    if not session.matches(text) or session.ended_at is not None:
+        return None
+    session.end(at=desk.clock())
+    try:
+        desk.complaints.save(session)
+    except IntegrityError:
+        return None  # a second sign-out of this session, at the same moment, ended it
+    return session
 
 
 def _local(path: str | None) -> str:
@@ -289,21 +322,27 @@ async def login(request: Request) -> Response:
     _same_origin(request)
     values = _values(await request.form())
     token = values.get("token", "").strip()
-    try:
-        await desk_of(request).authenticate(token)
-    except Problem:
+    desk = desk_of(request)
+    user: StaffUser | None = None
+    with contextlib.suppress(Problem):
+        user = await desk.authenticate(token)
+    if user is None or user.token_id is None:
         problem = Problem(401, "unauthorized", "로그인 실패", "토큰이 맞지 않거나 만료되었습니다.")
         return render(
             request, "staff_login.html", 401, next=_local(values.get("next")), problem=problem
         )
+    session, text = StaffSession.start(staff=user.staff, token_id=user.token_id, at=desk.clock())
+    await asyncio.to_thread(desk.complaints.save, session)
+    log.info("staff_signed_in", session_id=session.session_id, staff=user.staff)
     response = RedirectResponse(_local(values.get("next")), status_code=303)
     response.set_cookie(
         COOKIE,
-        token,
+        text,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        max_age=12 * 3600,
+        max_age=SESSION_HOURS * 3600,
+        path="/",
     )
     return response
 
@@ -311,8 +350,19 @@ async def login(request: Request) -> Response:
 @router.post("/staff/logout")
 async def logout(request: Request) -> Response:
     _same_origin(request)
+    desk = desk_of(request)
+    text = request.cookies.get(COOKIE)
+    ended = await asyncio.to_thread(_end_session, desk, text) if text else None
+    if ended is not None:
+        log.info("staff_signed_out", session_id=ended.session_id, staff=ended.staff)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(
+        COOKIE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -398,7 +448,7 @@ async def case_action(request: Request, code: str, action: str) -> Response:
     _same_origin(request)
     user = await signed_in(request)
     code = code[:40]
-    if action not in ACTION_MODELS:
+    if action not in STAFF_ACTIONS:
         raise Problem(404, "about:blank", "Not found", f"no action '{action}'")
     values = _values(await request.form())
     try:

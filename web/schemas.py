@@ -19,9 +19,11 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    create_model,
 )
 
-from workflows.models import CHANNELS, CaseView, Channel, Note, ShortText, StaffId, Text
+from domain.commands import STAFF_ACTIONS, Action
+from workflows.models import CHANNELS, CaseView, Channel, ShortText, StaffId, Text
 
 __all__ = ["CHANNELS"]
 
@@ -199,81 +201,81 @@ class StaffFiling(_In):
     )
 
 
-class AssignBody(_In):
+class NoteOut(BaseModel):
+    at: datetime
+    by: str
+    text: str
+
+
+class PersonalData(BaseModel):
+    """A case's personal data, for those who may see it; every read is access-logged."""
+
+    receipt_code: str
+    contact: str
+    text: str
+    notes: list[NoteOut]
+
+
+class NoticeRecord(BaseModel):
+    """One notice sent, or given up on, for a case."""
+
+    kind: str
+    recipient: str
+    outcome: str
+    channel: str | None = None
+    reason: str | None = None
+    at: datetime
+
+
+class TokenRequest(_In):
     staff: StaffId
-    role: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")] = "staff"
+    days: Annotated[StrictInt, Field(ge=1, le=3660)] = 90
 
 
-class MessageBody(_In):
-    for_staff: StaffId
-    callback_by: AwareDatetime
-    note: Note = ""
+class IssuedToken(BaseModel):
+    token: str = Field(description="shown only now: only its digest is stored")
+    token_id: str
+    staff: str
+    roles: list[str]
+    expires_at: datetime
 
 
-class InterimReplyBody(_In):
-    reason: ShortText
-    new_due: AwareDatetime
-    kind: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")] = "reply"
+class TokenRevoked(BaseModel):
+    token_id: str
+    staff: str
+    revoked_at: datetime
 
 
-class AnswerBody(_In):
-    text: Text
+class ErasureRequest(_In):
+    """Whose data to erase: one of a pseudonym, the contact they gave, or a case they filed."""
 
-
-class NoteBody(_In):
-    text: ShortText
-
-
-class FindingBody(_In):
-    fault_confirmed: StrictBool
-    finding: Text
-
-
-class ApologyBody(_In):
-    mode: Literal["in_person", "phone", "public"]
-    note: Note = ""
-
-
-class CorrectiveActionBody(_In):
-    staff: StaffId
-    action: Literal["warning", "training"]
-    note: Note = ""
-
-
-class AnnounceBody(_In):
-    summary: ShortText
-
-
-class ReasonBody(_In):
+    person: Annotated[str, Field(pattern=r"^p-[0-9a-f]{8,64}$")] | None = None
+    contact: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    case: ReceiptCode | None = None
     reason: ShortText
 
 
-class SatisfactionBody(_In):
-    score: Annotated[StrictInt, Field(ge=1, le=5)]
-    comment: Note = ""
+class ErasureDone(BaseModel):
+    person: str
+    cases: int
 
 
-class NoBody(_In):
-    """An action that needs nothing but who does it (close)."""
+def _body(model: type[Action]) -> type[_In]:
+    """What a caller sends for an action: its input fields, not its name or actor."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in model.input_fields().items()
+    }
+    body: type[_In] = create_model(
+        f"{model.__name__}Body",
+        __base__=_In,
+        __doc__=model.doc,
+        **fields,
+    )
+    return body
 
 
-# The body of each staff action, by the name the API paths and the forms use.
-ACTION_BODIES: dict[str, type[_In]] = {
-    "assign": AssignBody,
-    "message": MessageBody,
-    "interim-reply": InterimReplyBody,
-    "answer": AnswerBody,
-    "finding": FindingBody,
-    "apology": ApologyBody,
-    "corrective-action": CorrectiveActionBody,
-    "announce": AnnounceBody,
-    "reopen": ReasonBody,
-    "withdraw": ReasonBody,
-    "close": NoBody,
-    "escalate": ReasonBody,
-    "satisfaction": SatisfactionBody,
-    "note": NoteBody,
-}
+# The body of each staff action, by its one name (the registry's).
+ACTION_BODIES: dict[str, type[_In]] = {name: _body(model) for name, model in STAFF_ACTIONS.items()}
 
 
 class CommitmentClock(BaseModel):

@@ -14,7 +14,8 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +25,11 @@ from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateF
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.actor_proof import ActorSeal, default_seal
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import CONTINUING, ComplaintWorkflow
 from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput
+from workflows.search import RECEIPT
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
 
@@ -63,8 +66,9 @@ class TemporalSettings:
         return self.tls or bool(self.api_key)
 
 
-async def connect(settings: TemporalSettings, *, dev: bool = False) -> Client:
-    """A client whose payloads are encrypted; `dev` lets the embedded stack keep a key file."""
+async def connect(settings: TemporalSettings, *, dev: bool = False, lazy: bool = False) -> Client:
+    """A client whose payloads are encrypted; `dev` lets the embedded stack keep a key file;
+    `lazy` connects on first use."""
     codec = codec_from_env(dev_key_file=DEV_KEY_FILE if dev else None)
     return await Client.connect(
         settings.address,
@@ -72,6 +76,7 @@ async def connect(settings: TemporalSettings, *, dev: bool = False) -> Client:
         tls=settings.tls_config(),
         api_key=settings.api_key,
         data_converter=data_converter(codec),
+        lazy=lazy,
     )
 
 
@@ -123,18 +128,24 @@ async def act(
     *,
     update_id: str | None = None,
     patience: float = 60.0,
+    seal: ActorSeal | None = None,
 ) -> CaseView:
     """Run one staff or ops action on a case; returns the case as it stands after it.
+
+    The action is signed for this case with the actor key (`workflows.actor_proof`):
+    call this only once the actor it names is authenticated.
 
     While a long case moves to a fresh history (continue-as-new) it refuses new
     actions for a moment, so that those in flight can finish; such an action is
     sent again, and lands on the new run, for up to `patience` seconds.
     """
     deadline = time.monotonic() + patience
+    update_id = update_id or str(uuid.uuid4())
+    signed = (seal or default_seal()).sign(handle.id, update_id, action)
     while True:
         try:
             view: CaseView = await handle.execute_update(
-                ComplaintWorkflow.act, action, id=update_id
+                ComplaintWorkflow.act, signed, id=update_id
             )
             return view
         except WorkflowUpdateFailedError as error:
@@ -182,12 +193,26 @@ class BulkOutcome:
 
 
 async def escalate_matching(
-    client: Client, case_filter: CaseFilter, reason: str, by: str, now: datetime
+    client: Client,
+    case_filter: CaseFilter,
+    reason: str,
+    by: str,
+    now: datetime,
+    refusal: Callable[[str], Awaitable[str | None]],
 ) -> list[BulkOutcome]:
-    """Escalate every open case matching the filter, each through its own update."""
+    """Escalate every open case matching the filter, each through its own update.
+
+    `refusal(receipt_code)` says why `by` may not escalate that case (the same
+    decision as for one case), or None: a refused case is left as it is.
+    """
     outcomes = []
     query = case_filter.visibility_query(now)
     async for execution in client.list_workflows(query):
+        code = execution.typed_search_attributes.get(RECEIPT)
+        refused = await refusal(code) if code else "the case is not registered yet"
+        if refused is not None:
+            outcomes.append(BulkOutcome(execution.id, code, f"refused: {refused}"))
+            continue
         handle = client.get_workflow_handle(execution.id, result_type=CaseView)
         try:
             view = await act(handle, Escalate(reason=reason, by=by, trigger="manual"))

@@ -5,6 +5,13 @@ sealed with AES-256-GCM before it leaves the process. The key comes from
 `MINWON_PAYLOAD_KEY` (32 bytes, url-safe base64); older keys that may still
 be needed to read running workflows go in `MINWON_PAYLOAD_OLD_KEYS`
 (comma-separated). Each payload names the key it was sealed with.
+
+A payload that is not sealed with a key of ours (a raw JSON start or update from
+the Temporal CLI, a client with another key, bytes that fail authentication) is
+never opened: it decodes to `UNSEALED` and a reason, which the workflow refuses
+(an update is rejected before it enters history; a start fails the workflow at
+once, with the reason). Raising here instead would fail the workflow task over
+and over, or fail a running case because of someone else's update.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -23,6 +31,20 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
+# What a payload that is not ours decodes to (raw bytes reach the workflow as they are).
+UNSEALED = b"minwon:unsealed-payload"
+_PLAIN_BYTES = b"binary/plain"
+
+
+def unsealed(reason: str) -> Payload:
+    return Payload(metadata={"encoding": _PLAIN_BYTES}, data=UNSEALED + b": " + reason.encode())
+
+
+def unsealed_reason(value: object) -> str | None:
+    """The reason a decoded value is an unsealed payload's marker, or None."""
+    if isinstance(value, bytes) and value.startswith(UNSEALED):
+        return value[len(UNSEALED) + 2 :].decode(errors="replace")
+    return None
 
 
 class PayloadKeyError(ValueError):
@@ -62,20 +84,26 @@ class EncryptionCodec(PayloadCodec):
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        opened = []
-        for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
-                opened.append(payload)
-                continue
-            kid = payload.metadata.get("key-id", b"")
-            cipher = self._readers.get(kid)
-            if cipher is None:
-                raise PayloadKeyError(f"no payload key with id {kid.decode()!r} is configured")
-            nonce, body = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
-            plain = Payload()
-            plain.ParseFromString(cipher.decrypt(nonce, body, kid))
-            opened.append(plain)
-        return opened
+        return [self._open(payload) for payload in payloads]
+
+    def _open(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return unsealed("the payload is not sealed with the installation's payload key")
+        kid = payload.metadata.get("key-id", b"")
+        cipher = self._readers.get(kid)
+        if cipher is None:
+            return unsealed(
+                f"the payload is sealed with a key this installation does not have "
+                f"(id {kid.decode(errors='replace')!r}; an old key goes in MINWON_PAYLOAD_OLD_KEYS)"
+            )
+        nonce, body = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
+        try:
+            opened = cipher.decrypt(nonce, body, kid)
+        except InvalidTag:
+            return unsealed("the sealed payload does not authenticate (altered or forged)")
+        plain = Payload()
+        plain.ParseFromString(opened)
+        return plain
 
 
 def codec_from_env(

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         check_apology,
         check_interim_reply,
     )
+    from workflows.codec import unsealed_reason
     from workflows.models import (
         Action,
         AnyAction,
@@ -65,7 +66,6 @@ RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A timer action the store refused is tried again after this, not in a tight loop.
 FAILED_ALARM_BACKOFF = timedelta(minutes=10)
 
-INTERNAL_ACTIONS = ("warn", "breach", "notice_failed")
 # The refusal an action gets while the case continues as new; sent again, it lands
 # on the new run (`workflows.client.act` does that).
 CONTINUING = "CaseContinuing"
@@ -98,6 +98,10 @@ class Alarm:
 def _accepted_intake(raw: object) -> FileComplaintInput:
     if isinstance(raw, FileComplaintInput):
         return raw
+    reason = unsealed_reason(raw)
+    if reason is not None:
+        # Someone without the payload key started this: nothing is recorded.
+        raise ApplicationError(f"refused: {reason}", type="UnsealedPayload", non_retryable=True)
     try:
         return FileComplaintInput.model_validate(raw)
     except ValidationError as error:
@@ -272,11 +276,13 @@ class ComplaintWorkflow:
     async def _apply(self, action: AnyAction) -> CaseView:
         """Record one action through the activity, one at a time per case."""
         async with self._lock:
+            update = workflow.current_update_info()
             command = CaseCommand(
                 case_id=self._current.case_id,
                 at=workflow.now(),
                 command_id=str(workflow.uuid4()),
                 action=action,
+                update_id=update.id if update else None,
             )
             try:
                 view = await workflow.execute_activity_method(
@@ -395,6 +401,9 @@ class ComplaintWorkflow:
 
     @act.validator
     def _validate(self, action: AnyAction) -> None:
+        reason = unsealed_reason(action)
+        if reason is not None:
+            raise ApplicationError(f"refused: {reason}", type="UnsealedPayload", non_retryable=True)
         if not isinstance(action, Action):
             # null and raw bytes reach here undecoded: their converters ignore the type.
             raise ValueError(f"an action object with a 'type' is required, not {action!r:.40}")
@@ -402,9 +411,9 @@ class ComplaintWorkflow:
             raise ApplicationError(
                 "the case is moving to a new run; send the action again", type=CONTINUING
             )
-        if action.type in INTERNAL_ACTIONS:
-            raise ValueError(f"'{action.type}' is recorded by the case's own workflow")
-        if getattr(action, "by", None) in SYSTEM_ACTORS:
+        if action.internal:
+            raise ValueError(f"'{action.name}' is recorded by the case's own workflow")
+        if action.actor in SYSTEM_ACTORS:
             raise ValueError("actions from outside are made by a person, not the system")
         if self._view is not None:
             self._check(action)

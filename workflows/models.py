@@ -7,34 +7,74 @@ before it reaches a workflow's history. No model carries personal data except
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-Channel = Literal["visit", "phone", "mail", "fax", "email", "homepage", "outreach"]
-CHANNELS: tuple[str, ...] = get_args(Channel)
+# The actions are declared once, in the command registry; the workflow's update
+# takes them as they are.
+from domain.commands import (
+    ACTIONS,
+    CHANNELS,
+    STAFF_ACTIONS,
+    Action,
+    AddNote,
+    Announce,
+    Answer,
+    AnyAction,
+    Assign,
+    Breach,
+    Channel,
+    Close,
+    Escalate,
+    Note,
+    RateSatisfaction,
+    RecordApology,
+    RecordCorrectiveAction,
+    RecordFinding,
+    RecordNoticeFailed,
+    Reopen,
+    SendInterimReply,
+    ShortText,
+    StaffId,
+    TakeMessage,
+    Text,
+    Warn,
+    Withdraw,
+    _clean_text,
+)
 
-# Control characters garble notices and logs; tabs and line breaks are kept.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+__all__ = [
+    "ACTIONS",
+    "CHANNELS",
+    "STAFF_ACTIONS",
+    "Action",
+    "AddNote",
+    "Announce",
+    "Answer",
+    "AnyAction",
+    "Assign",
+    "Breach",
+    "Channel",
+    "Close",
+    "Escalate",
+    "Note",
+    "RateSatisfaction",
+    "RecordApology",
+    "RecordCorrectiveAction",
+    "RecordFinding",
+    "RecordNoticeFailed",
+    "Reopen",
+    "SendInterimReply",
+    "ShortText",
+    "StaffId",
+    "TakeMessage",
+    "Text",
+    "Warn",
+    "Withdraw",
+]
 
-
-def _clean_text(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("contains control characters")
-    # Residents type on many devices; NFC makes 한글 typed as jamo compare equal.
-    value = unicodedata.normalize("NFC", value)
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(_clean_text)]
-ShortText = Annotated[str, Field(min_length=1, max_length=2_000), AfterValidator(_clean_text)]
-Note = Annotated[str, Field(max_length=2_000)]
-StaffId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 IntakeRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
 
 
@@ -56,168 +96,6 @@ class FileComplaintInput(_Model):
     linked_to: str | None = None
 
 
-# -- staff and ops actions (update inputs) --------------------------------------------
-
-
-class Action(_Model):
-    """A staff or ops action; `command` is the Complaints service command it runs."""
-
-    command: ClassVar[str]
-
-
-class Assign(Action):
-    command: ClassVar[str] = "assign"
-    type: Literal["assign"] = "assign"
-    staff: StaffId
-    role: str = "staff"
-    by: StaffId
-
-
-class TakeMessage(Action):
-    command: ClassVar[str] = "take_message"
-    type: Literal["take_message"] = "take_message"
-    for_staff: StaffId
-    taken_by: StaffId
-    callback_by: AwareDatetime
-    note: Note = ""
-
-
-class SendInterimReply(Action):
-    command: ClassVar[str] = "send_interim_reply"
-    type: Literal["interim_reply"] = "interim_reply"
-    kind: str = "reply"
-    reason: ShortText
-    new_due: AwareDatetime
-    by: StaffId
-
-
-class Answer(Action):
-    command: ClassVar[str] = "answer_case"
-    type: Literal["answer"] = "answer"
-    text: Text
-    by: StaffId
-
-
-class RecordFinding(Action):
-    command: ClassVar[str] = "conclude_investigation"
-    type: Literal["finding"] = "finding"
-    fault_confirmed: bool
-    finding: Text
-    by: StaffId
-
-
-class RecordApology(Action):
-    command: ClassVar[str] = "make_apology"
-    type: Literal["apology"] = "apology"
-    mode: Literal["in_person", "phone", "public"]
-    by: StaffId
-    note: Note = ""
-
-
-class RecordCorrectiveAction(Action):
-    command: ClassVar[str] = "record_corrective_action"
-    type: Literal["corrective_action"] = "corrective_action"
-    staff: StaffId
-    action: Literal["warning", "training"]
-    by: StaffId
-    note: Note = ""
-
-
-class Announce(Action):
-    command: ClassVar[str] = "announce_result"
-    type: Literal["announce"] = "announce"
-    summary: ShortText
-    by: StaffId
-
-
-class Reopen(Action):
-    command: ClassVar[str] = "reopen"
-    type: Literal["reopen"] = "reopen"
-    reason: ShortText
-    by: StaffId
-
-
-class Withdraw(Action):
-    command: ClassVar[str] = "withdraw"
-    type: Literal["withdraw"] = "withdraw"
-    reason: ShortText
-    by: StaffId
-
-
-class Close(Action):
-    command: ClassVar[str] = "close"
-    type: Literal["close"] = "close"
-    by: StaffId
-
-
-class Escalate(Action):
-    """Escalate one level up the policy's chain; `trigger` says why."""
-
-    command: ClassVar[str] = "escalate"
-    type: Literal["escalate"] = "escalate"
-    reason: ShortText
-    by: StaffId
-    trigger: Literal["manual", "deadline"] = "manual"
-
-
-class RateSatisfaction(Action):
-    command: ClassVar[str] = "rate_satisfaction"
-    type: Literal["rate"] = "rate"
-    score: Annotated[int, Field(ge=1, le=5)]
-    comment: Note = ""
-
-
-class AddNote(Action):
-    command: ClassVar[str] = "add_note"
-    type: Literal["note"] = "note"
-    text: ShortText
-    by: StaffId
-
-
-class RecordNoticeFailed(Action):
-    """Recorded by the workflow when a notice ran out of retries."""
-
-    command: ClassVar[str] = "record_notice_failed"
-    type: Literal["notice_failed"] = "notice_failed"
-    kind: str
-    recipient: str
-    reason: str
-
-
-class Warn(Action):
-    command: ClassVar[str] = "warn"
-    type: Literal["warn"] = "warn"
-    kind: str
-
-
-class Breach(Action):
-    command: ClassVar[str] = "breach"
-    type: Literal["breach"] = "breach"
-    kind: str
-
-
-AnyAction = Annotated[
-    Assign
-    | TakeMessage
-    | SendInterimReply
-    | Answer
-    | RecordFinding
-    | RecordApology
-    | RecordCorrectiveAction
-    | Announce
-    | Reopen
-    | Withdraw
-    | Close
-    | Escalate
-    | RateSatisfaction
-    | AddNote
-    | Warn
-    | Breach
-    | RecordNoticeFailed,
-    Field(discriminator="type"),
-]
-
-
 class CaseCommand(_Model):
     """Activity input: run `action` on the case at business time `at`, once."""
 
@@ -225,6 +103,8 @@ class CaseCommand(_Model):
     at: AwareDatetime
     command_id: str
     action: AnyAction
+    # The update that brought the action in (its proof of who acts names it).
+    update_id: str | None = None
 
 
 # -- what the workflow knows of a case -------------------------------------------------

@@ -1,0 +1,101 @@
+"""`minwon admin …`: commands for the server host, with the server's own configuration.
+
+These do not go through the API: they open the event store (PERSISTENCE_MODULE,
+SQLITE_DBNAME, POSTGRES_*) with the server's settings and secrets, so only someone
+who can read those can run them. No token is involved: having the server's
+configuration is the credential.
+
+- `bootstrap --staff ID` prints a first token for a holder of the director's or
+  ops' role, while they hold no valid token (or with `--force`); the token's
+  issue is an event in the store, naming the host user who ran it.
+- `projections run | rebuild` bring the read models up to date, or rebuild them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import sys
+from datetime import datetime
+from typing import Any
+
+from cli import projections
+from cli.errors import CliError
+
+ADMIN_NOTE = "Runs on the server host, with its configuration (its store and secrets)."
+BOOTSTRAP_DAYS = 7
+
+
+def register(subparsers: Any) -> None:
+    admin = subparsers.add_parser(
+        "admin",
+        help="server-host commands (need the server's configuration, not a token)",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    actions = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    bootstrap = actions.add_parser(
+        "bootstrap",
+        help="print a first token for the director or ops (server host only)",
+        description=(
+            "Print a first token (mwt_…) for a holder of the director's or ops' role today, "
+            "while they have no valid token; --force issues one anyway. " + ADMIN_NOTE
+        ),
+    )
+    bootstrap.add_argument("--staff", required=True, help="staff id of the director or ops")
+    bootstrap.add_argument(
+        "--days", type=int, default=BOOTSTRAP_DAYS, help=f"valid for (default {BOOTSTRAP_DAYS})"
+    )
+    bootstrap.add_argument(
+        "--force", action="store_true", help="issue one even though they hold a valid token"
+    )
+    bootstrap.set_defaults(handler=run_bootstrap)
+    projections.register(actions)
+
+
+def run_bootstrap(args: argparse.Namespace) -> int:
+    # The server's own modules: only this command needs the store.
+    from domain.access import DIRECTOR, OPS, roles_of
+    from domain.calendar import SEOUL
+    from domain.policy import PolicyError
+    from domain.service import Complaints
+    from web.credentials import CredentialError
+    from web.tokens import issue_token, valid_tokens
+
+    now = datetime.now(SEOUL)
+    try:
+        complaints = Complaints()
+    except PolicyError as error:
+        raise CliError(f"cannot open the store: invalid policy {error}") from None
+    try:
+        roles = roles_of(complaints.roster, args.staff, now)
+        if not roles & {DIRECTOR, OPS}:
+            raise CliError(
+                f"refused: {args.staff} holds neither the director's nor ops' role today "
+                f"({', '.join(sorted(roles)) or 'not on the roster'}); bootstrap is for them"
+            )
+        held = valid_tokens(complaints, args.staff, now)
+        if held and not args.force:
+            raise CliError(
+                f"refused: {args.staff} already holds {len(held)} valid token(s) "
+                f"({', '.join(t.token_id for t in held)}); ask them, or use --force"
+            )
+        issuer = f"admin-bootstrap{'-forced' if args.force else ''}:" + (
+            f"{getpass.getuser()}@{socket.gethostname()}"
+        )
+        try:
+            token, text = issue_token(
+                complaints, args.staff, issued_by=issuer, days=args.days, at=now
+            )
+        except CredentialError as error:
+            raise CliError(str(error)) from None
+    finally:
+        complaints.close()
+    print(text)
+    print(
+        f"token {token.token_id} for {token.staff} ({', '.join(sorted(roles))}), valid until "
+        f"{token.expires_at.date().isoformat()}, issued by {issuer}. Log in with "
+        "`minwon login` (it reads the token without echo) or `--token-file FILE`.",
+        file=sys.stderr,
+    )
+    return 0
