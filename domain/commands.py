@@ -205,6 +205,17 @@ class Answer(Action):
         case.answer_case(text=self.text, by=self.by, at=run.at, command_id=run.command_id)
 
 
+class CallBack(Action):
+    doc: ClassVar[str] = "record the promised call back to the resident: keeps the callback"
+    rule: ClassVar[Rule] = _rule("call_back", STAFF, case_bound=True)
+    type: Literal["call_back"] = "call_back"
+    note: Note = Field(default="", description="what was said (encrypted)")
+    by: StaffId
+
+    def apply(self, case: Complaint, run: Run) -> None:
+        case.call_back(note=self.note, by=self.by, at=run.at, command_id=run.command_id)
+
+
 class RecordFinding(Action):
     doc: ClassVar[str] = "record the investigation's finding"
     rule: ClassVar[Rule] = _rule("conclude_investigation", OFFICER, DIRECTOR)
@@ -413,6 +424,7 @@ AnyAction = Annotated[
     | TakeMessage
     | SendInterimReply
     | Answer
+    | CallBack
     | RecordFinding
     | RecordApology
     | RecordCorrectiveAction

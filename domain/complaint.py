@@ -826,6 +826,27 @@ class Complaint(ChainedAggregate):
 
     # -- answer and closing ---------------------------------------------------------
 
+    def call_back(self, *, note: str, by: str, at: datetime, command_id: str) -> None:
+        """The promised call to the resident was made (가.④, 나.③): it keeps the callback."""
+        if self.already_done(command_id):
+            return
+        self._check("call_back")
+        promised = self.commitments.get("callback")
+        if promised is None or promised.met_at is not None or promised.status == "cancelled":
+            raise InvalidValueError(f"case {self.receipt_code} owes no promised callback")
+        at = to_seoul(at)
+        self._called_back(
+            note=_text(note, "note", max_length=NOTE_MAX_LENGTH) if note else "",
+            by=_text(by, "staff"),
+            at=at,
+            command_id=command_id,
+        )
+        self._keep(frozenset({"callback"}), at, command_id)
+
+    @event("CalledBack")
+    def _called_back(self, note: str, by: str, at: datetime, command_id: str) -> None:
+        self.command_ids.add(command_id)
+
     def answer_case(self, *, text: str, by: str, at: datetime, command_id: str) -> None:
         if self.already_done(command_id):
             return
@@ -1042,6 +1063,7 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "ApologyMade": ("note",),
     "SatisfactionRated": ("comment",),
     "NoteAdded": ("text",),
+    "CalledBack": ("note",),
 }
 for _name, _fields in PERSONAL_FIELDS.items():
     type.__setattr__(getattr(Complaint, _name), "personal_fields", _fields)

@@ -856,6 +856,47 @@ def test_closing_is_refused_while_a_promised_callback_is_still_owed() -> None:
     assert case.status == "closed"
 
 
+def test_the_promised_call_back_keeps_the_callback_and_then_the_case_closes() -> None:
+    case = given()
+    assign(case)
+    start(case, days=7)
+    answer(case, at=day(1))
+    take_message(case, callback_by=day(1) + timedelta(hours=4), at=day(1) + timedelta(hours=1))
+    case.start_commitment(
+        kind="callback",
+        due=day(1) + timedelta(hours=4),
+        rule="promised",
+        days=None,
+        warn_at=day(1) + timedelta(hours=3),
+        max_extensions=0,
+        at=day(1) + timedelta(hours=1),
+        command_id=new_id(),
+    )
+    case.collect_events()
+
+    case.call_back(note="통화함", by="kim", at=day(1) + timedelta(hours=2), command_id=new_id())
+
+    called, met = case.collect_events()
+    assert type(called).__qualname__ == "Complaint.CalledBack"
+    assert (called.note, called.by) == ("통화함", "kim")  # type: ignore[attr-defined]
+    assert type(met).__qualname__ == "Complaint.CommitmentMet"
+    assert case.commitments["callback"].status == "met"
+    close(case, at=day(1.5))
+    assert case.status == "closed"
+
+
+def test_a_call_back_is_refused_when_none_was_promised() -> None:
+    case = given()
+    assign(case)
+    case.collect_events()
+
+    then_refused(
+        case,
+        InvalidValueError,
+        lambda: case.call_back(note="", by="kim", at=day(1), command_id=new_id()),
+    )
+
+
 def test_closing_records_closed() -> None:
     case = given()
     answer(case)

@@ -71,6 +71,7 @@ ACTION_LABELS = {
     "reopen": "재개",
     "withdraw": "취하",
     "take_message": "부재 직원 메모",
+    "call_back": "약속한 연락 완료",
     "rate": "만족도 기록",
     "note": "처리 메모",
 }
