@@ -27,6 +27,24 @@ from cli import (
 )
 from cli.errors import CliError
 
+# Real output of a session against `make run` (see the README's "Using it").
+EXAMPLES = """\
+examples (real output, long lines folded):
+  $ minwon login --token-file han.token
+  logged in as han.ops (한운영, 운영지원): ops, staff at http://127.0.0.1:8000;
+    token kept in ~/.config/minwon/token
+  $ minwon whoami
+  han.ops (한운영, 운영지원): ops, staff at http://127.0.0.1:8000
+  $ MINWON_TOKEN=$(cat choi.token) minwon note MW-AG9KA-J9E1N --text "남의 사건 메모"
+  minwon: refused: choi.tour may not add note: case MW-AG9KA-J9E1N is not theirs;
+    it is handled by its assignee, whoever it was escalated to, the designated officer
+    or the director (ops can reassign it)
+  $ temporal workflow update execute --workflow-id complaint-desk-94ac… --name act \\
+        --input '{"type":"answer","text":"forged","by":"lee.service"}'
+  Error: unable to update workflow: refused: the payload is not sealed with the
+    installation's payload key (type: UnsealedPayload, retryable: false)
+"""
+
 SUBCOMMAND_MODULES = (
     session,
     cases,
@@ -51,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
             "that person may do. `deadline` and `policy check` need no login; "
             "`admin` runs on the server host."
         ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in SUBCOMMAND_MODULES:

@@ -1,4 +1,4 @@
-"""Deadline counting per 민원 처리에 관한 법률 §19 (DESIGN.md §2)."""
+"""Deadline counting per 민원 처리에 관한 법률 §19."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def calendar() -> BusinessCalendar:
     return BusinessCalendar()
 
 
-# --- the worked examples of DESIGN.md §2 ---
+# --- the worked examples of the counting rules (민원 처리에 관한 법률 §19) ---
 
 
 def test_seven_days_from_monday_before_chuseok_are_due_on_thursday_october_first(
