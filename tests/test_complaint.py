@@ -828,13 +828,8 @@ def test_closing_an_unanswered_case_is_refused() -> None:
     then_refused(case, NotAnsweredError, lambda: close(case))
 
 
-def test_closing_is_refused_while_a_promised_callback_is_still_owed() -> None:
-    # After the answer the resident calls again; the assignee is out, a colleague
-    # takes the message and promises a callback: the case stays open until it is made.
-    case = given()
-    assign(case)
-    start(case, days=7)
-    answer(case, at=day(1))
+def promise_callback(case: Complaint) -> None:
+    """A colleague takes a message on day 1 at 10:00: a callback within 4 hours."""
     take_message(case, callback_by=day(1) + timedelta(hours=4), at=day(1) + timedelta(hours=1))
     case.start_commitment(
         kind="callback",
@@ -846,6 +841,16 @@ def test_closing_is_refused_while_a_promised_callback_is_still_owed() -> None:
         at=day(1) + timedelta(hours=1),
         command_id=new_id(),
     )
+
+
+def test_closing_is_refused_while_a_promised_callback_is_still_owed() -> None:
+    # After the answer the resident calls again; the assignee is out, a colleague
+    # takes the message and promises a callback: the case stays open until it is made.
+    case = given()
+    assign(case)
+    start(case, days=7)
+    answer(case, at=day(1))
+    promise_callback(case)
     case.collect_events()
 
     message = then_refused(case, OpenCommitmentsError, lambda: close(case, at=day(1.5)))
@@ -861,17 +866,7 @@ def test_the_promised_call_back_keeps_the_callback_and_then_the_case_closes() ->
     assign(case)
     start(case, days=7)
     answer(case, at=day(1))
-    take_message(case, callback_by=day(1) + timedelta(hours=4), at=day(1) + timedelta(hours=1))
-    case.start_commitment(
-        kind="callback",
-        due=day(1) + timedelta(hours=4),
-        rule="promised",
-        days=None,
-        warn_at=day(1) + timedelta(hours=3),
-        max_extensions=0,
-        at=day(1) + timedelta(hours=1),
-        command_id=new_id(),
-    )
+    promise_callback(case)
     case.collect_events()
 
     case.call_back(note="통화함", by="kim", at=day(1) + timedelta(hours=2), command_id=new_id())

@@ -48,8 +48,9 @@ from domain.complaint import Commitment, Complaint
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.service import CaseNotFoundError, Complaints
 from web.api import Staff, desk_of, origin
-from web.desk import StaffUser
+from web.desk import StaffUser, forbidden
 from web.problems import Problem
+from web.rendered import CSV, JSON, TEXT, json_text, rendered
 from workflows.client import workflow_id
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import CaseView
@@ -64,9 +65,6 @@ PAGE = 32
 # an activity may have saved just after the workflow was described.
 RECHECK_AFTER = 2.0
 
-TEXT = "text/plain; charset=utf-8"
-JSON = "application/json"
-CSV = "text/csv; charset=utf-8"
 
 AUDITORS: dict[int | str, dict[str, Any]] = {
     "403": {"description": "Not an auditor or the director"}
@@ -102,31 +100,9 @@ ShowPersonal = Annotated[
 ]
 
 
-def forbidden(error: AccessDeniedError | str) -> Problem:
-    return Problem(403, "forbidden", "Not allowed", str(error))
-
-
-def _answer(
-    body: str, media_type: str, exit_code: int = 0, headers: dict[str, str] | None = None
-) -> Response:
-    text = body if body.endswith("\n") else body + "\n"
-    headers = {EXIT_HEADER: str(exit_code), **(headers or {})}
-    return Response(text, media_type=media_type, headers=headers)
-
-
-def _dumps(document: Any) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2)
-
-
 async def _auditor(request: Request, user: StaffUser) -> Grant:
     """The audit grant of whoever the token is; 403 for anyone else."""
-    desk = desk_of(request)
-    try:
-        return await asyncio.to_thread(
-            authorize, desk.complaints.roster, user.staff, PERMISSIONS["audit"], desk.clock()
-        )
-    except AccessDeniedError as error:
-        raise forbidden(error) from None
+    return await asyncio.to_thread(desk_of(request).grant, user, "audit")
 
 
 # -- finding cases ---------------------------------------------------------------------
@@ -222,7 +198,7 @@ def _history(app: Complaints, ask: Ask, *, digests: bool) -> History:
     try:
         grant = authorize(app.roster, ask.actor, PERMISSIONS["audit"], ask.at, case)
     except AccessDeniedError as error:
-        raise forbidden(error) from None
+        raise forbidden(str(error)) from None
     if ask.show_personal and not grant.personal_data:
         raise forbidden(
             "personal data is shown to the case's assignee, the designated officer and "
@@ -303,8 +279,8 @@ async def replay(
         raise _both()
     history = await asyncio.to_thread(_history, desk_of(request).complaints, ask, digests=False)
     if format == "json":
-        return _answer(_dumps(history.document()), JSON)
-    return _answer(render_history(history), TEXT)
+        return rendered(json_text(history.document()), JSON)
+    return rendered(render_history(history), TEXT)
 
 
 @router.get(
@@ -333,8 +309,8 @@ async def export(
         EVENTS_HEADER: str(len(history.replay.rows)),
     }
     if format == "json":
-        return _answer(_dumps(history.document()), JSON, headers=about)
-    return _answer(export_csv(history.replay.rows), CSV, headers=about)
+        return rendered(json_text(history.document()), JSON, headers=about)
+    return rendered(export_csv(history.replay.rows), CSV, headers=about)
 
 
 def _both() -> Problem:
@@ -502,7 +478,7 @@ async def access(
             "entries": entries,
             "broken": [{"day": day.isoformat(), "link": link.describe()} for day, link in broken],
         }
-        return _answer(_dumps(document), JSON, exit_code)
+        return rendered(json_text(document), JSON, exit_code)
     # Residents are named by their receipt (resident:MW-…), longer than a staff id.
     width = max([14, *(len(e["actor"]) for e in entries)])
     lines = [
@@ -512,7 +488,7 @@ async def access(
     ]
     lines.append(f"{len(entries)} access(es) from {first} to {last}")
     lines += [f"ACCESS LOG OF {day} BROKEN: {link.describe()}" for day, link in broken]
-    return _answer("\n".join(lines), TEXT, exit_code)
+    return rendered("\n".join(lines), TEXT, exit_code)
 
 
 # -- verify ----------------------------------------------------------------------------
@@ -555,8 +531,8 @@ async def verify(
     await _verify_all(app, refs, anchors, report)
     exit_code = 1 if report.broken else 0
     if format == "json":
-        return _answer(_dumps(report.document()), JSON, exit_code)
-    return _answer("\n".join([*report.lines, report.summary()]), TEXT, exit_code)
+        return rendered(json_text(report.document()), JSON, exit_code)
+    return rendered("\n".join([*report.lines, report.summary()]), TEXT, exit_code)
 
 
 class WorkflowAnchors:

@@ -303,6 +303,15 @@ class Desk:
         member = self.complaints.roster.staff(staff) if staff else None
         return Handler(title=member.title, phone=member.phone) if member else None
 
+    def grant(self, user: StaffUser, permission: str, at: datetime | None = None) -> Grant:
+        """The user's grant for one of `PERMISSIONS` on the day (now by default), or 403."""
+        try:
+            return authorize(
+                self.complaints.roster, user.staff, PERMISSIONS[permission], at or self.clock()
+            )
+        except AccessDeniedError as error:
+            raise forbidden(str(error)) from None
+
     def _category_title(self, category: str) -> str:
         try:
             return self.complaints.policy.category(category).title

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -34,11 +33,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from domain.access import (
-    PERMISSIONS,
     PRIVATE_CASE_ROLES,
-    AccessDeniedError,
     Grant,
-    authorize,
     may_see_case,
 )
 from domain.calendar import to_seoul
@@ -49,13 +45,13 @@ from projections import ReadModels, UnsupportedStoreError
 from projections.case_board import BoardRow
 from projections.sla_report import SlaLine, summarise
 from web.api import Staff, desk_of
-from web.desk import Desk, StaffUser, forbidden, invalid
+from web.desk import invalid
 from web.problems import FieldProblem, Problem
+from web.rendered import MEDIA_TYPES, json_text, rendered
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
 Format = Literal["text", "csv", "json"]
-MEDIA_TYPES = {"text": "text/plain", "csv": "text/csv", "json": "application/json"}
 RENDERED: dict[int | str, dict[str, Any]] = {
     "200": {
         "description": "The rendered answer, as `minwon` prints it",
@@ -116,18 +112,6 @@ FormatQuery = Annotated[Format, Query(alias="format", description="text, csv or 
 
 
 # -- plumbing ---------------------------------------------------------------------------------
-
-
-def _rendered(body: str, output: str) -> Response:
-    return Response(body, media_type=MEDIA_TYPES[output])
-
-
-def _granted(desk: Desk, user: StaffUser, permission: str) -> Grant:
-    """The user's grant for `permission` today (the roster on the day), or 403."""
-    try:
-        return authorize(desk.complaints.roster, user.staff, PERMISSIONS[permission], desk.clock())
-    except AccessDeniedError as error:
-        raise forbidden(str(error)) from None
 
 
 @contextmanager
@@ -216,7 +200,7 @@ async def cases(
         raise _bad_query("due_within", "reaches past the end of the calendar") from None
 
     def board() -> str:
-        grant = _granted(desk, user, "list_cases")
+        grant = desk.grant(user, "list_cases")
         with open_read_models(desk.complaints, ("case_board",)) as models:
             rows = models.case_board.rows()
         selected = [
@@ -230,10 +214,10 @@ async def cases(
         ]
         shown = visible_rows(desk.complaints, grant, selected)
         if output == "json":
-            return _json(cases_json(shown, now))
+            return json_text(casesjson_text(shown, now))
         return cases_text(shown, now) + "\n"
 
-    return _rendered(await asyncio.to_thread(board), output)
+    return rendered(await asyncio.to_thread(board), MEDIA_TYPES[output])
 
 
 def visible_rows(complaints: Complaints, grant: Grant, rows: list[BoardRow]) -> list[BoardRow]:
@@ -253,7 +237,7 @@ def visible_rows(complaints: Complaints, grant: Grant, rows: list[BoardRow]) -> 
     return shown
 
 
-def cases_json(rows: list[BoardRow], now: datetime) -> dict[str, Any]:
+def casesjson_text(rows: list[BoardRow], now: datetime) -> dict[str, Any]:
     return {
         "as_of": now.isoformat(),
         "cases": [
@@ -323,16 +307,16 @@ async def compliance(
     chosen = year if year is not None else desk.clock().year
 
     def render() -> str:
-        _granted(desk, user, "report")
+        desk.grant(user, "report")
         with open_read_models(desk.complaints, ("sla_report", "compliance")) as models:
             report = compliance_report(models, chosen)
         if output == "json":
-            return _json(report)
+            return json_text(report)
         if output == "csv":
             return compliance_csv(report)
         return compliance_text(report) + "\n"
 
-    return _rendered(await asyncio.to_thread(render), output)
+    return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
 
 
 def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
@@ -458,7 +442,7 @@ async def sla(
     desk = desk_of(request)
 
     def render() -> str:
-        _granted(desk, user, "report")
+        desk.grant(user, "report")
         with open_read_models(desk.complaints, ("sla_report",)) as models:
             lines = models.sla_report.monthly(year)
         headings = ["month", "kind", *SLA_MEASURES]
@@ -466,7 +450,7 @@ async def sla(
         return render_rows(output, headings, rows, note=SLA_NOTE, text_headings=["MONTH", "KIND",
                            *(h.upper() for h in SLA_HEADINGS)])  # fmt: skip
 
-    return _rendered(await asyncio.to_thread(render), output)
+    return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
 
 
 @router.get(
@@ -479,7 +463,7 @@ async def staff(request: Request, user: Staff, output: FormatQuery = "text") -> 
     desk = desk_of(request)
 
     def render() -> str:
-        _granted(desk, user, "report")
+        desk.grant(user, "report")
         with open_read_models(desk.complaints, ("staff_record",)) as models:
             lines = models.staff_record.lines()
         rows = [list(asdict(line).values()) for line in lines]
@@ -487,7 +471,7 @@ async def staff(request: Request, user: Staff, output: FormatQuery = "text") -> 
         note = "commendations: cases rated 5 (매우 만족) while assigned to them"
         return render_rows(output, headings, rows, note=note)
 
-    return _rendered(await asyncio.to_thread(render), output)
+    return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
 
 
 @router.get(
@@ -501,7 +485,7 @@ async def notices(request: Request, user: Staff, output: FormatQuery = "text") -
     text = output == "text"
 
     def render() -> str:
-        _granted(desk, user, "report")
+        desk.grant(user, "report")
         with open_read_models(desk.complaints, ("public_notices",)) as models:
             found = models.public_notices.notices()
         headings = ["number", "receipt_code", "category", "announced_at", "public_apology",
@@ -520,7 +504,7 @@ async def notices(request: Request, user: Staff, output: FormatQuery = "text") -
         ]
         return render_rows(output, headings, rows)
 
-    return _rendered(await asyncio.to_thread(render), output)
+    return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -528,10 +512,6 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 # -- rendering -------------------------------------------------------------------------------
-
-
-def _json(document: Any) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 def render_rows(
@@ -544,7 +524,7 @@ def render_rows(
 ) -> str:
     """Rows as JSON objects, CSV, or a table for a terminal (with its note, if any rows)."""
     if output == "json":
-        return _json([dict(zip(headings, row, strict=True)) for row in rows])
+        return json_text([dict(zip(headings, row, strict=True)) for row in rows])
     if output == "csv":
         return to_csv(headings, rows)
     if not rows:

@@ -11,17 +11,16 @@ reads the same lines.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.access import SYSTEM_ACTORS, AccessDeniedError, require
+from domain.access import SYSTEM_ACTORS
 from domain.calendar import to_seoul
 from domain.commands import StaffId
 from domain.roster import (
@@ -35,8 +34,9 @@ from domain.roster import (
     UnknownStaffError,
 )
 from web.api import Staff, desk_of
-from web.desk import Desk, StaffUser, forbidden
+from web.desk import Desk
 from web.problems import FieldProblem, Problem
+from web.rendered import TEXT, json_response, rendered
 
 T = TypeVar("T")
 WEEKDAYS = "월화수목금토일"
@@ -161,12 +161,12 @@ async def show(
     day = on or to_seoul(now).date()
 
     def read() -> RosterDay:
-        _allow(desk, user, "read_roster", now)
+        desk.grant(user, "read_roster", now)
         return RosterDay(on=day, roles=holders_on(_stored(desk).current(), day))
 
     shown = await _blocking(read)
     if format == "json":
-        return _json(shown.model_dump(mode="json", by_alias=True))
+        return json_response(shown.model_dump(mode="json", by_alias=True))
     return _text(_show_lines(shown))
 
 
@@ -184,12 +184,12 @@ async def history(request: Request, user: Staff, format: Format = "json") -> Res
     desk = desk_of(request)
 
     def read() -> list[RosterChange]:
-        _allow(desk, user, "read_roster", desk.clock())
+        desk.grant(user, "read_roster", desk.clock())
         return [describe_change(e) for e in _stored(desk).history()]
 
     changes = await _blocking(read)
     if format == "json":
-        return _json([c.model_dump(mode="json", exclude_none=True) for c in changes])
+        return json_response([c.model_dump(mode="json", exclude_none=True) for c in changes])
     lines = []
     for change in changes:
         by = f"  by {change.by}" if change.by else ""
@@ -285,7 +285,7 @@ async def assign(
 
     def change() -> AssignmentMade:
         # The roster is changed by ops or the director (domain.access), as on that day.
-        _allow(desk, user, "roster", now)
+        desk.grant(user, "roster", now)
         stored = _stored(desk)
         before = stored.current().holder_on(body.role, body.start)
         try:
@@ -308,7 +308,7 @@ async def assign(
 
     made = await _blocking(change)
     if format == "json":
-        return _json(made.model_dump(mode="json", by_alias=True))
+        return json_response(made.model_dump(mode="json", by_alias=True))
     was = f" (was {made.was})" if made.was else ""
     lines = [f"{made.role}: {made.staff} from {_label(made.start)}{was}"]
     if made.then:
@@ -338,7 +338,7 @@ async def add_staff(
     now = desk.clock()
 
     def change() -> StaffEntry:
-        _allow(desk, user, "roster", now)
+        desk.grant(user, "roster", now)
         if body.id in SYSTEM_ACTORS:
             # A directory entry gets a token; the engine's own actor must not.
             raise _refused(
@@ -362,7 +362,7 @@ async def add_staff(
 
     entry = await _blocking(change)
     if format == "json":
-        return _json(entry.model_dump(mode="json"))
+        return json_response(entry.model_dump(mode="json"))
     email = f", {entry.email}" if entry.email else ""
     return _text([f"{entry.id}: {entry.name}, {entry.title}, {entry.phone}{email}"])
 
@@ -381,13 +381,6 @@ async def _blocking(work: Callable[[], T]) -> T:
             "Conflict",
             "the roster kept changing under the change: look at it again and retry",
         ) from None
-
-
-def _allow(desk: Desk, user: StaffUser, permission: str, at: datetime) -> None:
-    try:
-        require(desk.complaints.roster, user.staff, permission, at)
-    except AccessDeniedError as error:
-        raise forbidden(str(error)) from None
 
 
 def _stored(desk: Desk) -> StoredRoster:
@@ -418,11 +411,5 @@ def _label(day: date) -> str:
     return f"{day.isoformat()} ({WEEKDAYS[day.weekday()]})"
 
 
-def _json(document: Any) -> Response:
-    # Indented, Korean as written: the command prints it as it came.
-    text = json.dumps(document, ensure_ascii=False, indent=2)
-    return Response(text + "\n", media_type="application/json")
-
-
 def _text(lines: list[str]) -> Response:
-    return PlainTextResponse("\n".join(lines) + "\n")
+    return rendered("\n".join(lines), TEXT)
