@@ -407,5 +407,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Ends without finalizing the interpreter, as worker.py does (workflows.client.exit_without_finalizing).
+    # Ends without finalizing the interpreter, as worker.py does (exit_without_finalizing).
     exit_without_finalizing(main())
