@@ -166,17 +166,18 @@ class ComplaintActivities:
             # The workflow's own timers act as the system: its update validator refuses
             # that actor from outside. Every other action, whatever path it came by
             # (web, API, CLI, any Temporal client), is decided again here.
+            loaded = None
             if action.actor not in SYSTEM_ACTORS:
                 try:
                     # The actor is the API's word for it, and the roster decides.
                     self.seal.check(activity.info().workflow_id or "", command.update_id, action)
-                    self.complaints.authorized(case_id, action, command.at)
+                    loaded, _ = self.complaints.authorized(case_id, action, command.at)
                 except (ActorProofError, AccessDeniedError) as error:
                     raise ApplicationError(
                         str(error), type="AccessDeniedError", non_retryable=True
                     ) from None
             case = self.complaints.perform(
-                case_id, action, at=command.at, command_id=command.command_id
+                case_id, action, at=command.at, command_id=command.command_id, loaded=loaded
             )
             return case_view(case)
 

@@ -246,12 +246,19 @@ class Complaints(Application[uuid.UUID]):
         raise IntegrityError(f"{what} kept changing under command")
 
     def perform(
-        self, case_id: uuid.UUID, action: Action, *, at: datetime, command_id: str
+        self,
+        case_id: uuid.UUID,
+        action: Action,
+        *,
+        at: datetime,
+        command_id: str,
+        loaded: Complaint | None = None,
     ) -> Complaint:
         """Run one action of the registry on the case (its typed handler), once per
-        `command_id`. Who may run it is decided before, by `authorized`."""
+        `command_id`. Who may run it is decided before, by `authorized`, whose case
+        (`loaded`) saves a second load when nobody wrote since."""
         run = Run(service=self, at=at, command_id=command_id)
-        return self.execute(case_id, lambda case: action.apply(case, run))
+        return self.execute(case_id, lambda case: action.apply(case, run), loaded=loaded)
 
     def authorized(
         self, case_id: uuid.UUID, action: Action, at: datetime

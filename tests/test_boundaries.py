@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -34,6 +35,7 @@ from tests.test_web_support import WebStack, web_stack
 from web.credentials import AccessToken
 from workflows.actor_proof import ActorSeal, default_seal
 from workflows.client import workflow_id
+from workflows.codec import EncryptionCodec, data_converter
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import AddNote, Answer, CaseView
 
@@ -94,29 +96,38 @@ def minwon(web: WebStack, *args: str, token: str | None = None) -> subprocess.Co
     )
 
 
-async def raw_client(web: WebStack, *, sealed: bool) -> Client:
-    """A Temporal client on the stack's server: with the payload key, or with none."""
+async def raw_client(web: WebStack, *, sealed: bool, own_key: bool = False) -> Client:
+    """A Temporal client on the stack's server: with the payload key, with none, or with
+    a key of its own (sealed, but not by us)."""
     config = web.client.service_client.config
     if sealed:
         return await Client.connect(
             config.target_host, namespace="default", data_converter=web.client.data_converter
         )
+    converter = data_converter(EncryptionCodec(os.urandom(32))) if own_key else None
     return await Client.connect(
-        config.target_host, namespace="default", data_converter=pydantic_data_converter
+        config.target_host,
+        namespace="default",
+        data_converter=converter or pydantic_data_converter,
     )
 
 
 # -- Temporal, without the payload key -------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("own_key", "reason"),
+    [(False, "not sealed"), (True, "a key this installation does not have")],
+    ids=["no-key", "another-key"],
+)
 def test_a_raw_start_without_the_payload_key_fails_at_once_and_files_nothing(
-    web: WebStack,
+    web: WebStack, own_key: bool, reason: str
 ) -> None:
     ref = f"forged-{uuid.uuid4().hex[:8]}"
     intake = {"intake_ref": ref, "channel": "phone", "category": "inquiry", **RESIDENT}
 
     async def attack() -> Any:
-        client = await raw_client(web, sealed=False)
+        client = await raw_client(web, sealed=False, own_key=own_key)
         handle = await client.start_workflow(
             "ComplaintWorkflow", intake, id=workflow_id(ref), task_queue=web.task_queue
         )
@@ -133,7 +144,7 @@ def test_a_raw_start_without_the_payload_key_fails_at_once_and_files_nothing(
     # Failed by the first workflow task, not a task failing and retrying forever.
     assert status == WorkflowExecutionStatus.FAILED
     failed = history.events[-1].workflow_execution_failed_event_attributes
-    assert "not sealed" in failed.failure.message
+    assert reason in failed.failure.message
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in event_types
     with pytest.raises(CaseNotFoundError):
         web.complaints.get_case(Complaint.create_id(ref))
@@ -308,7 +319,10 @@ def test_bulk_escalation_and_the_ops_listing_skip_a_private_case(web: WebStack) 
         refusal = by_code[private["receipt_code"]]
         assert refusal["escalated"] is False and "private" in refusal["error"]
         listed = ops.get("/api/ops/cases").json()
-    assert "Escalated" in names(web, public["receipt_code"])
+    [escalated] = [
+        e for e in events(web, public["receipt_code"]) if type(e).__name__ == "Escalated"
+    ]
+    assert (escalated.by, escalated.trigger) == ("han.ops", "manual")
     assert "Escalated" not in names(web, private["receipt_code"])
     shown = {item["receipt_code"] for item in listed["escalated"] + listed["overdue"]}
     assert private["receipt_code"] not in shown
@@ -421,3 +435,40 @@ def test_an_unreachable_server_is_one_clear_line(tmp_path: Path) -> None:
                          timeout=60, check=False)  # fmt: skip
     assert run.returncode == 3, run
     assert run.stderr.startswith("minwon: cannot reach the minwon server at http://127.0.0.1:9")
+
+
+# -- the pages --------------------------------------------------------------------------------
+
+
+def test_a_session_cookie_is_dead_after_logout_and_a_post_needs_its_origin(web: WebStack) -> None:
+    """On the real server: the cookie is a session, not the token, and logout ends it."""
+    case = file_case(web)
+    code = case["receipt_code"]
+    with httpx.Client(base_url=web.url) as browser:
+        signed_in = browser.post(
+            "/staff/login",
+            data={"token": web.token("lee.service"), "next": "/staff"},
+            headers={"origin": web.url},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        cookie = browser.cookies["minwon_staff"]
+        assert cookie.startswith("mws_") and web.token("lee.service") not in cookie
+        assert browser.get(f"/staff/cases/{code}").status_code == 200
+        # A form posted with neither Origin nor Referer is refused, and records nothing.
+        before = names(web, code)
+        forged = browser.post(f"/staff/cases/{code}/note", data={"text": "출처 없는 요청"})
+        assert forged.status_code == 403, forged.text
+        assert names(web, code) == before
+        assert browser.post("/staff/logout", headers={"origin": web.url}).status_code == 303
+    # The copied cookie, after logout: the pages ask to sign in again, and a post is refused.
+    with httpx.Client(base_url=web.url, cookies={"minwon_staff": cookie}) as stolen:
+        page = stolen.get(f"/staff/cases/{code}")
+        assert page.status_code == 303 and "/staff/login" in page.headers["location"]
+        posted = stolen.post(
+            f"/staff/cases/{code}/note", data={"text": "로그아웃 뒤"}, headers={"origin": web.url}
+        )
+        assert posted.status_code == 303 and "/staff/login" in posted.headers["location"]
+        # Nor is a session a bearer token for the API.
+        api = stolen.get("/api/staff/me", headers={"Authorization": f"Bearer {cookie}"})
+        assert api.status_code == 401
+    assert names(web, code) == before
