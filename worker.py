@@ -31,6 +31,7 @@ from temporalio.worker import Worker
 from activities.channels import Channels
 from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
+from activities.reconcile import Reconciler
 from activities.retention import RetentionActivities
 from domain.service import Complaints
 from web import serve as web_serve
@@ -38,6 +39,8 @@ from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
+from workflows.reconcile import SCHEDULE_ID as RECONCILE_SCHEDULE
+from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE
 from workflows.retention import RetentionSweepWorkflow, ensure_retention_schedule
 from workflows.search import ALL_KEYS, register_search_attributes
@@ -83,11 +86,12 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow, RetentionSweepWorkflow],
+        workflows=[ComplaintWorkflow, RetentionSweepWorkflow, ReconcileWorkflow],
         activities=[
             *activities.all(),
             notices.send_notice,
             RetentionActivities(complaints).erase_expired_persons,
+            Reconciler(complaints, client, task_queue).run,
         ],
         activity_executor=executor,
         max_concurrent_activities=threads,
@@ -129,8 +133,11 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     if os.environ.get("MINWON_RETENTION_SCHEDULE", "on") == "off":
         # Only for a server without schedules (the time-skipping test server in bench/).
         log.warning("retention_schedule_off", schedule=RETENTION_SCHEDULE)
-    elif await ensure_retention_schedule(client, settings.task_queue):
-        log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
+    else:
+        if await ensure_retention_schedule(client, settings.task_queue):
+            log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
+        if await ensure_reconcile_schedule(client, settings.task_queue):
+            log.info("reconcile_schedule_created", schedule=RECONCILE_SCHEDULE)
     added = await register_search_attributes(client, settings.namespace)
     if added:
         log.info("search_attributes_registered", names=added)
@@ -152,7 +159,13 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
         if dev:
             print_dev_banner(settings)
         async with worker:
+            # Cases whose workflows Temporal lost while this worker was away get theirs
+            # back now, not at the schedule's next turn.
+            healing = asyncio.create_task(
+                reconcile_at_start(Reconciler(complaints, client, settings.task_queue))
+            )
             await stop.wait()
+            healing.cancel()
             log.info("worker_stopping")
             if web is not None:
                 await web_serve.stop(*web)
@@ -160,6 +173,22 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     if env is not None:
         await env.shutdown()
     log.info("worker_stopped")
+
+
+async def reconcile_at_start(reconciler: Reconciler) -> None:
+    try:
+        report = await reconciler.reconcile()
+    except Exception:  # the schedule tries again; the worker serves meanwhile
+        log.exception("reconcile_failed")
+        return
+    log.info(
+        "reconciled",
+        open_cases=report.open_cases,
+        running=report.running,
+        restored=sum(1 for d in report.divergences if d.action == "restored"),
+        held=sum(1 for d in report.divergences if d.action == "held"),
+        reported=sum(1 for d in report.divergences if d.action == "reported"),
+    )
 
 
 async def serve_web(

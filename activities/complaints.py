@@ -148,7 +148,7 @@ class ComplaintActivities:
             linked_to = None
             if intake.linked_to:
                 linked_to = str(self.complaints.case_id_for_receipt(intake.linked_to))
-            fields = intake.model_dump(exclude={"linked_to"})
+            fields = intake.model_dump(exclude={"linked_to", "restored"})
             case = self.complaints.file(Intake(**fields, linked_to=linked_to))
             return case_view(case)
 

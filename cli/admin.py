@@ -9,19 +9,26 @@ configuration is the credential.
   ops' role, while they hold no valid token (or with `--force`); the token's
   issue is an event in the store, naming the host user who ran it.
 - `projections run | rebuild` bring the read models up to date, or rebuild them.
+- `reconcile [--dry-run] [--json]` gives every open case a running workflow now, as
+  the reconciler's schedule does, and lists every divergence it found.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
+import os
 import socket
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli import projections
 from cli.errors import CliError
+
+if TYPE_CHECKING:
+    from workflows.models import ReconcileReport
 
 ADMIN_NOTE = "Runs on the server host, with its configuration (its store and secrets)."
 BOOTSTRAP_DAYS = 7
@@ -51,6 +58,53 @@ def register(subparsers: Any) -> None:
     )
     bootstrap.set_defaults(handler=run_bootstrap)
     projections.register(actions)
+
+    reconcile = actions.add_parser(
+        "reconcile",
+        help="give every open case a running workflow; list what diverged (server host)",
+        description=(
+            "Compare every open case in the event store with Temporal and start the "
+            "workflow of each case that has none (missing, terminated, failed …), as the "
+            "schedule minwon-reconcile does; list running workflows without a case. " + ADMIN_NOTE
+        ),
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="list only, change nothing")
+    reconcile.add_argument("--json", action="store_true", help="print JSON")
+    reconcile.set_defaults(handler=run_reconcile)
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    # The server's own modules: only this command needs Temporal and the store.
+    from activities.reconcile import Reconciler
+    from domain.service import Complaints
+    from workflows.client import TemporalSettings, connect
+
+    settings = TemporalSettings.from_env()
+
+    async def work() -> ReconcileReport:
+        client = await connect(settings, dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
+        complaints = Complaints()
+        try:
+            return await Reconciler(complaints, client, settings.task_queue).reconcile(
+                dry_run=args.dry_run
+            )
+        finally:
+            complaints.close()
+
+    try:
+        report = asyncio.run(work())
+    except RuntimeError as error:
+        raise CliError(f"cannot reach Temporal at {settings.address}: {error}", 3) from None
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return 0
+    for d in report.divergences:
+        print(f"{d.receipt_code or '-':<15} {d.workflow_id:<50} {d.found:<11} {d.action}")
+    print(
+        f"{report.open_cases} open case(s), {report.running} running workflow(s), "
+        f"{len(report.divergences)} divergence(s)"
+    )
+    return 0
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:

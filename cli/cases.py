@@ -25,6 +25,8 @@ from cli.errors import CliError
 from domain.commands import CHANNELS, STAFF_ACTIONS, Action
 
 SEOUL = ZoneInfo("Asia/Seoul")
+# What became of the case's workflow (running, missing, terminated …), from the server.
+WORKFLOW_HEADER = "Minwon-Workflow"
 
 
 def register(subparsers: Any) -> None:
@@ -164,8 +166,17 @@ def run_file(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    view = remote.get(f"/api/staff/cases/{_code(args.code)}/status")
+    response = remote.request("GET", f"/api/staff/cases/{_code(args.code)}/status")
+    view = response.json()
     print(json.dumps(view, ensure_ascii=False, indent=2) if args.json else describe(view))
+    workflow = response.headers.get(WORKFLOW_HEADER, "running")
+    if workflow == "unknown" and not args.json:
+        print("  (Temporal did not answer: whether its workflow runs is not known)")
+    elif workflow not in ("running", "ended") and not args.json:
+        print(
+            f"  NO RUNNING WORKFLOW ({workflow}): its deadlines run on no clock until the "
+            "reconciler restores it, within minutes (`minwon admin reconcile` does it now)"
+        )
     if args.personal:
         print(personal_data(args.code))
     return 0

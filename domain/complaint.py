@@ -389,6 +389,8 @@ class Complaint(ChainedAggregate):
         self.closed_at: datetime | None = None
         self.withdrawn_reason: str | None = None
         self.notices: list[dict[str, Any]] = []
+        # When the case's workflow was found gone and started again, and what was found.
+        self.restorations: list[dict[str, Any]] = []
         self.command_ids: set[str] = set()
 
     # -- helpers ----------------------------------------------------------------
@@ -1015,6 +1017,24 @@ class Complaint(ChainedAggregate):
                 "reason": reason,
             }
         )
+        self.command_ids.add(command_id)
+
+    # -- the workflow -------------------------------------------------------------
+
+    def restorations_since(self, moment: datetime) -> int:
+        return sum(1 for r in self.restorations if r["at"] >= moment)
+
+    def record_workflow_restored(self, *, found: str, at: datetime, command_id: str) -> None:
+        """The case's workflow was missing or had ended (`found`) and was started again."""
+        if self.already_done(command_id):
+            return
+        if self.is_terminal:
+            raise CaseClosedError(f"case {self.receipt_code} is over: it needs no workflow")
+        self._workflow_restored(found=found, at=to_seoul(at), command_id=command_id)
+
+    @event("WorkflowRestored")
+    def _workflow_restored(self, found: str, at: datetime, command_id: str) -> None:
+        self.restorations.append({"found": found, "at": at})
         self.command_ids.add(command_id)
 
     # -- personal data -------------------------------------------------------------

@@ -10,10 +10,11 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Security
+from fastapi import APIRouter, Depends, Path, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from cli.cases import WORKFLOW_HEADER
 from domain.commands import STAFF_ACTIONS
 from web.desk import Desk, StaffUser
 from web.problems import Problem
@@ -233,8 +234,11 @@ for _name, _model in STAFF_ACTIONS.items():
     summary="A case's clocks and escalations as its workflow sees them (no personal data)",
     responses=CASE,
 )
-async def case_status(request: Request, code: Code, user: Staff) -> CaseView:
-    return await desk_of(request).case_status(user, code)
+async def case_status(request: Request, code: Code, user: Staff, response: Response) -> CaseView:
+    """Header `Minwon-Workflow`: running, or what became of an open case's workflow."""
+    view, workflow = await desk_of(request).case_status(user, code)
+    response.headers[WORKFLOW_HEADER] = workflow
+    return view
 
 
 @router.get(

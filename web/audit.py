@@ -529,7 +529,7 @@ async def verify(
     report = Report()
     anchors = await WorkflowAnchors.open(desk.client, wanted=not no_tail)
     await _verify_all(app, refs, anchors, report)
-    exit_code = 1 if report.broken else 0
+    exit_code = 0 if report.clean else 1
     if format == "json":
         return rendered(json_text(report.document()), JSON, exit_code)
     return rendered("\n".join([*report.lines, report.summary()]), TEXT, exit_code)
@@ -566,7 +566,7 @@ class WorkflowAnchors:
             return await self._anchor(handle)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
-                return "no workflow (never started, or past Temporal's retention)"
+                return NO_WORKFLOW
             if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
                 return "the workflow did not answer (is a worker running?)"
             return f"Temporal: {error}"
@@ -579,7 +579,7 @@ class WorkflowAnchors:
             view = await handle.result(rpc_timeout=TEMPORAL_TIMEOUT)
             return Anchor(view.version, view.head_digest, True, False, "workflow result")
         if status != WorkflowExecutionStatus.RUNNING:
-            return f"workflow {status.name.lower()}: it left no final view"
+            return f"workflow {status.name.lower()}{ENDED}"
         view = await handle.query(ComplaintWorkflow.status, rpc_timeout=TEMPORAL_TIMEOUT)
         # Described again after the query: an activity started in between may have
         # saved events the view does not show yet.
@@ -624,6 +624,19 @@ async def _verify_all(
                 again = await anchor_of(intake_ref)
                 verdict = await asyncio.to_thread(audit.verify_case, app, ref, again)
             report.add(verdict)
+            if (
+                verdict.intact
+                and workflow_gone(anchor)
+                and await asyncio.to_thread(_open, app, ref)
+            ):
+                report.add_without_workflow(verdict)
+
+
+def _open(app: Complaints, ref: CaseRef) -> bool:
+    try:
+        return not app.get_case(ref.case_id).is_terminal
+    except CaseNotFoundError:
+        return False
 
 
 def _next_page(app: Complaints, refs: Iterator[CaseRef]) -> list[tuple[CaseRef, str | None]]:
@@ -657,12 +670,23 @@ def _maybe_in_flight(verdict: CaseVerdict, anchor: Anchor | str) -> bool:
     )
 
 
+NO_WORKFLOW = "no workflow (never started, lost, or past Temporal's retention)"
+ENDED = ": it left no final view"
+
+
+def workflow_gone(anchor: Anchor | str) -> bool:
+    """True when the anchor says the case has no running workflow at all."""
+    return isinstance(anchor, str) and (anchor == NO_WORKFLOW or anchor.endswith(ENDED))
+
+
 class Report:
     """Each broken case as it is found, and the summary at the end."""
 
     def __init__(self) -> None:
         self.verified = 0
         self.broken: list[CaseVerdict] = []
+        # Open cases whose clocks nothing runs: a deadline would pass unnoticed.
+        self.without_workflow: list[str] = []
         self.tails: Counter[str] = Counter()
         self.notes: list[str] = []
         self.lines: list[str] = []  # the text answer, before its summary
@@ -686,9 +710,25 @@ class Report:
         else:
             self.tails[f"not checked ({tail.note})"] += 1
 
+    def add_without_workflow(self, verdict: CaseVerdict) -> None:
+        line = (
+            f"{verdict.ref.label} (case {verdict.ref.case_id}): OPEN WITHOUT A WORKFLOW: "
+            f"{verdict.tail.note}; its deadlines run on no clock until the reconciler "
+            "restores it (`minwon admin reconcile`)"
+        )
+        self.without_workflow.append(line)
+        self.lines.append(line)
+
+    @property
+    def clean(self) -> bool:
+        return not self.broken and not self.without_workflow
+
     def summary(self) -> str:
         n = self.verified
         cases = f"{n} case{'s' if n != 1 else ''}"
+        missing = len(self.without_workflow)
+        if missing:
+            cases = f"{cases} ({missing} open without a workflow)"
         if self.broken:
             head = f"{cases} verified: {len(self.broken)} broken, {n - len(self.broken)} intact"
         else:
@@ -707,6 +747,7 @@ class Report:
         return {
             "verified": self.verified,
             "intact": not self.broken,
+            "without_workflow": self.without_workflow,
             "broken": [
                 {
                     "case_id": str(v.ref.case_id),

@@ -606,10 +606,25 @@ class Desk:
             raise forbidden(str(error)) from None
         return case, grant
 
-    async def case_status(self, user: StaffUser, code: str) -> CaseView:
-        """The case as its workflow sees it (no personal data), read from the store."""
+    async def case_status(self, user: StaffUser, code: str) -> tuple[CaseView, str]:
+        """The case as its workflow sees it (no personal data), read from the store, and
+        what became of its workflow: `running`, or `missing`, `terminated` … for an open
+        case whose clocks nothing runs until the reconciler restores it."""
         case, _ = await self._granted(user, code, PERMISSIONS["show"])
-        return case_view(case)
+        if case.is_terminal:
+            return case_view(case), "ended"
+        try:
+            described = await self._temporal(
+                self.client.get_workflow_handle(workflow_id(case.intake_ref)).describe()
+            )
+        except Problem as problem:
+            if problem.type.endswith("case-not-open"):
+                return case_view(case), "missing"
+            return case_view(case), "unknown"  # Temporal did not answer: the store did
+        except RuntimeError:  # a lazily connected client that cannot reach Temporal
+            return case_view(case), "unknown"
+        status = described.status.name.lower() if described.status else "missing"
+        return case_view(case), status
 
     async def personal_data(self, user: StaffUser, code: str, origin: str) -> PersonalData:
         """The complainant's contact and words and the staff's notes, for those the case

@@ -141,7 +141,8 @@ class ComplaintWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
-        first_run = workflow.info().continued_run_id is None
+        # A run the reconciler started again for a recorded case sends no second receipt.
+        first_run = workflow.info().continued_run_id is None and not intake.restored
         self._set_view(view)
         if first_run:
             await self._notify(view, "receipt", "resident")

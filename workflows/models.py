@@ -94,6 +94,8 @@ class FileComplaintInput(_Model):
     text: Text
     received_at: AwareDatetime | None = None
     linked_to: str | None = None
+    # Started again by the reconciler for a case already recorded: its receipt went out.
+    restored: bool = False
 
 
 class CaseCommand(_Model):
@@ -240,3 +242,27 @@ class SweepInput(_Model):
 class SweepResult(_Model):
     as_of: datetime
     erased: list[str]
+
+
+class ReconcileRequest(_Model):
+    """`dry_run`: list what diverges, change nothing."""
+
+    dry_run: bool = False
+
+
+class Divergence(_Model):
+    """One case (or workflow) where the event store and Temporal disagree."""
+
+    workflow_id: str
+    receipt_code: str | None
+    # missing, terminated, failed, timed_out, completed, canceled; or, for a running
+    # workflow, no_case (nothing in the store) and case_over (the store has it ended).
+    found: str
+    action: Literal["restored", "would restore", "held", "reported"]
+
+
+class ReconcileReport(_Model):
+    at: datetime
+    open_cases: int
+    running: int
+    divergences: list[Divergence]

@@ -1,0 +1,76 @@
+"""ReconcileWorkflow: bring Temporal back in line with the event store.
+
+Started every `MINWON_RECONCILE_MINUTES` (default 10) by the schedule
+`minwon-reconcile` (`ensure_reconcile_schedule`); input `ReconcileRequest`, output
+`ReconcileReport`; no updates, signals or queries. The work is the `reconcile`
+activity (activities.reconcile): every open case gets a running workflow.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import ReconcileReport, ReconcileRequest
+
+SCHEDULE_ID = "minwon-reconcile"
+MINUTES_ENV = "MINWON_RECONCILE_MINUTES"
+DEFAULT_MINUTES = 10.0
+
+
+@workflow.defn
+class ReconcileWorkflow:
+    @workflow.run
+    async def run(self, request: ReconcileRequest) -> ReconcileReport:
+        report: ReconcileReport = await workflow.execute_activity(
+            "reconcile",
+            request,
+            result_type=ReconcileReport,
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
+        )
+        return report
+
+
+def reconcile_interval(env: dict[str, str] | None = None) -> timedelta:
+    return timedelta(minutes=float((env or os.environ).get(MINUTES_ENV, DEFAULT_MINUTES)))
+
+
+async def ensure_reconcile_schedule(
+    client: Client, task_queue: str, every: timedelta | None = None
+) -> bool:
+    """Create the reconciler's schedule unless it exists; True if it was created."""
+    try:
+        await client.create_schedule(
+            SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    ReconcileWorkflow.run,
+                    ReconcileRequest(),
+                    id="minwon-reconcile-run",
+                    task_queue=task_queue,
+                ),
+                spec=ScheduleSpec(
+                    intervals=[ScheduleIntervalSpec(every=every or reconcile_interval())]
+                ),
+                # One pass at a time: a slow one is not overtaken by the next.
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
