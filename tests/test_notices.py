@@ -288,7 +288,7 @@ def test_sending_the_same_notice_twice_delivers_and_records_it_once(
 
     complaints = Complaints(env={"SQLITE_DBNAME": str(tmp_path / "events.db")})
     try:
-        fields = intake().model_dump(exclude={"linked_to", "received_at"})
+        fields = intake().model_dump(exclude={"linked_to", "received_at", "restored"})
         case = complaints.file(Intake(**fields, received_at=_now(), linked_to=None))
         notices = NoticeActivities(complaints, channels_for(smtp, tmp_path))
         notice = Notice(
