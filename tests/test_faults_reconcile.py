@@ -22,7 +22,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -33,7 +32,7 @@ from activities.reconcile import Reconciler
 from cli.main import main
 from domain.service import Complaints
 from tests.api_support import api_server
-from tests.test_end_to_end import WorkerProcess
+from tests.test_end_to_end import WorkerProcess, wait_until
 from tests.test_faults_support import (
     DevServer,
     act_until_answered,
@@ -93,17 +92,6 @@ async def running(client: Client, workflow_ids: list[str]) -> set[str]:
         if described.status == WorkflowExecutionStatus.RUNNING:
             found.add(wid)
     return found
-
-
-async def wait_for(check: Any, what: str, seconds: float) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.5)
 
 
 def verify_all(
@@ -167,7 +155,7 @@ async def test_a_lost_temporal_database_heals_and_every_missed_deadline_fires_on
         async def all_running() -> bool:
             return len(await running(client, list(workflows.values()))) == len(workflows)
 
-        await wait_for(all_running, "every open case's workflow", RESTORED_SECONDS)
+        await wait_until(all_running, "every open case's workflow", RESTORED_SECONDS)
         healed = time.monotonic() - restart
 
         complaints = Complaints(env=store)
@@ -179,7 +167,7 @@ async def test_a_lost_temporal_database_heals_and_every_missed_deadline_fires_on
                     for case_id in dues
                 )
 
-            await wait_for(all_escalated, "the missed deadlines' escalations", RESTORED_SECONDS)
+            await wait_until(all_escalated, "the missed deadlines' escalations", RESTORED_SECONDS)
             await asyncio.sleep(3)  # a duplicate would come now, if at all
             for case_id in workflows:
                 events = stored_events(complaints, case_id)
@@ -261,7 +249,7 @@ async def test_the_schedule_restores_a_terminated_and_a_failed_workflow_and_hold
 
         # Terminated from outside (the Temporal UI or CLI): back within an interval or two.
         await looping.terminate(reason="by hand")
-        await wait_for(
+        await wait_until(
             lambda: restored(looping_view.case_id, 1, looping.id), "the terminated case", 30
         )
         # Failed: a run that cannot even read its input, in place of the case's own.
@@ -273,13 +261,15 @@ async def test_the_schedule_restores_a_terminated_and_a_failed_workflow_and_hold
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
         )
-        await wait_for(lambda: restored(failing_view.case_id, 1, failing.id), "the failed case", 30)
+        await wait_until(
+            lambda: restored(failing_view.case_id, 1, failing.id), "the failed case", 30
+        )
         assert restorations(failing_view.case_id) == ["failed"]
 
         # Terminated again and again: the second restoration reaches the limit of 2 a
         # day, and after the third termination the case is held, not restarted.
         await client.get_workflow_handle(looping.id).terminate(reason="again")
-        await wait_for(
+        await wait_until(
             lambda: restored(looping_view.case_id, 2, looping.id), "the second restoration", 30
         )
         await client.get_workflow_handle(looping.id).terminate(reason="and again")
