@@ -37,6 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
+from workflows.client import WORKFLOW_PREFIX, workflow_id
 from workflows.models import Divergence, FileComplaintInput, ReconcileReport, ReconcileRequest
 
 log = structlog.get_logger()
@@ -44,14 +45,8 @@ log = structlog.get_logger()
 LIMIT_ENV = "MINWON_RESTORE_LIMIT"
 DEFAULT_LIMIT = 3
 RECEIVED_TOPIC = f"{Complaint.__module__}:{Complaint.__qualname__}.Received"
-WORKFLOW_PREFIX = "complaint-"
 PAGE = 500
 RUNNING = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
-
-
-def workflow_id_of(intake_ref: str) -> str:
-    # As workflows.client.workflow_id (not imported: that module pulls in the workflow).
-    return f"{WORKFLOW_PREFIX}{intake_ref}"
 
 
 @dataclass(frozen=True)
@@ -102,12 +97,12 @@ class Reconciler:
                 continue  # started since the listing: visibility lags behind
             divergences.append(await self._restore(case, found, now, dry_run))
         known = {case.workflow_id for case in cases}
-        for workflow_id in sorted(running - known):
-            found = await asyncio.to_thread(self._case_of_running, workflow_id)
+        for unknown in sorted(running - known):
+            found = await asyncio.to_thread(self._case_of_running, unknown)
             if found is not None:
-                log.warning("case_workflow_diverges", workflow_id=workflow_id, found=found)
+                log.warning("case_workflow_diverges", workflow_id=unknown, found=found)
                 divergences.append(Divergence(
-                    workflow_id=workflow_id, receipt_code=None, found=found, action="reported"
+                    workflow_id=unknown, receipt_code=None, found=found, action="reported"
                 ))  # fmt: skip
         return ReconcileReport(
             at=now, open_cases=len(cases), running=len(running), divergences=divergences
@@ -126,9 +121,7 @@ class Reconciler:
             for notification in page:
                 case = self.complaints.get_case(uuid.UUID(str(notification.originator_id)))
                 if not case.is_terminal:
-                    found.append(
-                        OpenCase(case.id, case.receipt_code, workflow_id_of(case.intake_ref))
-                    )
+                    found.append(OpenCase(case.id, case.receipt_code, workflow_id(case.intake_ref)))
             if len(page) < PAGE:
                 return found
             start = page[-1].id

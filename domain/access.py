@@ -161,7 +161,7 @@ def authorize(
     if case is None:
         return Grant(actor, roles)
     own = actor in own_people(case)
-    if case.private and not (own or roles & PRIVATE_CASE_ROLES):
+    if not may_see_case(roles, actor, case):
         raise AccessDeniedError(
             f"case {case.receipt_code} is private (비공개): it is for its assignee, whoever "
             "it was escalated to, the designated officer and auditors"
@@ -172,7 +172,7 @@ def authorize(
             "by its assignee, whoever it was escalated to, the designated officer or the "
             "director (ops can reassign it)"
         )
-    return Grant(actor, roles, personal_data=own or bool(roles & PERSONAL_DATA_ROLES))
+    return Grant(actor, roles, personal_data=may_see_personal_data(roles, actor, case))
 
 
 def require(roster: RosterView, actor: str, action: str, at: datetime) -> frozenset[str]:

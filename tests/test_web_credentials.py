@@ -63,11 +63,6 @@ def server(store: Path) -> Iterator[ApiServer]:
         yield running
 
 
-def issued_for(app: Complaints, staff: str) -> list[str]:
-    """The ids of every token the store records as issued to `staff`."""
-    return token_ids_of(app, staff)
-
-
 def test_minwon_token_issue_prints_the_token_once_and_stores_only_its_digest(
     store: Path,
     server: ApiServer,
@@ -114,7 +109,7 @@ def test_minwon_token_is_issued_only_to_someone_on_the_roster_or_in_the_director
     server.login(monkeypatch, "han.ops")
     assert main(["token", "issue", "--staff", "stranger"]) == 2
     assert "neither in the staff directory nor on today's roster" in capsys.readouterr().err
-    assert issued_for(server.complaints, "stranger") == []
+    assert token_ids_of(server.complaints, "stranger") == []
 
 
 @pytest.mark.parametrize(
@@ -137,13 +132,13 @@ def test_only_ops_or_the_director_issue_or_revoke_tokens_and_only_the_director_t
     refusal: str,
 ) -> None:
     target = command[-1] if command[1] == "issue" else None
-    before = issued_for(server.complaints, target) if target else []
+    before = token_ids_of(server.complaints, target) if target else []
     if actor:
         server.login(monkeypatch, actor)
     assert main(command) == 2
     assert refusal in capsys.readouterr().err
     if target:
-        assert issued_for(server.complaints, target) == before
+        assert token_ids_of(server.complaints, target) == before
 
 
 # -- minwon admin bootstrap: the first token, on the server host ------------------------------
@@ -183,6 +178,6 @@ def test_bootstrap_is_only_for_the_director_or_ops(
         assert "holds neither the director's nor ops' role" in capsys.readouterr().err
     app = Complaints()
     try:
-        assert all(issued_for(app, staff) == [] for staff in ("lee.service", "park.officer"))
+        assert all(token_ids_of(app, staff) == [] for staff in ("lee.service", "park.officer"))
     finally:
         app.close()

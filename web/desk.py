@@ -593,15 +593,11 @@ class Desk:
         log.info("staff_action_sent", case_id=view.case_id, action=name, staff=user.staff)
         return view
 
-    async def _granted(
-        self, user: StaffUser, code: str, rule: Rule, what: str | None = None
-    ) -> tuple[Complaint, Grant]:
+    async def _granted(self, user: StaffUser, code: str, rule: Rule) -> tuple[Complaint, Grant]:
         """The case and the user's grant on it for `rule`, or 403 (domain.access)."""
         case = await self._case(code)
         try:
-            grant = authorize(
-                self.complaints.roster, user.staff, rule, self.clock(), case, what=what
-            )
+            grant = authorize(self.complaints.roster, user.staff, rule, self.clock(), case)
         except AccessDeniedError as error:
             raise forbidden(str(error)) from None
         return case, grant
@@ -745,12 +741,8 @@ class Desk:
         return done
 
     async def case_detail(self, user: StaffUser, code: str, origin: str = "web") -> CaseDetail:
-        case = await self._case(code)
+        case, grant = await self._granted(user, code, PERMISSIONS["show"])
         now = self.clock()
-        try:
-            grant = authorize(self.complaints.roster, user.staff, PERMISSIONS["show"], now, case)
-        except AccessDeniedError as error:
-            raise forbidden(str(error)) from None
         shown = grant.personal_data
         events = await asyncio.to_thread(self.complaints.history, case.id)
         if shown:

@@ -31,6 +31,8 @@ from workflows.complaint import CONTINUING, ComplaintWorkflow
 from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput
 from workflows.search import RECEIPT
 
+# A case's workflow id is this and its intake reference, for good.
+WORKFLOW_PREFIX = "complaint-"
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
 
 
@@ -96,7 +98,7 @@ def exit_without_finalizing(code: int) -> NoReturn:
 
 
 def workflow_id(intake_ref: str) -> str:
-    return f"complaint-{intake_ref}"
+    return f"{WORKFLOW_PREFIX}{intake_ref}"
 
 
 async def start_complaint(
