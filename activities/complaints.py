@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.access import SYSTEM_ACTORS, AccessDeniedError
-from domain.complaint import Complaint, ComplaintError
+from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.policy import PolicyError
 from domain.service import Complaints, Intake
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
@@ -44,8 +45,19 @@ T = TypeVar("T")
 DEFAULT_OUTBOX = Path(__file__).resolve().parent.parent / "var" / "outbox.jsonl"
 
 
-def case_view(case: Complaint) -> CaseView:
-    """What the workflow may know of a case: no names, contacts or free text."""
+def case_view(case: Complaint, complaints: Complaints | None = None) -> CaseView:
+    """What the workflow may know of a case: no names, contacts or free text.
+
+    With the service, each open commitment carries how far an interim reply may
+    move it (counted by the calendar), which the workflow's validator checks.
+    """
+
+    def extend_until(commitment: Commitment) -> datetime | None:
+        if complaints is None or not commitment.is_open:
+            return None
+        limit = complaints.extension_limit(commitment)
+        return None if limit is None else limit[0]
+
     return CaseView(
         case_id=str(case.id),
         receipt_code=case.receipt_code,
@@ -69,12 +81,18 @@ def case_view(case: Complaint) -> CaseView:
                 extensions=c.extensions,
                 max_extensions=c.max_extensions,
                 met_at=c.met_at,
+                extend_until=extend_until(c),
             )
             for c in case.commitments.values()
         ],
         escalations=[
             EscalationView(
-                level=e.level, to_role=e.to_role, to_staff=e.to_staff, trigger=e.trigger, at=e.at
+                level=e.level,
+                to_role=e.to_role,
+                to_staff=e.to_staff,
+                trigger=e.trigger,
+                at=e.at,
+                act_by=e.act_by,
             )
             for e in case.escalations
         ],
@@ -150,7 +168,7 @@ class ComplaintActivities:
                 linked_to = str(self.complaints.case_id_for_receipt(intake.linked_to))
             fields = intake.model_dump(exclude={"linked_to", "restored"})
             case = self.complaints.file(Intake(**fields, linked_to=linked_to))
-            return case_view(case)
+            return case_view(case, self.complaints)
 
         view = self._logged("register_complaint", intake.intake_ref, work)
         log.info("complaint_registered", case_id=view.case_id, category=view.category)
@@ -179,7 +197,7 @@ class ComplaintActivities:
             case = self.complaints.perform(
                 case_id, action, at=command.at, command_id=command.command_id, loaded=loaded
             )
-            return case_view(case)
+            return case_view(case, self.complaints)
 
         view = self._logged(action.name, command.case_id, work)
         log.info(f"{action.name}_recorded", case_id=command.case_id, command=action.command)
@@ -203,7 +221,7 @@ class ComplaintActivities:
         return self._logged(
             "current_view",
             case_id,
-            lambda: case_view(self.complaints.get_case(uuid.UUID(case_id))),
+            lambda: case_view(self.complaints.get_case(uuid.UUID(case_id)), self.complaints),
         )
 
     @activity.defn

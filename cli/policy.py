@@ -29,6 +29,9 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+_HOURS = {"working": "working h", "clock": "clock h"}
+
+
 def _period(rule: Any) -> str:
     if rule.promised_by_staff:
         return "until the time promised by staff"
@@ -60,14 +63,19 @@ def summarise(policy: Policy, source: str) -> str:
                 f", up to {rule.max_extensions} interim extension(s)" if rule.max_extensions else ""
             )
             lines.append(
-                f"    {rule.kind}: {_period(rule)}, warn {rule.warn_before_hours:g} h before{extra}"
+                f"    {rule.kind}: {_period(rule)}, warn "
+                f"{rule.warn_before_hours:g} {_HOURS[rule.warn_counting]} before{extra}"
             )
     lines.append("")
     topics = ", ".join(f"{topic}→{role}" for topic, role in policy.routing.topics.items())
     lines.append(f"routing: {topics}; otherwise {policy.routing.default}")
     chain = " → ".join(
         level.role
-        + (f" (acts within {level.act_within_hours:g} h)" if level.act_within_hours else "")
+        + (
+            f" (acts within {level.act_within_hours:g} {_HOURS[level.act_counting]})"
+            if level.act_within_hours
+            else ""
+        )
         for level in policy.escalation.chain
     )
     lines.append(f"escalation: assignee warned → {chain}")

@@ -27,6 +27,10 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 CountingRule = Literal["business", "calendar"]
 CountingMethod = Literal["working_hours", "working_days", "calendar_days"]
+# How a duration in hours is counted: working time (the default for every duration
+# in the policy) or plain clock hours where a policy says so.
+HourCounting = Literal["working", "clock"]
+HOUR_COUNTINGS: tuple[HourCounting, ...] = ("working", "clock")
 
 COUNTING_RULES: tuple[CountingRule, ...] = ("business", "calendar")
 
@@ -39,6 +43,8 @@ WORKING_SEGMENTS: tuple[tuple[time, time], ...] = (
     (time(13), time(18)),
 )
 END_OF_WORKING_DAY = WORKING_SEGMENTS[-1][1]
+# Ten years: no real calendar goes that long without a working day.
+MAX_SEARCH_DAYS = 3660
 
 _WEEKEND_REASONS = {5: "토요일", 6: "일요일"}
 _OVERRIDE_SECTIONS = ("holiday", "closure")
@@ -77,7 +83,11 @@ class Deadline:
     days: int
     rule: CountingRule
     method: CountingMethod
+    # Days not counted; for the calendar rule, the last days moved past (민법 §161).
     skipped: tuple[NonWorkingDay, ...]
+    # How it was counted: the stretches of time that count, in order (working
+    # hours, working days 09:00–18:00, or the calendar days from the first counted).
+    counted: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def to_seoul(moment: datetime) -> datetime:
@@ -185,9 +195,7 @@ class BusinessCalendar:
         if days < 1:
             raise InvalidPeriodError(f"a period must be at least 1 day, got {days}")
         if rule == "calendar":
-            # Absolute arithmetic, so the answer is N×24 h whatever the zone's history.
-            due = (received.astimezone(UTC) + timedelta(days=days)).astimezone(SEOUL)
-            return Deadline(received, due, days, rule, "calendar_days", ())
+            return self._civil_due(received, days)
         if rule != "business":
             raise UnknownCountingRuleError(
                 f"unknown counting rule {rule!r}; expected one of {', '.join(COUNTING_RULES)}"
@@ -196,35 +204,174 @@ class BusinessCalendar:
         if days <= LONGEST_PERIOD_COUNTED_IN_HOURS:
             method = "working_hours"
             due = self._add_working_hours(received, timedelta(hours=days * WORKING_HOURS_PER_DAY))
+            counted = self.working_spans(received, due)
         else:
             method = "working_days"
-            due = self._end_of_nth_working_day(received.date(), days)
+            counted_days = self._working_days_from(received.date(), days)
+            due = _at(counted_days[-1], END_OF_WORKING_DAY)
+            counted = tuple(
+                (_at(day, WORKING_SEGMENTS[0][0]), _at(day, END_OF_WORKING_DAY))
+                for day in counted_days
+            )
         skipped = tuple(
             NonWorkingDay(day, reason)
             for day in _days_between(received.date(), due.date())
             if (reason := self.non_working_reason(day)) is not None
         )
-        return Deadline(received, due, days, rule, method, skipped)
+        return Deadline(received, due, days, rule, method, skipped, counted)
+
+    def _civil_due(self, received: datetime, days: int) -> Deadline:
+        # 민법 §157: a period in days leaves out its first day unless it starts at
+        # midnight; §159: it ends when its last day ends (24:00, the next day's
+        # 00:00); §161: a last day that is a Saturday or a holiday moves to the
+        # next day. The center's closures move it too: nobody can act that day.
+        starts_at_midnight = received.timetz().replace(tzinfo=None) == time(0)
+        first = received.date() if starts_at_midnight else received.date() + timedelta(days=1)
+        last = first + timedelta(days=days - 1)
+        moved: list[NonWorkingDay] = []
+        while (reason := self.non_working_reason(last)) is not None:
+            moved.append(NonWorkingDay(last, reason))
+            last += timedelta(days=1)
+        due = _at(last + timedelta(days=1), time(0))
+        return Deadline(
+            received,
+            due,
+            days,
+            "calendar",
+            "calendar_days",
+            tuple(moved),
+            ((_at(first, time(0)), due),),
+        )
 
     def working_hours_between(self, start: datetime, end: datetime) -> float:
         """Working hours elapsed from `start` to `end`; 0 when `end` is not later."""
+        return (
+            sum(
+                (
+                    (close - open_).total_seconds()
+                    for open_, close in self.working_spans(start, end)
+                ),
+                0.0,
+            )
+            / 3600
+        )
+
+    def hours_after(
+        self, moment: datetime, hours: float, counting: HourCounting = "working"
+    ) -> datetime:
+        """The moment `hours` hours after `moment`: working hours, or clock hours."""
+        moment = to_seoul(moment)
+        _check_hours(hours)
+        if counting == "clock":
+            return (moment.astimezone(UTC) + timedelta(hours=hours)).astimezone(SEOUL)
+        if hours == 0:
+            return moment
+        return self._add_working_hours(moment, timedelta(hours=hours))
+
+    def hours_before(
+        self, moment: datetime, hours: float, counting: HourCounting = "working"
+    ) -> datetime:
+        """The latest moment with `hours` hours (working or clock) left until `moment`."""
+        moment = to_seoul(moment)
+        _check_hours(hours)
+        if counting == "clock":
+            return (moment.astimezone(UTC) - timedelta(hours=hours)).astimezone(SEOUL)
+        remaining = timedelta(hours=hours)
+        if not remaining:
+            return moment
+        for day in self._days_back(moment.date()):
+            if not self.is_working_day(day):
+                continue
+            for opens, closes in reversed(WORKING_SEGMENTS):
+                segment_start = _at(day, opens)
+                if segment_start >= moment:
+                    continue
+                counting_to = min(moment, _at(day, closes))
+                available = counting_to - segment_start
+                # `<=` so a count that uses a segment up exactly starts at its
+                # opening (09:00), not at the previous evening's close.
+                if remaining <= available:
+                    return counting_to - remaining
+                remaining -= available
+        raise CalendarError(f"no working time within {MAX_SEARCH_DAYS} days before {moment}")
+
+    def extension_limit(self, due: datetime, days: int, rule: str) -> tuple[datetime, str]:
+        """How far an extension of a commitment of `days` days, now due at `due`, may
+        reach, and how that was counted: at most the original period once more,
+        counted as the original was (working hours up to five days, else working
+        days after the due day; calendar days by the civil code)."""
+        due = to_seoul(due)
+        if rule == "calendar":
+            return self._civil_due(due, days).due, "calendar_days"
+        if days <= LONGEST_PERIOD_COUNTED_IN_HOURS:
+            hours = days * WORKING_HOURS_PER_DAY
+            return self._add_working_hours(due, timedelta(hours=hours)), "working_hours"
+        # The due day is used up by the original period: counting starts the day after.
+        last = self._working_days_from(due.date() + timedelta(days=1), days)[-1]
+        return _at(last, END_OF_WORKING_DAY), "working_days"
+
+    def is_period_end(self, moment: datetime, method: str) -> bool:
+        """Whether a period counted by `method` may end at `moment`: 18:00 of a
+        working day for working days, inside working time for working hours,
+        the end (24:00) of a working day for calendar days."""
+        moment = to_seoul(moment)
+        clock = moment.timetz().replace(tzinfo=None)
+        day = moment.date()
+        if method == "working_days":
+            return clock == END_OF_WORKING_DAY and self.is_working_day(day)
+        if method == "calendar_days":
+            return clock == time(0) and self.is_working_day(day - timedelta(days=1))
+        return self.is_working_day(day) and any(
+            opens < clock <= closes for opens, closes in WORKING_SEGMENTS
+        )
+
+    def period_ends_around(self, moment: datetime, method: str) -> tuple[datetime, datetime]:
+        """The nearest moments before and after `moment` at which a period counted
+        by `method` may end (for working hours: the close of a working stretch)."""
+        moment = to_seoul(moment)
+        before = next(
+            end
+            for day in self._days_back(moment.date())
+            for end in reversed(self._period_ends(day, method))
+            if end < moment
+        )
+        after = next(
+            end
+            for day in self._days_forward(moment.date() - timedelta(days=1))
+            for end in self._period_ends(day, method)
+            if end > moment
+        )
+        return before, after
+
+    def _period_ends(self, day: date, method: str) -> list[datetime]:
+        if not self.is_working_day(day):
+            return []
+        if method == "working_days":
+            return [_at(day, END_OF_WORKING_DAY)]
+        if method == "calendar_days":
+            return [_at(day + timedelta(days=1), time(0))]
+        return [_at(day, closes) for _, closes in WORKING_SEGMENTS]
+
+    def working_spans(
+        self, start: datetime, end: datetime
+    ) -> tuple[tuple[datetime, datetime], ...]:
+        """The stretches of working time between `start` and `end`, in order."""
         start, end = to_seoul(start), to_seoul(end)
+        spans: list[tuple[datetime, datetime]] = []
         if end <= start:
-            return 0.0
-        elapsed = timedelta()
+            return ()
         for day in _days_between(start.date(), end.date()):
             if not self.is_working_day(day):
                 continue
             for opens, closes in WORKING_SEGMENTS:
-                overlap = min(end, _at(day, closes)) - max(start, _at(day, opens))
-                if overlap > timedelta():
-                    elapsed += overlap
-        return elapsed.total_seconds() / 3600
+                span = (max(start, _at(day, opens)), min(end, _at(day, closes)))
+                if span[1] > span[0]:
+                    spans.append(span)
+        return tuple(spans)
 
     def _add_working_hours(self, start: datetime, amount: timedelta) -> datetime:
         remaining = amount
-        day = start.date()
-        while True:
+        for day in self._days_forward(start.date()):
             if self.is_working_day(day):
                 for opens, closes in WORKING_SEGMENTS:
                     segment_end = _at(day, closes)
@@ -237,18 +384,33 @@ class BusinessCalendar:
                     if remaining <= available:
                         return counting_from + remaining
                     remaining -= available
-            day += timedelta(days=1)
+        raise CalendarError(f"no working time within {MAX_SEARCH_DAYS} days after {start}")
 
-    def _end_of_nth_working_day(self, first: date, days: int) -> datetime:
-        # The day of receipt counts whatever the hour, so only dates matter here.
-        counted = 0
-        day = first
-        while True:
+    def _working_days_from(self, first: date, days: int) -> list[date]:
+        # The first day counts whatever the hour, so only dates matter here.
+        counted: list[date] = []
+        for day in self._days_forward(first):
             if self.is_working_day(day):
-                counted += 1
-                if counted == days:
-                    return _at(day, END_OF_WORKING_DAY)
-            day += timedelta(days=1)
+                counted.append(day)
+                if len(counted) == days:
+                    return counted
+        raise CalendarError(f"fewer than {days} working days within {MAX_SEARCH_DAYS} days")
+
+    @staticmethod
+    def _days_forward(first: date) -> Iterator[date]:
+        # Bounded: a calendar that closes every day must fail, not hang a worker.
+        for offset in range(MAX_SEARCH_DAYS):
+            yield first + timedelta(days=offset)
+
+    @staticmethod
+    def _days_back(last: date) -> Iterator[date]:
+        for offset in range(MAX_SEARCH_DAYS):
+            yield last - timedelta(days=offset)
+
+
+def _check_hours(hours: float) -> None:
+    if hours < 0:
+        raise InvalidPeriodError(f"a number of hours must not be negative, got {hours:g}")
 
 
 def _days_between(first: date, last: date) -> Iterator[date]:

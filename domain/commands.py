@@ -184,7 +184,8 @@ class SendInterimReply(Action):
     by: StaffId
 
     def apply(self, case: Complaint, run: Run) -> None:
-        case.send_interim_reply(
+        run.service.send_interim_reply(
+            case,
             kind=self.kind,
             reason=self.reason,
             new_due=self.new_due,
@@ -331,16 +332,18 @@ class Escalate(Action):
         return fields
 
     def apply(self, case: Complaint, run: Run) -> None:
-        role, holder, levels = run.service.escalation_target(case, run.at)
+        target = run.service.escalation_target(case, run.at)
         case.escalate(
-            to_role=role,
-            to_staff=holder,
+            to_role=target.role,
+            to_staff=target.holder,
             reason=self.reason,
             by=self.by,
             trigger=self.trigger,
             at=run.at,
             command_id=run.command_id,
-            levels=levels,
+            levels=target.levels,
+            act_by=target.act_by,
+            act_counting=target.act_counting,
         )
 
 

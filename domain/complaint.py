@@ -85,6 +85,10 @@ class ExtensionTooLongError(ComplaintError):
     pass
 
 
+class DueOutsideWorkingTimeError(ComplaintError):
+    """A new due date where the period cannot end (the evening, a holiday)."""
+
+
 class ExtensionLimitError(ComplaintError):
     pass
 
@@ -130,6 +134,10 @@ class Commitment:
     warn_at: datetime
     max_extensions: int
     extensions: int = 0
+    # How far ahead of the due the warning comes, and how that is counted
+    # ("working" hours; commitments recorded before that rule warned in "clock" hours).
+    warn_hours: float | None = None
+    warn_counting: str = "clock"
     status: Literal["open", "met", "breached", "cancelled"] = "open"
     warned: bool = False
     met_at: datetime | None = None
@@ -153,6 +161,10 @@ class Escalation:
     by: str
     trigger: EscalationTrigger
     at: datetime
+    # When the next level takes over if this one has not acted, and how that was
+    # counted; escalations recorded before that rule leave it to the workflow.
+    act_by: datetime | None = None
+    act_counting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,8 +193,19 @@ class CommitmentTerms(Protocol):
     def max_extensions(self) -> int: ...
 
 
-def check_interim_reply(commitment: CommitmentTerms, *, at: datetime, new_due: datetime) -> None:
-    """An interim reply comes before the deadline, to a later date, within the limits."""
+def check_interim_reply(
+    commitment: CommitmentTerms,
+    *,
+    at: datetime,
+    new_due: datetime,
+    latest: datetime | None = None,
+) -> None:
+    """An interim reply comes before the deadline, to a later date, within the limits.
+
+    `latest` is how far the extension may reach, counted by the calendar as the
+    original period was (`Complaints.extension_limit`); without it, the limit is
+    the original period in clock time, as it was before working time counted.
+    """
     if commitment.status != "open":
         raise CommitmentNotOpenError(
             f"the '{commitment.kind}' commitment is already {commitment.status}"
@@ -201,11 +224,12 @@ def check_interim_reply(commitment: CommitmentTerms, *, at: datetime, new_due: d
             f"the '{commitment.kind}' commitment may be extended "
             f"{commitment.max_extensions} time(s); that limit is reached"
         )
-    original_period = commitment.original_due - commitment.started_at
-    if new_due - commitment.due > original_period:
+    if latest is None:
+        latest = commitment.due + (commitment.original_due - commitment.started_at)
+    if new_due > latest:
         raise ExtensionTooLongError(
             "an extension may be at most as long as the original period "
-            f"(latest {(commitment.due + original_period).isoformat()})"
+            f"(latest valid moment {latest.isoformat()})"
         )
 
 
@@ -530,8 +554,11 @@ class Complaint(ChainedAggregate):
         max_extensions: int,
         at: datetime,
         command_id: str,
+        warn_hours: float | None = None,
+        warn_counting: str = "clock",
     ) -> None:
-        """Start a clock; `due` was computed by the calendar under `rule`."""
+        """Start a clock; `due` was computed by the calendar under `rule`, `warn_at`
+        `warn_hours` before it, counted in `warn_counting` hours."""
         if self.already_done(command_id):
             return
         self._check("start_commitment")
@@ -549,6 +576,8 @@ class Complaint(ChainedAggregate):
             max_extensions=max_extensions,
             at=to_seoul(at),
             command_id=command_id,
+            warn_hours=warn_hours,
+            warn_counting=warn_counting,
         )
 
     @event("CommitmentStarted")
@@ -562,6 +591,9 @@ class Complaint(ChainedAggregate):
         max_extensions: int,
         at: datetime,
         command_id: str,
+        # Events recorded before warnings counted working time carry neither.
+        warn_hours: float | None = None,
+        warn_counting: str = "clock",
     ) -> None:
         self.commitments[kind] = Commitment(
             kind=kind,
@@ -572,6 +604,8 @@ class Complaint(ChainedAggregate):
             days=days,
             warn_at=warn_at,
             max_extensions=max_extensions,
+            warn_hours=warn_hours,
+            warn_counting=warn_counting,
         )
         self.command_ids.add(command_id)
 
@@ -620,20 +654,33 @@ class Complaint(ChainedAggregate):
         by: str,
         at: datetime,
         command_id: str,
+        latest: datetime | None = None,
+        limit_rule: str | None = None,
+        warn_at: datetime | None = None,
     ) -> None:
-        """중간회신: tell the resident why it takes longer and when to expect the answer."""
+        """중간회신: tell the resident why it takes longer and when to expect the answer.
+
+        `latest` (how far it may reach, counted by `limit_rule`) and the new
+        `warn_at` come from the calendar (`Complaints.send_interim_reply`).
+        """
         if self.already_done(command_id):
             return
         self._check("send_interim_reply")
         commitment = self._commitment(kind)
         at, new_due = to_seoul(at), to_seoul(new_due)
         _text(reason, "reason for the delay")
-        check_interim_reply(commitment, at=at, new_due=new_due)
+        check_interim_reply(commitment, at=at, new_due=new_due, latest=latest)
         self._interim_reply_sent(
             kind=kind, reason=reason, new_due=new_due, by=by, at=at, command_id=command_id
         )
         self._commitment_extended(
-            kind=kind, previous_due=commitment.due, new_due=new_due, at=at, command_id=command_id
+            kind=kind,
+            previous_due=commitment.due,
+            new_due=new_due,
+            at=at,
+            command_id=command_id,
+            warn_at=None if warn_at is None else min(to_seoul(warn_at), new_due),
+            limit_rule=limit_rule,
         )
 
     @event("InterimReplySent")
@@ -646,13 +693,22 @@ class Complaint(ChainedAggregate):
 
     @event("CommitmentExtended")
     def _commitment_extended(
-        self, kind: str, previous_due: datetime, new_due: datetime, at: datetime, command_id: str
+        self,
+        kind: str,
+        previous_due: datetime,
+        new_due: datetime,
+        at: datetime,
+        command_id: str,
+        # Extensions recorded before working time counted kept the warning's
+        # clock-time distance to the due and carry neither.
+        warn_at: datetime | None = None,
+        limit_rule: str | None = None,
     ) -> None:
         current = self.commitments[kind]
         self.commitments[kind] = replace(
             current,
             due=new_due,
-            warn_at=new_due - (current.due - current.warn_at),
+            warn_at=warn_at if warn_at is not None else new_due - (current.due - current.warn_at),
             warned=False,
             extensions=current.extensions + 1,
         )
@@ -692,8 +748,12 @@ class Complaint(ChainedAggregate):
         at: datetime,
         command_id: str,
         levels: int | None = None,
+        act_by: datetime | None = None,
+        act_counting: str | None = None,
     ) -> None:
-        """Escalate one level; `levels` is the length of the policy's chain, if known."""
+        """Escalate one level; `levels` is the length of the policy's chain, if known;
+        `act_by`, when the level reached must have acted (counted in `act_counting`
+        hours), or None at the chain's last level."""
         if self.already_done(command_id):
             return
         self._check("escalate", escalation_levels=levels)
@@ -706,6 +766,8 @@ class Complaint(ChainedAggregate):
             trigger=trigger,
             at=to_seoul(at),
             command_id=command_id,
+            act_by=None if act_by is None else to_seoul(act_by),
+            act_counting=act_counting,
         )
 
     @event("Escalated")
@@ -719,6 +781,8 @@ class Complaint(ChainedAggregate):
         trigger: EscalationTrigger,
         at: datetime,
         command_id: str,
+        act_by: datetime | None = None,
+        act_counting: str | None = None,
     ) -> None:
         self.escalations.append(
             Escalation(
@@ -729,6 +793,8 @@ class Complaint(ChainedAggregate):
                 by=by,
                 trigger=trigger,
                 at=at,
+                act_by=act_by,
+                act_counting=act_counting,
             )
         )
         self.command_ids.add(command_id)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from domain.calendar import CountingRule
+from domain.calendar import CountingRule, HourCounting
 
 Role = Literal[
     "case_manager",
@@ -60,6 +60,8 @@ class CommitmentRule(_Strict):
     promised_by_staff: bool = False
     counting: CountingRule = "business"
     warn_before_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 0
+    # Every duration in the policy is working time unless it says otherwise.
+    warn_counting: HourCounting = "working"
     max_extensions: Annotated[int, Field(ge=0, le=10)] = 0
     charter: str = ""
 
@@ -102,6 +104,7 @@ class Category(_Strict):
 class EscalationLevel(_Strict):
     role: Role
     act_within_hours: Annotated[float, Field(gt=0, le=24 * 30)] | None = None
+    act_counting: HourCounting = "working"
 
 
 class Escalation(_Strict):

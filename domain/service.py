@@ -24,10 +24,10 @@ from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
-from domain.calendar import BusinessCalendar, to_seoul
+from domain.calendar import COUNTING_RULES, BusinessCalendar, HourCounting, to_seoul
 from domain.chain import BrokenLink, verify_chain
 from domain.commands import Action, Run
-from domain.complaint import Complaint, ComplaintError
+from domain.complaint import Commitment, Complaint, ComplaintError, DueOutsideWorkingTimeError
 from domain.policy import (
     OVERRIDES_ENV,
     POLICY_ENV,
@@ -49,6 +49,25 @@ A = TypeVar("A", bound=Aggregate)
 
 class CaseNotFoundError(ComplaintError):
     pass
+
+
+# Where a period counted each way may end (`BusinessCalendar.is_period_end`).
+_PERIOD_ENDS = {
+    "working_days": "the end of a working day (18:00)",
+    "working_hours": "inside working time (09:00–12:00, 13:00–18:00 on a working day)",
+    "calendar_days": "the end of a day that is not a Saturday or a holiday (24:00)",
+}
+
+
+@dataclass(frozen=True)
+class EscalationTarget:
+    """The next level up the chain and, unless it is the last, by when it must act."""
+
+    role: str
+    holder: str | None
+    levels: int
+    act_by: datetime | None
+    act_counting: HourCounting | None
 
 
 @dataclass(frozen=True)
@@ -203,10 +222,14 @@ class Complaints(Application[uuid.UUID]):
                 due=deadline.due,
                 rule=rule.counting,
                 days=rule.days,
-                warn_at=deadline.due - timedelta(hours=rule.warn_before_hours),
+                warn_at=self.calendar.hours_before(
+                    deadline.due, rule.warn_before_hours, rule.warn_counting
+                ),
                 max_extensions=rule.max_extensions,
                 at=at,
                 command_id=f"{prefix}:start:{rule.kind}",
+                warn_hours=rule.warn_before_hours,
+                warn_counting=rule.warn_counting,
             )
 
     # -- commands -------------------------------------------------------------------
@@ -272,16 +295,71 @@ class Complaints(Application[uuid.UUID]):
     ) -> None:
         """The promised callback clock of a message taken for an absent colleague."""
         rule = self.policy.category("callback").commitment("callback")
-        warn_before = timedelta(hours=rule.warn_before_hours if rule else 0)
+        hours = rule.warn_before_hours if rule else 0
+        counting = rule.warn_counting if rule else "working"
         case.start_commitment(
             kind="callback",
             due=callback_by,
             rule="promised",
             days=None,
-            warn_at=max(to_seoul(at), to_seoul(callback_by) - warn_before),
+            warn_at=max(to_seoul(at), self.calendar.hours_before(callback_by, hours, counting)),
             max_extensions=0,
             at=at,
             command_id=f"{command_id}:callback",
+            warn_hours=hours,
+            warn_counting=counting,
+        )
+
+    def extension_limit(self, commitment: Commitment) -> tuple[datetime, str] | None:
+        """How far an interim reply may move this commitment's due, and how that was
+        counted; None for a promise with no period (a callback)."""
+        if commitment.days is None or commitment.rule not in COUNTING_RULES:
+            return None
+        return self.calendar.extension_limit(commitment.due, commitment.days, commitment.rule)
+
+    def send_interim_reply(
+        self,
+        case: Complaint,
+        *,
+        kind: str,
+        reason: str,
+        new_due: datetime,
+        by: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """An interim reply whose new due is counted as the law counts: within the
+        original period once more, at the end of a working period."""
+        commitment = case.commitments.get(kind)
+        limit = self.extension_limit(commitment) if commitment is not None else None
+        warn_at = None
+        if commitment is not None and limit is not None:
+            latest, method = limit
+            new_due = to_seoul(new_due)
+            if new_due <= latest and not self.calendar.is_period_end(new_due, method):
+                before, after = self.calendar.period_ends_around(new_due, method)
+                nearest = [end for end in (before, after) if commitment.due < end <= latest]
+                raise DueOutsideWorkingTimeError(
+                    f"{new_due.isoformat()} is not {_PERIOD_ENDS[method]}; nearest valid "
+                    f"moment{'s' if len(nearest) > 1 else ''}: "
+                    + (" or ".join(end.isoformat() for end in nearest) or "none in the limit")
+                )
+            if commitment.warn_hours is not None:
+                warn_at = self.calendar.hours_before(
+                    new_due,
+                    commitment.warn_hours,
+                    "working" if commitment.warn_counting == "working" else "clock",
+                )
+        case.send_interim_reply(
+            kind=kind,
+            reason=reason,
+            new_due=new_due,
+            by=by,
+            at=at,
+            command_id=command_id,
+            latest=limit[0] if limit else None,
+            limit_rule=limit[1] if limit else None,
+            warn_at=warn_at,
         )
 
     def restart_clocks(self, case: Complaint, by: str, at: datetime, command_id: str) -> None:
@@ -290,11 +368,21 @@ class Complaints(Application[uuid.UUID]):
         if case.investigated:
             case.open_investigation(by=by, at=at, command_id=f"{command_id}:investigate")
 
-    def escalation_target(self, case: Complaint, at: datetime) -> tuple[str, str | None, int]:
-        """The next role up the policy's chain, its holder on the day, the chain's length."""
+    def escalation_target(self, case: Complaint, at: datetime) -> EscalationTarget:
+        """The next role up the policy's chain, its holder on the day, the chain's
+        length, and by when that level must act before the next one takes over."""
         chain = self.policy.escalation.chain
-        role = chain[min(len(case.escalations), len(chain) - 1)].role
-        return role, self.roster.holder(role, at), len(chain)
+        level = chain[min(len(case.escalations), len(chain) - 1)]
+        act_by = None
+        if level.act_within_hours is not None:
+            act_by = self.calendar.hours_after(at, level.act_within_hours, level.act_counting)
+        return EscalationTarget(
+            role=level.role,
+            holder=self.roster.holder(level.role, at),
+            levels=len(chain),
+            act_by=act_by,
+            act_counting=level.act_counting if act_by is not None else None,
+        )
 
     # -- personal data ------------------------------------------------------------
 

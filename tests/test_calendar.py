@@ -281,12 +281,52 @@ def test_missing_override_file_is_a_calendar_error_naming_the_file(tmp_path: Pat
 # --- the calendar rule, time zones, bad input ---
 
 
-def test_calendar_rule_adds_whole_days_without_skipping(calendar: BusinessCalendar) -> None:
+def test_calendar_rule_leaves_out_the_day_of_receipt_and_ends_at_midnight(
+    calendar: BusinessCalendar,
+) -> None:
+    # 민법 §157: received at 10:00, the first day counted is the next; §159: the
+    # period ends when its seventh day (Mon 09-28) ends.
     deadline = calendar.due(seoul("2026-09-21T10:00"), 7, rule="calendar")
 
-    assert deadline.due == seoul("2026-09-28T10:00")
+    assert deadline.due == seoul("2026-09-29T00:00")
     assert deadline.method == "calendar_days"
     assert deadline.skipped == ()
+    assert deadline.counted == ((seoul("2026-09-22T00:00"), seoul("2026-09-29T00:00")),)
+
+
+def test_calendar_rule_counts_the_first_day_when_the_period_starts_at_midnight(
+    calendar: BusinessCalendar,
+) -> None:
+    # From 00:00 on Mon 09-21 the seventh day is Sunday 09-27: §161 moves the end
+    # to the end of Monday.
+    deadline = calendar.due(seoul("2026-09-21T00:00"), 7, rule="calendar")
+
+    assert deadline.due == seoul("2026-09-29T00:00")
+    assert deadline.skipped == (NonWorkingDay(date(2026, 9, 27), "일요일"),)
+
+
+def test_calendar_rule_period_ending_on_chuseok_ends_on_the_next_working_day(
+    calendar: BusinessCalendar,
+) -> None:
+    # Received Sun 09-20: days 09-21..09-24; 09-24 is 추석 전날, and 추석, its next
+    # day (a Saturday) and Sunday follow: the period ends with Mon 09-28.
+    deadline = calendar.due(seoul("2026-09-20T15:00"), 4, rule="calendar")
+
+    assert deadline.due == seoul("2026-09-29T00:00")
+    assert [skipped.day for skipped in deadline.skipped] == [
+        date(2026, 9, 24),
+        date(2026, 9, 25),
+        date(2026, 9, 26),
+        date(2026, 9, 27),
+    ]
+
+
+def test_calendar_rule_period_ending_on_a_center_closure_ends_the_day_after() -> None:
+    calendar = BusinessCalendar(closures={date(2026, 10, 28): "복지관 창립기념일 휴관"})
+
+    deadline = calendar.due(seoul("2026-10-21T11:00"), 7, rule="calendar")
+
+    assert deadline.due == seoul("2026-10-30T00:00")
 
 
 def test_receipt_given_in_utc_is_counted_on_seoul_time(calendar: BusinessCalendar) -> None:
@@ -427,3 +467,149 @@ def test_an_added_holiday_never_makes_the_due_moment_earlier(
     after = calendar.with_extra_holiday(holiday, "임시공휴일").due(received, days, rule).due
 
     assert after >= before
+
+
+# --- durations in working time: warnings, escalation windows, extensions ---
+
+
+def test_warning_eight_working_hours_before_an_afternoon_due_is_the_day_before(
+    calendar: BusinessCalendar,
+) -> None:
+    # The late-reply investigation due Wed 09-30 16:00 warns 8 working hours
+    # ahead: Tue 16:00, not 08:00 on the day (which is before work starts).
+    assert calendar.hours_before(seoul("2026-09-30T16:00"), 8) == seoul("2026-09-29T16:00")
+
+
+def test_warning_that_uses_up_a_whole_day_comes_at_nine_that_morning(
+    calendar: BusinessCalendar,
+) -> None:
+    assert calendar.hours_before(seoul("2026-10-01T18:00"), 8) == seoul("2026-10-01T09:00")
+    assert calendar.hours_before(seoul("2026-10-01T18:00"), 24) == seoul("2026-09-29T09:00")
+
+
+def test_warning_before_a_due_after_chuseok_skips_the_holidays(
+    calendar: BusinessCalendar,
+) -> None:
+    # 24 working hours before Tue 09-29 18:00: Tue, Mon 09-28, and Wed 09-23.
+    assert calendar.hours_before(seoul("2026-09-29T18:00"), 24) == seoul("2026-09-23T09:00")
+
+
+def test_escalation_window_after_a_friday_breach_ends_on_a_working_day(
+    calendar: BusinessCalendar,
+) -> None:
+    # A breach at Fri 18:00 with 24 h to act: three working days, not Saturday.
+    assert calendar.hours_after(seoul("2026-07-10T18:00"), 24) == seoul("2026-07-15T18:00")
+
+
+def test_clock_hours_are_plain_hours_when_a_policy_asks_for_them(
+    calendar: BusinessCalendar,
+) -> None:
+    moment = seoul("2026-07-10T18:00")
+
+    assert calendar.hours_after(moment, 24, "clock") == seoul("2026-07-11T18:00")
+    assert calendar.hours_before(moment, 30, "clock") == seoul("2026-07-09T12:00")
+
+
+def test_negative_hours_are_refused(calendar: BusinessCalendar) -> None:
+    with pytest.raises(InvalidPeriodError, match="negative"):
+        calendar.hours_before(seoul("2026-07-10T18:00"), -1)
+
+
+def test_extension_of_seven_working_days_skips_chuseok_and_the_substitute_holiday(
+    calendar: BusinessCalendar,
+) -> None:
+    # Received Mon 09-14 10:00, due Tue 09-22 18:00; seven more working days are
+    # 09-23, 09-28, 09-29, 09-30, 10-01, 10-02 and 10-06 (10-05: 개천절 대체 휴일).
+    due = calendar.due(seoul("2026-09-14T10:00"), 7).due
+    assert due == seoul("2026-09-22T18:00")
+
+    assert calendar.extension_limit(due, 7, "business") == (
+        seoul("2026-10-06T18:00"),
+        "working_days",
+    )
+
+
+def test_extension_of_a_short_period_adds_its_working_hours(calendar: BusinessCalendar) -> None:
+    # Due Wed 07-15 16:00; 24 more working hours: Wed 2, Thu 8, (Fri 07-17 is
+    # 제헌절), Mon 8, Tue 6.
+    due = calendar.due(seoul("2026-07-10T16:00"), 3).due
+
+    assert calendar.extension_limit(due, 3, "business") == (
+        seoul("2026-07-21T16:00"),
+        "working_hours",
+    )
+
+
+def test_a_period_counted_in_days_ends_only_at_six_on_a_working_day(
+    calendar: BusinessCalendar,
+) -> None:
+    assert calendar.is_period_end(seoul("2026-10-06T18:00"), "working_days")
+    assert not calendar.is_period_end(seoul("2026-10-06T17:00"), "working_days")
+    assert not calendar.is_period_end(seoul("2026-10-05T18:00"), "working_days")
+    assert calendar.period_ends_around(seoul("2026-10-05T10:00"), "working_days") == (
+        seoul("2026-10-02T18:00"),
+        seoul("2026-10-06T18:00"),
+    )
+
+
+def test_a_period_counted_in_hours_ends_inside_working_time(calendar: BusinessCalendar) -> None:
+    assert calendar.is_period_end(seoul("2026-07-14T12:00"), "working_hours")
+    assert calendar.is_period_end(seoul("2026-07-14T15:30"), "working_hours")
+    assert not calendar.is_period_end(seoul("2026-07-14T12:30"), "working_hours")
+    assert not calendar.is_period_end(seoul("2026-07-14T19:00"), "working_hours")
+    assert calendar.period_ends_around(seoul("2026-07-14T19:00"), "working_hours") == (
+        seoul("2026-07-14T18:00"),
+        seoul("2026-07-15T12:00"),
+    )
+
+
+working_moments = st.builds(
+    lambda day, minutes: (
+        datetime.combine(day, time(9), tzinfo=SEOUL)
+        + timedelta(minutes=minutes + (60 if minutes > 180 else 0))
+    ),
+    any_day,
+    st.integers(min_value=1, max_value=8 * 60),
+)
+hours = st.integers(min_value=0, max_value=8 * 30 * 4).map(lambda quarters: quarters / 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moment=working_moments, amount=hours)
+def test_hours_before_leaves_exactly_that_much_working_time(
+    moment: datetime, amount: float
+) -> None:
+    calendar = BusinessCalendar()
+    if not calendar.is_working_day(moment.date()):
+        moment = calendar.hours_after(moment, 1)
+
+    earlier = calendar.hours_before(moment, amount)
+
+    assert earlier <= moment
+    assert calendar.working_hours_between(earlier, moment) == pytest.approx(amount)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moment=receipts, amount=hours)
+def test_hours_after_spans_exactly_that_much_working_time(moment: datetime, amount: float) -> None:
+    calendar = BusinessCalendar()
+
+    later = calendar.hours_after(moment, amount)
+
+    assert later >= moment
+    assert calendar.working_hours_between(moment, later) == pytest.approx(amount)
+
+
+@settings(max_examples=200, deadline=None)
+@given(received=receipts, days=periods, rule=rules)
+def test_the_latest_extension_is_itself_a_valid_period_end(
+    received: datetime, days: int, rule: CountingRule
+) -> None:
+    calendar = BusinessCalendar()
+    deadline = calendar.due(received, days, rule)
+
+    latest, method = calendar.extension_limit(deadline.due, days, rule)
+
+    assert latest > deadline.due
+    assert calendar.is_period_end(latest, method)
+    assert calendar.is_period_end(deadline.due, deadline.method)

@@ -73,7 +73,58 @@ def test_calendar_rule_is_chosen_with_rule_option(capsys: pytest.CaptureFixture[
     )
 
     assert code == 0
-    assert out.splitlines()[0] == "2026-09-28T10:00:00+09:00"
+    # 민법 §157: the day of receipt is left out; the seventh day (Mon 09-28) ends at 24:00.
+    assert out.splitlines()[0] == "2026-09-29T00:00:00+09:00"
+    assert "counted: 2026-09-22 to the end of 2026-09-28" in out
+
+
+def test_a_working_hours_duration_before_a_due_shows_each_stretch_counted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_minwon(
+        capsys, "deadline", "--from", "2026-09-30T16:00+09:00", "--hours", "8", "--before"
+    )
+
+    assert code == 0
+    assert out.splitlines() == [
+        "2026-09-29T16:00:00+09:00",
+        "8 working hours before 2026-09-30T16:00:00+09:00",
+        "counted:",
+        "  2026-09-29 16:00–18:00 (2 h)",
+        "  2026-09-30 09:00–12:00 (3 h)",
+        "  2026-09-30 13:00–16:00 (3 h)",
+    ]
+
+
+def test_an_escalation_window_after_a_friday_breach_ends_on_wednesday_in_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_minwon(
+        capsys, "deadline", "--from", "2026-07-10T18:00+09:00", "--hours", "24", "--json"
+    )
+
+    assert code == 0
+    document = json.loads(out)
+    assert document["moment"] == "2026-07-15T18:00:00+09:00"
+    assert document["counting"] == "working"
+    assert sum(span["hours"] for span in document["counted"]) == 24
+    assert document["counted"][0]["from"] == "2026-07-13T09:00:00+09:00"
+
+
+def test_clock_hours_are_counted_when_asked_for(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_minwon(
+        capsys,
+        "deadline",
+        "--from",
+        "2026-07-10T18:00+09:00",
+        "--hours",
+        "24",
+        "--counting",
+        "clock",
+    )
+
+    assert code == 0
+    assert out.splitlines()[0] == "2026-07-11T18:00:00+09:00"
 
 
 def test_json_output_is_one_object_with_the_deadline_and_skipped_days(
@@ -118,6 +169,8 @@ def test_override_file_from_the_environment_replaces_the_shipped_one(
         (["--received", "next monday", "--days", "7"], "ISO 8601"),
         (["--received", "2026-09-21T10:00+09:00", "--days", "0"], "at least 1"),
         (["--received", "2026-09-21T10:00+09:00", "--days", "seven"], "whole number"),
+        (["--received", "2026-09-21T10:00+09:00", "--hours", "eight"], "number of hours"),
+        (["--received", "2026-09-21T10:00+09:00", "--hours", "-1"], "between 0"),
         (
             ["--received", "2026-09-21T10:00+09:00", "--days", "7", "--overrides", "/no/such.toml"],
             "/no/such.toml",

@@ -338,7 +338,7 @@ def test_checking_the_shipped_policy_succeeds_and_summarises_every_category(
     assert "result: 15 working days" in out
     assert "investigation: 3 day(s) = 24 working hours" in out
     assert "callback: until the time promised by staff" in out
-    assert "designated_officer (acts within 24 h) → director" in out
+    assert "designated_officer (acts within 24 working h) → director" in out
 
 
 @pytest.mark.usefixtures("staff_member_on_a_scratch_store")

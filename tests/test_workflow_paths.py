@@ -109,9 +109,17 @@ async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then
     assert [(e.level, e.to_role, e.to_staff, e.trigger) for e in view.escalations] == [
         (1, "designated_officer", "park.officer", "deadline")
     ]
-    await sleep_until(ts_env, view.escalations[0].at + timedelta(hours=24))
+    # The officer has 24 working hours (three working days), not a clock day.
+    first = view.escalations[0]
+    assert first.act_by is not None
+    assert first.act_by > first.at + timedelta(hours=24)
+    assert stack.complaints.calendar.working_hours_between(first.at, first.act_by) == 24
+    await sleep_until(ts_env, first.at + timedelta(hours=24))
+    assert len((await view_of(handle)).escalations) == 1
+    await sleep_until(ts_env, first.act_by)
     view = await view_of(handle)
     assert [(e.to_role, e.to_staff) for e in view.escalations][1] == ("director", "jung.director")
+    assert view.escalations[1].at >= first.act_by
     names = event_names(stack, view.case_id)
     assert names.index("CommitmentWarned") < names.index("CommitmentBreached")
     assert names.count("Escalated") == 2

@@ -608,19 +608,20 @@ class Desk:
         case whose clocks nothing runs until the reconciler restores it."""
         case, _ = await self._granted(user, code, PERMISSIONS["show"])
         if case.is_terminal:
-            return case_view(case), "ended"
+            return case_view(case, self.complaints), "ended"
         try:
             described = await self._temporal(
                 self.client.get_workflow_handle(workflow_id(case.intake_ref)).describe()
             )
         except Problem as problem:
             if problem.type.endswith("case-not-open"):
-                return case_view(case), "missing"
-            return case_view(case), "unknown"  # Temporal did not answer: the store did
+                return case_view(case, self.complaints), "missing"
+            # Temporal did not answer: the store did.
+            return case_view(case, self.complaints), "unknown"
         except RuntimeError:  # a lazily connected client that cannot reach Temporal
-            return case_view(case), "unknown"
+            return case_view(case, self.complaints), "unknown"
         status = described.status.name.lower() if described.status else "missing"
-        return case_view(case), status
+        return case_view(case, self.complaints), status
 
     async def personal_data(self, user: StaffUser, code: str, origin: str) -> PersonalData:
         """The complainant's contact and words and the staff's notes, for those the case

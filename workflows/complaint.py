@@ -79,6 +79,9 @@ RESIDENT_NOTICES: dict[str, NoticeKind] = {
 # Notices are delivered by channel (e-mail, SMS) with their own retries; runs
 # recorded before that queued a subset of them in a file.
 NOTICES_BY_CHANNEL = "notices-by-channel"
+# Escalations recorded with their `act_by` (working time) are followed by it; runs
+# recorded before kept the clock-hours window.
+WORKING_TIME_ESCALATION = "working-time-escalation"
 LEGACY_NOTICE_KINDS = ("receipt", "reminder", "breach", "escalation", "answer", "interim_reply")
 # A mail server that is down gets about ten minutes before the failure is recorded.
 NOTICE_RETRY = RetryPolicy(
@@ -240,6 +243,10 @@ class ComplaintWorkflow:
         hours = policy.escalation[last.level - 1].act_within_hours
         if hours is None:
             return None
+        if last.act_by is not None and workflow.patched(WORKING_TIME_ESCALATION):
+            # The case recorded when the level must act, counted in working time.
+            reason = f"{last.to_role} did not act within {hours:g} working hours"
+            return Alarm(last.act_by, Escalate(reason=reason, by="system", trigger="deadline"))
         reason = f"{last.to_role} did not act within {hours:g} h of the escalation"
         return Alarm(
             last.at + timedelta(hours=hours),
@@ -441,7 +448,9 @@ class ComplaintWorkflow:
                 commitment = view.commitment(action.kind)
                 if commitment is None:
                     raise ValueError(f"this case has no '{action.kind}' commitment")
-                check_interim_reply(commitment, at=now, new_due=action.new_due)
+                check_interim_reply(
+                    commitment, at=now, new_due=action.new_due, latest=commitment.extend_until
+                )
             if isinstance(action, RecordApology):
                 check_apology(action.mode, private=view.private)
             if isinstance(action, TakeMessage) and action.callback_by <= now:

@@ -123,6 +123,9 @@ class CommitmentView(_Model):
     extensions: int
     max_extensions: int
     met_at: datetime | None = None
+    # How far an interim reply may move the due (the calendar's count); views
+    # recorded before that carry none and the limit is the period in clock time.
+    extend_until: datetime | None = None
 
 
 class EscalationView(_Model):
@@ -131,6 +134,9 @@ class EscalationView(_Model):
     to_staff: str | None
     trigger: Literal["deadline", "manual"]
     at: datetime
+    # When the next level takes over (working time); None at the last level and
+    # in views recorded before it was recorded on the case.
+    act_by: datetime | None = None
 
 
 class CaseView(_Model):
@@ -256,9 +262,10 @@ class Divergence(_Model):
     workflow_id: str
     receipt_code: str | None
     # missing, terminated, failed, timed_out, completed, canceled; or, for a running
-    # workflow, no_case (nothing in the store) and case_over (the store has it ended).
+    # workflow, no_case (nothing in the store), case_closed or case_withdrawn (the
+    # store has the case ended, the workflow's own view has not).
     found: str
-    action: Literal["restored", "would restore", "held", "reported"]
+    action: Literal["restored", "would restore", "held", "replaced", "would replace", "reported"]
 
 
 class ReconcileReport(_Model):
