@@ -141,6 +141,18 @@ class NoticeActivities:
             },
             "reminder": current
             and {"label": COMMITMENT_LABELS.get(current.kind, current.kind), "due": current.due},
+            "reschedule": next(
+                (
+                    {
+                        **moved,
+                        "label": COMMITMENT_LABELS.get(moved["kind"], moved["kind"]),
+                        "days": sorted(moved["added"].items()),
+                    }
+                    for moved in reversed(case.reschedules)
+                    if moved["kind"] == notice.detail
+                ),
+                None,
+            ),
         }
 
     # `| str`: what it returned before it reported the head, the channel alone; a

@@ -12,8 +12,9 @@ cannot know yet (a 임시공휴일 announced late) and its own closure days.
 from __future__ import annotations
 
 import functools
+import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -100,6 +101,9 @@ def to_seoul(moment: datetime) -> datetime:
     return moment.astimezone(SEOUL)
 
 
+HolidaySource = Callable[[int], Mapping[date, str]]
+
+
 @functools.cache
 def _public_holidays(year: int) -> Mapping[date, str]:
     # Built on first use of a year, never at import: the table costs time and
@@ -119,9 +123,12 @@ class BusinessCalendar:
         self,
         extra_holidays: Mapping[date, str] | None = None,
         closures: Mapping[date, str] | None = None,
+        public_holidays: HolidaySource | None = None,
     ) -> None:
         self._extra_holidays: Mapping[date, str] = MappingProxyType(dict(extra_holidays or {}))
         self._closures: Mapping[date, str] = MappingProxyType(dict(closures or {}))
+        # The `holidays` package by default; another release (or a test's) may stand in.
+        self._public_holidays: HolidaySource = public_holidays or _public_holidays
 
     def __repr__(self) -> str:
         return (
@@ -138,7 +145,9 @@ class BusinessCalendar:
         return self._closures
 
     @classmethod
-    def from_override_file(cls, path: str | Path) -> BusinessCalendar:
+    def from_override_file(
+        cls, path: str | Path, public_holidays: HolidaySource | None = None
+    ) -> BusinessCalendar:
         """A calendar with the holidays and closures listed in a TOML override file."""
         path = Path(path)
         try:
@@ -159,13 +168,17 @@ class BusinessCalendar:
             )
         extra_holidays = _read_override_section(path, document, "holiday")
         closures = _read_override_section(path, document, "closure")
-        return cls(extra_holidays=extra_holidays, closures=closures)
+        return cls(
+            extra_holidays=extra_holidays, closures=closures, public_holidays=public_holidays
+        )
 
     def with_extra_holiday(self, day: date, name: str) -> BusinessCalendar:
         """A copy of this calendar in which `day` is also a holiday."""
         extra = dict(self._extra_holidays)
         extra[day] = _join_reasons(extra.get(day), name)
-        return BusinessCalendar(extra_holidays=extra, closures=self._closures)
+        return BusinessCalendar(
+            extra_holidays=extra, closures=self._closures, public_holidays=self._public_holidays
+        )
 
     def non_working_reason(self, day: date) -> str | None:
         """Why `day` is not counted, or None for a working day.
@@ -176,7 +189,7 @@ class BusinessCalendar:
         reasons = [
             reason
             for reason in (
-                _public_holidays(day.year).get(day),
+                self._public_holidays(day.year).get(day),
                 self._extra_holidays.get(day),
                 self._closures.get(day),
             )
@@ -188,6 +201,16 @@ class BusinessCalendar:
 
     def is_working_day(self, day: date) -> bool:
         return self.non_working_reason(day) is None
+
+    def days_off(self, first: date, last: date) -> dict[date, str]:
+        """Every day from `first` to `last` not counted for a reason other than being
+        a Saturday or a Sunday: what tells one calendar from another."""
+        return {
+            day: reason
+            for day in _days_between(first, last)
+            if (reason := self.non_working_reason(day)) is not None
+            and reason != _WEEKEND_REASONS.get(day.weekday())
+        }
 
     def due(self, received: datetime, days: int, rule: CountingRule = "business") -> Deadline:
         """When a commitment of `days` days, made at `received`, falls due."""
@@ -294,6 +317,13 @@ class BusinessCalendar:
                     return counting_to - remaining
                 remaining -= available
         raise CalendarError(f"no working time within {MAX_SEARCH_DAYS} days before {moment}")
+
+    @staticmethod
+    def counting_method(days: int, rule: CountingRule) -> CountingMethod:
+        """How a period of `days` days is counted under `rule`."""
+        if rule == "calendar":
+            return "calendar_days"
+        return "working_hours" if days <= LONGEST_PERIOD_COUNTED_IN_HOURS else "working_days"
 
     def extension_limit(self, due: datetime, days: int, rule: str) -> tuple[datetime, str]:
         """How far an extension of a commitment of `days` days, now due at `due`, may
@@ -454,3 +484,44 @@ def _read_override_section(
             raise OverrideFileError(f"{where}: {day} is already listed as [[{section}]]")
         found[day] = name.strip()
     return found
+
+
+class CalendarFile:
+    """The calendar of an override file, read again whenever the file changes.
+
+    Every process that counts deadlines holds one, so a 임시공휴일 added to the
+    file is counted by all of them without a restart. A file that has become
+    unreadable or invalid keeps the last good calendar (`error` says why): a typo
+    must not stop every clock.
+    """
+
+    def __init__(self, path: str | Path, public_holidays: HolidaySource | None = None) -> None:
+        self.path = Path(path)
+        self._public_holidays = public_holidays
+        self._stamp = self._stat()
+        self._calendar = BusinessCalendar.from_override_file(self.path, public_holidays)
+        self.error: str | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size, found.st_ino)
+
+    def current(self) -> BusinessCalendar:
+        """The calendar as the file now says (one `stat` when nothing changed)."""
+        stamp = self._stat()
+        if stamp != self._stamp:
+            self.reload(stamp)
+        return self._calendar
+
+    def reload(self, stamp: tuple[int, int, int] | None = None) -> BusinessCalendar:
+        """Read the file now; keep the last good calendar if it cannot be read."""
+        try:
+            self._calendar = BusinessCalendar.from_override_file(self.path, self._public_holidays)
+            self.error = None
+        except CalendarError as error:
+            self.error = str(error)
+        self._stamp = self._stat() if stamp is None else stamp
+        return self._calendar

@@ -400,6 +400,24 @@ class Breach(Action):
         case.breach(kind=self.kind, at=run.at, command_id=run.command_id)
 
 
+class Recount(Action):
+    """The calendar changed: count the case's open commitments again."""
+
+    doc: ClassVar[str] = "count open commitments again after a calendar change"
+    rule: ClassVar[Rule] = _rule("reschedule")
+    internal: ClassVar[bool] = True
+    actor_field: ClassVar[str | None] = None
+    type: Literal["recount"] = "recount"
+    # The days off the change added and removed (ISO date → reason).
+    added: dict[str, str] = Field(default_factory=dict)
+    removed: dict[str, str] = Field(default_factory=dict)
+
+    def apply(self, case: Complaint, run: Run) -> None:
+        run.service.recount(
+            case, added=self.added, removed=self.removed, at=run.at, command_id=run.command_id
+        )
+
+
 class RecordNoticeFailed(Action):
     """Recorded by the workflow when a notice ran out of retries."""
 
@@ -440,6 +458,7 @@ AnyAction = Annotated[
     | AddNote
     | Warn
     | Breach
+    | Recount
     | RecordNoticeFailed,
     Field(discriminator="type"),
 ]

@@ -400,6 +400,7 @@ class Complaint(ChainedAggregate):
         self.commitments: dict[str, Commitment] = {}
         self.escalations: list[Escalation] = []
         self.interim_replies: list[dict[str, Any]] = []
+        self.reschedules: list[dict[str, Any]] = []
         self.investigation: Literal["none", "open", "concluded"] = "none"
         self.fault_confirmed: bool | None = None
         self.finding: str | None = None
@@ -711,6 +712,57 @@ class Complaint(ChainedAggregate):
             warn_at=warn_at if warn_at is not None else new_due - (current.due - current.warn_at),
             warned=False,
             extensions=current.extensions + 1,
+        )
+        self.command_ids.add(command_id)
+
+    def reschedule(
+        self,
+        *,
+        kind: str,
+        new_due: datetime,
+        warn_at: datetime,
+        added: dict[str, str],
+        removed: dict[str, str],
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """The calendar changed under an open commitment: its due moves to `new_due`
+        (counted again by `Complaints.recount`); `added` and `removed` are the days
+        off that changed within its period (ISO date → reason)."""
+        if self.already_done(command_id):
+            return
+        self._check("reschedule")
+        commitment = self._open_commitment(kind)
+        new_due = to_seoul(new_due)
+        if new_due == commitment.due:
+            return
+        self._commitment_rescheduled(
+            kind=kind,
+            previous_due=commitment.due,
+            new_due=new_due,
+            warn_at=min(to_seoul(warn_at), new_due),
+            added=dict(added),
+            removed=dict(removed),
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("CommitmentRescheduled")
+    def _commitment_rescheduled(
+        self,
+        kind: str,
+        previous_due: datetime,
+        new_due: datetime,
+        warn_at: datetime,
+        added: dict[str, str],
+        removed: dict[str, str],
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        current = self.commitments[kind]
+        self.commitments[kind] = replace(current, due=new_due, warn_at=warn_at)
+        self.reschedules.append(
+            {"kind": kind, "previous_due": previous_due, "new_due": new_due, "added": added}
         )
         self.command_ids.add(command_id)
 

@@ -148,6 +148,9 @@ class Policy(_Strict):
     escalation: Escalation
     retention: Retention
     linked_complaint_category: str = "late_reply"
+    # A calendar change (a closure cancelled) moves open dues earlier only if this
+    # says so: a resident who was told a date keeps it.
+    recount_earlier: bool = False
     # After closing, a case still takes an announcement, a rating or a reopening.
     keep_open_after_close_days: Annotated[int, Field(ge=0, le=365)] = 30
 

@@ -24,7 +24,14 @@ from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
-from domain.calendar import COUNTING_RULES, BusinessCalendar, HourCounting, to_seoul
+from domain.calendar import (
+    COUNTING_RULES,
+    BusinessCalendar,
+    CalendarFile,
+    HourCounting,
+    to_seoul,
+)
+from domain.calendar_record import CalendarChange, CalendarRecord
 from domain.chain import BrokenLink, verify_chain
 from domain.commands import Action, Run
 from domain.complaint import Commitment, Complaint, ComplaintError, DueOutsideWorkingTimeError
@@ -44,6 +51,7 @@ from privacy.mapper import PersonalDataMapper
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
 
 CONFLICT_RETRIES = 10
+RECEIVED_TOPIC = f"{Complaint.__module__}:{Complaint.__qualname__}.Received"
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -57,6 +65,15 @@ _PERIOD_ENDS = {
     "working_hours": "inside working time (09:00–12:00, 13:00–18:00 on a working day)",
     "calendar_days": "the end of a day that is not a Saturday or a holiday (24:00)",
 }
+
+
+@dataclass(frozen=True)
+class CalendarFollowed:
+    """What `Complaints.follow_calendar` found."""
+
+    change: CalendarChange | None  # to recount: new, or left by a pass cut short
+    new: bool
+    started: bool  # the record begins now: every open case is looked at
 
 
 @dataclass(frozen=True)
@@ -140,9 +157,11 @@ class Complaints(Application[uuid.UUID]):
         settings = {name: self.env.get(name) or "" for name in (POLICY_ENV, OVERRIDES_ENV)}
         source = policy_path(settings)
         self.policy = policy or load_policy(source)
-        self.calendar = calendar or BusinessCalendar.from_override_file(
-            overrides_path(self.policy, source, settings)
-        )
+        # A calendar given is fixed; else the override file's, read again when it changes.
+        self._calendar_file: CalendarFile | None = None
+        self._fixed_calendar = calendar
+        if calendar is None:
+            self._calendar_file = CalendarFile(overrides_path(self.policy, source, settings))
         # The roster lives in this store as events, seeded from the file on first use.
         self.roster: RosterReader = roster or StoredRoster(
             self, seed_file=self.env.get(ROSTER_ENV) or DEFAULT_ROSTER_PATH
@@ -150,6 +169,30 @@ class Complaints(Application[uuid.UUID]):
         self.keys = PersonKeys(self.recorder)
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The calendar deadlines are counted with now."""
+        if self._calendar_file is not None:
+            return self._calendar_file.current()
+        assert self._fixed_calendar is not None
+        return self._fixed_calendar
+
+    def use_calendar(self, calendar: BusinessCalendar) -> None:
+        """Count with `calendar` from now on (another holiday source, a test's)."""
+        self._calendar_file, self._fixed_calendar = None, calendar
+
+    @property
+    def calendar_source(self) -> str:
+        """Where the calendar comes from, as recorded with its changes."""
+        if self._calendar_file is not None:
+            return str(self._calendar_file.path)
+        return "given"
+
+    @property
+    def calendar_error(self) -> str | None:
+        """Why the override file was not read the last time it changed, if it was not."""
+        return self._calendar_file.error if self._calendar_file is not None else None
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         # Personal fields are sealed per person; the key store joins once the
@@ -368,6 +411,100 @@ class Complaints(Application[uuid.UUID]):
         if case.investigated:
             case.open_investigation(by=by, at=at, command_id=f"{command_id}:investigate")
 
+    # -- the calendar changing under open cases -------------------------------------
+
+    def follow_calendar(self, at: datetime) -> CalendarFollowed:
+        """Record what the calendar now changes in the days off, if anything: the
+        change whose recount is due (this one, or one an earlier pass did not
+        finish), whether it is new, and whether this started the record (cases
+        filed before it was kept were counted by an unknown calendar)."""
+        for _ in range(CONFLICT_RETRIES):
+            record = self._calendar_record()
+            started = record is None
+            if record is None:
+                record = CalendarRecord.start(self.calendar, self.calendar_source, at)
+                change = None
+            else:
+                change = record.follow(self.calendar, self.calendar_source, at)
+            try:
+                self.save(record)
+            except IntegrityError:
+                continue  # another process recorded it first: look again
+            if change is not None:
+                return CalendarFollowed(change, new=True, started=False)
+            pending = record.latest_change if record.needs_recount else None
+            return CalendarFollowed(pending, new=False, started=started)
+        raise IntegrityError("the calendar record kept changing")
+
+    def calendar_recounted(self, number: int, at: datetime) -> None:
+        """Every open case was recounted after change `number`."""
+        self._retrying(
+            lambda: self.repository.get(CalendarRecord.create_id()),
+            lambda record: record.mark_recounted(number, at),
+            "the calendar record",
+        )
+
+    def _calendar_record(self) -> CalendarRecord | None:
+        try:
+            record: CalendarRecord = self.repository.get(CalendarRecord.create_id())
+        except AggregateNotFoundError:
+            return None
+        return record
+
+    def recount_moves(self, case: Complaint) -> list[tuple[Commitment, datetime, datetime]]:
+        """Each open commitment whose due the calendar now puts elsewhere: (commitment,
+        new due, new warning). A period is counted again from its start; a date set
+        by an interim reply stays unless it is no longer the end of a working
+        period, then it moves to the next one. A due never moves earlier unless the
+        policy says so (`recount_earlier`): a resident told a date keeps it."""
+        calendar = self.calendar
+        moves = []
+        for commitment in case.open_commitments():
+            if commitment.days is None or commitment.rule not in COUNTING_RULES:
+                continue  # a promised callback: the time promised is the time
+            method = calendar.counting_method(commitment.days, commitment.rule)
+            if commitment.extensions == 0:
+                due = calendar.due(commitment.started_at, commitment.days, commitment.rule).due
+            elif calendar.is_period_end(commitment.due, method):
+                continue
+            else:
+                due = calendar.period_ends_around(commitment.due, method)[1]
+            if due == commitment.due or (due < commitment.due and not self.policy.recount_earlier):
+                continue
+            if commitment.warn_hours is None:
+                warn_at = due - (commitment.due - commitment.warn_at)
+            else:
+                counting: HourCounting = (
+                    "working" if commitment.warn_counting == "working" else "clock"
+                )
+                warn_at = calendar.hours_before(due, commitment.warn_hours, counting)
+            moves.append((commitment, due, warn_at))
+        return moves
+
+    def recount(
+        self,
+        case: Complaint,
+        *,
+        added: dict[str, str],
+        removed: dict[str, str],
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """Move each open commitment the calendar now puts elsewhere (`recount_moves`),
+        naming the changed days off (`added`, `removed`) that fall in its period."""
+        for commitment, due, warn_at in self.recount_moves(case):
+            first = commitment.started_at.date().isoformat()
+            last = max(commitment.due, due).date().isoformat()
+            case.reschedule(
+                kind=commitment.kind,
+                new_due=due,
+                warn_at=warn_at,
+                added={d: r for d, r in added.items() if first <= d <= last},
+                removed={d: r for d, r in removed.items() if first <= d <= last},
+                at=at,
+                command_id=f"{command_id}:{commitment.kind}",
+            )
+
     def escalation_target(self, case: Complaint, at: datetime) -> EscalationTarget:
         """The next role up the policy's chain, its holder on the day, the chain's
         length, and by when that level must act before the next one takes over."""
@@ -500,6 +637,21 @@ class Complaints(Application[uuid.UUID]):
 
     def find_by_receipt(self, code: str) -> Complaint:
         return self.get_case(self.case_id_for_receipt(code))
+
+    def open_cases(self, page: int = 500) -> Iterator[Complaint]:
+        """Every case neither closed nor withdrawn, in the order they were received."""
+        start: int | None = None
+        while True:
+            notifications = self.recorder.select_notifications(
+                start, page, topics=[RECEIVED_TOPIC], inclusive_of_start=start is None
+            )
+            for notification in notifications:
+                case = self.get_case(uuid.UUID(str(notification.originator_id)))
+                if not case.is_terminal:
+                    yield case
+            if len(notifications) < page:
+                return
+            start = notifications[-1].id
 
     def history(self, case_id: uuid.UUID) -> list[Any]:
         with self.keys.one_reading():

@@ -26,6 +26,7 @@ from projections.base import (
     CommitmentBreached,
     CommitmentExtended,
     CommitmentMet,
+    CommitmentRescheduled,
     CommitmentStarted,
     Escalated,
     Reassigned,
@@ -273,7 +274,8 @@ class CaseBoardProjection(Projection[CaseBoardView]):
         self.view.clock_started(tracking, case=case_id(event), kind=event.kind, due=event.due)
 
     @process_event.register(CommitmentExtended)
-    def commitment_extended(self, event: Any, tracking: Tracking) -> None:
+    @process_event.register(CommitmentRescheduled)
+    def commitment_moved(self, event: Any, tracking: Tracking) -> None:
         self.view.clock_moved(tracking, case=case_id(event), kind=event.kind, due=event.new_due)
 
     @process_event.register(CommitmentBreached)

@@ -33,6 +33,7 @@ from projections.base import (
     CommitmentBreached,
     CommitmentExtended,
     CommitmentMet,
+    CommitmentRescheduled,
     CommitmentStarted,
     Table,
     View,
@@ -116,15 +117,17 @@ class SlaReportView(View):
             )
 
     def commitment_extended(
-        self, tracking: Tracking, *, case: str, kind: str, due: datetime
+        self, tracking: Tracking, *, case: str, kind: str, due: datetime, extended: bool = True
     ) -> None:
+        """The due moved: by an interim reply (`extended`), or by the calendar."""
         with self._writing(tracking) as tx:
             tx.execute(
-                "UPDATE {sla_commitments} SET due = :due, extensions = extensions + 1 "
+                "UPDATE {sla_commitments} SET due = :due, extensions = extensions + :counted "
                 f"WHERE {_LATEST}",
                 case=case,
                 kind=kind,
                 due=due,
+                counted=1 if extended else 0,
             )
 
     def commitment_breached(self, tracking: Tracking, *, case: str, kind: str) -> None:
@@ -276,9 +279,14 @@ class SlaReportProjection(Projection[SlaReportView]):
         )
 
     @process_event.register(CommitmentExtended)
-    def commitment_extended(self, event: Any, tracking: Tracking) -> None:
+    @process_event.register(CommitmentRescheduled)
+    def commitment_moved(self, event: Any, tracking: Tracking) -> None:
         self.view.commitment_extended(
-            tracking, case=case_id(event), kind=event.kind, due=event.new_due
+            tracking,
+            case=case_id(event),
+            kind=event.kind,
+            due=event.new_due,
+            extended=isinstance(event, CommitmentExtended),
         )
 
     @process_event.register(CommitmentBreached)

@@ -85,12 +85,15 @@ async def running_stack(
     max_cached_workflows: int = 100,
     history_limit: int = 5_000,
     channels: Channels | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
-    """A worker with the real activities on its own task queue and SQLite file."""
+    """A worker with the real activities on its own task queue and SQLite file;
+    `env` adds settings (a calendar override file)."""
     complaints = Complaints(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(folder / "events.db"),
+            **(env or {}),
         }
     )
     task_queue = f"minwon-test-{uuid.uuid4().hex[:8]}"

@@ -37,7 +37,7 @@ from workflows.actor_proof import ActorSeal, default_seal
 from workflows.client import workflow_id
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import AddNote, Answer, CaseView
+from workflows.models import AddNote, Answer, CaseView, Recount
 
 pytestmark = pytest.mark.temporal
 
@@ -170,6 +170,49 @@ def test_a_raw_update_without_the_payload_key_is_refused_and_records_nothing(
     assert "not sealed" in str(getattr(refused, "cause", None) or refused)
     assert names(web, case["receipt_code"]) == before
     assert "Answered" not in names(web, case["receipt_code"])
+
+
+def test_a_raw_recount_without_the_payload_key_is_refused_and_records_nothing(
+    web: WebStack,
+) -> None:
+    case = file_case(web)
+    before = names(web, case["receipt_code"])
+
+    async def attack() -> BaseException:
+        client = await raw_client(web, sealed=False)
+        handle = client.get_workflow_handle(_workflow_id_of(web, case))
+        try:
+            await handle.execute_update("recount", {"type": "recount"})
+        except (WorkflowUpdateFailedError, RPCError) as refused:
+            return refused
+        raise AssertionError("the unsealed recount was accepted")
+
+    refused = web.run(attack())
+    assert "not sealed" in str(getattr(refused, "cause", None) or refused)
+    assert names(web, case["receipt_code"]) == before
+
+
+def test_a_recount_with_the_payload_key_cannot_move_a_due_the_calendar_does_not_move(
+    web: WebStack,
+) -> None:
+    """An insider with the payload key claims a day off the calendar does not have."""
+    case = file_case(web)
+    code = case["receipt_code"]
+    due_before = web.complaints.get_case(uuid.UUID(case["case_id"])).commitments["reply"].due
+
+    async def attack() -> CaseView:
+        client = await raw_client(web, sealed=True)
+        handle = client.get_workflow_handle(_workflow_id_of(web, case), result_type=CaseView)
+        claimed = Recount(added={due_before.date().isoformat(): "임시공휴일"})
+        view: CaseView = await handle.execute_update(ComplaintWorkflow.recount, claimed)
+        return view
+
+    view = web.run(attack())
+    assert view.commitment("reply").due == due_before
+    assert "CommitmentRescheduled" not in names(web, code)
+    assert web.complaints.get_case(uuid.UUID(case["case_id"])).commitments["reply"].due == (
+        due_before
+    )
 
 
 def _workflow_id_of(web: WebStack, case: dict[str, Any]) -> str:

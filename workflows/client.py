@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.actor_proof import ActorSeal, default_seal
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import CONTINUING, ComplaintWorkflow
-from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput
+from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput, Recount
 from workflows.search import RECEIPT
 
 # A case's workflow id is this and its intake reference, for good.
@@ -141,15 +141,28 @@ async def act(
     actions for a moment, so that those in flight can finish; such an action is
     sent again, and lands on the new run, for up to `patience` seconds.
     """
-    deadline = time.monotonic() + patience
     update_id = update_id or str(uuid.uuid4())
     signed = (seal or default_seal()).sign(handle.id, update_id, action)
+    return await _landing(
+        lambda: handle.execute_update(ComplaintWorkflow.act, signed, id=update_id), patience
+    )
+
+
+async def recount(
+    handle: WorkflowHandle[Any, Any], action: Recount, *, patience: float = 60.0
+) -> CaseView:
+    """Have a case count its open commitments again after a calendar change."""
+    return await _landing(
+        lambda: handle.execute_update(ComplaintWorkflow.recount, action), patience
+    )
+
+
+async def _landing(send: Callable[[], Awaitable[CaseView]], patience: float) -> CaseView:
+    """Send an update again while the case moves to a new run, for up to `patience` s."""
+    deadline = time.monotonic() + patience
     while True:
         try:
-            view: CaseView = await handle.execute_update(
-                ComplaintWorkflow.act, signed, id=update_id
-            )
-            return view
+            return await send()
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             moving = isinstance(cause, ApplicationError) and cause.type == CONTINUING

@@ -7,6 +7,9 @@ interim_reply, answer, finding, apology, corrective_action, announce, reopen,
 withdraw, close, escalate, rate), validated against the live case before it
 is accepted into history, then recorded by an activity; returns the new view.
 Update `registered()`: waits until the case is recorded; returns its view.
+Update `recount(Recount)`: the calendar changed (sent by the calendar watch): the
+case's open commitments are counted again, the timers follow, and the resident
+hears of every due that moved later.
 Query `status()`: the live `CaseView`.
 
 The facts live in the event store; this workflow keeps only the process: which
@@ -54,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeKind,
         RecordApology,
         RecordNoticeFailed,
+        Recount,
         SendInterimReply,
         TakeMessage,
         Warn,
@@ -406,6 +410,31 @@ class ComplaintWorkflow:
         if to_resident:
             await self._notify(view, to_resident, "resident")
         return view
+
+    @workflow.update
+    async def recount(self, action: Recount) -> CaseView:
+        await workflow.wait_condition(lambda: self._view is not None)
+        before = {c.kind: c.due for c in self._current.commitments if c.status == "open"}
+        view = await self._apply(action)
+        for commitment in view.commitments:
+            previous = before.get(commitment.kind)
+            if commitment.status == "open" and previous is not None and commitment.due > previous:
+                await self._notify(view, "rescheduled", "resident", commitment.kind)
+        return view
+
+    @recount.validator
+    def _validate_recount(self, action: Recount) -> None:
+        reason = unsealed_reason(action)
+        if reason is not None:
+            raise ApplicationError(f"refused: {reason}", type="UnsealedPayload", non_retryable=True)
+        if not isinstance(action, Recount):
+            raise ValueError(f"a recount is required, not {action!r:.40}")
+        if self._draining:
+            raise ApplicationError(
+                "the case is moving to a new run; send the recount again", type=CONTINUING
+            )
+        if self._view is not None and self._view.is_terminal:
+            raise ValueError(f"case {self._view.receipt_code} has ended: nothing to recount")
 
     @act.validator
     def _validate(self, action: AnyAction) -> None:

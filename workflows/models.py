@@ -34,6 +34,7 @@ from domain.commands import (
     RecordCorrectiveAction,
     RecordFinding,
     RecordNoticeFailed,
+    Recount,
     Reopen,
     SendInterimReply,
     ShortText,
@@ -65,6 +66,7 @@ __all__ = [
     "RecordCorrectiveAction",
     "RecordFinding",
     "RecordNoticeFailed",
+    "Recount",
     "Reopen",
     "SendInterimReply",
     "ShortText",
@@ -196,6 +198,7 @@ NoticeKind = Literal[
     "escalation",
     "answer",
     "interim_reply",
+    "rescheduled",
     "investigation_result",
     "apology",
 ]
@@ -237,6 +240,30 @@ class WorkflowPolicy(_Model):
     keep_open_after_close_days: int
     # Continue as new past this many history events, well before Temporal's limits.
     history_limit: int = 5_000
+
+
+class FollowCalendar(_Model):
+    """A pass of the calendar watch: `everything` looks at every open case even when
+    the calendar did not change; `dry_run` records nothing."""
+
+    everything: bool = False
+    dry_run: bool = False
+
+
+class Moved(_Model):
+    receipt_code: str
+    kind: str
+    previous_due: datetime
+    new_due: datetime
+
+
+class CalendarReport(_Model):
+    """What a pass of the calendar watch found and moved."""
+
+    at: datetime
+    change: int | None  # the calendar change recounted, if any
+    moved: list[Moved]
+    error: str | None = None  # the override file could not be read: the last good one counts
 
 
 class SweepInput(_Model):
