@@ -80,6 +80,7 @@ def case_view(case: Complaint, complaints: Complaints | None = None) -> CaseView
                 warned=c.warned,
                 extensions=c.extensions,
                 max_extensions=c.max_extensions,
+                max_consented_extensions=c.max_consented_extensions,
                 met_at=c.met_at,
                 extend_until=extend_until(c),
             )

@@ -277,14 +277,18 @@ def describe(view: dict[str, Any], *, filed: bool = False) -> str:
     for c in view["commitments"]:
         extra = f", extended {c['extensions']}/{c['max_extensions']}" if c["max_extensions"] else ""
         kept = f", kept {_at(c['met_at'])}" if c["met_at"] else ""
+        if c.get("extend_until"):
+            extra += f", may be extended to {_at(c['extend_until'])}"
         lines.append(
             f"  {c['kind']:<13} {c['status']:<9} due {_at(c['due'])}  "
             f"(warn {_at(c['warn_at'])}{extra}{kept})"
         )
     for e in view["escalations"]:
         who = e["to_staff"] or "no holder on the roster"
+        act_by = f", acts by {_at(e['act_by'])}" if e.get("act_by") else ""
         lines.append(
-            f"  escalated #{e['level']} to {e['to_role']} ({who}) {_at(e['at'])} [{e['trigger']}]"
+            f"  escalated #{e['level']} to {e['to_role']} ({who}) {_at(e['at'])} "
+            f"[{e['trigger']}]{act_by}"
         )
     if view["investigation"] != "none":
         fault = {None: "", True: ", fault confirmed", False: ", no fault"}[view["fault_confirmed"]]

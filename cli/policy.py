@@ -62,6 +62,8 @@ def summarise(policy: Policy, source: str) -> str:
             extra = (
                 f", up to {rule.max_extensions} interim extension(s)" if rule.max_extensions else ""
             )
+            if rule.max_extensions_with_consent:
+                extra += f" and {rule.max_extensions_with_consent} more with consent"
             lines.append(
                 f"    {rule.kind}: {_period(rule)}, warn "
                 f"{rule.warn_before_hours:g} {_HOURS[rule.warn_counting]} before{extra}"

@@ -181,11 +181,16 @@ class SendInterimReply(Action):
     kind: PolicyName = Field(default="reply", description="the commitment it extends")
     reason: ShortText = Field(description="why it takes longer")
     new_due: AwareDatetime = Field(description="when to expect the answer")
+    consent: Literal["phone", "writing"] | None = Field(
+        default=None,
+        description="how the resident agreed to a further extension (needed past the first)",
+    )
     by: StaffId
 
     def apply(self, case: Complaint, run: Run) -> None:
         run.service.send_interim_reply(
             case,
+            consent=self.consent,
             kind=self.kind,
             reason=self.reason,
             new_due=self.new_due,

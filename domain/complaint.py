@@ -29,6 +29,8 @@ CorrectiveKind = Literal["warning", "training"]
 EscalationTrigger = Literal["deadline", "manual"]
 APOLOGY_MODES: tuple[ApologyMode, ...] = ("in_person", "phone", "public")
 CORRECTIVE_KINDS: tuple[CorrectiveKind, ...] = ("warning", "training")
+ConsentMode = Literal["phone", "writing"]
+CONSENT_MODES: tuple[ConsentMode, ...] = ("phone", "writing")
 
 # Fixed namespace: the same intake reference always names the same case.
 CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
@@ -89,6 +91,10 @@ class DueOutsideWorkingTimeError(ComplaintError):
     """A new due date where the period cannot end (the evening, a holiday)."""
 
 
+class ConsentRequiredError(ComplaintError):
+    """A further extension without the resident's recorded consent."""
+
+
 class ExtensionLimitError(ComplaintError):
     pass
 
@@ -138,6 +144,9 @@ class Commitment:
     # ("working" hours; commitments recorded before that rule warned in "clock" hours).
     warn_hours: float | None = None
     warn_counting: str = "clock"
+    # Further extensions allowed with the resident's consent (시행령: once more,
+    # within the same limit); none for commitments recorded before.
+    max_consented_extensions: int = 0
     status: Literal["open", "met", "breached", "cancelled"] = "open"
     warned: bool = False
     met_at: datetime | None = None
@@ -191,6 +200,8 @@ class CommitmentTerms(Protocol):
     def extensions(self) -> int: ...
     @property
     def max_extensions(self) -> int: ...
+    @property
+    def max_consented_extensions(self) -> int: ...
 
 
 def check_interim_reply(
@@ -199,8 +210,12 @@ def check_interim_reply(
     at: datetime,
     new_due: datetime,
     latest: datetime | None = None,
+    consent: str | None = None,
 ) -> None:
     """An interim reply comes before the deadline, to a later date, within the limits.
+
+    Past `max_extensions`, a further extension needs the resident's `consent` (how
+    it was given: "phone" or "writing"), up to `max_consented_extensions` more.
 
     `latest` is how far the extension may reach, counted by the calendar as the
     original period was (`Complaints.extension_limit`); without it, the limit is
@@ -219,11 +234,20 @@ def check_interim_reply(
             "the new expected date must be after the current deadline "
             f"({commitment.due.isoformat()})"
         )
+    if consent is not None and consent not in CONSENT_MODES:
+        raise InvalidValueError(f"consent must be one of {', '.join(CONSENT_MODES)}")
     if commitment.extensions >= commitment.max_extensions:
-        raise ExtensionLimitError(
-            f"the '{commitment.kind}' commitment may be extended "
-            f"{commitment.max_extensions} time(s); that limit is reached"
-        )
+        with_consent = commitment.max_extensions + commitment.max_consented_extensions
+        if commitment.extensions >= with_consent:
+            raise ExtensionLimitError(
+                f"the '{commitment.kind}' commitment may be extended "
+                f"{with_consent} time(s); that limit is reached"
+            )
+        if consent is None:
+            raise ConsentRequiredError(
+                f"the '{commitment.kind}' commitment was extended {commitment.extensions} "
+                "time(s): one more needs the resident's consent (consent: phone or writing)"
+            )
     if latest is None:
         latest = commitment.due + (commitment.original_due - commitment.started_at)
     if new_due > latest:
@@ -557,6 +581,7 @@ class Complaint(ChainedAggregate):
         command_id: str,
         warn_hours: float | None = None,
         warn_counting: str = "clock",
+        max_consented_extensions: int = 0,
     ) -> None:
         """Start a clock; `due` was computed by the calendar under `rule`, `warn_at`
         `warn_hours` before it, counted in `warn_counting` hours."""
@@ -579,6 +604,7 @@ class Complaint(ChainedAggregate):
             command_id=command_id,
             warn_hours=warn_hours,
             warn_counting=warn_counting,
+            max_consented_extensions=max_consented_extensions,
         )
 
     @event("CommitmentStarted")
@@ -595,6 +621,7 @@ class Complaint(ChainedAggregate):
         # Events recorded before warnings counted working time carry neither.
         warn_hours: float | None = None,
         warn_counting: str = "clock",
+        max_consented_extensions: int = 0,
     ) -> None:
         self.commitments[kind] = Commitment(
             kind=kind,
@@ -607,6 +634,7 @@ class Complaint(ChainedAggregate):
             max_extensions=max_extensions,
             warn_hours=warn_hours,
             warn_counting=warn_counting,
+            max_consented_extensions=max_consented_extensions,
         )
         self.command_ids.add(command_id)
 
@@ -658,6 +686,7 @@ class Complaint(ChainedAggregate):
         latest: datetime | None = None,
         limit_rule: str | None = None,
         warn_at: datetime | None = None,
+        consent: str | None = None,
     ) -> None:
         """중간회신: tell the resident why it takes longer and when to expect the answer.
 
@@ -670,9 +699,15 @@ class Complaint(ChainedAggregate):
         commitment = self._commitment(kind)
         at, new_due = to_seoul(at), to_seoul(new_due)
         _text(reason, "reason for the delay")
-        check_interim_reply(commitment, at=at, new_due=new_due, latest=latest)
+        check_interim_reply(commitment, at=at, new_due=new_due, latest=latest, consent=consent)
         self._interim_reply_sent(
-            kind=kind, reason=reason, new_due=new_due, by=by, at=at, command_id=command_id
+            kind=kind,
+            reason=reason,
+            new_due=new_due,
+            by=by,
+            at=at,
+            command_id=command_id,
+            consent=consent,
         )
         self._commitment_extended(
             kind=kind,
@@ -686,10 +721,25 @@ class Complaint(ChainedAggregate):
 
     @event("InterimReplySent")
     def _interim_reply_sent(
-        self, kind: str, reason: str, new_due: datetime, by: str, at: datetime, command_id: str
+        self,
+        kind: str,
+        reason: str,
+        new_due: datetime,
+        by: str,
+        at: datetime,
+        command_id: str,
+        # How the resident agreed to a further extension; none before that rule.
+        consent: str | None = None,
     ) -> None:
         self.interim_replies.append(
-            {"kind": kind, "reason": reason, "new_due": new_due, "by": by, "at": at}
+            {
+                "kind": kind,
+                "reason": reason,
+                "new_due": new_due,
+                "by": by,
+                "at": at,
+                "consent": consent,
+            }
         )
 
     @event("CommitmentExtended")

@@ -63,6 +63,9 @@ class CommitmentRule(_Strict):
     # Every duration in the policy is working time unless it says otherwise.
     warn_counting: HourCounting = "working"
     max_extensions: Annotated[int, Field(ge=0, le=10)] = 0
+    # Further extensions with the resident's consent (민원 처리에 관한 법률 시행령:
+    # once more, within the same limit).
+    max_extensions_with_consent: Annotated[int, Field(ge=0, le=10)] = 0
     charter: str = ""
 
     @model_validator(mode="after")
@@ -71,7 +74,7 @@ class CommitmentRule(_Strict):
             raise ValueError("a commitment promised by staff takes no 'days'")
         if not self.promised_by_staff and self.days is None:
             raise ValueError("'days' is required unless 'promised_by_staff = true'")
-        if self.promised_by_staff and self.max_extensions:
+        if self.promised_by_staff and (self.max_extensions or self.max_extensions_with_consent):
             raise ValueError("a promised callback cannot be extended")
         return self
 

@@ -273,6 +273,7 @@ class Complaints(Application[uuid.UUID]):
                 command_id=f"{prefix}:start:{rule.kind}",
                 warn_hours=rule.warn_before_hours,
                 warn_counting=rule.warn_counting,
+                max_consented_extensions=rule.max_extensions_with_consent,
             )
 
     # -- commands -------------------------------------------------------------------
@@ -370,6 +371,7 @@ class Complaints(Application[uuid.UUID]):
         by: str,
         at: datetime,
         command_id: str,
+        consent: str | None = None,
     ) -> None:
         """An interim reply whose new due is counted as the law counts: within the
         original period once more, at the end of a working period."""
@@ -403,6 +405,7 @@ class Complaints(Application[uuid.UUID]):
             latest=limit[0] if limit else None,
             limit_rule=limit[1] if limit else None,
             warn_at=warn_at,
+            consent=consent,
         )
 
     def restart_clocks(self, case: Complaint, by: str, at: datetime, command_id: str) -> None:

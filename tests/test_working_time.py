@@ -14,7 +14,9 @@ from domain.calendar import SEOUL, BusinessCalendar
 from domain.commands import Breach, Escalate, SendInterimReply, TakeMessage
 from domain.complaint import (
     Complaint,
+    ConsentRequiredError,
     DueOutsideWorkingTimeError,
+    ExtensionLimitError,
     ExtensionTooLongError,
 )
 from domain.policy import load_policy
@@ -199,3 +201,40 @@ def test_a_policy_may_count_an_escalation_window_in_clock_hours(tmp_path: Path) 
         assert (first.act_by, first.act_counting) == (at("2026-07-11T18:00"), "clock")
     finally:
         app.close()
+
+
+def test_a_second_extension_needs_the_residents_consent_and_a_third_is_refused(
+    complaints: Complaints,
+) -> None:
+    case = filed(complaints, "inquiry", "2026-09-14T10:00")
+    interim(complaints, case, "2026-10-06T18:00", "first")
+
+    def again(new_due: str, command_id: str, consent: str | None) -> None:
+        complaints.perform(
+            case.id,
+            SendInterimReply(
+                reason="추가 자료 확인",
+                new_due=at(new_due),
+                by="lee.service",
+                consent=consent,  # type: ignore[arg-type]
+            ),
+            at=at("2026-10-05T11:00"),
+            command_id=command_id,
+        )
+
+    version = complaints.get_case(case.id).version
+    with pytest.raises(ConsentRequiredError, match="consent"):
+        again("2026-10-16T18:00", "no-consent", None)
+    assert complaints.get_case(case.id).version == version
+
+    # With consent: the same limit again, seven working days after 10-06 (한글날 10-09 off).
+    with pytest.raises(ExtensionTooLongError, match="2026-10-16T18:00"):
+        again("2026-10-19T18:00", "too-long", "phone")
+    again("2026-10-16T18:00", "with-consent", "phone")
+    reply = complaints.get_case(case.id).commitments["reply"]
+    assert (reply.due, reply.extensions) == (at("2026-10-16T18:00"), 2)
+    sent = [e for e in complaints.history(case.id) if type(e).__name__ == "InterimReplySent"]
+    assert [e.consent for e in sent] == [None, "phone"]  # type: ignore[attr-defined]
+
+    with pytest.raises(ExtensionLimitError, match="2 time"):
+        again("2026-10-20T18:00", "third", "writing")

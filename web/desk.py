@@ -781,9 +781,15 @@ class Desk:
                     due=c.due,
                     original_due=c.original_due,
                     warn_at=c.warn_at,
+                    warn_hours=c.warn_hours,
+                    warn_counting=c.warn_counting,
                     warned=c.warned,
                     extensions=c.extensions,
                     max_extensions=c.max_extensions,
+                    max_consented_extensions=c.max_consented_extensions,
+                    extend_until=limit[0]
+                    if c.is_open and (limit := self.complaints.extension_limit(c))
+                    else None,
                     met_at=c.met_at,
                     breached_at=c.breached_at,
                     overdue=c.status == "open" and c.due < now,
@@ -799,6 +805,7 @@ class Desk:
                     "by": e.by,
                     "trigger": e.trigger,
                     "at": e.at,
+                    "act_by": e.act_by,
                 }
                 for e in case.escalations
             ],

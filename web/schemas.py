@@ -286,9 +286,16 @@ class CommitmentClock(BaseModel):
     due: datetime
     original_due: datetime
     warn_at: datetime
+    # How far ahead of the due the warning comes, counted in "working" or "clock"
+    # hours (commitments recorded before working time counted have no hours).
+    warn_hours: float | None = None
+    warn_counting: str = "clock"
     warned: bool
     extensions: int
     max_extensions: int
+    max_consented_extensions: int = 0
+    # The latest new due an interim reply may set now (the calendar's count).
+    extend_until: datetime | None = None
     met_at: datetime | None
     breached_at: datetime | None
     overdue: bool

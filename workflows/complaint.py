@@ -478,7 +478,11 @@ class ComplaintWorkflow:
                 if commitment is None:
                     raise ValueError(f"this case has no '{action.kind}' commitment")
                 check_interim_reply(
-                    commitment, at=now, new_due=action.new_due, latest=commitment.extend_until
+                    commitment,
+                    at=now,
+                    new_due=action.new_due,
+                    latest=commitment.extend_until,
+                    consent=action.consent,
                 )
             if isinstance(action, RecordApology):
                 check_apology(action.mode, private=view.private)

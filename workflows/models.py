@@ -125,6 +125,7 @@ class CommitmentView(_Model):
     extensions: int
     max_extensions: int
     met_at: datetime | None = None
+    max_consented_extensions: int = 0
     # How far an interim reply may move the due (the calendar's count); views
     # recorded before that carry none and the limit is the period in clock time.
     extend_until: datetime | None = None
