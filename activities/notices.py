@@ -118,8 +118,14 @@ class NoticeActivities:
         escalated_to = (
             roster.staff(escalation.to_staff) if escalation and escalation.to_staff else None
         )
+        policy = self.complaints.policy
+        linked = policy.category(policy.linked_complaint_category)
         return {
             "center": self.complaints.policy.center.name,
+            "investigation_request": {
+                "title": linked.title,
+                "days": next((rule.days for rule in linked.commitments if rule.days), None),
+            },
             "receipt_code": case.receipt_code,
             "category_title": self.complaints.policy.category(case.category).title,
             "received_at": case.received_at,

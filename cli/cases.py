@@ -158,6 +158,8 @@ def run_file(args: argparse.Namespace) -> int:
         print(json.dumps(filed, ensure_ascii=False, indent=2))
         return 0
     print(describe(filed["case"], filed=True))
+    if filed.get("note"):
+        print(f"  note: {filed['note']}")
     print(
         f"  resident's secret: {filed['secret']} (give it with the receipt code; it is "
         "shown only now)"

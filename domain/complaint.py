@@ -29,6 +29,8 @@ CorrectiveKind = Literal["warning", "training"]
 EscalationTrigger = Literal["deadline", "manual"]
 APOLOGY_MODES: tuple[ApologyMode, ...] = ("in_person", "phone", "public")
 CORRECTIVE_KINDS: tuple[CorrectiveKind, ...] = ("warning", "training")
+# A rating this low counts as a careless answer.
+POOR_RATING = 2
 ConsentMode = Literal["phone", "writing"]
 CONSENT_MODES: tuple[ConsentMode, ...] = ("phone", "writing")
 
@@ -486,6 +488,17 @@ class Complaint(ChainedAggregate):
 
     def open_commitments(self) -> list[Commitment]:
         return [c for c in self.commitments.values() if c.is_open]
+
+    def answered_late_or_poorly(self, at: datetime) -> bool:
+        """What a complaint about a late or careless reply claims (헌장 잘못된 서비스
+        시정 다.): a promise breached, kept late or overdue at `at`, or the answer
+        rated 2 or lower."""
+        for commitment in self.commitments.values():
+            if commitment.status == "breached":
+                return True
+            if commitment.is_open and commitment.due < to_seoul(at):
+                return True
+        return self.satisfaction is not None and self.satisfaction <= POOR_RATING
 
     def next_due(self) -> datetime | None:
         dues = [c.due for c in self.open_commitments()]

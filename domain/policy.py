@@ -151,6 +151,9 @@ class Policy(_Strict):
     escalation: Escalation
     retention: Retention
     linked_complaint_category: str = "late_reply"
+    # A complaint of that category about a case answered on time and not rated
+    # poorly is filed as this instead, and the resident is told why.
+    linked_complaint_fallback: str = "opinion"
     # A calendar change (a closure cancelled) moves open dues earlier only if this
     # says so: a resident who was told a date keeps it.
     recount_earlier: bool = False
@@ -159,11 +162,9 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _linked_category_exists(self) -> Self:
-        if self.linked_complaint_category not in self.categories:
-            raise ValueError(
-                f"linked_complaint_category '{self.linked_complaint_category}' "
-                "is not one of the categories"
-            )
+        for key in ("linked_complaint_category", "linked_complaint_fallback"):
+            if getattr(self, key) not in self.categories:
+                raise ValueError(f"{key} '{getattr(self, key)}' is not one of the categories")
         return self
 
     def category(self, name: str) -> Category:

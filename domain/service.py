@@ -34,7 +34,13 @@ from domain.calendar import (
 from domain.calendar_record import CalendarChange, CalendarRecord
 from domain.chain import BrokenLink, verify_chain
 from domain.commands import Action, Run
-from domain.complaint import Commitment, Complaint, ComplaintError, DueOutsideWorkingTimeError
+from domain.complaint import (
+    POOR_RATING,
+    Commitment,
+    Complaint,
+    ComplaintError,
+    DueOutsideWorkingTimeError,
+)
 from domain.policy import (
     OVERRIDES_ENV,
     POLICY_ENV,
@@ -65,6 +71,18 @@ _PERIOD_ENDS = {
     "working_hours": "inside working time (09:00–12:00, 13:00–18:00 on a working day)",
     "calendar_days": "the end of a day that is not a Saturday or a holiday (24:00)",
 }
+
+
+class LinkedCaseRequiredError(ComplaintError):
+    """A complaint about another case's reply that does not say which case."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The category a complaint is filed under, and why, if not the one asked for."""
+
+    category: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +271,28 @@ class Complaints(Application[uuid.UUID]):
                 continue
             return case
         raise IntegrityError(f"could not record intake {intake.intake_ref!r}")
+
+    def check_claim(self, category: str, about: Complaint | None, at: datetime) -> Claim:
+        """A complaint about a late or careless reply (the policy's
+        `linked_complaint_category`) names a case whose reply was breached, kept
+        late, overdue or rated 2 or lower; otherwise it is filed as the policy's
+        `linked_complaint_fallback` (an opinion), with the reason."""
+        linked = self.policy.linked_complaint_category
+        if category != linked:
+            return Claim(category)
+        if about is None:
+            raise LinkedCaseRequiredError(
+                f"a '{linked}' complaint names the case it is about (its receipt code)"
+            )
+        if about.answered_late_or_poorly(at):
+            return Claim(category)
+        fallback = self.policy.linked_complaint_fallback
+        return Claim(
+            fallback,
+            f"case {about.receipt_code} was answered within its deadline and not rated "
+            f"{POOR_RATING} or lower, so this is filed as '{fallback}' "
+            f"({self.policy.category(fallback).title}), not as '{linked}'",
+        )
 
     def _start_clocks(self, case: Complaint, category: str, at: datetime, prefix: str) -> None:
         """Start the category's period commitments, counted from `at` by the calendar."""

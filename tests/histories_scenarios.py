@@ -70,7 +70,9 @@ async def extended_by_interim_reply(env: WorkflowEnvironment, stack: Stack) -> W
     await env.sleep(timedelta(days=1))
     await api_act(
         handle,
-        SendInterimReply(reason="확인 중", new_due=reply.due + timedelta(days=2), by="lee.service"),
+        SendInterimReply(
+            reason="확인 중", new_due=stack.working_days_after(reply.due, 2), by="lee.service"
+        ),
     )
     await env.sleep(timedelta(days=20))
     await handle.query(ComplaintWorkflow.status)

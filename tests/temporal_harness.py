@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from temporalio.client import Client
@@ -59,6 +60,13 @@ class Stack:
             for e in self.complaints.history(uuid.UUID(case_id))
             if type(e).__name__ == "NoticeSent"
         ]
+
+    def working_days_after(self, moment: datetime, days: int) -> datetime:
+        """The end (18:00) of the `days`-th working day after `moment`: where an
+        interim reply's new due may fall, whatever day the test runs on."""
+        for _ in range(days):
+            moment = self.complaints.calendar.period_ends_around(moment, "working_days")[1]
+        return moment
 
     async def wait_for_notices(
         self, case_id: str, expected: list[tuple[str, str]], seconds: float = 20

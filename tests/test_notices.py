@@ -143,18 +143,19 @@ async def test_each_notice_of_a_late_case_is_sent_once_at_its_moment_in_korean(
             handle,
             SendInterimReply(
                 reason="외부 기관 회신 대기",
-                new_due=reply.due + timedelta(days=1),
+                new_due=stack.working_days_after(reply.due, 1),
                 by="lee.service",
             ),
         )
         now = await ts_env.get_current_time()
-        await ts_env.sleep(reply.due + timedelta(days=1, hours=2) - now)
+        await ts_env.sleep(stack.working_days_after(reply.due, 1) + timedelta(hours=2) - now)
         await api_act(handle, Answer(text="신청은 홈페이지에서 받습니다.", by="lee.service"))
         expected = [
             ("receipt", "resident"),
             ("interim_reply", "resident"),
             ("reminder", "lee.service"),
             ("breach", "lee.service"),
+            ("overdue", "resident"),
             ("escalation", "park.officer"),
             ("answer", "resident"),
         ]
@@ -171,7 +172,7 @@ async def test_each_notice_of_a_late_case_is_sent_once_at_its_moment_in_korean(
         assert follows(at["answer"], moment_of(stack, view.case_id, "Answered"))
 
         resident_mail = mailbox.to("resident@example.kr")
-        assert len(resident_mail) == 3
+        assert len(resident_mail) == 4
         receipt = next(m for m in resident_mail if "접수되었습니다" in m["Subject"])
         assert (
             receipt["Subject"]
@@ -183,6 +184,9 @@ async def test_each_notice_of_a_late_case_is_sent_once_at_its_moment_in_korean(
         assert f"접수번호: {view.receipt_code}" in body
         interim = next(m for m in resident_mail if "진행 상황" in m["Subject"])
         assert "지연 사유: 외부 기관 회신 대기" in interim.get_content()
+        overdue = next(m for m in resident_mail if "기한이 지났습니다" in m["Subject"])
+        assert "'회신 지연·무성의 처리에 대한 불만'(으)로 접수해" in overdue.get_content()
+        assert "조사 결과는 3일 이내에" in overdue.get_content()
         answer = next(m for m in resident_mail if "처리 결과" in m["Subject"])
         assert "신청은 홈페이지에서 받습니다." in answer.get_content()
         officer = mailbox.to("park.officer@ansim.example")

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from domain.calendar import SEOUL
+from domain.service import Intake
 from tests.test_web_support import WebStack, web_stack
 from web.credentials import AccessToken, ResidentSecret
 from workflows.client import workflow_id
@@ -178,11 +179,25 @@ def test_guessing_a_secret_is_stopped_after_ten_wrong_tries(resident: httpx.Clie
     assert int(blocked.headers["retry-after"]) > 0
 
 
-def test_a_late_reply_complaint_names_an_existing_case(resident: httpx.Client) -> None:
-    first = submit(resident)
+def test_a_late_reply_complaint_names_an_existing_case_whose_reply_is_late(
+    web: WebStack, resident: httpx.Client
+) -> None:
+    # A case received a month ago and never answered: its reply is overdue.
+    overdue = web.complaints.file(
+        Intake(
+            intake_ref=f"overdue-{uuid.uuid4().hex[:8]}",
+            channel="email",
+            category="inquiry",
+            topic="program",
+            private=False,
+            contact="010-2222-3333",
+            text="문의",
+            received_at=datetime.now(SEOUL) - timedelta(days=30),
+        )
+    )
 
     linked = submit(
-        resident, category="late_reply", about_receipt_code=first["receipt_code"].lower()
+        resident, category="late_reply", about_receipt_code=overdue.receipt_code.lower()
     )
     missing = resident.post(
         "/api/complaints",
@@ -190,9 +205,25 @@ def test_a_late_reply_complaint_names_an_existing_case(resident: httpx.Client) -
     )
     unlinked = resident.post("/api/complaints", json={**RESIDENT, "category": "late_reply"})
 
+    assert linked["category"] == "late_reply"
     assert [e["kind"] for e in linked["expectations"]] == ["investigation"]
     problem_of(missing, 404)
     assert problem_of(unlinked, 422)["errors"][0]["location"] == "body.about_receipt_code"
+
+
+def test_a_late_reply_complaint_about_a_case_on_time_is_filed_as_an_opinion_saying_why(
+    web: WebStack, resident: httpx.Client
+) -> None:
+    on_time = submit(resident)
+
+    filed = submit(resident, category="late_reply", about_receipt_code=on_time["receipt_code"])
+
+    assert filed["category"] == "opinion"
+    assert [e["kind"] for e in filed["expectations"]] == ["result"]
+    assert "answered within its deadline" in filed["message"]
+    assert on_time["receipt_code"] in filed["message"]
+    case = web.complaints.find_by_receipt(filed["receipt_code"])
+    assert (case.category, case.linked_to) == ("opinion", None)
 
 
 # -- staff ----------------------------------------------------------------------------------------

@@ -173,8 +173,8 @@ async def queue(request: Request, user: Staff) -> list[QueueItem]:
     responses={"404": {"description": "linked_to names no case"}},
 )
 async def file_case(request: Request, body: StaffFiling, user: Staff) -> StaffFiled:
-    view, secret = await desk_of(request).file(user, body)
-    return StaffFiled(case=view, secret=secret)
+    view, secret, note = await desk_of(request).file(user, body)
+    return StaffFiled(case=view, secret=secret, note=note)
 
 
 @router.get(

@@ -61,7 +61,13 @@ from domain.complaint import Complaint
 from domain.policy import UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
-from domain.service import CaseNotFoundError, Complaints, event_moment
+from domain.service import (
+    CaseNotFoundError,
+    Claim,
+    Complaints,
+    LinkedCaseRequiredError,
+    event_moment,
+)
 from web.credentials import (
     AccessToken,
     CredentialError,
@@ -289,6 +295,20 @@ class Desk:
         except TemporalError as error:
             raise Problem(503, "temporal-error", "Temporal error", str(error)) from None
 
+    async def _claim(
+        self, category: str, about: str | None, field: str
+    ) -> tuple[Claim, str | None]:
+        """The category to file under (a late-reply claim that does not hold is filed
+        as an opinion) and the receipt code of the case it is about."""
+        case = await self._case(about) if about else None
+        try:
+            claim = self.complaints.check_claim(category, case, self.clock())
+        except LinkedCaseRequiredError as error:
+            raise invalid([FieldProblem(location=f"body.{field}", message=str(error))]) from None
+        if claim.reason is not None:
+            log.info("linked_claim_not_upheld", category=category, filed_as=claim.category)
+        return claim, case.receipt_code if case else None
+
     async def _case(self, code: str) -> Complaint:
         try:
             return await asyncio.to_thread(self.complaints.find_by_receipt, code)
@@ -322,27 +342,19 @@ class Desk:
 
     async def submit(self, form: ComplaintSubmission) -> Receipt:
         """File a homepage complaint; the resident gets the receipt code and a secret."""
-        linked: str | None = None
-        if form.category == "late_reply":
-            if not form.about_receipt_code:
-                raise invalid(
-                    [
-                        FieldProblem(
-                            location="body.about_receipt_code",
-                            message="a complaint about a late reply names the case it is about",
-                        )
-                    ]
-                )
-            linked = (await self._case(form.about_receipt_code)).receipt_code
-        elif form.about_receipt_code:
+        linked_category = self.complaints.policy.linked_complaint_category
+        if form.category != linked_category and form.about_receipt_code:
             raise invalid(
                 [
                     FieldProblem(
                         location="body.about_receipt_code",
-                        message="only a late_reply complaint is about another case",
+                        message=f"only a {linked_category} complaint is about another case",
                     )
                 ]
             )
+        claim, linked = await self._claim(
+            form.category, form.about_receipt_code, "about_receipt_code"
+        )
         intake_ref = f"web-{uuid.uuid4().hex}"
         # The case id follows from the intake reference, so the secret is stored
         # first: a receipt code is never given out without its secret on record.
@@ -351,12 +363,12 @@ class Desk:
         intake = FileComplaintInput(
             intake_ref=intake_ref,
             channel="homepage",
-            category=form.category,
-            topic=form.topic if form.category == "inquiry" else "intake",
+            category=claim.category,
+            topic=form.topic if claim.category == "inquiry" else "intake",
             private=form.private,
             contact=form.contact,
             text=form.text,
-            linked_to=linked,
+            linked_to=linked if claim.reason is None else None,
         )
         _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
         log.info("complaint_submitted", case_id=view.case_id, category=view.category)
@@ -379,6 +391,7 @@ class Desk:
             message=(
                 f"접수되었습니다. 접수번호 {view.receipt_code}와 비밀번호를 함께 보관하세요."
                 + promise
+                + (_not_upheld(claim, self._category_title(claim.category)) if claim.reason else "")
             ),
         )
 
@@ -545,7 +558,7 @@ class Desk:
             raise refused
         return user
 
-    async def file(self, user: StaffUser, form: StaffFiling) -> tuple[CaseView, str]:
+    async def file(self, user: StaffUser, form: StaffFiling) -> tuple[CaseView, str, str | None]:
         """A complaint staff take (visit, phone …), as `minwon file`; returns the secret too."""
         if not user.roles & PERMISSIONS["file"].roles:
             raise forbidden(f"{user.staff} may not file complaints")
@@ -553,7 +566,7 @@ class Desk:
             self.complaints.policy.category(form.category)
         except UnknownCategoryError as error:
             raise invalid([FieldProblem(location="body.category", message=str(error))]) from None
-        linked = (await self._case(form.linked_to)).receipt_code if form.linked_to else None
+        claim, linked = await self._claim(form.category, form.linked_to, "linked_to")
         if form.received_at is not None and form.received_at > self.clock():
             raise invalid(
                 [FieldProblem(location="body.received_at", message="must not be in the future")]
@@ -564,12 +577,12 @@ class Desk:
                 intake_ref=intake_ref,
                 received_at=form.received_at,
                 channel=form.channel,
-                category=form.category,
+                category=claim.category,
                 topic=form.topic,
                 private=form.private,
                 contact=form.contact,
                 text=form.text,
-                linked_to=linked,
+                linked_to=linked if claim.reason is None else None,
             )
         except ValidationError as error:
             raise invalid(field_problems(error)) from None
@@ -577,7 +590,7 @@ class Desk:
         await asyncio.to_thread(self.complaints.save, record)
         _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
         log.info("complaint_filed_by_staff", case_id=view.case_id, staff=user.staff)
-        return view, secret
+        return view, secret, claim.reason
 
     async def act(self, user: StaffUser, code: str, name: str, body: BaseModel) -> CaseView:
         """One staff or ops action on a case, through the workflow's update `act`."""
@@ -1020,4 +1033,12 @@ def history_entry(domain_event: Any, personal_shown: bool) -> HistoryEntry:
         event=name,
         actor=_actor(domain_event, name),
         details=details,
+    )
+
+
+def _not_upheld(claim: Claim, title: str) -> str:
+    """Why a late-reply complaint was received as an opinion, for the resident."""
+    return (
+        f" 지정하신 민원은 처리기한 안에 답변되었고 만족도도 낮게 평가되지 않아, "
+        f"'{title}'(으)로 접수하였습니다. ({claim.reason})"
     )

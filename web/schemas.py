@@ -183,6 +183,11 @@ class Me(BaseModel):
 class StaffFiled(BaseModel):
     case: CaseView
     secret: str = Field(description="give it to the resident with the receipt code")
+    note: str | None = Field(
+        default=None,
+        description="why it was filed under another category than asked (a late-reply "
+        "complaint about a case answered on time is an opinion)",
+    )
 
 
 class StaffFiling(_In):

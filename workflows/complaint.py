@@ -83,6 +83,8 @@ RESIDENT_NOTICES: dict[str, NoticeKind] = {
 # Notices are delivered by channel (e-mail, SMS) with their own retries; runs
 # recorded before that queued a subset of them in a file.
 NOTICES_BY_CHANNEL = "notices-by-channel"
+# A breach is told to the resident too, with how to ask for an investigation.
+RESIDENT_OVERDUE_NOTICE = "resident-overdue-notice"
 # Escalations recorded with their `act_by` (working time) are followed by it; runs
 # recorded before kept the clock-hours window.
 WORKING_TIME_ESCALATION = "working-time-escalation"
@@ -279,6 +281,9 @@ class ComplaintWorkflow:
             await self._notify(view, "reminder", owner, action.kind)
         elif isinstance(action, Breach):
             await self._notify(view, "breach", owner, action.kind)
+            if workflow.patched(RESIDENT_OVERDUE_NOTICE):
+                # The resident hears of it too, and how to ask for an investigation.
+                await self._notify(view, "overdue", "resident", action.kind)
         else:
             last = view.escalations[-1]
             await self._notify(view, "escalation", last.to_staff or last.to_role, last.to_role)

@@ -200,6 +200,7 @@ NoticeKind = Literal[
     "answer",
     "interim_reply",
     "rescheduled",
+    "overdue",
     "investigation_result",
     "apology",
 ]
