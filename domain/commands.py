@@ -286,6 +286,19 @@ class Announce(Action):
         case.announce_result(summary=self.summary, by=self.by, at=run.at, command_id=run.command_id)
 
 
+class DeclineAnnouncement(Action):
+    doc: ClassVar[str] = "record a decision not to announce the result, with the reason"
+    rule: ClassVar[Rule] = _rule("decline_announcement", OFFICER, DIRECTOR, OPS)
+    type: Literal["decline_announcement"] = "decline_announcement"
+    reason: ShortText = Field(description="why the result is not announced")
+    by: StaffId
+
+    def apply(self, case: Complaint, run: Run) -> None:
+        case.decline_announcement(
+            reason=self.reason, by=self.by, at=run.at, command_id=run.command_id
+        )
+
+
 class Reopen(Action):
     doc: ClassVar[str] = "reopen an answered or closed case"
     rule: ClassVar[Rule] = _rule("reopen", STAFF, OFFICER, DIRECTOR, case_bound=True)
@@ -317,6 +330,7 @@ class Close(Action):
 
     def apply(self, case: Complaint, run: Run) -> None:
         case.close(by=self.by, at=run.at, command_id=run.command_id)
+        run.service.start_announcement(case, run.at, run.command_id)
 
 
 class Escalate(Action):
@@ -455,6 +469,7 @@ AnyAction = Annotated[
     | RecordApology
     | RecordCorrectiveAction
     | Announce
+    | DeclineAnnouncement
     | Reopen
     | Withdraw
     | Close

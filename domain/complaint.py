@@ -31,6 +31,7 @@ APOLOGY_MODES: tuple[ApologyMode, ...] = ("in_person", "phone", "public")
 CORRECTIVE_KINDS: tuple[CorrectiveKind, ...] = ("warning", "training")
 # A rating this low counts as a careless answer.
 POOR_RATING = 2
+ANNOUNCEMENT = "announcement"
 ConsentMode = Literal["phone", "writing"]
 CONSENT_MODES: tuple[ConsentMode, ...] = ("phone", "writing")
 
@@ -91,6 +92,10 @@ class ExtensionTooLongError(ComplaintError):
 
 class DueOutsideWorkingTimeError(ComplaintError):
     """A new due date where the period cannot end (the evening, a holiday)."""
+
+
+class AnnouncementNotPendingError(ComplaintError):
+    """A decision not to announce where no announcement is waiting."""
 
 
 class ConsentRequiredError(ComplaintError):
@@ -271,8 +276,23 @@ def check_apology(mode: str, *, private: bool) -> None:
 
 # Commands a closed case still takes: the result is announced and rated after
 # closing, and a resident may have it reopened.
-AFTER_CLOSING = frozenset({"announce_result", "rate_satisfaction", "reopen", "add_note"})
-NEEDS_ANSWER = frozenset({"announce_result", "rate_satisfaction", "reopen", "close"})
+AFTER_CLOSING = frozenset(
+    {
+        "announce_result",
+        "decline_announcement",
+        "start_announcement",
+        "rate_satisfaction",
+        "reopen",
+        "add_note",
+        # Warned, breached and escalated: the announcement's clock runs after closing.
+        "warn",
+        "breach",
+        "reschedule",
+    }
+)
+NEEDS_ANSWER = frozenset(
+    {"announce_result", "decline_announcement", "rate_satisfaction", "reopen", "close"}
+)
 
 
 def check_action_allowed(
@@ -288,20 +308,26 @@ def check_action_allowed(
     open_kinds: Sequence[str],
     escalation_level: int = 0,
     escalation_levels: int | None = None,
+    announcement_pending: bool = False,
 ) -> None:
     """The charter's rules on what may happen to a case in its current state.
+
+    A closed case is escalated only while its result's announcement is overdue
+    (`announcement_pending`): that clock runs after closing.
 
     The aggregate runs them before every command; the workflow runs the same
     rules in its update validator, so a refused action never enters its history.
     """
     if status == "withdrawn":
         raise CaseWithdrawnError(f"case {receipt_code} was withdrawn")
-    if status == "closed" and command not in AFTER_CLOSING:
+    if status == "closed" and command not in AFTER_CLOSING | {"escalate"}:
         raise CaseClosedError(f"case {receipt_code} is closed")
     if command in NEEDS_ANSWER and status not in ("answered", "closed"):
         raise NotAnsweredError(f"case {receipt_code} has not been answered yet")
-    if command == "announce_result" and private:
+    if command in ("announce_result", "start_announcement") and private:
         raise PrivateCaseError("a private (비공개) case is never announced")
+    if status == "closed" and command == "escalate" and not announcement_pending:
+        raise CaseClosedError(f"case {receipt_code} is closed")
     if command == "conclude_investigation" and investigation != "open":
         raise InvestigationError("there is no open investigation to conclude")
     if (
@@ -425,6 +451,7 @@ class Complaint(ChainedAggregate):
         self.messages: list[dict[str, Any]] = []
         self.commitments: dict[str, Commitment] = {}
         self.escalations: list[Escalation] = []
+        self.announcement_declined: str | None = None
         self.interim_replies: list[dict[str, Any]] = []
         self.reschedules: list[dict[str, Any]] = []
         self.investigation: Literal["none", "open", "concluded"] = "none"
@@ -462,7 +489,14 @@ class Complaint(ChainedAggregate):
             apology_required=self.apology_required,
             apologies=len(self.apologies),
             open_kinds=[c.kind for c in self.open_commitments()],
+            announcement_pending=self.announcement_pending,
         )
+
+    @property
+    def announcement_pending(self) -> bool:
+        """An announcement clock started and not kept (open, or breached)."""
+        clock = self.commitments.get("announcement")
+        return clock is not None and clock.status in ("open", "breached") and clock.met_at is None
 
     def _commitment(self, kind: str) -> Commitment:
         try:
@@ -600,7 +634,8 @@ class Complaint(ChainedAggregate):
         `warn_hours` before it, counted in `warn_counting` hours."""
         if self.already_done(command_id):
             return
-        self._check("start_commitment")
+        # The announcement's clock starts when the case closes.
+        self._check("start_announcement" if kind == ANNOUNCEMENT else "start_commitment")
         existing = self.commitments.get(kind)
         if existing is not None and existing.is_open:
             raise CommitmentAlreadyOpenError(f"the '{kind}' commitment is already running")
@@ -1056,10 +1091,34 @@ class Complaint(ChainedAggregate):
             at=to_seoul(at),
             command_id=command_id,
         )
+        self._keep(frozenset({ANNOUNCEMENT}), to_seoul(at), command_id)
 
     @event("ResultAnnounced")
     def _result_announced(self, summary: str, by: str, at: datetime, command_id: str) -> None:
         self.announcement = summary
+        self.command_ids.add(command_id)
+
+    def decline_announcement(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:
+        """A recorded decision not to announce the result, with its reason (the
+        resident asked not to, nothing general to say …): keeps the clock."""
+        if self.already_done(command_id):
+            return
+        self._check("decline_announcement")
+        if not self.announcement_pending:
+            raise AnnouncementNotPendingError(
+                f"case {self.receipt_code} has no announcement waiting to be made or declined"
+            )
+        self._announcement_declined(
+            reason=_text(reason, "reason", max_length=2000),
+            by=by,
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+        self._keep(frozenset({ANNOUNCEMENT}), to_seoul(at), command_id)
+
+    @event("AnnouncementDeclined")
+    def _announcement_declined(self, reason: str, by: str, at: datetime, command_id: str) -> None:
+        self.announcement_declined = reason
         self.command_ids.add(command_id)
 
     def close(self, *, by: str, at: datetime, command_id: str) -> None:
@@ -1091,6 +1150,10 @@ class Complaint(ChainedAggregate):
         if self.investigation == "concluded":
             # A reopened case is looked into again; the earlier finding stays in its history.
             self.investigation = "none"
+        announcement = self.commitments.get(ANNOUNCEMENT)
+        if announcement is not None and announcement.is_open:
+            # Closing again starts a fresh one for the new result.
+            self.commitments[ANNOUNCEMENT] = replace(announcement, status="cancelled")
         self.command_ids.add(command_id)
 
     def withdraw(self, *, reason: str, by: str, at: datetime, command_id: str) -> None:

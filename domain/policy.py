@@ -26,7 +26,11 @@ Role = Literal[
     "auditor",
     "staff",
 ]
-CommitmentKind = Literal["reply", "result", "investigation", "callback", "expedited"]
+CommitmentKind = Literal[
+    "reply", "result", "investigation", "callback", "expedited", "announcement"
+]
+# The commitment to announce a closed case's result (헌장 5), started on closing.
+ANNOUNCEMENT = "announcement"
 Channel = Literal["visit", "phone", "mail", "fax", "email", "homepage", "outreach"]
 
 CHANNELS: tuple[Channel, ...] = ("visit", "phone", "mail", "fax", "email", "homepage", "outreach")
@@ -91,6 +95,9 @@ class Category(_Strict):
     apology_always: bool = False
     corrective_action: bool = False
     investigated: bool = False
+    # Closed non-private cases of this category have their result announced
+    # (헌장 5) within the policy's [announcement] period, or a decision not to.
+    announce: bool = False
 
     @model_validator(mode="after")
     def _kinds_unique(self) -> Self:
@@ -144,9 +151,20 @@ class Center(_Strict):
     calendar_overrides: str = "calendar-overrides.toml"
 
 
+class Announcement(_Strict):
+    """The clock of 결과 공지: started when a case that announces is closed."""
+
+    days: Annotated[int, Field(ge=1, le=60)]
+    counting: CountingRule = "business"
+    warn_before_hours: Annotated[float, Field(ge=0, le=24 * 30)] = 0
+    warn_counting: HourCounting = "working"
+    charter: str = ""
+
+
 class Policy(_Strict):
     center: Center
     categories: Annotated[dict[str, Category], Field(min_length=1)]
+    announcement: Announcement | None = None
     routing: Routing
     escalation: Escalation
     retention: Retention
@@ -162,6 +180,12 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _linked_category_exists(self) -> Self:
+        announcing = sorted(name for name, c in self.categories.items() if c.announce)
+        if announcing and self.announcement is None:
+            raise ValueError(
+                f"categories {', '.join(announcing)} announce their results: "
+                "an [announcement] table with its 'days' is needed"
+            )
         for key in ("linked_complaint_category", "linked_complaint_fallback"):
             if getattr(self, key) not in self.categories:
                 raise ValueError(f"{key} '{getattr(self, key)}' is not one of the categories")

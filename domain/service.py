@@ -35,6 +35,7 @@ from domain.calendar_record import CalendarChange, CalendarRecord
 from domain.chain import BrokenLink, verify_chain
 from domain.commands import Action, Run
 from domain.complaint import (
+    ANNOUNCEMENT,
     POOR_RATING,
     Commitment,
     Complaint,
@@ -446,6 +447,32 @@ class Complaints(Application[uuid.UUID]):
             limit_rule=limit[1] if limit else None,
             warn_at=warn_at,
             consent=consent,
+        )
+
+    def start_announcement(self, case: Complaint, at: datetime, command_id: str) -> None:
+        """On closing, the clock of 결과 공지 (헌장 5) for a category that announces,
+        unless the case is private or its result was announced already."""
+        rule = self.policy.announcement
+        category = self.policy.categories.get(case.category)
+        if rule is None or category is None or not category.announce:
+            return
+        existing = case.commitments.get(ANNOUNCEMENT)
+        if case.private or case.announcement is not None or (existing and existing.is_open):
+            return
+        deadline = self.calendar.due(at, rule.days, rule.counting)
+        case.start_commitment(
+            kind=ANNOUNCEMENT,
+            due=deadline.due,
+            rule=rule.counting,
+            days=rule.days,
+            warn_at=self.calendar.hours_before(
+                deadline.due, rule.warn_before_hours, rule.warn_counting
+            ),
+            max_extensions=0,
+            at=at,
+            command_id=f"{command_id}:announcement",
+            warn_hours=rule.warn_before_hours,
+            warn_counting=rule.warn_counting,
         )
 
     def restart_clocks(self, case: Complaint, by: str, at: datetime, command_id: str) -> None:

@@ -934,11 +934,17 @@ def _closed_case_with_reply_met() -> Complaint:
     return case
 
 
+# The announcement's clock runs after closing: a closed case is warned and breached
+# on it, and refuses a warning or breach of any other commitment as not open.
+CLOCK_COMMANDS = frozenset({"warn", "breach"})
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS_REFUSED_WHEN_TERMINAL))
 def test_a_closed_case_refuses_the_command(command: str) -> None:
     case = _closed_case_with_reply_met()
 
-    then_refused(case, CaseClosedError, lambda: COMMANDS_REFUSED_WHEN_TERMINAL[command](case))
+    refusal = CommitmentNotOpenError if command in CLOCK_COMMANDS else CaseClosedError
+    then_refused(case, refusal, lambda: COMMANDS_REFUSED_WHEN_TERMINAL[command](case))
 
 
 def test_a_closed_case_still_takes_a_public_notice_a_rating_and_a_reopening() -> None:

@@ -19,6 +19,7 @@ from workflows.models import (
     Announce,
     Answer,
     Close,
+    DeclineAnnouncement,
     Escalate,
     FileComplaintInput,
     RateSatisfaction,
@@ -399,3 +400,42 @@ async def test_a_private_case_is_not_apologised_for_publicly(
     assert "not apologised for publicly" in str(refused.value.cause)
     made = await api_act(handle, RecordApology(mode="phone", by="park.officer"))
     assert made.apologies == 1
+
+
+async def test_a_closed_opinions_announcement_is_warned_breached_and_escalated_until_declined(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    handle, filed = await file_complaint(
+        stack.client, intake("opinion", topic="intake"), stack.task_queue
+    )
+    owner = filed.assignee
+    assert owner == "park.officer"
+    await api_act(handle, Answer(text="프로그램 시간을 조정하겠습니다", by=owner))
+    closed = await api_act(handle, Close(by=owner))
+    clock = closed.commitment("announcement")
+    assert clock is not None and clock.status == "open"
+
+    await sleep_until(ts_env, clock.warn_at)
+    assert (await view_of(handle)).commitment("announcement").warned
+    await sleep_until(ts_env, clock.due)
+    view = await view_of(handle)
+    assert view.status == "closed"
+    assert view.commitment("announcement").status == "breached"
+    assert [(e.to_role, e.trigger) for e in view.escalations] == [
+        ("designated_officer", "deadline")
+    ]
+
+    declined = await api_act(
+        handle, DeclineAnnouncement(reason="민원인이 공지를 원하지 않음", by="park.officer")
+    )
+    assert declined.commitment("announcement").met_at is not None
+    names = event_names(stack, view.case_id)
+    assert names.count("Escalated") == 1
+    assert names.count("AnnouncementDeclined") == 1
+    sent = await stack.wait_for_notices(
+        view.case_id, [("reminder", owner), ("breach", owner), ("escalation", "park.officer")]
+    )
+    assert ("breach", owner) in sent and ("escalation", "park.officer") in sent
+    # Nothing more to keep: the run ends once the window after closing has passed.
+    await sleep_until(ts_env, closed.closed_at + timedelta(days=31))
+    assert (await handle.result()).status == "closed"

@@ -67,6 +67,7 @@ ACTION_LABELS = {
     "apology": "사과 기록",
     "corrective_action": "직원 조치 기록",
     "announce": "결과 공지",
+    "decline_announcement": "결과 미공지 결정",
     "close": "종결",
     "reopen": "재개",
     "withdraw": "취하",

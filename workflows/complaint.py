@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notices import NoticeActivities
     from domain.access import SYSTEM_ACTORS
     from domain.complaint import (
+        ANNOUNCEMENT,
         ComplaintError,
         check_action_allowed,
         check_apology,
@@ -50,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Breach,
         CaseCommand,
         CaseView,
+        CommitmentView,
         Escalate,
         FileComplaintInput,
         Notice,
@@ -83,6 +85,8 @@ RESIDENT_NOTICES: dict[str, NoticeKind] = {
 # Notices are delivered by channel (e-mail, SMS) with their own retries; runs
 # recorded before that queued a subset of them in a file.
 NOTICES_BY_CHANNEL = "notices-by-channel"
+# A closed case's announcement clock is warned, breached and escalated.
+ANNOUNCEMENT_CLOCK = "announcement-clock"
 # A breach is told to the resident too, with how to ask for an investigation.
 RESIDENT_OVERDUE_NOTICE = "resident-overdue-notice"
 # Escalations recorded with their `act_by` (working time) are followed by it; runs
@@ -96,6 +100,24 @@ NOTICE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=6,
 )
+
+
+def _announcement_overdue(view: CaseView, policy: WorkflowPolicy) -> CommitmentView | None:
+    """The announcement breached, unkept, not yet escalated since its due, and a level
+    of the chain left to escalate to."""
+    clock = view.commitment(ANNOUNCEMENT)
+    if clock is None or clock.status != "breached" or clock.met_at is not None:
+        return None
+    if view.escalations and view.escalations[-1].at >= clock.due:
+        return None
+    if len(view.escalations) >= len(policy.escalation):
+        return None
+    return clock
+
+
+def _announcement_pending(view: CaseView) -> bool:
+    clock = view.commitment(ANNOUNCEMENT)
+    return clock is not None and clock.status in ("open", "breached") and clock.met_at is None
 
 
 @dataclass(frozen=True)
@@ -214,9 +236,6 @@ class ComplaintWorkflow:
         now = workflow.now()
         if view.status == "withdrawn":
             return Alarm(now, None)
-        if view.status == "closed":
-            closed_at = view.closed_at or now
-            return Alarm(closed_at + timedelta(days=policy.keep_open_after_close_days), None)
         alarms: list[Alarm] = []
         for commitment in view.commitments:
             if commitment.status != "open":
@@ -224,6 +243,21 @@ class ComplaintWorkflow:
             if not commitment.warned and commitment.warn_at < commitment.due:
                 alarms.append(Alarm(commitment.warn_at, Warn(kind=commitment.kind)))
             alarms.append(Alarm(commitment.due, Breach(kind=commitment.kind)))
+        if view.status == "closed":
+            closed_at = view.closed_at or now
+            end = Alarm(closed_at + timedelta(days=policy.keep_open_after_close_days), None)
+            # The announcement's clock (헌장 5) runs after closing; the run ends once
+            # no clock is left and the window for a rating or a reopening has passed.
+            if not (alarms or _announcement_overdue(view, policy)) or not workflow.patched(
+                ANNOUNCEMENT_CLOCK
+            ):
+                return end
+            escalation = self._escalation_alarm(view, policy)
+            if escalation is not None:
+                alarms.append(escalation)
+            if not alarms:
+                return Alarm(None, None)  # escalated: wait for the announcement or a decision
+            return min(alarms, key=lambda alarm: alarm.at or now)
         escalation = self._escalation_alarm(view, policy)
         if escalation is not None:
             alarms.append(escalation)
@@ -234,6 +268,13 @@ class ComplaintWorkflow:
     def _escalation_alarm(self, view: CaseView, policy: WorkflowPolicy) -> Alarm | None:
         unanswered = view.status in ("received", "assigned")
         breached = [c for c in view.commitments if c.status == "breached" and c.met_at is None]
+        if view.status == "closed":
+            # Only an overdue announcement escalates a closed case, once, to the first level.
+            overdue = _announcement_overdue(view, policy)
+            if overdue is None:
+                return None
+            reason = "결과 공지 기한 초과: the result was neither announced nor declined in time"
+            return Alarm(overdue.due, Escalate(reason=reason, by="system", trigger="deadline"))
         if not view.escalations:
             if not breached:
                 return None
@@ -477,6 +518,7 @@ class ComplaintWorkflow:
                 open_kinds=[c.kind for c in view.commitments if c.status == "open"],
                 escalation_level=len(view.escalations),
                 escalation_levels=len(self._policy.escalation) if self._policy else None,
+                announcement_pending=_announcement_pending(view),
             )
             if isinstance(action, SendInterimReply):
                 commitment = view.commitment(action.kind)
