@@ -35,6 +35,7 @@ from domain.commands import (
     Assign,
     Breach,
     Close,
+    DeclineAnnouncement,
     Escalate,
     RateSatisfaction,
     RecordApology,
@@ -162,6 +163,9 @@ def build_scenario(
         action="training", by="park.officer", note=""))  # fmt: skip
     act(app, case, "2026-11-05T11:00", Answer(text="조사 결과 안내", by="park.officer"))
     act(app, case, "2026-11-05T12:00", Close(by="park.officer"))
+    # Closing started the clock of its announcement (헌장 5): a decision not to.
+    act(app, case, "2026-11-06T10:00", DeclineAnnouncement(reason="민원인이 공지를 원하지 않음",
+        by="park.officer"))  # fmt: skip
     after_each_case()
 
     # withdrawn: its reply clock is cancelled.
@@ -253,8 +257,10 @@ def test_sla_report_counts_each_commitment_by_month_and_kind_with_working_hours(
 
     # reply: 65 h (11-02 10:00 → 11-12 11:00: 7 + 4×8 + 3×8 + 2), 16 h after the
     # reopening (11-16 10:00 → 11-18 10:00), 8 h for the private case (to 11-03 10:00);
-    # result: 128 h, kept late on 11-24 10:00; investigation: 21 h (to 11-04 16:00).
+    # result: 128 h, kept late on 11-24 10:00; investigation: 21 h (to 11-04 16:00);
+    # announcement: 6 h (closed 11-05 12:00, declined 11-06 10:00; lunch not counted).
     assert hours == [
+        ("announcement", 6.0),
         ("investigation", 21.0),
         ("reply", 8.0),
         ("reply", 16.0),
@@ -262,6 +268,8 @@ def test_sla_report_counts_each_commitment_by_month_and_kind_with_working_hours(
         ("result", 128.0),
     ]
     assert view.monthly() == [
+        SlaLine("2026-11", "announcement", started=1, met=1, met_after_interim=0, breached=0,
+                open=0, cancelled=0, extended=0, median_hours=6.0, p90_hours=6.0),
         SlaLine("2026-11", "callback", started=1, met=0, met_after_interim=0, breached=0,
                 open=1, cancelled=0, extended=0, median_hours=None, p90_hours=None),
         SlaLine("2026-11", "investigation", started=1, met=1, met_after_interim=0, breached=0,
@@ -273,6 +281,7 @@ def test_sla_report_counts_each_commitment_by_month_and_kind_with_working_hours(
     ]  # fmt: skip
     assert view.monthly(2025) == []
     assert [line.kind for line in view.yearly(2026)] == [
+        "announcement",
         "callback",
         "investigation",
         "reply",
