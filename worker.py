@@ -28,12 +28,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.calendar import CalendarWatch
 from activities.channels import Channels
 from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
 from activities.reconcile import Reconciler
 from activities.retention import RetentionActivities
 from domain.service import Complaints
+from domain.store import open_complaints
 from web import serve as web_serve
 from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
@@ -92,6 +94,7 @@ def build_worker(
             notices.send_notice,
             RetentionActivities(complaints).erase_expired_persons,
             Reconciler(complaints, client, task_queue).run,
+            CalendarWatch(complaints, client).run,
         ],
         activity_executor=executor,
         max_concurrent_activities=threads,
@@ -141,7 +144,7 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     added = await register_search_attributes(client, settings.namespace)
     if added:
         log.info("search_attributes_registered", names=added)
-    complaints = Complaints()
+    complaints = open_complaints()
     threads = int(os.environ.get("MINWON_ACTIVITY_THREADS", "16"))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "200"))
@@ -162,7 +165,10 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
             # Cases whose workflows Temporal lost while this worker was away get theirs
             # back now, not at the schedule's next turn.
             healing = asyncio.create_task(
-                reconcile_at_start(Reconciler(complaints, client, settings.task_queue))
+                reconcile_at_start(
+                    Reconciler(complaints, client, settings.task_queue),
+                    CalendarWatch(complaints, client),
+                )
             )
             await stop.wait()
             healing.cancel()
@@ -175,18 +181,22 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     log.info("worker_stopped")
 
 
-async def reconcile_at_start(reconciler: Reconciler) -> None:
+async def reconcile_at_start(reconciler: Reconciler, watch: CalendarWatch) -> None:
     try:
         report = await reconciler.reconcile()
+        # A calendar changed while no worker ran moves the open cases now.
+        followed = await watch.follow()
     except Exception:  # the schedule tries again; the worker serves meanwhile
         log.exception("reconcile_failed")
         return
+    log.info("calendar_followed", change=followed.change, moved=len(followed.moved))
     log.info(
         "reconciled",
         open_cases=report.open_cases,
         running=report.running,
         restored=sum(1 for d in report.divergences if d.action == "restored"),
         held=sum(1 for d in report.divergences if d.action == "held"),
+        replaced=sum(1 for d in report.divergences if d.action == "replaced"),
         reported=sum(1 for d in report.divergences if d.action == "reported"),
     )
 

@@ -10,7 +10,10 @@ configuration is the credential.
   issue is an event in the store, naming the host user who ran it.
 - `projections run | rebuild` bring the read models up to date, or rebuild them.
 - `reconcile [--dry-run] [--json]` gives every open case a running workflow now, as
-  the reconciler's schedule does, and lists every divergence it found.
+  the reconciler's schedule does, replaces the run of a case the store has ended
+  behind its workflow's back, and lists every divergence it found.
+- `calendar reload | diff` follows a change of the calendar now, or shows what
+  another `holidays` release would change (`cli.calendar_admin`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cli import projections
+from cli import calendar_admin, projections
 from cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -65,25 +68,28 @@ def register(subparsers: Any) -> None:
         description=(
             "Compare every open case in the event store with Temporal and start the "
             "workflow of each case that has none (missing, terminated, failed …), as the "
-            "schedule minwon-reconcile does; list running workflows without a case. " + ADMIN_NOTE
+            "schedule minwon-reconcile does; replace the run of a case the store has closed "
+            "or withdrawn while its workflow still sees it open; list running workflows "
+            "without a case. " + ADMIN_NOTE
         ),
     )
     reconcile.add_argument("--dry-run", action="store_true", help="list only, change nothing")
     reconcile.add_argument("--json", action="store_true", help="print JSON")
     reconcile.set_defaults(handler=run_reconcile)
+    calendar_admin.register(actions, ADMIN_NOTE)
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
     # The server's own modules: only this command needs Temporal and the store.
     from activities.reconcile import Reconciler
-    from domain.service import Complaints
+    from domain.store import open_complaints
     from workflows.client import TemporalSettings, connect
 
     settings = TemporalSettings.from_env()
 
     async def work() -> ReconcileReport:
         client = await connect(settings, dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
-        complaints = Complaints()
+        complaints = open_complaints()
         try:
             return await Reconciler(complaints, client, settings.task_queue).reconcile(
                 dry_run=args.dry_run
@@ -112,13 +118,13 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     from domain.access import DIRECTOR, OPS, roles_of
     from domain.calendar import SEOUL
     from domain.policy import PolicyError
-    from domain.service import Complaints
+    from domain.store import open_complaints
     from web.credentials import CredentialError
     from web.tokens import issue_token, valid_tokens
 
     now = datetime.now(SEOUL)
     try:
-        complaints = Complaints()
+        complaints = open_complaints()
     except PolicyError as error:
         raise CliError(f"cannot open the store: invalid policy {error}") from None
     try:

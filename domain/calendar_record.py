@@ -39,6 +39,19 @@ def days_off(calendar: BusinessCalendar, at: datetime) -> dict[str, str]:
     return {day.isoformat(): reason for day, reason in calendar.days_off(first, last).items()}
 
 
+def diff_days(
+    old: dict[str, str], new: dict[str, str], first: str = "", last: str = "9999"
+) -> tuple[dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    """Days off (ISO date → reason) added, removed and renamed from `old` to `new`,
+    between `first` and `last`."""
+    added = {d: r for d, r in new.items() if d not in old and first <= d <= last}
+    removed = {d: r for d, r in old.items() if d not in new and first <= d <= last}
+    renamed = {
+        d: (old[d], r) for d, r in new.items() if d in old and old[d] != r and first <= d <= last
+    }
+    return added, removed, renamed
+
+
 @dataclass(frozen=True)
 class CalendarChange:
     """What one change did to the days off (ISO date → reason)."""
@@ -100,9 +113,9 @@ class CalendarRecord(ChainedAggregate):
         """
         days = days_off(calendar, at)
         first, last = window(at)
-        both = (max(first.isoformat(), self.first), min(last.isoformat(), self.last))
-        added = {d: r for d, r in days.items() if d not in self.days and both[0] <= d <= both[1]}
-        removed = {d: r for d, r in self.days.items() if d not in days and both[0] <= d <= both[1]}
+        added, removed, _ = diff_days(
+            self.days, days, max(first.isoformat(), self.first), min(last.isoformat(), self.last)
+        )
         moved = (first.isoformat(), last.isoformat()) != (self.first, self.last)
         if not added and not removed and not moved:
             return None

@@ -493,6 +493,13 @@ class Complaint(ChainedAggregate):
         )
 
     @property
+    def has_running_clock(self) -> bool:
+        """Whether a workflow must run for the case: it is open, or closed with its
+        announcement's clock still running (헌장 5)."""
+        clock = self.commitments.get(ANNOUNCEMENT)
+        return not self.is_terminal or (clock is not None and clock.is_open)
+
+    @property
     def announcement_pending(self) -> bool:
         """An announcement clock started and not kept (open, or breached)."""
         clock = self.commitments.get("announcement")

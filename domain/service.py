@@ -514,6 +514,13 @@ class Complaints(Application[uuid.UUID]):
             "the calendar record",
         )
 
+    def calendar_change(self, number: int) -> CalendarChange | None:
+        """Change `number` of the calendar record, as recorded."""
+        record = self._calendar_record()
+        if record is None:
+            return None
+        return next((change for change in record.changes if change.number == number), None)
+
     def _calendar_record(self) -> CalendarRecord | None:
         try:
             record: CalendarRecord = self.repository.get(CalendarRecord.create_id())
@@ -709,7 +716,8 @@ class Complaints(Application[uuid.UUID]):
         return self.get_case(self.case_id_for_receipt(code))
 
     def open_cases(self, page: int = 500) -> Iterator[Complaint]:
-        """Every case neither closed nor withdrawn, in the order they were received."""
+        """Every case with a clock running, in the order they were received: neither
+        closed nor withdrawn, or closed with its announcement's clock running."""
         start: int | None = None
         while True:
             notifications = self.recorder.select_notifications(
@@ -717,7 +725,7 @@ class Complaints(Application[uuid.UUID]):
             )
             for notification in notifications:
                 case = self.get_case(uuid.UUID(str(notification.originator_id)))
-                if not case.is_terminal:
+                if case.has_running_clock:
                     yield case
             if len(notifications) < page:
                 return

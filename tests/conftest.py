@@ -14,16 +14,18 @@ import base64
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import pytest_asyncio
 import structlog
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import SEOUL
 from domain.service import Complaints, Intake
@@ -131,6 +133,17 @@ def open_complaints(store_env: dict[str, str]) -> Iterator[Callable[[], Complain
 def complaints(open_complaints: Callable[[], Complaints]) -> Complaints:
     """The application on an empty store of the parametrized backend."""
     return open_complaints()
+
+
+@pytest_asyncio.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, one per test: a workflow left waiting by another
+    test would hold time skipping back while its worker is gone."""
+    from tests.temporal_harness import start_time_skipping
+
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
 
 
 # -- sample data ---------------------------------------------------------------------

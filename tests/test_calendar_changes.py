@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from domain.calendar import SEOUL, BusinessCalendar, CalendarFile, _public_holidays
+from domain.calendar import BusinessCalendar, CalendarFile, _public_holidays
 from domain.commands import Recount, SendInterimReply
 from domain.complaint import Complaint
 from domain.policy import load_policy
-from domain.service import Complaints, Intake
+from domain.service import Complaints
+from tests.conftest import kst, sample_intake
 
 POLICY = Path(__file__).resolve().parent.parent / "policy" / "ansim.toml"
 HOLIDAY = '[[holiday]]\ndate = 2026-10-02\nname = "임시공휴일"\n'
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SEOUL)
 
 
 def write(path: Path, text: str) -> None:
@@ -60,26 +56,15 @@ def open_app(tmp_path: Path, overrides: Path) -> Iterator[Callable[..., Complain
 
 
 def filed(app: Complaints, received: str) -> Complaint:
-    return app.file(
-        Intake(
-            intake_ref=f"cc-{uuid.uuid4().hex[:10]}",
-            channel="email",
-            category="inquiry",
-            topic="program",
-            private=False,
-            contact="010-1234-5678",
-            text="문의",
-            received_at=at(received),
-        )
-    )
+    return app.file(sample_intake(received_at=kst(received)))
 
 
 def recount(app: Complaints, case: Complaint, command_id: str = "recount-1") -> Complaint:
-    change = app.follow_calendar(at("2026-09-29T12:00")).change
+    change = app.follow_calendar(kst("2026-09-29T12:00")).change
     app.perform(
         case.id,
         Recount(added=change.added if change else {}, removed=change.removed if change else {}),
-        at=at("2026-09-29T12:00"),
+        at=kst("2026-09-29T12:00"),
         command_id=command_id,
     )
     return app.get_case(case.id)
@@ -115,18 +100,18 @@ def test_a_holiday_added_inside_the_period_moves_the_due_one_working_day_and_say
 ) -> None:
     app = open_app()
     case = filed(app, "2026-09-28T10:00")
-    assert case.commitments["reply"].due == at("2026-10-07T18:00")
-    first = app.follow_calendar(at("2026-09-28T10:00"))
+    assert case.commitments["reply"].due == kst("2026-10-07T18:00")
+    first = app.follow_calendar(kst("2026-09-28T10:00"))
     assert (first.change, first.started) == (None, True)
 
     write(overrides, HOLIDAY)
     moved = recount(app, case)
 
     reply = moved.commitments["reply"]
-    assert reply.due == at("2026-10-08T18:00")
-    assert reply.warn_at == app.calendar.hours_before(at("2026-10-08T18:00"), 24)
+    assert reply.due == kst("2026-10-08T18:00")
+    assert reply.warn_at == app.calendar.hours_before(kst("2026-10-08T18:00"), 24)
     [event] = rescheduled(app, case)
-    assert event.previous_due == at("2026-10-07T18:00")  # type: ignore[attr-defined]
+    assert event.previous_due == kst("2026-10-07T18:00")  # type: ignore[attr-defined]
     assert event.added == {"2026-10-02": "임시공휴일"}  # type: ignore[attr-defined]
     assert app.verify(case.id) is None
 
@@ -140,26 +125,26 @@ def test_another_process_counts_with_the_changed_file_without_a_restart(
     write(overrides, HOLIDAY)
 
     assert not second.calendar.is_working_day(date(2026, 10, 2))
-    assert filed(first, "2026-09-28T10:00").commitments["reply"].due == at("2026-10-08T18:00")
+    assert filed(first, "2026-09-28T10:00").commitments["reply"].due == kst("2026-10-08T18:00")
 
 
 def test_a_change_is_recorded_once_and_resumed_until_marked_recounted(
     open_app: Callable[..., Complaints], overrides: Path
 ) -> None:
     app, other = open_app(), open_app()
-    app.follow_calendar(at("2026-09-28T10:00"))
+    app.follow_calendar(kst("2026-09-28T10:00"))
     write(overrides, HOLIDAY)
 
-    followed = app.follow_calendar(at("2026-09-28T11:00"))
+    followed = app.follow_calendar(kst("2026-09-28T11:00"))
     change = followed.change
     assert followed.new and change is not None and change.added == {"2026-10-02": "임시공휴일"}
     # Another process sees the same change as recorded, not yet recounted.
-    resumed = other.follow_calendar(at("2026-09-28T11:01"))
+    resumed = other.follow_calendar(kst("2026-09-28T11:01"))
     assert (resumed.change, resumed.new) == (change, False)
 
-    app.calendar_recounted(change.number, at("2026-09-28T11:02"))
+    app.calendar_recounted(change.number, kst("2026-09-28T11:02"))
 
-    assert other.follow_calendar(at("2026-09-28T11:03")).change is None
+    assert other.follow_calendar(kst("2026-09-28T11:03")).change is None
 
 
 def test_a_cancelled_closure_does_not_move_a_due_earlier_unless_the_policy_says_so(
@@ -168,12 +153,12 @@ def test_a_cancelled_closure_does_not_move_a_due_earlier_unless_the_policy_says_
     write(overrides, HOLIDAY)
     app = open_app()
     case = filed(app, "2026-09-28T10:00")
-    app.follow_calendar(at("2026-09-28T10:00"))
-    assert case.commitments["reply"].due == at("2026-10-08T18:00")
+    app.follow_calendar(kst("2026-09-28T10:00"))
+    assert case.commitments["reply"].due == kst("2026-10-08T18:00")
 
     write(overrides, "")
     kept = recount(app, case)
-    assert kept.commitments["reply"].due == at("2026-10-08T18:00")
+    assert kept.commitments["reply"].due == kst("2026-10-08T18:00")
     assert rescheduled(app, case) == []
 
     text = POLICY.read_text(encoding="utf-8").replace(
@@ -183,7 +168,7 @@ def test_a_cancelled_closure_does_not_move_a_due_earlier_unless_the_policy_says_
     (tmp_path / "earlier.toml").write_text(text, encoding="utf-8")
     earlier = open_app(policy=load_policy(tmp_path / "earlier.toml"))
     moved = recount(earlier, earlier.get_case(case.id), command_id="recount-2")
-    assert moved.commitments["reply"].due == at("2026-10-07T18:00")
+    assert moved.commitments["reply"].due == kst("2026-10-07T18:00")
 
 
 def test_a_date_set_by_an_interim_reply_moves_only_if_it_becomes_a_day_off(
@@ -193,18 +178,18 @@ def test_a_date_set_by_an_interim_reply_moves_only_if_it_becomes_a_day_off(
     case = filed(app, "2026-09-14T10:00")
     app.perform(
         case.id,
-        SendInterimReply(reason="확인 중", new_due=at("2026-10-06T18:00"), by="lee.service"),
-        at=at("2026-09-21T11:00"),
+        SendInterimReply(reason="확인 중", new_due=kst("2026-10-06T18:00"), by="lee.service"),
+        at=kst("2026-09-21T11:00"),
         command_id="interim",
     )
-    app.follow_calendar(at("2026-09-21T11:00"))
+    app.follow_calendar(kst("2026-09-21T11:00"))
 
     write(overrides, HOLIDAY)
-    assert recount(app, case).commitments["reply"].due == at("2026-10-06T18:00")
+    assert recount(app, case).commitments["reply"].due == kst("2026-10-06T18:00")
 
     write(overrides, HOLIDAY + '[[closure]]\ndate = 2026-10-06\nname = "임시 휴관"\n')
     moved = recount(app, case, command_id="recount-2")
-    assert moved.commitments["reply"].due == at("2026-10-07T18:00")
+    assert moved.commitments["reply"].due == kst("2026-10-07T18:00")
 
 
 def test_a_new_holidays_release_is_a_change_like_an_edited_file(
@@ -212,7 +197,7 @@ def test_a_new_holidays_release_is_a_change_like_an_edited_file(
 ) -> None:
     app = open_app()
     case = filed(app, "2026-09-28T10:00")
-    app.follow_calendar(at("2026-09-28T10:00"))
+    app.follow_calendar(kst("2026-09-28T10:00"))
 
     def newer_release(year: int) -> dict[date, str]:
         known = dict(_public_holidays(year))
@@ -223,6 +208,6 @@ def test_a_new_holidays_release_is_a_change_like_an_edited_file(
     app.use_calendar(BusinessCalendar(public_holidays=newer_release))
     moved = recount(app, case)
 
-    assert moved.commitments["reply"].due == at("2026-10-08T18:00")
+    assert moved.commitments["reply"].due == kst("2026-10-08T18:00")
     [event] = rescheduled(app, case)
     assert event.added == {"2026-10-02": "임시공휴일"}  # type: ignore[attr-defined]

@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from domain.calendar import SEOUL
 from domain.commands import Answer, Breach, RateSatisfaction
 from domain.complaint import Complaint
 from domain.policy import load_policy
-from domain.service import Claim, Complaints, Intake, LinkedCaseRequiredError
+from domain.service import Claim, Complaints, LinkedCaseRequiredError
+from tests.conftest import kst, sample_intake
 
 POLICY = Path(__file__).resolve().parent.parent / "policy" / "ansim.toml"
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SEOUL)
-
-
-@pytest.fixture
-def complaints(tmp_path: Path) -> Iterator[Complaints]:
-    app = Complaints(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
-    )
-    yield app
-    app.close()
-
-
 def inquiry(app: Complaints) -> Complaint:
-    return app.file(
-        Intake(
-            intake_ref=f"lc-{uuid.uuid4().hex[:10]}",
-            channel="email",
-            category="inquiry",
-            topic="program",
-            private=False,
-            contact="010-1234-5678",
-            text="문의",
-            received_at=at("2026-07-06T10:00"),
-        )
-    )
+    return app.file(sample_intake(received_at=kst("2026-07-06T10:00")))
 
 
 def answered(app: Complaints, case: Complaint, when: str, rating: int | None = None) -> Complaint:
-    app.perform(case.id, Answer(text="안내드립니다", by="lee.service"), at=at(when), command_id="a")
+    app.perform(
+        case.id, Answer(text="안내드립니다", by="lee.service"), at=kst(when), command_id="a"
+    )
     if rating is not None:
-        app.perform(case.id, RateSatisfaction(score=rating), at=at(when), command_id="r")
+        app.perform(case.id, RateSatisfaction(score=rating), at=kst(when), command_id="r")
     return app.get_case(case.id)
 
 
@@ -58,7 +33,7 @@ def test_a_reply_answered_on_time_and_rated_well_does_not_uphold_the_claim(
 ) -> None:
     case = answered(complaints, inquiry(complaints), "2026-07-08T10:00", rating=4)
 
-    claim = complaints.check_claim("late_reply", case, at("2026-07-20T10:00"))
+    claim = complaints.check_claim("late_reply", case, kst("2026-07-20T10:00"))
 
     assert claim.category == "opinion"
     assert claim.reason is not None and case.receipt_code in claim.reason
@@ -70,7 +45,9 @@ def test_an_answer_rated_two_or_lower_upholds_the_claim(
 ) -> None:
     case = answered(complaints, inquiry(complaints), "2026-07-08T10:00", rating=rating)
 
-    assert complaints.check_claim("late_reply", case, at("2026-07-20T10:00")) == Claim("late_reply")
+    assert complaints.check_claim("late_reply", case, kst("2026-07-20T10:00")) == Claim(
+        "late_reply"
+    )
 
 
 def test_a_breached_or_late_or_overdue_reply_upholds_the_claim(complaints: Complaints) -> None:
@@ -81,7 +58,7 @@ def test_a_breached_or_late_or_overdue_reply_upholds_the_claim(complaints: Compl
     complaints.perform(breached.id, Breach(kind="reply"), at=due, command_id="b")
 
     for case in (overdue, late, complaints.get_case(breached.id)):
-        claim = complaints.check_claim("late_reply", case, at("2026-07-20T10:00"))
+        claim = complaints.check_claim("late_reply", case, kst("2026-07-20T10:00"))
         assert claim == Claim("late_reply"), case.receipt_code
     assert late.commitments["reply"].status == "breached"
 
@@ -90,8 +67,8 @@ def test_a_linked_complaint_must_name_its_case_and_other_categories_pass_through
     complaints: Complaints,
 ) -> None:
     with pytest.raises(LinkedCaseRequiredError, match="names the case"):
-        complaints.check_claim("late_reply", None, at("2026-07-20T10:00"))
-    assert complaints.check_claim("opinion", None, at("2026-07-20T10:00")) == Claim("opinion")
+        complaints.check_claim("late_reply", None, kst("2026-07-20T10:00"))
+    assert complaints.check_claim("opinion", None, kst("2026-07-20T10:00")) == Claim("opinion")
 
 
 def test_the_linked_category_and_its_fallback_come_from_the_policy(tmp_path: Path) -> None:
@@ -106,8 +83,8 @@ def test_the_linked_category_and_its_fallback_come_from_the_policy(tmp_path: Pat
     )
     try:
         case = answered(app, inquiry(app), "2026-07-08T10:00", rating=5)
-        assert app.check_claim("late_reply", case, at("2026-07-20T10:00")) == Claim("late_reply")
-        assert app.check_claim("unkind_service", case, at("2026-07-20T10:00")).category == (
+        assert app.check_claim("late_reply", case, kst("2026-07-20T10:00")) == Claim("late_reply")
+        assert app.check_claim("unkind_service", case, kst("2026-07-20T10:00")).category == (
             "inquiry"
         )
     finally:

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from domain.calendar import SEOUL
 from domain.commands import Reopen, SendInterimReply
 from domain.complaint import Complaint
 from domain.service import Complaints
+from tests.conftest import kst
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "store-a0ee20c.db"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SEOUL)
 
 
 @pytest.fixture
@@ -62,8 +58,8 @@ def test_old_commitments_read_as_warned_in_clock_hours(old_store: Complaints) ->
     assert reply.warn_counting == "clock"
     assert reply.warn_hours is None
     # The old extension kept the warning's clock distance: 24 h before the new due.
-    assert reply.due == at("2026-09-30T18:00")
-    assert reply.warn_at == at("2026-09-29T18:00")
+    assert reply.due == kst("2026-09-30T18:00")
+    assert reply.warn_at == kst("2026-09-29T18:00")
     assert reply.extensions == 1
 
 
@@ -83,7 +79,7 @@ def test_new_events_on_an_old_case_count_working_time_and_chain_on(
     old_store.perform(
         inquiry.id,
         Reopen(reason="답변 보완 요청", by="lee.service"),
-        at=at("2026-10-06T10:00"),
+        at=kst("2026-10-06T10:00"),
         command_id="new-1",
     )
     reopened = case(old_store, "fixture-inquiry")
@@ -93,7 +89,7 @@ def test_new_events_on_an_old_case_count_working_time_and_chain_on(
         SendInterimReply(
             reason="자료 확인", new_due=reply.due + timedelta(days=1), by="lee.service"
         ),
-        at=at("2026-10-06T11:00"),
+        at=kst("2026-10-06T11:00"),
         command_id="new-2",
     )
 

@@ -55,8 +55,9 @@ class WebStack:
 
 
 @contextmanager
-def web_stack(folder: Path) -> Iterator[WebStack]:
-    """Start the stack in its own thread; stop and close everything on the way out."""
+def web_stack(folder: Path, env: dict[str, str] | None = None) -> Iterator[WebStack]:
+    """Start the stack in its own thread; stop and close everything on the way out.
+    `env` adds settings to the worker's and the web's store (a calendar override file)."""
     ready = threading.Event()
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
@@ -64,7 +65,7 @@ def web_stack(folder: Path) -> Iterator[WebStack]:
     async def main() -> None:
         server = await start_dev_server()
         try:
-            async with running_stack(server.client, folder) as stack:
+            async with running_stack(server.client, folder, env=env) as stack:
                 port = free_port()
                 app = create_app(
                     complaints=stack.complaints,

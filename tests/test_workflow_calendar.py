@@ -14,20 +14,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar import CalendarWatch
 from domain.calendar import BusinessCalendar, _public_holidays
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.temporal_harness import Stack, running_stack
 from tests.test_calendar_changes import write
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import FileComplaintInput
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ extension limits, recorded with the rule used (the service on a real SQLite stor
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from domain.calendar import SEOUL, BusinessCalendar
+from domain.calendar import BusinessCalendar
 from domain.commands import Breach, Escalate, SendInterimReply, TakeMessage
 from domain.complaint import (
     Complaint,
@@ -20,35 +17,12 @@ from domain.complaint import (
     ExtensionTooLongError,
 )
 from domain.policy import load_policy
-from domain.service import Complaints, Intake
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SEOUL)
-
-
-@pytest.fixture
-def complaints(tmp_path: Path) -> Iterator[Complaints]:
-    app = Complaints(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
-    )
-    yield app
-    app.close()
+from domain.service import Complaints
+from tests.conftest import kst, sample_intake
 
 
 def filed(app: Complaints, category: str, received: str) -> Complaint:
-    return app.file(
-        Intake(
-            intake_ref=f"wt-{uuid.uuid4().hex[:10]}",
-            channel="homepage",
-            category=category,
-            topic="program",
-            private=False,
-            contact="010-1234-5678",
-            text="문의드립니다",
-            received_at=at(received),
-        )
-    )
+    return app.file(sample_intake(category=category, received_at=kst(received)))
 
 
 def started(app: Complaints, case: Complaint, kind: str) -> object:
@@ -65,8 +39,8 @@ def test_an_inquirys_warning_comes_24_working_hours_before_its_due_and_says_so(
     case = filed(complaints, "inquiry", "2026-09-21T10:00")
     reply = case.commitments["reply"]
 
-    assert reply.due == at("2026-10-01T18:00")
-    assert reply.warn_at == at("2026-09-29T09:00")
+    assert reply.due == kst("2026-10-01T18:00")
+    assert reply.warn_at == kst("2026-09-29T09:00")
     event = started(complaints, case, "reply")
     assert (event.warn_hours, event.warn_counting) == (24, "working")  # type: ignore[attr-defined]
 
@@ -80,8 +54,8 @@ def test_a_late_reply_investigations_warning_is_eight_working_hours_ahead(
     # Three working days (24 working hours) from Wed 09-23 16:00, past 추석: due
     # Wed 09-30 16:00, warned Tue 09-29 16:00 — not 08:00 on the day (a clock
     # count of 8 h), before anyone is at work.
-    assert investigation.due == at("2026-09-30T16:00")
-    assert investigation.warn_at == at("2026-09-29T16:00")
+    assert investigation.due == kst("2026-09-30T16:00")
+    assert investigation.warn_at == kst("2026-09-29T16:00")
 
 
 def test_a_promised_callbacks_warning_skips_the_lunch_hour(complaints: Complaints) -> None:
@@ -89,21 +63,21 @@ def test_a_promised_callbacks_warning_skips_the_lunch_hour(complaints: Complaint
     complaints.perform(
         case.id,
         TakeMessage(
-            for_staff="lee.service", taken_by="choi.tour", callback_by=at("2026-07-14T13:30")
+            for_staff="lee.service", taken_by="choi.tour", callback_by=kst("2026-07-14T13:30")
         ),
-        at=at("2026-07-14T10:05"),
+        at=kst("2026-07-14T10:05"),
         command_id="take",
     )
 
     callback = complaints.get_case(case.id).commitments["callback"]
-    assert callback.warn_at == at("2026-07-14T11:30")
+    assert callback.warn_at == kst("2026-07-14T11:30")
 
 
 def interim(app: Complaints, case: Complaint, new_due: str, command_id: str) -> None:
     app.perform(
         case.id,
-        SendInterimReply(reason="외부 기관 확인 중", new_due=at(new_due), by="lee.service"),
-        at=at("2026-09-21T11:00"),
+        SendInterimReply(reason="외부 기관 확인 중", new_due=kst(new_due), by="lee.service"),
+        at=kst("2026-09-21T11:00"),
         command_id=command_id,
     )
 
@@ -112,7 +86,7 @@ def test_an_extension_may_add_the_original_seven_working_days_and_not_one_more(
     complaints: Complaints,
 ) -> None:
     case = filed(complaints, "inquiry", "2026-09-14T10:00")
-    assert case.commitments["reply"].due == at("2026-09-22T18:00")
+    assert case.commitments["reply"].due == kst("2026-09-22T18:00")
     version = complaints.get_case(case.id).version
 
     with pytest.raises(ExtensionTooLongError, match=r"latest valid moment 2026-10-06T18:00"):
@@ -121,9 +95,9 @@ def test_an_extension_may_add_the_original_seven_working_days_and_not_one_more(
 
     interim(complaints, case, "2026-10-06T18:00", "exactly-seven")
     reply = complaints.get_case(case.id).commitments["reply"]
-    assert reply.due == at("2026-10-06T18:00")
+    assert reply.due == kst("2026-10-06T18:00")
     # The warning moves with it, counted again in working time: 10-06, 10-02, 10-01.
-    assert reply.warn_at == at("2026-10-01T09:00")
+    assert reply.warn_at == kst("2026-10-01T09:00")
     extended = [e for e in complaints.history(case.id) if type(e).__name__ == "CommitmentExtended"]
     assert extended[-1].limit_rule == "working_days"  # type: ignore[attr-defined]
 
@@ -153,22 +127,22 @@ def test_the_officers_window_after_a_friday_breach_ends_on_wednesday_not_saturda
     complaints: Complaints,
 ) -> None:
     case = filed(complaints, "inquiry", "2026-07-02T10:00")
-    assert case.commitments["reply"].due == at("2026-07-10T18:00")
-    complaints.perform(case.id, Breach(kind="reply"), at=at("2026-07-10T18:00"), command_id="b")
+    assert case.commitments["reply"].due == kst("2026-07-10T18:00")
+    complaints.perform(case.id, Breach(kind="reply"), at=kst("2026-07-10T18:00"), command_id="b")
     complaints.perform(
         case.id,
         Escalate(reason="기한 초과", by="system", trigger="deadline"),
-        at=at("2026-07-10T18:00"),
+        at=kst("2026-07-10T18:00"),
         command_id="e1",
     )
 
     first = complaints.get_case(case.id).escalations[0]
-    assert (first.act_by, first.act_counting) == (at("2026-07-15T18:00"), "working")
+    assert (first.act_by, first.act_counting) == (kst("2026-07-15T18:00"), "working")
 
     complaints.perform(
         case.id,
         Escalate(reason="지정책임관 미조치", by="system", trigger="deadline"),
-        at=at("2026-07-15T18:00"),
+        at=kst("2026-07-15T18:00"),
         command_id="e2",
     )
     # The director is the chain's last level: nobody comes after, no window.
@@ -194,11 +168,11 @@ def test_a_policy_may_count_an_escalation_window_in_clock_hours(tmp_path: Path) 
         app.perform(
             case.id,
             Escalate(reason="확인", by="ops.kim"),
-            at=at("2026-07-10T18:00"),
+            at=kst("2026-07-10T18:00"),
             command_id="e1",
         )
         first = app.get_case(case.id).escalations[0]
-        assert (first.act_by, first.act_counting) == (at("2026-07-11T18:00"), "clock")
+        assert (first.act_by, first.act_counting) == (kst("2026-07-11T18:00"), "clock")
     finally:
         app.close()
 
@@ -214,11 +188,11 @@ def test_a_second_extension_needs_the_residents_consent_and_a_third_is_refused(
             case.id,
             SendInterimReply(
                 reason="추가 자료 확인",
-                new_due=at(new_due),
+                new_due=kst(new_due),
                 by="lee.service",
                 consent=consent,  # type: ignore[arg-type]
             ),
-            at=at("2026-10-05T11:00"),
+            at=kst("2026-10-05T11:00"),
             command_id=command_id,
         )
 
@@ -232,7 +206,7 @@ def test_a_second_extension_needs_the_residents_consent_and_a_third_is_refused(
         again("2026-10-19T18:00", "too-long", "phone")
     again("2026-10-16T18:00", "with-consent", "phone")
     reply = complaints.get_case(case.id).commitments["reply"]
-    assert (reply.due, reply.extensions) == (at("2026-10-16T18:00"), 2)
+    assert (reply.due, reply.extensions) == (kst("2026-10-16T18:00"), 2)
     sent = [e for e in complaints.history(case.id) if type(e).__name__ == "InterimReplySent"]
     assert [e.consent for e in sent] == [None, "phone"]  # type: ignore[attr-defined]
 

@@ -3,7 +3,9 @@
 Started every `MINWON_RECONCILE_MINUTES` (default 10) by the schedule
 `minwon-reconcile` (`ensure_reconcile_schedule`); input `ReconcileRequest`, output
 `ReconcileReport`; no updates, signals or queries. The work is the `reconcile`
-activity (activities.reconcile): every open case gets a running workflow.
+activity (activities.reconcile): every open case gets a running workflow; then
+the `follow_calendar` activity (activities.calendar): open cases follow a change
+of the calendar.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from temporalio.client import (
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import ReconcileReport, ReconcileRequest
+    from workflows.models import CalendarReport, FollowCalendar, ReconcileReport, ReconcileRequest
 
 SCHEDULE_ID = "minwon-reconcile"
+# Each pass also follows the calendar; passes started before ran the reconciler alone.
+CALENDAR_WATCH = "calendar-watch"
 MINUTES_ENV = "MINWON_RECONCILE_MINUTES"
 DEFAULT_MINUTES = 10.0
 
@@ -43,6 +47,14 @@ class ReconcileWorkflow:
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
         )
+        if workflow.patched(CALENDAR_WATCH):
+            await workflow.execute_activity(
+                "follow_calendar",
+                FollowCalendar(dry_run=request.dry_run),
+                result_type=CalendarReport,
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
+            )
         return report
 
 
