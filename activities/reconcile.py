@@ -12,8 +12,19 @@ recorded twice. Each restoration is an event on the case (`WorkflowRestored`,
 with what was found) and a log line; a case restored `limit` times within a day is
 held and reported instead, so a workflow failing on a bug does not loop.
 
-Running workflows with no case in the store, or whose case the store has ended,
-are reported. It runs when a worker starts, on the schedule `minwon-reconcile`
+The other way round, a running workflow whose case the store has ended (closed or
+withdrawn) while the workflow still sees it open (Temporal restored from a backup
+older than the store, a case ended behind the workflow's back) would ring its
+clocks and list the case in the staff queues. Its run is terminated ("case ended
+in the store (closed)") and replaced by one that reads the case back from the
+store and records nothing (`replaced`): a withdrawn case's run ends at once, a
+closed case's does what the case's own run does after closing (the window for a
+rating or a reopening) and then ends. A run whose search attributes already show
+the store's status is left alone, and so is one with an activity in flight (an
+action or a notice still being recorded); its view, asked by query, must disagree
+with the store. A running workflow with no case in the store is reported.
+
+It runs when a worker starts, on the schedule `minwon-reconcile`
 (`workflows.reconcile`), and by hand (`minwon admin reconcile`).
 """
 
@@ -26,10 +37,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -38,15 +50,23 @@ from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
 from workflows.client import WORKFLOW_PREFIX, workflow_id
-from workflows.models import Divergence, FileComplaintInput, ReconcileReport, ReconcileRequest
+from workflows.models import (
+    CaseView,
+    Divergence,
+    FileComplaintInput,
+    ReconcileReport,
+    ReconcileRequest,
+)
+from workflows.search import STATUS
 
 log = structlog.get_logger()
 
 LIMIT_ENV = "MINWON_RESTORE_LIMIT"
 DEFAULT_LIMIT = 3
-RECEIVED_TOPIC = f"{Complaint.__module__}:{Complaint.__qualname__}.Received"
 PAGE = 500
 RUNNING = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
+# A worker answers a query at once; one that does not is reported, not waited for.
+QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -97,13 +117,10 @@ class Reconciler:
                 continue  # started since the listing: visibility lags behind
             divergences.append(await self._restore(case, found, now, dry_run))
         known = {case.workflow_id for case in cases}
-        for unknown in sorted(running - known):
-            found = await asyncio.to_thread(self._case_of_running, unknown)
-            if found is not None:
-                log.warning("case_workflow_diverges", workflow_id=unknown, found=found)
-                divergences.append(Divergence(
-                    workflow_id=unknown, receipt_code=None, found=found, action="reported"
-                ))  # fmt: skip
+        for unknown in sorted(running.keys() - known):
+            divergence = await self._running_without_open_case(unknown, running[unknown], dry_run)
+            if divergence is not None:
+                divergences.append(divergence)
         return ReconcileReport(
             at=now, open_cases=len(cases), running=len(running), divergences=divergences
         )
@@ -111,23 +128,19 @@ class Reconciler:
     # -- the two sides ---------------------------------------------------------------
 
     def _open_cases(self) -> list[OpenCase]:
-        """Every case the store has that is neither closed nor withdrawn."""
-        found = []
-        start: int | None = None
-        while True:
-            page = self.complaints.recorder.select_notifications(
-                start, PAGE, topics=[RECEIVED_TOPIC], inclusive_of_start=start is None
-            )
-            for notification in page:
-                case = self.complaints.get_case(uuid.UUID(str(notification.originator_id)))
-                if not case.is_terminal:
-                    found.append(OpenCase(case.id, case.receipt_code, workflow_id(case.intake_ref)))
-            if len(page) < PAGE:
-                return found
-            start = page[-1].id
+        """Every case whose clocks need a workflow: open, or closed with its
+        announcement's clock running."""
+        return [
+            OpenCase(case.id, case.receipt_code, workflow_id(case.intake_ref))
+            for case in self.complaints.open_cases(PAGE)
+        ]
 
-    async def _running(self) -> set[str]:
-        return {execution.id async for execution in self.client.list_workflows(RUNNING)}
+    async def _running(self) -> dict[str, str | None]:
+        """Each running case workflow, with the status its search attributes show."""
+        return {
+            execution.id: execution.typed_search_attributes.get(STATUS)
+            async for execution in self.client.list_workflows(RUNNING)
+        }
 
     async def _found(self, workflow_id: str) -> str | None:
         """What became of a case's workflow: None if it runs after all."""
@@ -141,39 +154,31 @@ class Reconciler:
             return None
         return described.status.name.lower() if described.status else "missing"
 
-    def _case_of_running(self, workflow_id: str) -> str | None:
-        """Why a running workflow does not match an open case, or None if it does."""
+    def _case_of_running(self, workflow_id: str) -> Complaint | None:
+        """The ended case a running workflow belongs to; None if it is open or not a case's."""
         if not workflow_id.startswith(WORKFLOW_PREFIX):
             return None
-        try:
-            case = self.complaints.get_case(
-                Complaint.create_id(workflow_id.removeprefix(WORKFLOW_PREFIX))
-            )
-        except CaseNotFoundError:
-            return "no_case"
-        return "case_over" if case.is_terminal else None
+        case = self.complaints.get_case(
+            Complaint.create_id(workflow_id.removeprefix(WORKFLOW_PREFIX))
+        )
+        return case if case.is_terminal else None  # open: filed since the listing
 
     # -- restoring -------------------------------------------------------------------
 
     async def _restore(
         self, case: OpenCase, found: str, now: datetime, dry_run: bool
     ) -> Divergence:
-        def divergence(action: str) -> Divergence:
-            return Divergence(
-                workflow_id=case.workflow_id,
-                receipt_code=case.receipt_code,
-                found=found,
-                action=action,  # type: ignore[arg-type]
-            )
-
+        divergence = partial(
+            Divergence, workflow_id=case.workflow_id, receipt_code=case.receipt_code, found=found
+        )
         bound = log.bind(case_id=str(case.case_id), workflow_id=case.workflow_id, found=found)
         if dry_run:
-            return divergence("would restore")
+            return divergence(action="would restore")
         stored = await asyncio.to_thread(self.complaints.get_case, case.case_id)
         if stored.restorations_since(now - timedelta(days=1)) >= self.limit:
             # A workflow that keeps failing is a bug to look at, not a loop to feed.
             bound.error("case_workflow_restore_held", restorations=len(stored.restorations))
-            return divergence("held")
+            return divergence(action="held")
         # Recorded before the start, so the new run reads it back with the case and
         # anchors the case's head after it (audit verify sees nothing unrecorded). Two
         # reconcilers finding the case at the same version record one restoration.
@@ -184,18 +189,85 @@ class Reconciler:
                 found=found, at=now, command_id=f"restore:{stored.version}"
             ),
         )
-        # Another reconciler may have started it first.
+        await self._start_from_store(case.workflow_id, stored)
+        bound.warning("case_workflow_restored")
+        return divergence(action="restored")
+
+    async def _start_from_store(self, workflow_id: str, case: Complaint) -> None:
+        """A run for a recorded case: it finds the case, sends no receipt, records nothing
+        twice. Another reconciler may have started it first."""
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 "ComplaintWorkflow",
-                _intake_of(stored),
-                id=case.workflow_id,
+                _intake_of(case),
+                id=workflow_id,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
-        bound.warning("case_workflow_restored")
-        return divergence("restored")
+
+    # -- replacing ---------------------------------------------------------------
+
+    async def _running_without_open_case(
+        self, workflow_id: str, shown: str | None, dry_run: bool
+    ) -> Divergence | None:
+        try:
+            case = await asyncio.to_thread(self._case_of_running, workflow_id)
+        except CaseNotFoundError:
+            log.warning("case_workflow_diverges", workflow_id=workflow_id, found="no_case")
+            return Divergence(
+                workflow_id=workflow_id, receipt_code=None, found="no_case", action="reported"
+            )
+        if case is None or shown == case.status:
+            # Its own view has the case ended: it finishes by itself (a closed case
+            # stays open for announcements for a while).
+            return None
+        found = f"case_{case.status}"
+        bound = log.bind(case_id=str(case.id), workflow_id=workflow_id, found=found)
+        divergence = partial(
+            Divergence, workflow_id=workflow_id, receipt_code=case.receipt_code, found=found
+        )
+        try:
+            stale = await self._stale_run(workflow_id, case.status)
+        except (RPCError, WorkflowQueryFailedError) as error:
+            # A run that cannot even say what it sees is a bug to look at.
+            bound.warning("case_workflow_diverges", error=str(error))
+            return divergence(action="reported")
+        if stale is None:
+            return None
+        if dry_run:
+            return divergence(action="would replace")
+        await self._replace(workflow_id, stale, case)
+        bound.warning("case_workflow_replaced", run_id=stale, status=case.status)
+        return divergence(action="replaced")
+
+    async def _stale_run(self, workflow_id: str, status: str) -> str | None:
+        """The id of the running run if its own view of the case is not `status`.
+
+        Visibility lags behind: an action that just ended the case may not show in
+        the search attributes yet. A run with an activity in flight (the action's
+        record, a notice) is left to finish it; a query is answered after the
+        workflow has taken in what is already done, so its view is the run's own.
+        """
+        handle = self.client.get_workflow_handle(workflow_id)
+        described = await handle.describe()
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        if described.raw_description.pending_activities:
+            return None
+        view = await handle.query("status", result_type=CaseView, rpc_timeout=QUERY_TIMEOUT)
+        return None if view.status == status else described.run_id
+
+    async def _replace(self, workflow_id: str, run_id: str, case: Complaint) -> None:
+        """End the stale run and start one that reads the ended case from the store."""
+        try:
+            await self.client.get_workflow_handle(workflow_id, run_id=run_id).terminate(
+                reason=f"case ended in the store ({case.status})"
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise  # NOT_FOUND: another reconciler ended that run first
+        await self._start_from_store(workflow_id, case)
 
 
 def _intake_of(case: Complaint) -> FileComplaintInput:

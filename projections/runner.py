@@ -61,6 +61,7 @@ from domain.policy import (
     policy_path,
 )
 from domain.service import DEFAULT_SQLITE_PATH, Complaints
+from domain.store import creating_tables, store_env
 from projections.base import AlreadyTracked, View
 from projections.case_board import (
     CaseBoardProjection,
@@ -94,8 +95,9 @@ from projections.staff_record import (
 )
 
 DEFAULT_BATCH = 500
-# Each projector holds a few connections, not the library's default of five.
-_POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "1"}
+# A view is written and read by one thread at a time: it keeps one connection open,
+# whatever POSTGRES_POOL_SIZE gives the event log (`{VIEW}_POSTGRES_POOL_SIZE` still can).
+_VIEW_POOL = {"POSTGRES_POOL_SIZE": "1"}
 _CREATE_ATTEMPTS = 5
 
 
@@ -192,28 +194,31 @@ class ReadModels:
         self.names = tuple(names)
         self._factories: list[InfrastructureFactory[Any]] = []
         self.views: dict[str, View] = {}
-        self.app = _created(lambda: EventLog(env))
-        try:
-            self.policy, self.calendar = load_charter(self.app.env)
-            if isinstance(self.app.recorder, SQLiteApplicationRecorder):
-                self.backend = "sqlite"
-            elif isinstance(self.app.recorder, PostgresApplicationRecorder):
-                self.backend = "postgres"
-            else:
-                raise UnsupportedStoreError(
-                    "read models need a SQLite or PostgreSQL event store, not "
-                    f"{type(self.app.recorder).__name__}"
-                )
-            self.settings = {**_POOL_DEFAULTS, **self.app.env}
-            for name in self.names:
-                model = READ_MODELS[name]
-                self.views[name] = _created(functools.partial(self._open_view, model))
-            self._projections = {
-                name: self._projection_class(name)(view=self.views[name]) for name in self.names
-            }
-        except BaseException:
-            self.close()
-            raise
+        settings = store_env(env)
+        # Created under the schema's lock, as the worker and the web server create theirs.
+        with creating_tables(settings):
+            self.app = _created(lambda: EventLog(settings))
+            try:
+                self.policy, self.calendar = load_charter(self.app.env)
+                if isinstance(self.app.recorder, SQLiteApplicationRecorder):
+                    self.backend = "sqlite"
+                elif isinstance(self.app.recorder, PostgresApplicationRecorder):
+                    self.backend = "postgres"
+                else:
+                    raise UnsupportedStoreError(
+                        "read models need a SQLite or PostgreSQL event store, not "
+                        f"{type(self.app.recorder).__name__}"
+                    )
+                self.settings = {**self.app.env, **_VIEW_POOL}
+                for name in self.names:
+                    model = READ_MODELS[name]
+                    self.views[name] = _created(functools.partial(self._open_view, model))
+                self._projections = {
+                    name: self._projection_class(name)(view=self.views[name]) for name in self.names
+                }
+            except BaseException:
+                self.close()
+                raise
 
     def __enter__(self) -> ReadModels:
         return self

@@ -12,19 +12,30 @@ one breach and one escalation, and each case one receipt notice and one
 `WorkflowRestored`; `minwon audit verify --all` is clean. A workflow terminated
 from outside, and one that failed, are restored by the schedule within its
 interval; one terminated again and again is held after the limit and reported.
+
+The other way round: a case the store has closed or withdrawn while its workflow
+still sees it open (as a Temporal restored from an older backup would leave it).
+`minwon admin reconcile --dry-run` lists it, `minwon admin reconcile` terminates
+that run and starts one that reads the case from the store: the withdrawn case's
+run ends at once, the closed case's runs on with the case closed (as its own run
+does after closing). Nothing is recorded on the cases, no notice is sent again, and a
+case closed through its own workflow is left alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from structlog.testing import capture_logs
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,13 +50,16 @@ from tests.test_faults_support import (
     event_counts,
     file_until_registered,
     new_intake,
+    repeated_commands,
     sqlite_store,
     stored_events,
     worker_env,
 )
 from web.audit import NO_WORKFLOW
 from workflows.client import workflow_id
-from workflows.models import TakeMessage
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import Answer, CaseView, Close, TakeMessage, Withdraw
+from workflows.search import STATUS
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]
 
@@ -78,6 +92,14 @@ async def file_cases(
     workflows = {case_id: wid for case_id, wid, _ in filed}
     dues = {case_id: promised for case_id, _, promised in filed if promised is not None}
     return workflows, dues
+
+
+async def file_inquiries(
+    client: Client, task_queue: str, prefix: str, count: int
+) -> list[tuple[WorkflowHandle[Any, Any], CaseView]]:
+    return [
+        await file_until_registered(client, new_intake(prefix), task_queue) for _ in range(count)
+    ]
 
 
 async def running(client: Client, workflow_ids: list[str]) -> set[str]:
@@ -231,10 +253,9 @@ async def test_the_schedule_restores_a_terminated_and_a_failed_workflow_and_hold
     complaints = Complaints(env=store)
     try:
         await worker.start()
-        filed = [
-            await file_until_registered(client, new_intake("heal"), task_queue) for _ in range(2)
-        ]
-        (looping, looping_view), (failing, failing_view) = filed
+        (looping, looping_view), (failing, failing_view) = await file_inquiries(
+            client, task_queue, "heal", 2
+        )
 
         def restorations(case_id: str) -> list[str]:
             return [
@@ -280,6 +301,149 @@ async def test_the_schedule_restores_a_terminated_and_a_failed_workflow_and_hold
         report = await Reconciler(complaints, client, task_queue, limit=2).reconcile()
         [held] = report.divergences
         assert (held.workflow_id, held.found, held.action) == (looping.id, "terminated", "held")
+        await worker.stop()
+    finally:
+        complaints.close()
+        worker.kill()
+        server.stop()
+
+
+async def reconcile_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    *options: str,
+) -> str:
+    """`minwon admin reconcile OPTIONS` on the server host, with the worker's settings."""
+    for name in ("TEMPORAL_ADDRESS", "MINWON_TASK_QUEUE", "MINWON_PAYLOAD_KEY"):
+        monkeypatch.setenv(name, env[name])
+    for name in ("PERSISTENCE_MODULE", "SQLITE_DBNAME"):
+        monkeypatch.setenv(name, env[name])
+    capsys.readouterr()
+    # Its own event loop, as on the command line.
+    assert await asyncio.to_thread(main, ["admin", "reconcile", *options]) == 0
+    return capsys.readouterr().out
+
+
+async def run_id(client: Client, workflow: str) -> str:
+    """The run now running under the workflow id."""
+    described = await client.get_workflow_handle(workflow).describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING, described.status
+    return described.run_id
+
+
+async def termination_reason(client: Client, workflow: str, run: str) -> str | None:
+    async for event in client.get_workflow_handle(workflow, run_id=run).fetch_history_events():
+        if event.HasField("workflow_execution_terminated_event_attributes"):
+            return str(event.workflow_execution_terminated_event_attributes.reason)
+    return None
+
+
+async def test_a_run_that_missed_its_case_being_closed_or_withdrawn_is_replaced_by_one_that_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = DevServer(tmp_path, persistent=False)
+    client = await server.start()
+    store = sqlite_store(tmp_path)
+    task_queue = f"faults-ended-{uuid.uuid4().hex[:8]}"
+    # No schedule: the reconciler runs when told, so its dry run comes first.
+    env = worker_env(server.address, task_queue, tmp_path, store, MINWON_RETENTION_SCHEDULE="off")
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    complaints = Complaints(env=store)
+    try:
+        await worker.start()
+        filed = await file_inquiries(client, task_queue, "ended", 3)
+        (closed, closed_view), (withdrawn, withdrawn_view), (kept, kept_view) = filed
+        for handle in (closed, kept):
+            await act_until_answered(
+                handle, Answer(text="안내드립니다", by="lee.service"), f"answer-{handle.id}"
+            )
+        await act_until_answered(kept, Close(by="lee.service"), f"close-{kept.id}")
+        expected = {
+            closed_view.case_id: {"receipt", "answer"},
+            withdrawn_view.case_id: {"receipt"},
+            kept_view.case_id: {"receipt", "answer"},
+        }
+
+        async def notices_recorded() -> bool:
+            return all(
+                {e.kind for e in stored_events(complaints, c) if type(e).__name__ == "NoticeSent"}
+                == kinds
+                for c, kinds in expected.items()
+            )
+
+        await wait_until(notices_recorded, "the notices sent in the background")
+        # Behind the workflows' backs: the store ends two cases they still see open.
+        now = datetime.now(UTC)
+        complaints.perform(
+            uuid.UUID(closed_view.case_id), Close(by="lee.service"), at=now, command_id="behind-1"
+        )
+        complaints.perform(
+            uuid.UUID(withdrawn_view.case_id),
+            Withdraw(reason="민원인 요청", by="lee.service"),
+            at=now,
+            command_id="behind-2",
+        )
+        before = {case_id: stored_events(complaints, case_id) for case_id in expected}
+        runs = {h.id: await run_id(client, h.id) for h in (closed, withdrawn, kept)}
+
+        listed = json.loads(
+            await reconcile_by_hand(monkeypatch, capsys, env, "--dry-run", "--json")
+        )
+        assert {
+            (d["workflow_id"], d["receipt_code"], d["found"], d["action"])
+            for d in listed["divergences"]
+        } == {
+            (closed.id, closed_view.receipt_code, "case_closed", "would replace"),
+            (withdrawn.id, withdrawn_view.receipt_code, "case_withdrawn", "would replace"),
+        }
+        assert {h.id: await run_id(client, h.id) for h in (closed, withdrawn, kept)} == runs
+
+        with capture_logs() as logged:
+            printed = await reconcile_by_hand(monkeypatch, capsys, env)
+        assert [line.split()[-2:] for line in printed.splitlines()[:-1]] == [
+            [found, "replaced"]
+            for _, found in sorted([(closed.id, "case_closed"), (withdrawn.id, "case_withdrawn")])
+        ]
+        assert sorted(
+            (e["workflow_id"], e["found"]) for e in logged if e["event"] == "case_workflow_replaced"
+        ) == sorted([(closed.id, "case_closed"), (withdrawn.id, "case_withdrawn")])
+
+        # The withdrawn case's new run read the case and ended; the closed case's runs
+        # with the case closed, and the staff queues (visibility) say so.
+        async def withdrawn_ended() -> bool:
+            described = await client.get_workflow_handle(withdrawn.id).describe()
+            return described.status == WorkflowExecutionStatus.COMPLETED
+
+        await wait_until(withdrawn_ended, "the withdrawn case's new run to end")
+        result: CaseView = await client.get_workflow_handle(
+            withdrawn.id, result_type=CaseView
+        ).result()
+        assert result.status == "withdrawn"
+
+        async def shown_closed() -> bool:
+            listing = client.list_workflows(
+                f"WorkflowId = '{closed.id}' AND ExecutionStatus = 'Running'"
+            )
+            return [e.typed_search_attributes.get(STATUS) async for e in listing] == ["closed"]
+
+        await wait_until(shown_closed, "the closed case's new run in visibility")
+        now_running = client.get_workflow_handle(closed.id)
+        assert (await now_running.query(ComplaintWorkflow.status)).status == "closed"
+        assert await run_id(client, closed.id) != runs[closed.id]
+        for handle, status in ((closed, "closed"), (withdrawn, "withdrawn")):
+            reason = await termination_reason(client, handle.id, runs[handle.id])
+            assert reason == f"case ended in the store ({status})"
+        # The case closed through its own workflow keeps its run.
+        assert await run_id(client, kept.id) == runs[kept.id]
+
+        await asyncio.sleep(2)  # a second receipt or record would come now, if at all
+        for case_id, events in before.items():
+            after = stored_events(complaints, case_id)
+            assert [type(e).__name__ for e in after] == [type(e).__name__ for e in events]
+            assert repeated_commands(after) == [], case_id
+        again = json.loads(await reconcile_by_hand(monkeypatch, capsys, env, "--dry-run", "--json"))
+        assert again["divergences"] == []
         await worker.stop()
     finally:
         complaints.close()

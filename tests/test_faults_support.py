@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,16 @@ from temporalio.service import RPCError
 from domain.service import Complaints
 from tests.conftest import TEST_ACTOR_KEY_TEXT
 from tests.temporal_harness import DEV_SERVER, sealed_converter
-from tests.test_end_to_end import TEST_KEY_TEXT, free_port
+from tests.test_end_to_end import TEST_KEY_TEXT, WorkerProcess, free_port
 from workflows.client import act as api_act
 from workflows.client import start_complaint
 from workflows.complaint import ComplaintWorkflow
-from workflows.models import AnyAction, CaseView, FileComplaintInput
+from workflows.models import Answer, AnyAction, CaseView, Close, FileComplaintInput
 from workflows.search import ALL_KEYS
 
 SERVER_START_SECONDS = 60.0
 SERVER_STOP_SECONDS = 20.0
+NOTICE_SECONDS = 60.0
 
 
 class DevServer:
@@ -209,6 +211,106 @@ async def file_until_registered(
             await _pause_unless_cancelled()
 
 
+async def file_answer_close(
+    client: Client, task_queue: str, prefix: str, step: Callable[[], None] = lambda: None
+) -> tuple[WorkflowHandle[Any, Any], CaseView]:
+    """One inquiry filed, answered and closed through whatever is down; `step` after each."""
+    intake = new_intake(prefix)
+    handle, _ = await file_until_registered(client, intake, task_queue)
+    step()
+    await act_until_answered(
+        handle, Answer(text="안내드립니다", by="lee.service"), f"answer-{intake.intake_ref}"
+    )
+    step()
+    closed = await act_until_answered(handle, Close(by="lee.service"), f"close-{intake.intake_ref}")
+    step()
+    return handle, closed
+
+
+# -- killing the worker ------------------------------------------------------------------
+
+# What the worker logs right after a save, before the activity reports back.
+SAVED_MARKS = (
+    b'"event": "complaint_registered"',
+    b'"event": "answer_recorded"',
+    b'"event": "close_recorded"',
+)
+
+
+class Killer:
+    """Kills (SIGKILL) and restarts a worker as the work progresses.
+
+    The kills are spread over the work by progress (`steps_done` of `total_steps`),
+    and alternate between two moments: right after a save, when the worker's log
+    shows that a command was just recorded (the log line is written after the save
+    and before the activity reports back, so a kill then loses the report of a save
+    that happened), and a random one. No hook in the production code: the moment
+    is read from the outside.
+    """
+
+    def __init__(self, worker: WorkerProcess, total_steps: int, kills: int) -> None:
+        self.worker = worker
+        self.total_steps = total_steps
+        self.planned = kills
+        self.steps_done = 0
+        self.kills: list[str] = []
+        self.random = random.Random()
+
+    async def run(self) -> None:
+        for number in range(1, self.planned + 1):
+            while self.steps_done < number * self.total_steps // (self.planned + 1):
+                await asyncio.sleep(0.05)
+            if number % 2:
+                how = "after a save" if await self._next_save() else "after a save (timed out)"
+            else:
+                await asyncio.sleep(self.random.uniform(0, 0.5))
+                how = "at random"
+            self.worker.kill()
+            self.kills.append(how)
+            await self.worker.start()
+
+    async def _next_save(self, timeout: float = 10.0) -> bool:
+        """Wait for a save the log reports from now on; True if one came in time."""
+        path = self.worker.log_path
+        offset = path.stat().st_size
+        deadline = time.monotonic() + timeout
+        with path.open("rb") as log:
+            log.seek(offset)
+            pending = b""
+            while time.monotonic() < deadline:
+                pending += log.read()
+                if any(mark in pending for mark in SAVED_MARKS):
+                    return True
+                pending = pending[-200:]
+                await asyncio.sleep(0.001)
+        return False
+
+
+async def close_cases_while_killing(
+    client: Client, task_queue: str, prefix: str, cases: int, in_flight: int, killer: Killer
+) -> dict[str, tuple[WorkflowHandle[Any, Any], CaseView]]:
+    """`cases` inquiries filed, answered and closed, `in_flight` at a time, while the
+    killer kills its worker as they progress; per case id, its handle and closed view."""
+    gate = asyncio.Semaphore(in_flight)
+    finished: dict[str, tuple[WorkflowHandle[Any, Any], CaseView]] = {}
+
+    def step() -> None:
+        killer.steps_done += 1
+
+    async def one_case() -> None:
+        async with gate:
+            handle, closed = await file_answer_close(client, task_queue, prefix, step)
+            finished[closed.case_id] = (handle, closed)
+
+    killing = asyncio.create_task(killer.run())
+    try:
+        await asyncio.gather(*(one_case() for _ in range(cases)))
+        await killing
+    finally:
+        killing.cancel()
+    return finished
+
+
 # -- what the store says ---------------------------------------------------------------
 
 
@@ -228,6 +330,35 @@ def repeated_commands(events: Iterable[Any]) -> list[tuple[str, str]]:
     return [pair for pair, count in seen.items() if count > 1]
 
 
+# A case filed, answered and closed: each of these facts once.
+ONCE = ("Received", "Assigned", "CommitmentStarted", "Answered", "CommitmentMet", "Closed")
+
+
+def assert_answered_and_closed_once(case_id: str, events: list[Any]) -> None:
+    """Each fact, each command and each resident notice of the case stored once."""
+    counts = event_counts(events)
+    assert all(counts[name] == 1 for name in ONCE), (case_id, counts)
+    assert repeated_commands(events) == [], case_id
+    notices = Counter(e.kind for e in events if type(e).__name__ == "NoticeSent")
+    assert notices == Counter({"receipt": 1, "answer": 1}), (case_id, notices)
+
+
+async def wait_for_notices(complaints: Complaints, case_ids: list[str]) -> None:
+    """Notices go out in the background after each action: wait until all are recorded."""
+    deadline = time.monotonic() + NOTICE_SECONDS
+    pending = set(case_ids)
+    while pending and time.monotonic() < deadline:
+        for case_id in list(pending):
+            sent = {
+                e.kind
+                for e in stored_events(complaints, case_id)
+                if type(e).__name__ == "NoticeSent"
+            }
+            if {"receipt", "answer"} <= sent:
+                pending.discard(case_id)
+        await asyncio.sleep(0.5)
+
+
 def all_stored_topics(store: Complaints) -> Counter[str]:
     """Every record in the store by class (`Complaint.Received`), from the notification log."""
     topics: Counter[str] = Counter()
@@ -245,13 +376,18 @@ def saves_repeated(log: str) -> int:
     activity did not report back (a killed worker, a dropped connection after
     the commit), so it ran again and found the command already recorded."""
     seen: Counter[tuple[str, str]] = Counter()
+    for record in log_records(log):
+        if record.get("event") in ("complaint_registered", "answer_recorded", "close_recorded"):
+            seen[(record["event"], record.get("case_id", ""))] += 1
+    return sum(1 for count in seen.values() if count > 1)
+
+
+def log_records(log: str) -> Iterator[dict[str, Any]]:
+    """The worker's structlog records (JSON lines), in order."""
     for line in log.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue  # the SDK's own log lines, or a line cut short by a kill
-        if not isinstance(record, dict):
-            continue
-        if record.get("event") in ("complaint_registered", "answer_recorded", "close_recorded"):
-            seen[(record["event"], record.get("case_id", ""))] += 1
-    return sum(1 for count in seen.values() if count > 1)
+        if isinstance(record, dict):
+            yield record

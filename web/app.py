@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from domain.service import Complaints
+from domain.store import open_complaints
 from web import api, audit, pages, reports, roster
 from web.desk import Desk
 from web.docs import docs_page
@@ -74,7 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = TemporalSettings.from_env()
-        store = complaints or Complaints()
+        store = complaints or open_complaints()
         try:
             # Lazy: the reads that need no Temporal work while it is away (tests).
             temporal = client or await connect(settings, dev=dev, lazy=lazy_temporal)
