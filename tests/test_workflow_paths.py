@@ -377,7 +377,10 @@ async def test_unkind_service_is_investigated_corrected_announced_rated_and_reop
         "Reopened",
     ):
         assert name in names
-    assert names.count("CommitmentStarted") == 2
+    # The investigation, the announcement's clock on closing (kept by the announcement),
+    # the investigation again on reopening.
+    assert names.count("CommitmentStarted") == 3
+    assert announced.commitment("announcement").status == "met"
     assert names.count("InvestigationConcluded") == 2
 
 
