@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -31,6 +31,7 @@ from domain.chain import (
     BrokenLink,
     digest_of,
     event_digest,
+    is_meta,
     name_of,
     personal_fields,
     verify_chain,
@@ -196,7 +197,9 @@ def replay(
         details = {
             key: masked(key, value) if key in personal else value
             for key, value in vars(event).items()
-            if key not in NOT_DETAILS and not (name == "Received" and key == "received_at")
+            if key not in NOT_DETAILS
+            and not is_meta(key)
+            and not (name == "Received" and key == "received_at")
         }
         rows.append(
             HistoryRow(
@@ -373,6 +376,11 @@ class Anchor:
 # the head the activity reports, but only once the result reaches it, and runs from
 # before notices reported their head never did: such records may follow its last view.
 UNSEEN_BY_WORKFLOW = frozenset({"NoticeSent"})
+# Recorded beside the workflow by a lawful act of its own: an erasure (`minwon privacy
+# erase`, the retention sweep) is expected after the workflow's last view, and reported
+# as what it is (who, when, why), never as a break.
+RECORDED_BESIDE_WORKFLOW = frozenset({"PersonalDataErased"})
+ERASED_EVENT = "PersonalDataErased"
 
 # matched: the head is what the workflow saw; matched_before: it saw everything up to
 # records it has not taken in (UNSEEN_BY_WORKFLOW); in_flight: an activity is still saving.
@@ -423,7 +431,9 @@ def check_tail(anchor: Anchor, chain: ChainCheck) -> TailCheck:
             note=f"{extra} event(s) after the workflow's last view, an activity in flight: "
             "check again later",
         )
-    if chain.after_anchor and set(chain.after_anchor) <= UNSEEN_BY_WORKFLOW:
+    if chain.after_anchor and set(chain.after_anchor) <= (
+        UNSEEN_BY_WORKFLOW | RECORDED_BESIDE_WORKFLOW
+    ):
         names = ", ".join(sorted(set(chain.after_anchor)))
         return TailCheck(
             "matched_before",
@@ -511,7 +521,20 @@ def verify_case(app: Complaints, ref: CaseRef, anchor: Anchor | str) -> CaseVerd
     tail = check_tail(anchor, chain)
     if tail.broken is not None:
         return CaseVerdict(ref, tail.broken, "tail", tail, chain.head)
+    if ERASED_EVENT in chain.after_anchor:
+        tail = replace(tail, note=f"{tail.note}; {erasures(app, ref.case_id)}")
     return CaseVerdict(ref, None, "", tail, chain.head)
+
+
+def erasures(app: Complaints, case_id: uuid.UUID) -> str:
+    """Who erased the case's person, when and why: a lawful act, said as such."""
+    found = [
+        f"erased by {getattr(event, 'by', '?')} at {getattr(event, 'at', '?')}: "
+        f"{getattr(event, 'reason', '?')}"
+        for event in app.history(case_id)
+        if type(event).__name__ == ERASED_EVENT
+    ]
+    return "; ".join(found) or "an erasure"
 
 
 def walk_cases(app: Complaints, page_size: int = 200) -> Iterator[CaseRef]:

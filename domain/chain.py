@@ -1,15 +1,24 @@
 """Tamper evidence: each event carries the digest of its predecessor.
 
-The digest covers every attribute of an event (id, version, timestamp, the
-previous digest and the payload) in a canonical JSON form, plus the event's
-chain name, so changing, removing, reordering or inserting an event breaks
-the chain at that point. Personal fields are the exception: they are sealed
-per person when stored, and erasing a person must leave the chain intact.
+Two versions of the digest exist, and a case's chain may hold both, in order:
 
-The canonical form is `json.dumps(body, default=_canonical, sort_keys=True,
-ensure_ascii=False, separators=(",", ":"))` of `{"name": ..., "state": ...}`.
-`verify_chain` takes events, or `Link`s that a mapper read straight from the
-stored records (see privacy.mapper) without building the events.
+- **v2** (every record written since the chain covered what is stored): the
+  SHA-256 of the stored record itself — `record_digest`: its topic, originator
+  id, version and state bytes exactly as stored, sealed personal fields and the
+  previous digest included. Changing any stored byte breaks the chain; an
+  erasure destroys only the key, so the sealed bytes and the chain stay. Such a
+  record's state says `"chain": 2`, and the mapper links it to the record
+  before it when it stores it (privacy.mapper).
+- **v1** (records written before): every attribute of the event in a canonical
+  JSON form, plus the event's chain name, personal fields left out:
+  `json.dumps(body, default=_canonical, sort_keys=True, ensure_ascii=False,
+  separators=(",", ":"))` of `{"name": ..., "state": ...}`. Old records keep
+  verifying as they were written; a v1 record after a v2 one is a break.
+
+An event read or written through the mapper knows its v2 digest (`RECORD_DIGEST`
+in its `__dict__`; attributes starting with "_" are never part of an event's
+state). `verify_chain` takes events, or `Link`s that a mapper read straight from
+the stored records without building the events.
 """
 
 from __future__ import annotations
@@ -26,6 +35,27 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 GENESIS = "0" * 64
+# In the stored state of a record whose digest is its stored bytes (v2).
+CHAIN_FIELD = "chain"
+CHAIN_V2 = 2
+# On an event object read or written through the mapper: its v2 digest.
+RECORD_DIGEST = "_record_digest"
+CHAIN_VERSION = "_chain"
+_RECORD_PREFIX = b"minwon-record-v2\n"
+
+
+def record_digest(topic: str, originator_id: object, version: int, state: bytes) -> str:
+    """The digest of a stored record: what a v2 chain links and a checkpoint covers."""
+    digest = hashlib.sha256(_RECORD_PREFIX)
+    digest.update(f"{topic}\n{originator_id}\n{version}\n".encode())
+    digest.update(state)
+    return digest.hexdigest()
+
+
+def is_meta(name: str) -> bool:
+    """An attribute kept on an event object that is not part of its state."""
+    return name.startswith("_")
+
 
 _STRINGIFIED = (UUID, Decimal, date)
 
@@ -119,11 +149,25 @@ def state_digest(name: str, state: dict[str, Any]) -> str:
 
 
 def event_digest(event: object) -> str:
+    """An event's chain digest: its stored record's (v2), once it was read or
+    written through the mapper; else the canonical digest (v1, and an event not
+    yet stored, whose link the mapper sets when it stores it)."""
+    state = vars(event)
+    recorded = state.get(RECORD_DIGEST)
+    if recorded is not None:
+        return str(recorded)
     # Personal fields are left out: they are sealed per person (AES-GCM, which
     # authenticates them) and erasing a person must not break the chain.
     hidden = personal_fields(event)
-    state = {k: v for k, v in vars(event).items() if k not in hidden}
-    return state_digest(chain_name(event), state)
+    return state_digest(
+        chain_name(event), {k: v for k, v in state.items() if k not in hidden and not is_meta(k)}
+    )
+
+
+def chain_version(event: object) -> int:
+    if isinstance(event, Link):
+        return event.chain
+    return int(vars(event).get(CHAIN_VERSION, 1)) if hasattr(event, "__dict__") else 1
 
 
 class Link(NamedTuple):
@@ -133,6 +177,7 @@ class Link(NamedTuple):
     prev_digest: object  # what the record carries; a tampered one may be anything
     digest: str  # of the event itself
     name: str  # of the event's class
+    chain: int = 1  # the digest's version
 
     @classmethod
     def of(cls, event: Any) -> Link:
@@ -141,6 +186,7 @@ class Link(NamedTuple):
             getattr(event, "prev_digest", None),
             event_digest(event),
             type(event).__name__,
+            chain_version(event),
         )
 
 
@@ -172,6 +218,7 @@ def verify_chain(events: Iterable[object]) -> BrokenLink | None:
     """Recompute a case's chain; the first broken link, or None if intact."""
     expected_digest = GENESIS
     expected_version = 1
+    newest_chain = 1
     for event in events:
         version = getattr(event, "originator_version", None)
         if version != expected_version:
@@ -189,6 +236,17 @@ def verify_chain(events: Iterable[object]) -> BrokenLink | None:
                 expected=expected_digest,
                 found=str(found),
             )
+        chain = chain_version(event)
+        if chain < newest_chain:
+            # Records are written in v2 since it exists: an older one after it was
+            # put there, perhaps to leave its personal fields out of the digest.
+            return BrokenLink(
+                version=expected_version,
+                problem="a record in the old chain format follows one in the new",
+                expected=f"chain v{newest_chain}",
+                found=f"chain v{chain}",
+            )
+        newest_chain = chain
         expected_digest = digest_of(event)
         expected_version += 1
     return None

@@ -3,8 +3,14 @@
 Each personal field (declared by the event class, see domain.complaint) is
 replaced by `{"sealed": base64(nonce + AES-GCM ciphertext)}`, bound to its place
 (case, version, field) as associated data, so a sealed value moved elsewhere or
-altered fails to open. Reading a field whose key was destroyed gives ERASED.
-Everything else of the event, and the hash chain over it, is untouched.
+altered fails to open. Reading a field whose key was destroyed gives ERASED. In a
+record of the v2 chain a personal field that is neither sealed nor ERASED is
+refused: it was put there in plain text by someone other than this mapper.
+
+The mapper also keeps the v2 hash chain (domain.chain): a chained event is stored
+with `"chain": 2` and the digest of the record before it as `prev_digest` (the
+record just stored in the same save, or the one the aggregate was loaded with),
+and each event read or written learns its own record's digest.
 
 `to_chain_link` reads a record for `verify`: the event's link in its case's chain,
 decoded as `to_domain_event` decodes it (same transcodings, sealed fields opened so
@@ -40,18 +46,28 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import resolve_topic
 
 from domain.chain import (
+    CHAIN_FIELD,
+    CHAIN_V2,
+    CHAIN_VERSION,
+    GENESIS,
+    RECORD_DIGEST,
     Link,
     canonical,
     canonical_moment,
     class_chain_name,
     class_personal_fields,
+    is_meta,
     personal_fields,
+    record_digest,
     state_digest,
 )
 from domain.complaint import ERASED
 from privacy.keys import PersonKeys
 
 NONCE_BYTES = 12
+# Digests of records stored or read lately, by (originator id, version): how the
+# next record of a save finds the one stored just before it.
+RECENT_RECORDS = 20_000
 
 
 class TamperedPersonalDataError(ValueError):
@@ -80,6 +96,15 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         )
         self._last_id: tuple[Any, ...] = ()
         self._chain_kinds: dict[str, _ChainKind] = {}
+        self._recent: dict[tuple[str, int], str] = {}
+
+    def _remember(self, originator_id: object, version: int, digest: str) -> None:
+        recent = self._recent
+        if len(recent) >= RECENT_RECORDS:
+            # Drop the older half: a save needs only the records it just wrote.
+            for key in list(recent)[: RECENT_RECORDS // 2]:
+                recent.pop(key, None)
+        recent[(str(originator_id), version)] = digest
 
     def _person_for_writing(self, event: Any) -> str:
         assert self.keys is not None, "the key store is attached after the recorder is made"
@@ -98,11 +123,21 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         fields = personal_fields(domain_event)
-        if not fields:
+        chained = "prev_digest" in vars(domain_event)
+        if not fields and not chained:
             return super().to_stored_event(domain_event)
-        assert self.keys is not None
-        key = self.keys.key_for_writing(self._person_for_writing(domain_event))
-        state = dict(vars(domain_event))
+        state = {k: v for k, v in vars(domain_event).items() if not is_meta(k)}
+        if chained:
+            version = domain_event.originator_version
+            # The aggregate linked this event in memory; the record before it may
+            # have been stored in this same save, with a digest only known now.
+            recent = self._recent.get((str(domain_event.originator_id), version - 1))
+            state["prev_digest"] = GENESIS if version == 1 else recent or state["prev_digest"]
+            state[CHAIN_FIELD] = CHAIN_V2
+        key = None
+        if fields:
+            assert self.keys is not None
+            key = self.keys.key_for_writing(self._person_for_writing(domain_event))
         for field in fields:
             value = state.get(field)
             if value is None:
@@ -116,15 +151,43 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
             state[field] = {"sealed": base64.b64encode(nonce + sealed).decode("ascii")}
         shell = object.__new__(type(domain_event))
         object.__setattr__(shell, "__dict__", state)
-        return super().to_stored_event(shell)
+        stored = super().to_stored_event(shell)
+        if chained:
+            digest = record_digest(
+                stored.topic, stored.originator_id, stored.originator_version, stored.state
+            )
+            # The event in memory now says what its record says.
+            domain_event.__dict__.update(
+                {"prev_digest": state["prev_digest"], RECORD_DIGEST: digest, CHAIN_VERSION: 2}
+            )
+            self._remember(stored.originator_id, stored.originator_version, digest)
+        return stored
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)
-        self._open_sealed(stored_event, type(domain_event), domain_event.__dict__)
+        state = domain_event.__dict__
+        chain = state.pop(CHAIN_FIELD, 1)
+        self._open_sealed(stored_event, type(domain_event), state, strict=chain == CHAIN_V2)
+        if chain == CHAIN_V2:
+            digest = record_digest(
+                stored_event.topic,
+                stored_event.originator_id,
+                stored_event.originator_version,
+                stored_event.state,
+            )
+            state[RECORD_DIGEST] = digest
+            state[CHAIN_VERSION] = CHAIN_V2
+            self._remember(stored_event.originator_id, stored_event.originator_version, digest)
         return domain_event
 
-    def _open_sealed(self, stored_event: StoredEvent, event_class: type, state: Any) -> None:
-        """Replace each sealed personal field in `state` by its plain text (or ERASED)."""
+    def _open_sealed(
+        self, stored_event: StoredEvent, event_class: type, state: Any, strict: bool = False
+    ) -> None:
+        """Replace each sealed personal field in `state` by its plain text (or ERASED).
+
+        `strict` (a v2 record): a personal field stored neither sealed nor ERASED was
+        not written by this mapper, and is refused.
+        """
         fields = class_personal_fields(event_class)
         if not fields:
             return
@@ -134,6 +197,11 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         for field in fields:
             value = state.get(field)
             if not (isinstance(value, dict) and "sealed" in value):
+                if strict and value is not None and value != ERASED:
+                    raise TamperedPersonalDataError(
+                        f"personal field {field!r} of {stored_event.originator_id} version "
+                        f"{stored_event.originator_version} is stored unsealed"
+                    )
                 continue
             if not looked_up:
                 version = stored_event.originator_version
@@ -201,6 +269,23 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         if "class_version" in state:  # written by a newer class: decode it the long way
             return Link.of(self.to_domain_event(stored_event))
         case_id, case_id_text = self._originator_id(kind.event_class, stored_event.originator_id)
+        if state.pop(CHAIN_FIELD, 1) == CHAIN_V2:
+            if kind.hidden:
+                # Opened to authenticate them; refused if put there unsealed.
+                state["originator_id"] = case_id
+                self._open_sealed(stored_event, kind.event_class, state, strict=True)
+            return Link(
+                stored_event.originator_version,
+                state.get("prev_digest"),
+                record_digest(
+                    stored_event.topic,
+                    stored_event.originator_id,
+                    stored_event.originator_version,
+                    stored_event.state,
+                ),
+                kind.name,
+                CHAIN_V2,
+            )
         if kind.hidden:
             state["originator_id"] = case_id
             self._open_sealed(stored_event, kind.event_class, state)

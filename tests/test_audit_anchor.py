@@ -202,6 +202,27 @@ async def anchored_at(handle: WorkflowHandle[Any, Any], version: int) -> CaseVie
 
 
 @pytest.mark.usefixtures("auditor")
+async def test_a_lawful_erasure_after_the_workflows_last_view_is_reported_never_as_broken(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    view = await file(stack)
+    case_id = uuid.UUID(view.case_id)
+    person = stack.complaints.get_case(case_id).person_id
+
+    stack.complaints.erase_person(
+        person, reason="본인 요청", by="yoon.audit", at=kst("2026-12-01T10:00")
+    )
+    code, lines = await verify_all(capsys)
+
+    assert code == 0, lines
+    assert lines[0].startswith(f"{view.receipt_code}: erased by yoon.audit at 2026-12-01")
+    assert lines[0].endswith(": 본인 요청")
+    assert lines[-1] == (
+        "1 case verified, chains intact; tails: 1 match the workflow up to a lawful erasure"
+    )
+
+
+@pytest.mark.usefixtures("auditor")
 async def test_a_trailing_notice_record_is_anchored_and_its_removal_is_caught(
     stack: Stack,
     tmp_path: Path,

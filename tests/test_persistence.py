@@ -464,7 +464,8 @@ def test_every_stored_record_reads_as_the_link_its_decoded_event_makes(
     apologised_case: ApologisedCase, stored_rows: StoredRows, open_complaints: OpenComplaints
 ) -> None:
     # verify reads links straight from the records; they must be what the events give,
-    # for personal fields sealed, erased, and a moment stored in another ISO spelling.
+    # for personal fields sealed, erased, and a moment stored in another ISO spelling —
+    # which the chain, covering the stored bytes, reports as the change it is.
     app, case_id, middle = open_complaints(), apologised_case.case_id, apologised_case.middle
     other = app.file(sample_intake(contact="김철수 010-9876-5432"))
     app.erase_person(
@@ -481,7 +482,8 @@ def test_every_stored_record_reads_as_the_link_its_decoded_event_makes(
         links = [app.mapper.to_chain_link(record) for record in records]
         assert links == [Link.of(app.mapper.to_domain_event(record)) for record in records]
     assert app.verify(other.id) is None
-    assert app.verify(case_id) is None
+    broken = app.verify(case_id)
+    assert broken is not None and broken.version == middle + 1
 
 
 def test_verify_reads_the_persons_key_once_per_case_not_once_per_sealed_event(

@@ -700,6 +700,12 @@ class Report:
             return
         if tail.status == "matched":
             self.tails["match the workflow"] += 1
+        elif tail.status == "matched_before" and "erased by" in tail.note:
+            # A lawful erasure, recorded beside the workflow: said as what it is.
+            self.tails["match the workflow up to a lawful erasure"] += 1
+            note = f"{verdict.ref.label}: {tail.note[tail.note.index('erased by') :]}"
+            self.notes.append(note)
+            self.lines.append(note)
         elif tail.status == "matched_before":
             self.tails["match the workflow up to later notice records (not anchored)"] += 1
         elif tail.status == "in_flight":
