@@ -18,6 +18,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
+from privacy.files import appending, write_private
+
 VAR = Path(__file__).resolve().parent.parent / "var"
 
 
@@ -103,9 +105,8 @@ class FileEmail:
         self.sender = sender
 
     def send(self, to: str, message: Message) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{message.message_id}.eml"
-        path.write_bytes(bytes(email_message(self.sender, to, message)))
+        write_private(path, bytes(email_message(self.sender, to, message)))
 
 
 class SmsGateway(Protocol):
@@ -121,10 +122,8 @@ class FileSmsOutbox:
 
     def send(self, to: str, message: Message) -> None:
         record = {"to": to, "id": message.message_id, "text": f"{message.subject}\n{message.body}"}
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with self._lock, appending(self.path) as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from domain.access import SYSTEM_ACTORS, AccessDeniedError
 from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.policy import PolicyError
 from domain.service import Complaints, Intake
+from privacy.files import appending
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
     CaseCommand,
@@ -241,8 +242,7 @@ class ComplaintActivities:
                         self._queued = {json.loads(line)["command_id"] for line in lines}
             if notice.command_id in self._queued:
                 return False
-            self.outbox.parent.mkdir(parents=True, exist_ok=True)
-            with self.outbox.open("a", encoding="utf-8") as out:
+            with appending(self.outbox) as out:
                 out.write(notice.model_dump_json() + "\n")
             self._queued.add(notice.command_id)
         log.info(

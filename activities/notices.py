@@ -45,7 +45,6 @@ COMMITMENT_LABELS = {
 STATUS_LABELS = {"open": "진행 중", "met": "지킴", "breached": "기한 초과", "cancelled": "취소"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{7,18}[0-9]$")
-EXCERPT_LENGTH = 80
 
 
 def kst(moment: datetime) -> str:
@@ -130,7 +129,6 @@ class NoticeActivities:
             "category_title": self.complaints.policy.category(case.category).title,
             "received_at": case.received_at,
             "private": case.private,
-            "excerpt": None if case.private else case.text[:EXCERPT_LENGTH],
             "commitments": [c for c in commitments if c["status_label"] != "취소"],
             "handler": handler,
             "interim": case.interim_replies[-1] if case.interim_replies else None,

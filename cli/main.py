@@ -27,6 +27,7 @@ from cli import (
     tokens,
 )
 from cli.errors import CliError
+from privacy.files import private_umask
 
 # Real output of a session against `make run` (see the README's "Using it").
 EXAMPLES = """\
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `minwon admin` opens the store and may create it, and the dev keys; an export
+    # written with --output holds personal data: all of it this user's alone.
+    private_umask()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -15,18 +15,24 @@ import hmac
 import os
 import re
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
+
+from domain.tables import StoreTables, row_values
 
 KEY_BYTES = 32
+# How often an erasure asks SQLite to empty its WAL while readers hold it back.
+WAL_TRUNCATE_TRIES = 5
+
+
+class WalNotTruncatedError(RuntimeError):
+    """An erasure's key is gone from the table, not yet from SQLite's WAL file."""
 
 
 def normalise_contact(contact: str) -> str:
@@ -38,21 +44,11 @@ def normalise_contact(contact: str) -> str:
     return digits.replace("+82", "0", 1) if digits.startswith("+82") else digits or text
 
 
-class PersonKeys:
+class PersonKeys(StoreTables):
     """Keys, case→person links and erasures, on SQLite or PostgreSQL."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        datastore = getattr(recorder, "datastore", None)
-        self._sqlite: SQLiteDatastore | None
-        self._postgres: PostgresDatastore | None
-        if isinstance(datastore, SQLiteDatastore):
-            self._sqlite, self._postgres = datastore, None
-            self._prefix, self._blob, self._text = "", "BLOB", "TEXT"
-        elif isinstance(datastore, PostgresDatastore):
-            self._sqlite, self._postgres = None, datastore
-            self._prefix, self._blob, self._text = f"{datastore.schema}.", "BYTEA", "TEXT"
-        else:
-            raise TypeError(f"personal data needs SQLite or PostgreSQL, not {type(recorder)}")
+        super().__init__(recorder)
         # A case never changes hands: its person is looked up once per process.
         self._person_of: dict[uuid.UUID, str] = {}
         self._lock = threading.Lock()
@@ -61,74 +57,45 @@ class PersonKeys:
         self._secret: bytes | None = None
         self.create_tables()
 
-    @contextmanager
-    def _cursor(self, commit: bool = True) -> Iterator[Any]:
-        if self._sqlite is not None:
-            with self._sqlite.transaction(commit=commit) as cursor:
-                yield cursor
-        else:
-            assert self._postgres is not None
-            with self._postgres.transaction(commit=commit) as cursor:
-                yield cursor
-
-    def _sql(self, statement: str) -> str:
-        statement = statement.replace("{p}", self._prefix)
-        statement = statement.replace("{blob}", self._blob).replace("{text}", self._text)
-        return statement if self._sqlite is not None else statement.replace("?", "%s")
-
     def create_tables(self) -> None:
-        statements = [
-            "CREATE TABLE IF NOT EXISTS {p}minwon_person_keys "
-            "(person_id {text} PRIMARY KEY, key {blob} NOT NULL, created_at {text} NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS {p}minwon_case_persons "
-            "(case_id {text} PRIMARY KEY, person_id {text} NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS minwon_case_persons_person "
-            "ON {p}minwon_case_persons (person_id)",
-            "CREATE TABLE IF NOT EXISTS {p}minwon_erased_persons "
-            "(person_id {text} PRIMARY KEY, erased_at {text} NOT NULL, reason {text} NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS {p}minwon_secrets "
-            "(name {text} PRIMARY KEY, value {blob} NOT NULL)",
-        ]
-        with self._cursor() as cursor:
-            for statement in statements:
-                cursor.execute(self._sql(statement))
-
-    def _insert_ignore(self, table: str, columns: str, values: tuple[Any, ...]) -> None:
-        marks = ", ".join("?" for _ in values)
-        if self._sqlite is not None:
-            statement = f"INSERT OR IGNORE INTO {{p}}{table} ({columns}) VALUES ({marks})"
-        else:
-            statement = (
-                f"INSERT INTO {{p}}{table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-            )
-        with self._cursor() as cursor:
-            cursor.execute(self._sql(statement), values)
-
-    def _one(self, statement: str, values: tuple[Any, ...]) -> Any:
-        if self._postgres is not None:
-            # One statement reads consistently by itself: in autocommit it is one
-            # round trip, where a transaction around it would add BEGIN and ROLLBACK.
-            with self._postgres.get_connection() as connection:
-                row = connection.execute(self._sql(statement), values).fetchone()
-        else:
-            with self._cursor(commit=False) as cursor:
-                cursor.execute(self._sql(statement), values)
-                row = cursor.fetchone()
-        if row is None:
-            return None
-        return row[0] if not isinstance(row, dict) else next(iter(row.values()))
+        self._execute_all(
+            [
+                "CREATE TABLE IF NOT EXISTS {p}minwon_person_keys "
+                "(person_id {text} PRIMARY KEY, key {blob} NOT NULL, created_at {text} NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS {p}minwon_case_persons "
+                "(case_id {text} PRIMARY KEY, person_id {text} NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS minwon_case_persons_person "
+                "ON {p}minwon_case_persons (person_id)",
+                "CREATE TABLE IF NOT EXISTS {p}minwon_erased_persons "
+                "(person_id {text} PRIMARY KEY, erased_at {text} NOT NULL, reason {text} NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS {p}minwon_secrets "
+                "(name {text} PRIMARY KEY, value {blob} NOT NULL)",
+            ]
+        )
 
     # -- pseudonyms ----------------------------------------------------------------
 
-    def person_id_for(self, contact: str) -> str:
+    def _pepper(self) -> bytes:
         if self._secret is None:
             # Two processes may race to create the secret: the first insert wins.
             self._insert_ignore("minwon_secrets", "name, value", ("person-pepper", os.urandom(32)))
             self._secret = bytes(
                 self._one("SELECT value FROM {p}minwon_secrets WHERE name = ?", ("person-pepper",))
             )
-        digest = hmac.new(self._secret, normalise_contact(contact).encode(), hashlib.sha256)
+        return self._secret
+
+    def person_id_for(self, contact: str) -> str:
+        digest = hmac.new(self._pepper(), normalise_contact(contact).encode(), hashlib.sha256)
         return f"p-{digest.hexdigest()[:32]}"
+
+    def contact_digest(self, contact: str, purpose: str) -> str:
+        """A keyed hash of the contact for `purpose` (a rate limit counts by it).
+
+        One contact however it is written, as for the pseudonym, but never equal to
+        it: a row keyed by this digest cannot be joined to a person or their cases.
+        """
+        message = f"{purpose}\0{normalise_contact(contact)}".encode()
+        return hmac.new(self._pepper(), message, hashlib.sha256).hexdigest()[:32]
 
     # -- keys ----------------------------------------------------------------------
 
@@ -216,14 +183,14 @@ class PersonKeys:
                 (person_id,),
             )
             rows = cursor.fetchall()
-        return [uuid.UUID(row[0] if not isinstance(row, dict) else row["case_id"]) for row in rows]
+        return [uuid.UUID(row_values(row)[0]) for row in rows]
 
     def persons(self) -> list[str]:
         """Every person with a key, i.e. not yet erased."""
         with self._cursor(commit=False) as cursor:
             cursor.execute(self._sql("SELECT person_id FROM {p}minwon_person_keys"))
             rows = cursor.fetchall()
-        return sorted(row[0] if not isinstance(row, dict) else row["person_id"] for row in rows)
+        return sorted(row_values(row)[0] for row in rows)
 
     def erase(self, person_id: str, reason: str) -> None:
         """Destroy the key; remember the erasure so no new key is ever made for them."""
@@ -236,3 +203,29 @@ class PersonKeys:
             cursor.execute(
                 self._sql("DELETE FROM {p}minwon_person_keys WHERE person_id = ?"), (person_id,)
             )
+        if self._sqlite is not None:
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Empty SQLite's write-ahead log into the file, where the key's row is zeroed.
+
+        The store runs with secure_delete (`privacy.files`), so the DELETE zeroed the
+        key in its page; but the WAL keeps every earlier image of that page (the
+        insert's among them) until a checkpoint copies the last one into the file,
+        and its bytes stay in the WAL file until it is truncated. A reader in another
+        connection holds the checkpoint back: it is asked again a few times, and an
+        erasure that still finds the WAL held fails so that it is run again.
+        """
+        assert self._sqlite is not None
+        for attempt in range(WAL_TRUNCATE_TRIES):
+            with self._sqlite.get_connection(commit=True) as connection:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = row_values(cursor.fetchone())[0]
+            if not busy:
+                return
+            time.sleep(0.1 * (attempt + 1))
+        raise WalNotTruncatedError(
+            "the key is destroyed, but readers kept SQLite from emptying its write-ahead "
+            "log, which still holds the key's old page: run the erasure again"
+        )

@@ -62,6 +62,7 @@ from domain.policy import (
 )
 from domain.service import DEFAULT_SQLITE_PATH, Complaints
 from domain.store import creating_tables, store_env
+from privacy.sqlite import private_factory
 from projections.base import AlreadyTracked, View
 from projections.case_board import (
     CaseBoardProjection,
@@ -141,6 +142,10 @@ class EventLog(Application[uuid.UUID]):
             # The embedded default keeps its file under var/, as `Complaints` does.
             DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(dict(env) if env is not None else None)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        # The same file as `Complaints`: 0600, and what is deleted is overwritten.
+        return private_factory(super().construct_factory(env))
 
 
 def load_charter(settings: Mapping[str, str]) -> tuple[Policy, BusinessCalendar]:
@@ -233,7 +238,9 @@ class ReadModels:
         self.app.close()
 
     def _open_view(self, model: ReadModel) -> View:
-        factory: Any = InfrastructureFactory.construct(Environment(model.name, self.settings))
+        factory: Any = private_factory(
+            InfrastructureFactory.construct(Environment(model.name, self.settings))
+        )
         try:
             if isinstance(factory, SQLiteFactory):
                 view_class = model.sqlite_view

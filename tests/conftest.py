@@ -15,6 +15,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,9 @@ def _connect_postgres() -> psycopg.Connection[Any]:
     )
 
 
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema in the test database, dropped with everything in it afterwards."""
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A new schema in the test database, dropped with everything in it afterwards."""
     # eventsourcing creates its tables in POSTGRES_SCHEMA but not the schema itself.
     name = f"minwon_test_{uuid.uuid4().hex[:12]}"
     with _connect_postgres() as conn:
@@ -91,6 +92,13 @@ def postgres_schema() -> Iterator[str]:
     finally:
         with _connect_postgres() as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the test database, dropped with everything in it afterwards."""
+    with fresh_postgres_schema() as name:
+        yield name
 
 
 @pytest.fixture(

@@ -37,6 +37,7 @@ from tests.api_support import ApiServer, api_server
 from tests.temporal_harness import running_stack, start_time_skipping
 from web.credentials import ResidentSecret
 from web.desk import Desk
+from web.limits import PublicLimits
 from web.problems import Problem
 from workflows.client import act as api_act
 from workflows.client import file_complaint
@@ -379,12 +380,20 @@ def test_a_residents_status_lookup_is_logged_as_read_by_the_holder_of_the_receip
     record, secret = ResidentSecret.issue(Complaint.create_id("access-web-1"))
     complaints.save(record)
     # The lookup reads the store only: no Temporal client, no public notices.
-    desk = Desk(complaints, client=None, task_queue="", notices=None, clock=lambda: ON)  # type: ignore[arg-type]
+    limits = PublicLimits(complaints, clock=ON.timestamp)
+    desk = Desk(
+        complaints,
+        client=None,  # type: ignore[arg-type]
+        task_queue="",
+        notices=None,  # type: ignore[arg-type]
+        limits=limits,
+        clock=lambda: ON,
+    )
     code = case.receipt_code  # type: ignore[attr-defined]
 
-    status = asyncio.run(desk.resident_status(code, secret, origin="api:203.0.113.7"))
+    status = asyncio.run(desk.resident_status(code, secret, via="api", address="203.0.113.7"))
     with pytest.raises(Problem):
-        asyncio.run(desk.resident_status(code, "WRONG-SECRET", origin="api:203.0.113.8"))
+        asyncio.run(desk.resident_status(code, "WRONG-SECRET", via="api", address="203.0.113.8"))
 
     assert status.receipt_code == code
     entries = complaints.access_entries(since=ON.date(), until=ON.date())

@@ -225,9 +225,11 @@ async def test_investigation_result_and_apology_reach_the_resident_by_sms(
         assert mailbox.to("resident@example.kr") == []
 
 
-async def test_a_private_case_never_puts_the_complaint_text_into_a_notice(
+async def test_a_receipt_never_echoes_the_complaint_text_private_or_not(
     ts_env: WorkflowEnvironment, tmp_path: Path, mailbox: Mailbox, smtp: SmtpSettings
 ) -> None:
+    # Anyone may give any contact: a receipt that echoed the text would mail their
+    # words to that address in the center's name. It says what was promised instead.
     async with running_stack(
         ts_env.client, tmp_path, channels=channels_for(smtp, tmp_path)
     ) as stack:
@@ -241,7 +243,12 @@ async def test_a_private_case_never_puts_the_complaint_text_into_a_notice(
         assert CANARY not in private_mail.get_content()
         assert "비공개로 접수하신 민원" in private_mail.get_content()
         [public_mail] = mailbox.to("open@example.kr")
-        assert CANARY in public_mail.get_content()
+        body = public_mail.get_content()
+        assert CANARY not in body and "프로그램 신청" not in body
+        assert "보내주신 내용은 이 안내에 적지 않았습니다" in body
+        assert f"접수번호는 {public.receipt_code}입니다" in body
+        assert "답변: " in body and "까지 알려드리겠습니다" in body
+        assert "담당자: 서비스제공팀 사회복지사 이서비스 (전화 02-000-1002)" in body
 
 
 async def test_a_mail_server_that_keeps_failing_is_retried_then_the_failure_is_recorded(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +24,16 @@ from tests.temporal_harness import running_stack
 from tests.test_end_to_end import free_port, start_dev_server
 from web import serve
 from web.app import create_app
+from web.limits import DAY, HOUR, LimitSettings, Rate
 from web.tokens import issue_token
 
 T = TypeVar("T")
 START_SECONDS = 60.0
+# The web tests file dozens of complaints from one address and contact; the limits
+# themselves are the subject of tests/test_web_limits.py, which passes its own.
+RELAXED_LIMITS = LimitSettings(
+    intake_per_address=Rate(100_000, HOUR), intake_per_contact=Rate(100_000, DAY)
+)
 
 
 @dataclass
@@ -55,9 +61,16 @@ class WebStack:
 
 
 @contextmanager
-def web_stack(folder: Path, env: dict[str, str] | None = None) -> Iterator[WebStack]:
+def web_stack(
+    folder: Path,
+    env: dict[str, str] | None = None,
+    *,
+    limits: LimitSettings = RELAXED_LIMITS,
+    proxies: Sequence[str] = (),
+) -> Iterator[WebStack]:
     """Start the stack in its own thread; stop and close everything on the way out.
-    `env` adds settings to the worker's and the web's store (a calendar override file)."""
+    `env` adds settings to the worker's and the web's store (a calendar override file,
+    another store); `limits` and `proxies` are the app's (`web.app.create_app`)."""
     ready = threading.Event()
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
@@ -72,6 +85,8 @@ def web_stack(folder: Path, env: dict[str, str] | None = None) -> Iterator[WebSt
                     client=server.client,
                     task_queue=stack.task_queue,
                     notices_interval=0,
+                    limits=limits,
+                    proxies=proxies,
                 )
                 web, task = await serve.start(app, "127.0.0.1", port)
                 stop = asyncio.Event()

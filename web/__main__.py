@@ -12,19 +12,24 @@ import os
 
 import uvicorn
 
+from privacy.files import private_umask
 from web.app import create_app
 from web.serve import web_address
 from workflows.client import exit_without_finalizing
 
 
 def main() -> int:
+    # The store (SQLite) and the dev keys this process may create are this user's alone.
+    private_umask()
     host, port = web_address()
     parser = argparse.ArgumentParser(prog="python -m web", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default=host)
     parser.add_argument("--port", type=int, default=port)
     args = parser.parse_args()
     app = create_app(dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # The proxies whose X-Forwarded-For is believed are MINWON_TRUSTED_PROXIES, in the
+    # app (`web.app.trusted_proxies`), not uvicorn's default of 127.0.0.1.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
     return 0
 
 

@@ -82,9 +82,16 @@ async def staff_user(
     return await desk_of(request).authenticate(credentials.credentials)
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or behind a proxy named in
+    MINWON_TRUSTED_PROXIES the one it forwarded (`web.app`); never a header's
+    otherwise, which anyone can send."""
+    return request.client.host if request.client else "unknown"
+
+
 def origin(request: Request, via: str) -> str:
     """Where a read came from, for the access log."""
-    return f"{via}:{request.client.host if request.client else 'unknown'}"
+    return f"{via}:{client_address(request)}"
 
 
 Staff = Annotated[StaffUser, Depends(staff_user)]
@@ -97,6 +104,12 @@ Code = Annotated[
         description="receipt code, e.g. MW-7K3QX-9PD2M",
     ),
 ]
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until another try may be admitted",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 CASE: dict[int | str, dict[str, Any]] = {
     "403": {"description": "Not this staff member's to do"},
     "404": {"description": "No case with this receipt code"},
@@ -112,11 +125,18 @@ CASE: dict[int | str, dict[str, Any]] = {
     status_code=201,
     tags=["residents"],
     summary="Submit a complaint (homepage)",
-    responses={"404": {"description": "about_receipt_code names no case"}},
+    responses={
+        "404": {"description": "about_receipt_code names no case"},
+        "429": {
+            "description": "Too many complaints from this address or for this contact "
+            "(nothing recorded)",
+            "headers": RETRY_AFTER,
+        },
+    },
 )
 async def submit_complaint(request: Request, body: ComplaintSubmission) -> Receipt:
     """Files the complaint; answers with the receipt code and a secret shown only now."""
-    return await desk_of(request).submit(body)
+    return await desk_of(request).submit(body, client_address(request))
 
 
 @router.post(
@@ -125,12 +145,15 @@ async def submit_complaint(request: Request, body: ComplaintSubmission) -> Recei
     summary="Look up a complaint with its receipt code and secret",
     responses={
         "404": {"description": "No case with this receipt code and secret"},
-        "429": {"description": "Too many wrong secrets for this receipt code"},
+        "429": {
+            "description": "Too many wrong secrets for this receipt code from this address",
+            "headers": RETRY_AFTER,
+        },
     },
 )
 async def complaint_status(request: Request, body: StatusLookup) -> ResidentStatus:
     return await desk_of(request).resident_status(
-        body.receipt_code, body.secret, origin=origin(request, "api")
+        body.receipt_code, body.secret, via="api", address=client_address(request)
     )
 
 

@@ -4,8 +4,9 @@ Reads come from the event store (a case, its history, credentials, the roster)
 or from Temporal's visibility (queues, by search attribute). Every change to a
 case goes to its workflow as the update `act`, as `minwon` does: the workflow
 validates it and an activity records it; nothing here writes a case. The
-credentials (a token's digest, a resident secret's digest) are the only things
-written here, next to the cases.
+credentials (a token's digest, a resident secret's digest) and the counts of the
+residents' limits (`web.limits`) are the only things written here, next to the
+cases.
 
 Who may do what follows `domain.access` (the rules `minwon` and the command
 activity enforce), checked here first so a refusal is a 403 before Temporal:
@@ -21,11 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -55,7 +54,7 @@ from domain.access import (
 )
 from domain.audit import NOT_DETAILS
 from domain.calendar import SEOUL, to_seoul
-from domain.chain import personal_fields
+from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
 from domain.complaint import Complaint
 from domain.policy import UnknownCategoryError
@@ -76,6 +75,7 @@ from web.credentials import (
     session_id_of,
     token_id_of,
 )
+from web.limits import LimitReachedError, PublicLimits
 from web.notices import PublicNotices
 from web.problems import FieldProblem, Problem
 from web.schemas import (
@@ -202,42 +202,19 @@ def invalid(errors: list[FieldProblem]) -> Problem:
     )
 
 
-class AttemptLimiter:
-    """Failed status lookups per receipt code: a secret is not guessed online."""
-
-    def __init__(self, failures: int = 10, window: float = 900.0) -> None:
-        self.failures = failures
-        self.window = window
-        self._seen: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            recent = [t for t in self._seen.pop(key, []) if now - t < self.window]
-            if recent:
-                self._seen[key] = recent
-            if len(recent) >= self.failures:
-                wait = int(self.window - (now - recent[0])) + 1
-                raise Problem(
-                    429,
-                    "too-many-attempts",
-                    "Too many attempts",
-                    f"too many wrong secrets for this receipt code; try again in {wait} s",
-                    headers={"Retry-After": str(wait)},
-                )
-
-    def fail(self, key: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if len(self._seen) > 10_000:
-                # Codes guessed at random must not grow this without bound.
-                self._seen = {
-                    k: times
-                    for k, times in self._seen.items()
-                    if times and now - times[-1] < self.window
-                }
-            self._seen.setdefault(key, []).append(now)
+def too_many(refused: LimitReachedError) -> Problem:
+    """The 429 for a refused intake or lookup, with when to try again."""
+    wait = refused.retry_after
+    if refused.what == "lookup":
+        kind, title = "too-many-attempts", "Too many attempts"
+        detail = f"too many wrong secrets for this receipt code; try again in {wait} s"
+    else:
+        kind, title = "too-many-submissions", "Too many submissions"
+        detail = (
+            f"too many complaints from this {refused.what} for now; nothing was recorded: "
+            f"try again in {wait} s, or call the center"
+        )
+    return Problem(429, kind, title, detail, headers={"Retry-After": str(wait)})
 
 
 def _cause(error: BaseException) -> str:
@@ -262,8 +239,9 @@ class Desk:
     client: Client
     task_queue: str
     notices: PublicNotices
+    # Counted in the store's database, shared by every web server (`web.limits`).
+    limits: PublicLimits
     clock: Callable[[], datetime] = _now
-    limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -340,8 +318,17 @@ class Desk:
 
     # -- residents ---------------------------------------------------------------------------
 
-    async def submit(self, form: ComplaintSubmission) -> Receipt:
-        """File a homepage complaint; the resident gets the receipt code and a secret."""
+    async def submit(self, form: ComplaintSubmission, address: str) -> Receipt:
+        """File a homepage complaint; the resident gets the receipt code and a secret.
+
+        Counted against the limits of the client's `address` and of the contact
+        first: a refusal (429) records nothing, no case, no secret and no notice.
+        """
+        try:
+            await asyncio.to_thread(self.limits.admit_intake, address, form.contact)
+        except LimitReachedError as refused:
+            log.info("complaint_refused", reason=f"{refused.what}_limit")
+            raise too_many(refused) from None
         linked_category = self.complaints.policy.linked_complaint_category
         if form.category != linked_category and form.about_receipt_code:
             raise invalid(
@@ -395,18 +382,26 @@ class Desk:
             ),
         )
 
-    async def resident_status(self, code: str, secret: str, origin: str = "web") -> ResidentStatus:
+    async def resident_status(
+        self, code: str, secret: str, *, via: str, address: str
+    ) -> ResidentStatus:
         """A case as its resident sees it, given the receipt code and the secret.
 
         The answer and the finding it shows are personal data: each lookup that
         admits the secret is written to the access log, as read by the holder of
-        the receipt, from `origin`.
+        the receipt, from `via` (api or web) and the client's `address`. Wrong secrets
+        are counted per address and receipt code: a guesser elsewhere does not lock
+        the resident out.
         """
         try:
             key = normalise_receipt_code(code)
         except ReceiptCodeError as error:
             raise Problem(422, "invalid-receipt-code", "Invalid receipt code", str(error)) from None
-        self.limiter.check(key)
+        try:
+            await asyncio.to_thread(self.limits.check_lookup, address, key)
+        except LimitReachedError as refused:
+            raise too_many(refused) from None
+        origin = f"{via}:{address}"
 
         def read() -> Complaint | None:
             try:
@@ -430,13 +425,14 @@ class Desk:
 
         case = await asyncio.to_thread(read)
         if case is None:
-            self.limiter.fail(key)
+            await asyncio.to_thread(self.limits.lookup_failed, address, key)
             raise Problem(
                 404,
                 "case-not-found",
                 "Case not found",
                 "no case with this receipt code and secret: check both and try again",
             )
+        await asyncio.to_thread(self.limits.lookup_admitted, address, key)
         return await asyncio.to_thread(self._resident_view, case)
 
     def _resident_view(self, case: Complaint) -> ResidentStatus:
@@ -1020,7 +1016,7 @@ def history_entry(domain_event: Any, personal_shown: bool) -> HistoryEntry:
     personal = () if personal_shown else personal_fields(domain_event)
     details: dict[str, Any] = {}
     for key, value in vars(domain_event).items():
-        if key in _NOT_DETAILS or (name == "Received" and key == "received_at"):
+        if key in _NOT_DETAILS or is_meta(key) or (name == "Received" and key == "received_at"):
             continue
         if key in personal and isinstance(value, str):
             value = "[가림]"

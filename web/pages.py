@@ -29,7 +29,7 @@ from starlette.datastructures import FormData
 from domain.calendar import SEOUL, to_seoul
 from domain.commands import STAFF_ACTIONS
 from domain.roster import Roster, StaffMember, StoredRoster
-from web.api import origin
+from web.api import client_address, origin
 from web.credentials import SESSION_HOURS, StaffSession, session_id_of
 from web.desk import CASE_STATUS_LABELS, Desk, StaffUser
 from web.problems import FieldProblem, Problem, plain_error_page
@@ -222,16 +222,29 @@ async def submit(request: Request) -> Response:
     if errors or form is None:
         return render(request, "submit.html", 422, values=values, errors=errors)
     try:
-        receipt = await desk_of(request).submit(form)
+        receipt = await desk_of(request).submit(form, client_address(request))
     except Problem as problem:
         errors = [
             FieldProblem(location=e.location.removeprefix("body."), message=e.message)
             for e in problem.errors or []
         ]
-        return render(
+        if problem.status == 429:
+            problem.detail = (
+                "짧은 시간에 접수가 너무 많아 이번 신청은 접수하지 않았습니다. "
+                f"{_minutes(problem)} 뒤에 다시 신청하시거나 복지관에 전화해 주세요."
+            )
+        page = render(
             request, "submit.html", problem.status, values=values, errors=errors, problem=problem
         )
+        page.headers.update(problem.headers)
+        return page
     return render(request, "receipt.html", 201, receipt=receipt)
+
+
+def _minutes(problem: Problem) -> str:
+    """Retry-After as a resident reads it."""
+    seconds = int(problem.headers.get("Retry-After", "60"))
+    return f"{-(-seconds // 60)}분"
 
 
 @router.get("/status")
@@ -251,12 +264,19 @@ async def status(request: Request) -> HTMLResponse:
         return render(request, "status.html", 422, values=values, problem=problem)
     try:
         result = await desk_of(request).resident_status(
-            code[:40], secret[:40], origin=origin(request, "web")
+            code[:40], secret[:40], via="web", address=client_address(request)
         )
     except Problem as problem:
         if problem.status in (404, 422):
             problem.detail = "접수번호 또는 비밀번호가 맞지 않습니다. 다시 확인해 주세요."
-        return render(request, "status.html", problem.status, values=values, problem=problem)
+        if problem.status == 429:
+            problem.detail = (
+                "비밀번호가 여러 번 틀려 잠시 조회를 막았습니다. "
+                f"{_minutes(problem)} 뒤에 다시 조회해 주세요."
+            )
+        page = render(request, "status.html", problem.status, values=values, problem=problem)
+        page.headers.update(problem.headers)
+        return page
     return render(request, "status.html", values={"receipt_code": code}, result=result)
 
 

@@ -49,7 +49,16 @@ async def start(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asy
             "(set MINWON_WEB_PORT to another port)"
         ) from None
     server = EmbeddedServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the
+            # app does, from MINWON_TRUSTED_PROXIES only (`web.app.trusted_proxies`).
+            proxy_headers=False,
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from domain.commands import Action
+from privacy.files import private_folder
 from workflows.codec import decode_key, new_key
 
 ACTOR_KEY_ENV = "MINWON_ACTOR_KEY"
@@ -87,7 +88,7 @@ def seal_from_env(env: Mapping[str, str] | None = None) -> ActorSeal:
 def _dev_key() -> str:
     path = DEV_ACTOR_KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         # Written whole under another name, then linked in: a process of the embedded
         # stack starting at the same moment reads either no file or the whole key.
         draft = path.with_name(f".{path.name}.{os.getpid()}")

@@ -29,6 +29,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
+from privacy.files import write_private
+
 ENCODING = b"binary/encrypted"
 NONCE_BYTES = 12
 # What a payload that is not ours decodes to (raw bytes reach the workflow as they are).
@@ -120,9 +122,7 @@ def codec_from_env(
                 "`python -c 'from workflows.codec import new_key; print(new_key())'`"
             )
         if not dev_key_file.exists():
-            dev_key_file.parent.mkdir(parents=True, exist_ok=True)
-            dev_key_file.write_text(new_key() + "\n", encoding="utf-8")
-            dev_key_file.chmod(0o600)
+            write_private(dev_key_file, (new_key() + "\n").encode())
         text = dev_key_file.read_text(encoding="utf-8")
     old = [decode_key(k) for k in env.get("MINWON_PAYLOAD_OLD_KEYS", "").split(",") if k.strip()]
     return EncryptionCodec(decode_key(text), old)
