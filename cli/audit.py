@@ -11,6 +11,7 @@ when something is broken, as the server's answer says. Only the file that
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,17 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("code", nargs="?", help="receipt code (or case id)")
     verify.add_argument("--all", action="store_true", help="every case in the event store")
+    verify.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="offline: a bundle from `minwon admin export-bundle`, checked here with "
+        "--public-key alone (no server, no login)",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="KEY",
+        help="with --bundle: the published checkpoint key (its text, or a file holding it)",
+    )
     verify.add_argument(
         "--no-tail", action="store_true", help="do not ask Temporal: check the chains only"
     )
@@ -161,6 +173,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.bundle:
+        return verify_bundle_offline(args)
     if bool(args.code) == bool(args.all):
         raise CliError("give a receipt code or --all")
     params = {
@@ -182,3 +196,39 @@ def run_access(args: argparse.Namespace) -> int:
         "format": "json" if args.json else "text",
     }
     return remote.printed(remote.request("GET", "/api/audit/access", params=params))
+
+
+def verify_bundle_offline(args: argparse.Namespace) -> int:
+    """Trust nothing but the public key: every check runs here, on the file."""
+    from pathlib import Path
+
+    from domain.bundle import verify_bundle
+    from privacy.signing import SigningKeyError, Verifier
+
+    if not args.public_key:
+        raise CliError("--bundle needs --public-key (the text, or a file holding it)")
+    key_text = args.public_key
+    if Path(key_text).is_file():
+        key_text = Path(key_text).read_text(encoding="utf-8").strip()
+    try:
+        verifier = Verifier(key_text)
+    except SigningKeyError as error:
+        raise CliError(f"--public-key: {error}") from None
+    bundle = Path(args.bundle)
+    if not bundle.is_file():
+        raise CliError(f"--bundle {bundle}: no such file")
+    report = verify_bundle(bundle, verifier)
+    if args.json:
+        document = {
+            "records": report.records,
+            "checkpoints": report.checkpoints,
+            "chained": report.chained,
+            "problems": report.problems,
+            "intact": report.clean,
+        }
+        print(json.dumps(document, ensure_ascii=False))
+    else:
+        for problem in report.problems:
+            print(f"BROKEN {problem}")
+        print(report.summary())
+    return 0 if report.clean else 1

@@ -8,6 +8,7 @@ fails on the version number, and the command is run again on the fresh state.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -20,7 +21,8 @@ from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
+from eventsourcing.utils import Environment
 
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
@@ -54,6 +56,7 @@ from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_cod
 from domain.roster import DEFAULT_ROSTER_PATH, ROSTER_ENV, RosterReader, StoredRoster
 from privacy.keys import PersonKeys
 from privacy.mapper import PersonalDataMapper
+from privacy.sqlite import private_factory
 
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
 
@@ -212,6 +215,10 @@ class Complaints(Application[uuid.UUID]):
     def calendar_error(self) -> str | None:
         """Why the override file was not read the last time it changed, if it was not."""
         return self._calendar_file.error if self._calendar_file is not None else None
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        # A SQLite store is a file only this user reads, overwriting what it deletes.
+        return private_factory(super().construct_factory(env))
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         # Personal fields are sealed per person; the key store joins once the
@@ -660,6 +667,23 @@ class Complaints(Application[uuid.UUID]):
             ),
             f"access log of {day}",
         )
+
+    def open_access_log_day(self, at: datetime, back: int = 31) -> None:
+        """Open the day's access log if no read opened it, and those of the days before
+        it back to the last one opened (at most `back`): every day has its log, so a
+        day missing from the store is one taken out of it, not a day without reads."""
+        day = to_seoul(at).date()
+        missing = []
+        for _ in range(back):
+            try:
+                self.repository.get(AccessLog.create_id(day.isoformat()))
+                break
+            except AggregateNotFoundError:
+                missing.append(day)
+                day -= timedelta(days=1)
+        for day in reversed(missing):
+            with contextlib.suppress(IntegrityError):  # opened by a read meanwhile
+                self.save(AccessLog.open_day(day))
 
     def access_entries(
         self, *, since: date, until: date, person: str | None = None, actor: str | None = None

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from temporalio.service import RPCError
 
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
+from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError
 from tests.test_web_support import WebStack, web_stack
 from web.credentials import AccessToken
@@ -213,6 +216,10 @@ def test_a_recount_with_the_payload_key_cannot_move_a_due_the_calendar_does_not_
     assert web.complaints.get_case(uuid.UUID(case["case_id"])).commitments["reply"].due == (
         due_before
     )
+
+
+def names_with_notices(web: WebStack, code: str) -> list[str]:
+    return [type(e).__name__ for e in events(web, code)]
 
 
 def _workflow_id_of(web: WebStack, case: dict[str, Any]) -> str:
@@ -515,3 +522,30 @@ def test_a_session_cookie_is_dead_after_logout_and_a_post_needs_its_origin(web: 
         api = stolen.get("/api/staff/me", headers={"Authorization": f"Bearer {cookie}"})
         assert api.status_code == 401
     assert names(web, code) == before
+
+
+def test_a_case_removed_from_the_store_while_its_workflow_runs_is_found_by_verify(
+    web: WebStack,
+) -> None:
+    """An insider deletes a case's records; Temporal still runs its workflow."""
+    case = file_case(web)
+    case_id = uuid.UUID(case["case_id"])
+    workflow = _workflow_id_of(web, case)
+    # The receipt notice is recorded in the background: let it land first.
+    deadline = time.monotonic() + 30
+    while "NoticeSent" not in names_with_notices(web, case["receipt_code"]):
+        assert time.monotonic() < deadline, "the receipt notice was never recorded"
+        time.sleep(0.1)
+    index = ReceiptIndex.create_id(case["receipt_code"])
+    with closing(sqlite3.connect(web.complaints.env["SQLITE_DBNAME"])) as conn, conn:
+        removed = conn.execute(
+            "DELETE FROM stored_events WHERE originator_id IN (?, ?)", (case_id.hex, index.hex)
+        ).rowcount
+    assert removed > 1
+
+    verified = minwon(web, "audit", "verify", "--all", token=web.token("yoon.audit"))
+
+    assert verified.returncode == 1, verified.stdout
+    assert (
+        f"BROKEN workflow {workflow} runs in Temporal; its case is not in the store"
+    ) in verified.stdout

@@ -11,7 +11,8 @@ page rendered here from the schema, without Swagger UI's scripts from a CDN.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from domain.service import Complaints
-from domain.store import open_complaints
-from web import api, audit, pages, reports, roster
+from domain.store import creating_tables, open_complaints
+from web import api, audit, checkpoints, pages, reports, roster
 from web.desk import Desk
 from web.docs import docs_page
+from web.limits import LimitSettings, PublicLimits
 from web.notices import PublicNotices
 from web.problems import (
     BODY_LIMIT,
@@ -71,7 +74,14 @@ def create_app(
     dev: bool = False,
     notices_interval: float = 1.0,
     lazy_temporal: bool = False,
+    limits: LimitSettings | None = None,
+    proxies: Sequence[str] | None = None,
 ) -> FastAPI:
+    """`limits` are the residents' (`web.limits`) and `proxies` the reverse proxies
+    whose forwarded client address is believed; both by default from the environment."""
+    limit_settings = limits or LimitSettings.from_env()
+    proxies = trusted_proxies() if proxies is None else list(proxies)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = TemporalSettings.from_env()
@@ -80,11 +90,15 @@ def create_app(
             # Lazy: the reads that need no Temporal work while it is away (tests).
             temporal = client or await connect(settings, dev=dev, lazy=lazy_temporal)
             notices = PublicNotices(store.env, interval=notices_interval)
+            # Its table is created under the schema's lock, as the store's are.
+            with creating_tables(store.env):
+                public_limits = PublicLimits(store, limit_settings)
             app.state.desk = Desk(
                 complaints=store,
                 client=temporal,
                 task_queue=task_queue or settings.task_queue,
                 notices=notices,
+                limits=public_limits,
             )
             try:
                 yield
@@ -107,6 +121,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(reports.router)
     app.include_router(audit.router)
+    app.include_router(checkpoints.router)
     app.include_router(roster.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -116,6 +131,10 @@ def create_app(
     app.add_exception_handler(pages.SignInRequired, pages.sign_in_redirect)  # type: ignore[arg-type]
     app.add_middleware(BaseHTTPMiddleware, dispatch=_unexpected_errors)
     app.add_middleware(BodyGuard, limit=BODY_LIMIT)
+    if proxies:
+        # Only the proxies named are believed about the client's address (and the
+        # scheme): the limits count by it, the access log records it.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies))
     # Outermost, so the refusals of the guards inside get the headers too.
     app.add_middleware(SecurityHeaders)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -125,6 +144,13 @@ def create_app(
         return HTMLResponse(docs_page(app.openapi()))
 
     return app
+
+
+def trusted_proxies(env: Mapping[str, str] | None = None) -> list[str]:
+    """MINWON_TRUSTED_PROXIES: the addresses (or networks) of the reverse proxies whose
+    X-Forwarded-For and X-Forwarded-Proto are believed; none by default."""
+    text = (os.environ if env is None else env).get("MINWON_TRUSTED_PROXIES", "")
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 # -- security headers --------------------------------------------------------------------------

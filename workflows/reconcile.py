@@ -5,13 +5,15 @@ Started every `MINWON_RECONCILE_MINUTES` (default 10) by the schedule
 `ReconcileReport`; no updates, signals or queries. The work is the `reconcile`
 activity (activities.reconcile): every open case gets a running workflow; then
 the `follow_calendar` activity (activities.calendar): open cases follow a change
-of the calendar.
+of the calendar; then the `sign_checkpoint` activity (activities.checkpoint): the
+store is signed when a checkpoint is due.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.client import (
@@ -32,6 +34,13 @@ with workflow.unsafe.imports_passed_through():
 SCHEDULE_ID = "minwon-reconcile"
 # Each pass also follows the calendar; passes started before ran the reconciler alone.
 CALENDAR_WATCH = "calendar-watch"
+# ... and signs a checkpoint of the store when one is due.
+CHECKPOINTS = "checkpoints"
+# Each step of a pass: one at a time, retried a few times, then the next pass.
+PASS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
+}
 MINUTES_ENV = "MINWON_RECONCILE_MINUTES"
 DEFAULT_MINUTES = 10.0
 
@@ -41,20 +50,17 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, request: ReconcileRequest) -> ReconcileReport:
         report: ReconcileReport = await workflow.execute_activity(
-            "reconcile",
-            request,
-            result_type=ReconcileReport,
-            start_to_close_timeout=timedelta(minutes=10),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
+            "reconcile", request, result_type=ReconcileReport, **PASS
         )
         if workflow.patched(CALENDAR_WATCH):
             await workflow.execute_activity(
                 "follow_calendar",
                 FollowCalendar(dry_run=request.dry_run),
                 result_type=CalendarReport,
-                start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
+                **PASS,
             )
+        if not request.dry_run and workflow.patched(CHECKPOINTS):
+            await workflow.execute_activity("sign_checkpoint", False, **PASS)
         return report
 
 
