@@ -81,6 +81,18 @@ def register(subparsers: Any) -> None:
     calendar_admin.register(actions, ADMIN_NOTE)
     checkpoint_admin.register(actions, ADMIN_NOTE)
     checkpoint_admin.register_export(actions, ADMIN_NOTE)
+    rotate = actions.add_parser(
+        "rotate-kek",
+        help="wrap every person key and the pseudonym secret under the current KEK",
+        description=(
+            "Re-wrap every person key and the pseudonym secret under the current "
+            "key-encryption key (MINWON_KEK), reading those wrapped under an older one "
+            "(MINWON_KEK_OLD) or stored before wrapping. Rotate by setting the new key as "
+            "MINWON_KEK and the old as MINWON_KEK_OLD, running this, then dropping "
+            "MINWON_KEK_OLD. " + ADMIN_NOTE
+        ),
+    )
+    rotate.set_defaults(handler=run_rotate_kek)
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -114,6 +126,24 @@ def run_reconcile(args: argparse.Namespace) -> int:
         f"{report.open_cases} open case(s), {report.running} running workflow(s), "
         f"{len(report.divergences)} divergence(s)"
     )
+    return 0
+
+
+def run_rotate_kek(args: argparse.Namespace) -> int:
+    from domain.store import open_complaints
+    from privacy.kek import KekError
+
+    try:
+        complaints = open_complaints()
+    except KekError as error:
+        raise CliError(str(error)) from None
+    try:
+        rewrapped = complaints.keys.rotate()
+    except KekError as error:
+        raise CliError(str(error)) from None
+    finally:
+        complaints.close()
+    print(f"{rewrapped} key(s) wrapped under the current key-encryption key")
     return 0
 
 

@@ -54,6 +54,7 @@ from domain.policy import (
 )
 from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
 from domain.roster import DEFAULT_ROSTER_PATH, ROSTER_ENV, RosterReader, StoredRoster
+from privacy.kek import Wrapper
 from privacy.keys import PersonKeys
 from privacy.mapper import PersonalDataMapper
 from privacy.sqlite import private_factory
@@ -188,7 +189,7 @@ class Complaints(Application[uuid.UUID]):
         self.roster: RosterReader = roster or StoredRoster(
             self, seed_file=self.env.get(ROSTER_ENV) or DEFAULT_ROSTER_PATH
         )
-        self.keys = PersonKeys(self.recorder)
+        self.keys = PersonKeys(self.recorder, Wrapper.from_env(self.env))
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
 

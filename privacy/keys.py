@@ -5,7 +5,9 @@ schema), reached through the event recorder's own datastore, but no event
 refers to a key: destroying a person's key row is what erasure means. A person
 is named by a pseudonym, an HMAC of their normalised contact under a secret
 kept in the same store, so the same resident filing twice is one person and
-the pseudonym reveals nothing without the secret.
+the pseudonym reveals nothing without the secret. Every key and the secret are
+stored wrapped under a key-encryption key that is not in the database
+(privacy.kek): a copy of the database alone opens nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from datetime import UTC, datetime
 from eventsourcing.persistence import ApplicationRecorder
 
 from domain.tables import StoreTables, row_values
+from privacy.kek import Wrapper
 
 KEY_BYTES = 32
+PEPPER = "person-pepper"
 # How often an erasure asks SQLite to empty its WAL while readers hold it back.
 WAL_TRUNCATE_TRIES = 5
 
@@ -47,8 +51,9 @@ def normalise_contact(contact: str) -> str:
 class PersonKeys(StoreTables):
     """Keys, case→person links and erasures, on SQLite or PostgreSQL."""
 
-    def __init__(self, recorder: ApplicationRecorder) -> None:
+    def __init__(self, recorder: ApplicationRecorder, wrapper: Wrapper) -> None:
         super().__init__(recorder)
+        self.wrapper = wrapper
         # A case never changes hands: its person is looked up once per process.
         self._person_of: dict[uuid.UUID, str] = {}
         self._lock = threading.Lock()
@@ -78,10 +83,10 @@ class PersonKeys(StoreTables):
     def _pepper(self) -> bytes:
         if self._secret is None:
             # Two processes may race to create the secret: the first insert wins.
-            self._insert_ignore("minwon_secrets", "name, value", ("person-pepper", os.urandom(32)))
-            self._secret = bytes(
-                self._one("SELECT value FROM {p}minwon_secrets WHERE name = ?", ("person-pepper",))
-            )
+            wrapped = self.wrapper.wrap(os.urandom(32), PEPPER)
+            self._insert_ignore("minwon_secrets", "name, value", (PEPPER, wrapped))
+            stored = self._one("SELECT value FROM {p}minwon_secrets WHERE name = ?", (PEPPER,))
+            self._secret = self.wrapper.unwrap(bytes(stored), PEPPER)
         return self._secret
 
     def person_id_for(self, contact: str) -> str:
@@ -153,7 +158,7 @@ class PersonKeys(StoreTables):
     def _read_key(self, person_id: str) -> bytes | None:
         """One indexed read (one round trip on PostgreSQL, see `_one`)."""
         found = self._one("SELECT key FROM {p}minwon_person_keys WHERE person_id = ?", (person_id,))
-        return None if found is None else bytes(found)
+        return None if found is None else self.wrapper.unwrap(bytes(found), person_id)
 
     def key_for_writing(self, person_id: str) -> bytes | None:
         """The key to seal new data with; made on first use, None for an erased person."""
@@ -165,10 +170,35 @@ class PersonKeys(StoreTables):
             self._insert_ignore(
                 "minwon_person_keys",
                 "person_id, key, created_at",
-                (person_id, os.urandom(KEY_BYTES), created),
+                (person_id, self.wrapper.wrap(os.urandom(KEY_BYTES), person_id), created),
             )
             key = self._read_key(person_id)
         return key
+
+    def rotate(self) -> int:
+        """Wrap every key and the secret under the current key-encryption key (those
+        wrapped under an older one, or stored before wrapping); how many were."""
+        rewrapped = 0
+        for table, column, name_column in (
+            ("minwon_person_keys", "key", "person_id"),
+            ("minwon_secrets", "value", "name"),
+        ):
+            with self._cursor(commit=False) as cursor:
+                cursor.execute(self._sql(f"SELECT {name_column}, {column} FROM {{p}}{table}"))
+                rows = [row_values(row) for row in cursor.fetchall()]
+            for name, stored in rows:
+                if self.wrapper.is_current(bytes(stored)):
+                    continue
+                plain = self.wrapper.unwrap(bytes(stored), name)
+                with self._cursor() as cursor:
+                    cursor.execute(
+                        self._sql(f"UPDATE {{p}}{table} SET {column} = ? WHERE {name_column} = ?"),
+                        (self.wrapper.wrap(plain, name), name),
+                    )
+                rewrapped += 1
+        if rewrapped and self._sqlite is not None:
+            self._truncate_wal()  # the unwrapped values' pages
+        return rewrapped
 
     def is_erased(self, person_id: str) -> bool:
         return (
