@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import threading
 from collections.abc import Mapping
@@ -23,8 +24,26 @@ from privacy.files import appending, write_private
 VAR = Path(__file__).resolve().parent.parent / "var"
 
 
-class PermanentDeliveryError(Exception):
+class DeliveryError(Exception):
+    """A notice not delivered: a reason code and a detail that names no one.
+
+    The message travels into the log, into Temporal's activity failure and into the
+    case's `NoticeFailed.reason`, none of which is sealed per person: a mail
+    server's answer often repeats the address, so only its numeric codes are kept.
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code} ({detail})" if detail else code)
+
+
+class PermanentDeliveryError(DeliveryError):
     """Retrying will not help: a refused address, no usable contact."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """The mail server is away or says to try again: retried, then recorded."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +107,23 @@ class SmtpEmail:
                     smtp.login(s.user, s.password)
                 smtp.send_message(email_message(s.sender, to, message))
         except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentDeliveryError(f"recipient refused: {error.recipients}") from None
+            codes = sorted({str(answer[0]) for answer in error.recipients.values()})
+            raise PermanentDeliveryError("recipient-refused", f"SMTP {', '.join(codes)}") from None
         except smtplib.SMTPResponseException as error:
+            detail = f"SMTP {error.smtp_code}{_enhanced_status(error.smtp_error)}"
             if error.smtp_code >= 500:
-                raise PermanentDeliveryError(
-                    f"SMTP {error.smtp_code}: {error.smtp_error!r}"
-                ) from None
-            raise
+                raise PermanentDeliveryError("mail-refused", detail) from None
+            raise TemporaryDeliveryError("mail-deferred", detail) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise TemporaryDeliveryError("mail-server-unreachable", type(error).__name__) from None
+
+
+def _enhanced_status(answer: bytes | str) -> str:
+    """The enhanced status code (RFC 3463, e.g. 5.1.1) of a server's answer, if any:
+    the rest of the answer may repeat the address."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    found = re.match(r"\s*([245]\.[0-9]{1,3}\.[0-9]{1,3})\b", text)
+    return f" {found.group(1)}" if found else ""
 
 
 class FileEmail:

@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import Channels, Message, PermanentDeliveryError
+from activities.channels import Channels, Message, PermanentDeliveryError, TemporaryDeliveryError
 from domain.calendar import to_seoul
 from domain.complaint import Complaint
 from domain.roster import StaffMember
@@ -73,7 +73,7 @@ def resident_channel(contact: str) -> tuple[str, str]:
     if PHONE.match(text):
         return "sms", re.sub(r"[ -]", "", text)
     raise PermanentDeliveryError(
-        "the contact given is neither an e-mail address nor a phone number"
+        "no-usable-contact", "neither an e-mail address nor a phone number"
     )
 
 
@@ -97,7 +97,7 @@ class NoticeActivities:
             holder = roster.holder(recipient, at)  # a role: its holder on that day
             member = roster.staff(holder) if holder else None
         if member is None:
-            raise PermanentDeliveryError(f"no staff directory entry for {recipient!r}")
+            raise PermanentDeliveryError("no-staff-entry", f"no directory entry for {recipient}")
         return member
 
     def context(self, case: Complaint, notice: Notice) -> dict[str, Any]:
@@ -192,6 +192,10 @@ class NoticeActivities:
             raise ApplicationError(
                 str(error), type="PermanentDeliveryError", non_retryable=True
             ) from None
+        except TemporaryDeliveryError as error:
+            # Retried by Temporal; after the last try the workflow records this message.
+            bound.info("notice_deferred", reason=str(error))
+            raise ApplicationError(str(error), type="TemporaryDeliveryError") from None
         recorded = self.complaints.execute(
             case_id,
             lambda latest: latest.record_notice_sent(

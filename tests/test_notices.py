@@ -270,14 +270,17 @@ async def test_a_mail_server_that_keeps_failing_is_retried_then_the_failure_is_r
             assert refusing.attempts == 6  # the policy's maximum_attempts, each a real SMTP try
             case = stack.complaints.get_case(uuid.UUID(view.case_id))
             [failed] = [n for n in case.notices if n["outcome"] == "failed"]
-            assert failed["kind"] == "receipt" and "Try again later" in failed["reason"]
+            # A reason code and the server's numeric codes: nothing that names the resident.
+            assert failed["kind"] == "receipt"
+            assert failed["reason"] == "mail-deferred (SMTP 451 4.3.0)"
             assert sent(stack, view.case_id) == []
 
 
 async def test_a_refused_address_is_recorded_at_once_without_retrying(
     ts_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    refusing = Mailbox(refuse_with="550 5.1.1 No such user")
+    # Real servers repeat the address in their answer: none of it may be kept.
+    refusing = Mailbox(refuse_with="550 5.1.1 <resident@example.kr>: Recipient address rejected")
     for settings in smtp_server(refusing):
         async with running_stack(
             ts_env.client, tmp_path, channels=channels_for(settings, tmp_path)
@@ -290,6 +293,11 @@ async def test_a_refused_address_is_recorded_at_once_without_retrying(
                 await ts_env.sleep(timedelta(seconds=30))
             assert current.notices_failed == 1
             assert refusing.attempts == 1
+            case = stack.complaints.get_case(uuid.UUID(current.case_id))
+            [failed] = [n for n in case.notices if n["outcome"] == "failed"]
+            assert failed["reason"] == "mail-refused (SMTP 550 5.1.1)"
+            history = await handle.fetch_history()
+            assert "resident@example.kr" not in str(history), "the address reached the history"
 
 
 def test_sending_the_same_notice_twice_delivers_and_records_it_once(
