@@ -26,7 +26,12 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
@@ -147,7 +152,10 @@ def test_a_raw_start_without_the_payload_key_fails_at_once_and_files_nothing(
     # Failed by the first workflow task, not a task failing and retrying forever.
     assert status == WorkflowExecutionStatus.FAILED
     failed = history.events[-1].workflow_execution_failed_event_attributes
-    assert reason in failed.failure.message
+    # The failure is sealed like a payload: the history shows nothing of it in clear...
+    assert failed.failure.message == "Encoded failure"
+    # ... and the installation, holding the key, reads why it was refused.
+    assert reason in web.run(failure_of(web, workflow_id(ref)))
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in event_types
     with pytest.raises(CaseNotFoundError):
         web.complaints.get_case(Complaint.create_id(ref))
@@ -170,7 +178,10 @@ def test_a_raw_update_without_the_payload_key_is_refused_and_records_nothing(
         raise AssertionError("the unsealed update was accepted")
 
     refused = web.run(attack())
-    assert "not sealed" in str(getattr(refused, "cause", None) or refused)
+    # Refused for what it is (the type is in clear), the reason sealed: nothing for a
+    # client without the key to learn from.
+    cause = getattr(refused, "cause", None) or refused
+    assert "UnsealedPayload" in str(cause) or "not sealed" in str(cause)
     assert names(web, case["receipt_code"]) == before
     assert "Answered" not in names(web, case["receipt_code"])
 
@@ -191,7 +202,10 @@ def test_a_raw_recount_without_the_payload_key_is_refused_and_records_nothing(
         raise AssertionError("the unsealed recount was accepted")
 
     refused = web.run(attack())
-    assert "not sealed" in str(getattr(refused, "cause", None) or refused)
+    # Refused for what it is (the type is in clear), the reason sealed: nothing for a
+    # client without the key to learn from.
+    cause = getattr(refused, "cause", None) or refused
+    assert "UnsealedPayload" in str(cause) or "not sealed" in str(cause)
     assert names(web, case["receipt_code"]) == before
 
 
@@ -220,6 +234,15 @@ def test_a_recount_with_the_payload_key_cannot_move_a_due_the_calendar_does_not_
 
 def names_with_notices(web: WebStack, code: str) -> list[str]:
     return [type(e).__name__ for e in events(web, code)]
+
+
+async def failure_of(web: WebStack, workflow: str) -> str:
+    """A failed workflow's failure, read with the installation's payload key."""
+    try:
+        await web.client.get_workflow_handle(workflow).result()
+    except WorkflowFailureError as error:
+        return str(error.cause)
+    raise AssertionError(f"{workflow} did not fail")
 
 
 def _workflow_id_of(web: WebStack, case: dict[str, Any]) -> str:

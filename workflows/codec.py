@@ -27,7 +27,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 from privacy.files import write_private
 
@@ -129,5 +133,17 @@ def codec_from_env(
 
 
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
-    """pydantic models in and out; sealed by `codec` on the wire."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    """pydantic models in and out; sealed by `codec` on the wire, failures included.
+
+    A failure's message and stack trace are not payloads: by default Temporal keeps
+    them in clear in the history, and a refused input's validation message can
+    repeat what it was given. With a codec they travel as encoded attributes,
+    sealed like any payload (the history shows "Encoded failure").
+    """
+    if codec is None:
+        return dataclasses.replace(pydantic_data_converter, payload_codec=None)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
