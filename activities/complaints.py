@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 from domain.access import SYSTEM_ACTORS, AccessDeniedError
 from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.policy import PolicyError
-from domain.service import Complaints, Intake
+from domain.service import CaseNotFoundError, Complaints, Intake
 from privacy.files import appending
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
@@ -165,6 +165,16 @@ class ComplaintActivities:
         def work() -> CaseView:
             if intake.received_at is None:
                 raise ValueError("the workflow stamps received_at before registering")
+            if intake.contact is None or intake.text is None:
+                # Recorded by the API before the start: nothing personal came through Temporal.
+                try:
+                    case = self.complaints.get_case(Complaint.create_id(intake.intake_ref))
+                except CaseNotFoundError:
+                    raise ValueError(
+                        f"intake {intake.intake_ref} carries no contact or text and names no "
+                        "recorded case"
+                    ) from None
+                return case_view(case, self.complaints)
             linked_to = None
             if intake.linked_to:
                 linked_to = str(self.complaints.case_id_for_receipt(intake.linked_to))

@@ -278,8 +278,7 @@ def _intake_of(case: Complaint) -> FileComplaintInput:
         category=case.category,
         topic=case.topic,
         private=case.private,
-        contact=case.contact,
-        text=case.text,
+        # Personal data stays in the store: registration finds the case recorded.
         received_at=case.received_at,
         restored=True,
     )

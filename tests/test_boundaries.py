@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -572,3 +573,43 @@ def test_a_case_removed_from_the_store_while_its_workflow_runs_is_found_by_verif
     assert (
         f"BROKEN workflow {workflow} runs in Temporal; its case is not in the store"
     ) in verified.stdout
+
+
+def test_a_filed_complaints_contact_and_text_never_enter_temporal(web: WebStack) -> None:
+    """Opened with the payload key, nothing in the case workflow's history names the
+    resident: the API records the case first and starts the workflow without them."""
+    canary = f"카나리아{uuid.uuid4().hex[:6]}"
+    case = file_case(web, contact=f"{canary}@example.org", text=f"{canary} 민원 내용")
+
+    async def opened() -> bytes:
+        handle = web.client.get_workflow_handle(_workflow_id_of(web, case))
+        history = await handle.fetch_history()
+        payloads: list[Payload] = []
+        for event in history.events:
+            collect_payloads(event, payloads)
+        codec = web.client.data_converter.payload_codec
+        assert codec is not None
+        return b"".join(payload.data for payload in await codec.decode(payloads))
+
+    decoded = web.run(opened())
+    assert b'"intake_ref"' in decoded  # the workflow input, opened
+    assert canary.encode() not in decoded
+    stored = web.complaints.get_case(uuid.UUID(case["case_id"]))
+    assert canary in stored.text  # kept in the store, sealed under the person's key
+
+
+def collect_payloads(message: Any, found: list[Payload]) -> None:
+    """Every Payload anywhere inside a protobuf message."""
+    if isinstance(message, Payload):
+        found.append(message)
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if hasattr(value, "ListFields"):
+            collect_payloads(value, found)
+            continue
+        items = value.values() if hasattr(value, "values") else value  # a map, or a list
+        for item in items:
+            if hasattr(item, "ListFields"):
+                collect_payloads(item, found)

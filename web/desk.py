@@ -64,6 +64,7 @@ from domain.service import (
     CaseNotFoundError,
     Claim,
     Complaints,
+    Intake,
     LinkedCaseRequiredError,
     event_moment,
 )
@@ -273,6 +274,28 @@ class Desk:
         except TemporalError as error:
             raise Problem(503, "temporal-error", "Temporal error", str(error)) from None
 
+    async def _start(self, intake: FileComplaintInput) -> CaseView:
+        """Record the case in the store, then start its workflow with no personal data.
+
+        The contact and the text are sealed under the person's key in the store and
+        never enter Temporal, whose histories an erasure cannot reach: the workflow
+        registers a case already recorded. Should the start fail, the reconciler
+        gives the recorded case its workflow.
+        """
+        received_at = intake.received_at or self.clock()
+        linked = None
+        if intake.linked_to:
+            linked = str(
+                await asyncio.to_thread(self.complaints.case_id_for_receipt, intake.linked_to)
+            )
+        fields = intake.model_dump(exclude={"linked_to", "restored", "received_at"})
+        await asyncio.to_thread(
+            self.complaints.file, Intake(**fields, received_at=received_at, linked_to=linked)
+        )
+        bare = intake.model_copy(update={"contact": None, "text": None, "received_at": received_at})
+        _, view = await self._temporal(file_complaint(self.client, bare, self.task_queue))
+        return view
+
     async def _claim(
         self, category: str, about: str | None, field: str
     ) -> tuple[Claim, str | None]:
@@ -357,7 +380,7 @@ class Desk:
             text=form.text,
             linked_to=linked if claim.reason is None else None,
         )
-        _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
+        view = await self._start(intake)
         log.info("complaint_submitted", case_id=view.case_id, category=view.category)
         expectations = [
             Expectation(kind=c.kind, label=COMMITMENT_LABELS.get(c.kind, c.kind), due=c.due)
@@ -584,7 +607,7 @@ class Desk:
             raise invalid(field_problems(error)) from None
         record, secret = ResidentSecret.issue(Complaint.create_id(intake_ref))
         await asyncio.to_thread(self.complaints.save, record)
-        _, view = await self._temporal(file_complaint(self.client, intake, self.task_queue))
+        view = await self._start(intake)
         log.info("complaint_filed_by_staff", case_id=view.case_id, staff=user.staff)
         return view, secret, claim.reason
 

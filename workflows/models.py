@@ -87,15 +87,22 @@ class _Model(BaseModel):
 
 
 class FileComplaintInput(_Model):
-    """A new complaint. `intake_ref` names the case for good; it is never personal data."""
+    """A new complaint. `intake_ref` names the case for good; it is never personal data.
+
+    The API records the case in the store first and starts the workflow without the
+    contact and the text: they never enter Temporal. A start that carries them (tests,
+    runs started before) has the registration record them.
+    """
 
     intake_ref: IntakeRef
     channel: Channel
     category: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
     topic: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")] = "intake"
     private: bool = False
-    contact: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean_text)]
-    text: Text
+    contact: (
+        Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean_text)] | None
+    ) = None
+    text: Text | None = None
     received_at: AwareDatetime | None = None
     linked_to: str | None = None
     # Started again by the reconciler for a case already recorded: its receipt went out.
