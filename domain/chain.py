@@ -34,6 +34,8 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from domain.personal_data import sealed_fields
+
 GENESIS = "0" * 64
 # In the stored state of a record whose digest is its stored bytes (v2).
 CHAIN_FIELD = "chain"
@@ -133,8 +135,8 @@ def chain_name(event: object) -> str:
 
 
 def class_personal_fields(event_class: type) -> tuple[str, ...]:
-    fields = getattr(event_class, "personal_fields", ())
-    return tuple(fields) if isinstance(fields, tuple) else ()
+    """The fields of an event class sealed per person, as domain.personal_data decides."""
+    return sealed_fields(class_chain_name(event_class))
 
 
 def personal_fields(event: object) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from eventsourcing.domain import event
 
 from domain.calendar import to_seoul
-from domain.chain import GENESIS
+from domain.chain import GENESIS, class_personal_fields
 from domain.chained import ChainedAggregate
 
 Status = Literal["received", "assigned", "answered", "closed", "withdrawn"]
@@ -1318,23 +1318,7 @@ class Complaint(ChainedAggregate):
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         # Once erased, nothing new of the person is kept, in memory as in the store.
         if self.erased:
-            for field in getattr(event_class, "personal_fields", ()):
+            for field in class_personal_fields(event_class):
                 if field in kwargs and kwargs[field] is not None:
                     kwargs[field] = ERASED
         super().trigger_event(event_class, **kwargs)
-
-
-# Fields that hold what a resident told us, or what staff wrote about them: sealed
-# with the person's key when stored, `[erased]` once the key is destroyed.
-PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "Received": ("contact", "text"),
-    "MessageTaken": ("note",),
-    "Answered": ("text",),
-    "InvestigationConcluded": ("finding",),
-    "ApologyMade": ("note",),
-    "SatisfactionRated": ("comment",),
-    "NoteAdded": ("text",),
-    "CalledBack": ("note",),
-}
-for _name, _fields in PERSONAL_FIELDS.items():
-    type.__setattr__(getattr(Complaint, _name), "personal_fields", _fields)

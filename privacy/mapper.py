@@ -1,6 +1,6 @@
 """A mapper that seals personal fields with the person's key as events are stored.
 
-Each personal field (declared by the event class, see domain.complaint) is
+Each personal field (as domain.personal_data decides for the event's class) is
 replaced by `{"sealed": base64(nonce + AES-GCM ciphertext)}`, bound to its place
 (case, version, field) as associated data, so a sealed value moved elsewhere or
 altered fails to open. Reading a field whose key was destroyed gives ERASED. In a

@@ -21,6 +21,7 @@ from domain.chain import (
     Link,
     _canonical,
     canonical_moment,
+    class_personal_fields,
     event_digest,
     verify_chain,
 )
@@ -257,7 +258,7 @@ def test_an_event_of_another_case_spliced_in_is_caught(history: list[Any]) -> No
 
 def digest_by_json_dumps(event: Any) -> str:
     """The digest as the canonical form defines it, with a fresh `json.dumps`."""
-    hidden = getattr(type(event), "personal_fields", ())
+    hidden = class_personal_fields(type(event))
     state = {k: v for k, v in vars(event).items() if k not in hidden}
     body = {"name": type(event).__qualname__, "state": state}
     text = json.dumps(
