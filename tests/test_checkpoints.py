@@ -23,10 +23,10 @@ from domain.checkpoint import (
     CHECKPOINT_FILE_ENV,
     CheckpointLog,
     Signer,
+    canonical_bytes,
     checkpoint_log,
     notifications,
     sign_checkpoint,
-    statement_digest,
     verify_store,
 )
 from domain.commands import Answer, Close, Reopen
@@ -128,9 +128,7 @@ def test_lawful_activity_after_a_checkpoint_verifies_clean(store: Store) -> None
     assert store.broken_cases() == []
 
 
-def test_a_changed_byte_of_a_sealed_field_is_caught_at_its_case_and_by_the_checkpoint(
-    store: Store,
-) -> None:
+def change_a_sealed_byte(store: Store) -> None:
     case_id, version = answered(store), answer_version(store)
     state = store.rows.state(case_id, version)
     sealed = re.search(rb'"sealed": ?"([A-Za-z0-9+/]{8})', state)
@@ -139,28 +137,45 @@ def test_a_changed_byte_of_a_sealed_field_is_caught_at_its_case_and_by_the_check
     flipped = b"B" if state[start : start + 1] != b"B" else b"C"
     store.rows.set_state(case_id, version, state[:start] + flipped + state[start + 1 :])
 
-    assert store.broken_cases() == [(case_id, version)]  # the seal no longer opens
+
+def test_a_changed_byte_of_a_sealed_field_is_caught_at_its_case_and_by_the_checkpoint(
+    store: Store,
+) -> None:
+    version = answer_version(store)
+    change_a_sealed_byte(store)
+
+    # The seal no longer opens.
+    assert store.broken_cases() == [(answered(store), version)]
     assert caught_by_checkpoint(store.problems())
 
 
-def test_a_sealed_field_replaced_by_plain_text_is_refused(store: Store) -> None:
+def put_plain_text_in_a_sealed_field(store: Store) -> None:
     case_id, version = answered(store), answer_version(store)
     state = json.loads(store.rows.state(case_id, version))
     state["text"] = "위조된 답변"
     store.rows.set_state(case_id, version, json.dumps(state, ensure_ascii=False).encode())
 
-    assert store.broken_cases() == [(case_id, version)]
+
+def test_a_sealed_field_replaced_by_plain_text_is_refused(store: Store) -> None:
+    version = answer_version(store)
+    put_plain_text_in_a_sealed_field(store)
+
+    assert store.broken_cases() == [(answered(store), version)]
     assert caught_by_checkpoint(store.problems())
 
 
-def test_a_changed_field_with_the_chain_recomputed_is_caught_by_the_checkpoint(
-    store: Store,
-) -> None:
+def change_a_field_and_recompute_the_chain(store: Store) -> None:
     case_id = store.cases[3]
     records = store.app.recorder.select_events(case_id)
     first = json.loads(records[0].state)
     first["channel"] = "visit"  # was email
     rewrite_chain(store, case_id, {1: first})
+
+
+def test_a_changed_field_with_the_chain_recomputed_is_caught_by_the_checkpoint(
+    store: Store,
+) -> None:
+    change_a_field_and_recompute_the_chain(store)
 
     assert store.broken_cases() == []  # the published algorithm, recomputed
     assert caught_by_checkpoint(store.problems())
@@ -194,28 +209,34 @@ def test_a_whole_case_and_its_receipt_index_deleted_is_caught(store: Store) -> N
     assert caught_by_checkpoint(problems), problems
 
 
-def test_a_deleted_day_of_the_access_log_is_caught(store: Store) -> None:
+def delete_an_access_log_day(store: Store) -> None:
     day = AccessLog.create_id("2026-09-22")
     versions = len(store.app.recorder.select_events(day))
     for version in range(versions, 0, -1):
         store.rows.delete(day, version)
 
+
+def test_a_deleted_day_of_the_access_log_is_caught(store: Store) -> None:
+    delete_an_access_log_day(store)
+
     assert caught_by_checkpoint(store.problems())
 
 
-def test_reordered_events_are_caught_at_their_case(store: Store) -> None:
+def reorder_two_events(store: Store) -> None:
     case_id = answered(store)
     first, second = store.rows.state(case_id, 2), store.rows.state(case_id, 3)
     store.rows.set_state(case_id, 2, second)
     store.rows.set_state(case_id, 3, first)
 
+
+def test_reordered_events_are_caught_at_their_case(store: Store) -> None:
+    reorder_two_events(store)
+
     assert [version for _, version in store.broken_cases()] == [2]
     assert store.problems() != []
 
 
-def test_a_forged_event_inserted_with_a_recomputed_chain_is_caught_by_the_checkpoint(
-    store: Store,
-) -> None:
+def insert_a_forged_event_and_recompute_the_chain(store: Store) -> None:
     case_id = store.cases[7]
     last = store.app.get_case(case_id).version
     template = json.loads(store.rows.state(case_id, last))
@@ -223,11 +244,17 @@ def test_a_forged_event_inserted_with_a_recomputed_chain_is_caught_by_the_checkp
     store.rows.insert(case_id, last + 1, topic, json.dumps(template).encode())
     rewrite_chain(store, case_id, {})
 
+
+def test_a_forged_event_inserted_with_a_recomputed_chain_is_caught_by_the_checkpoint(
+    store: Store,
+) -> None:
+    insert_a_forged_event_and_recompute_the_chain(store)
+
     assert store.broken_cases() == []
     assert caught_by_checkpoint(store.problems())
 
 
-def test_a_store_cut_back_to_before_the_latest_checkpoint_is_caught(store: Store) -> None:
+def cut_the_store_back_to_before_the_latest_checkpoint(store: Store) -> None:
     app = store.app
     app.perform(answered(store), Close(by="lee.service"), at=kst("2026-09-23T10:00"),
                 command_id="c")  # fmt: skip
@@ -237,26 +264,52 @@ def test_a_store_cut_back_to_before_the_latest_checkpoint_is_caught(store: Store
     store.rows.delete(answered(store), close_version)
     store.rows.delete(CheckpointLog.create_id(), 3)
 
+
+def test_a_store_cut_back_to_before_the_latest_checkpoint_is_caught(store: Store) -> None:
+    cut_the_store_back_to_before_the_latest_checkpoint(store)
+
     problems = store.problems()
     assert "checkpoint #2: kept outside the store but missing from it" in problems
 
 
-def test_a_checkpoint_forged_without_the_key_is_caught(store: Store) -> None:
+def forge_a_checkpoint_without_the_key(store: Store) -> None:
     log_id = CheckpointLog.create_id()
     state = json.loads(store.rows.state(log_id, 2))
-    forged_key = Ed25519PrivateKey.generate()
     state["statement"]["root"] = "0" * 64
-    from domain.checkpoint import canonical_bytes
-
-    state["signature"] = sign(forged_key, canonical_bytes(state["statement"]))
+    state["signature"] = sign(Ed25519PrivateKey.generate(), canonical_bytes(state["statement"]))
     store.rows.set_state(log_id, 2, json.dumps(state).encode())
+
+
+def test_a_checkpoint_forged_without_the_key_is_caught(store: Store) -> None:
+    forge_a_checkpoint_without_the_key(store)
 
     problems = store.problems()
     assert "checkpoint #1: signature does not verify" in problems
-    assert statement_digest(state["statement"]) != statement_digest(store.outside[0]["statement"])
+
+
+ATTACKS: dict[str, Callable[[Store], None]] = {
+    "a byte of a sealed field changed": change_a_sealed_byte,
+    "a sealed field replaced by plain text": put_plain_text_in_a_sealed_field,
+    "a field changed and the chain recomputed": change_a_field_and_recompute_the_chain,
+    "a case and its receipt index deleted": lambda store: delete_case_and_receipt(
+        store, store.cases[5]
+    ),
+    "a day of the access log deleted": delete_an_access_log_day,
+    "events reordered": reorder_two_events,
+    "a forged event inserted, chain recomputed": insert_a_forged_event_and_recompute_the_chain,
+    "the store cut back before the latest checkpoint": (
+        cut_the_store_back_to_before_the_latest_checkpoint
+    ),
+    "a checkpoint forged without the key": forge_a_checkpoint_without_the_key,
+}
 
 
 # -- the auditor's verify and the published key, through the API and the CLI --------------
+
+
+def write_outside(store: Store, path: Any) -> None:
+    """The checkpoint file kept outside the store, as the worker appends it."""
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in store.outside))
 
 
 @pytest.fixture
@@ -265,7 +318,7 @@ def audited(
 ) -> Iterator[tuple[Store, ApiServer]]:
     """The API on the store, its checkpoint file and its public key; the CLI an auditor."""
     path = tmp_path / "checkpoints.jsonl"
-    path.write_text("".join(json.dumps(entry) + "\n" for entry in store.outside))
+    write_outside(store, path)
     monkeypatch.setenv(CHECKPOINT_FILE_ENV, str(path))
     monkeypatch.setenv(PUBLIC_KEY_ENV, store.verifier.public_text)
     with api_server(store.fresh()) as server:
@@ -381,3 +434,22 @@ def test_minwon_audit_verify_bundle_exits_one_on_a_break_and_zero_when_intact(
 
     assert broken == 1
     assert "BROKEN checkpoint #1: the store up to notification" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_each_attack_makes_the_auditors_verify_exit_one_saying_where(
+    audited: tuple[Store, ApiServer],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    attack: str,
+) -> None:
+    store, _ = audited
+    ATTACKS[attack](store)
+    write_outside(store, tmp_path / "checkpoints.jsonl")  # what the worker had appended
+
+    code, lines = verify_all(capsys)
+
+    assert code == 1, lines
+    broken = [line for line in lines if "BROKEN" in line]
+    assert broken, lines
+    assert "problem(s)" in lines[-1] or "broken" in lines[-1], lines[-1]
