@@ -24,10 +24,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.access import SYSTEM_ACTORS, AccessDeniedError
+from domain.commands import Action
 from domain.complaint import Commitment, Complaint, ComplaintError
 from domain.policy import PolicyError
 from domain.service import CaseNotFoundError, Complaints, Intake
 from privacy.files import appending
+from privacy.transit import UnsealedTextError, open_action
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
     CaseCommand,
@@ -206,8 +208,19 @@ class ComplaintActivities:
                     raise ApplicationError(
                         str(error), type="AccessDeniedError", non_retryable=True
                     ) from None
+            recorded: Action = action
+            if action.personal:
+                # Sealed under the person's key on its way through Temporal: opened here.
+                loaded = loaded or self.complaints.get_case(case_id)
+                person = loaded.person_id or f"case-{case_id}"
+                try:
+                    recorded = open_action(action, self.complaints.keys.key(person), case_id)
+                except UnsealedTextError as error:
+                    raise ApplicationError(
+                        str(error), type="TamperedPersonalDataError", non_retryable=True
+                    ) from None
             case = self.complaints.perform(
-                case_id, action, at=command.at, command_id=command.command_id, loaded=loaded
+                case_id, recorded, at=command.at, command_id=command.command_id, loaded=loaded
             )
             return case_view(case, self.complaints)
 

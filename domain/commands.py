@@ -30,6 +30,8 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
 )
 
 from domain.access import (
@@ -63,9 +65,25 @@ def _clean_text(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(_clean_text)]
-ShortText = Annotated[str, Field(min_length=1, max_length=2_000), AfterValidator(_clean_text)]
-Note = Annotated[str, Field(max_length=2_000)]
+# Personal text the API sealed under the person's key for its way through Temporal
+# (privacy.transit): checked as text before it was sealed, opened by the activity.
+SEALED_TEXT = "sealed-text-v1:"
+
+
+def _sealed_or_checked(value: Any, check: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, str) and value.startswith(SEALED_TEXT):
+        return value
+    return check(value)
+
+
+PASS_SEALED = WrapValidator(_sealed_or_checked)
+Text = Annotated[
+    str, Field(min_length=1, max_length=10_000), AfterValidator(_clean_text), PASS_SEALED
+]
+ShortText = Annotated[
+    str, Field(min_length=1, max_length=2_000), AfterValidator(_clean_text), PASS_SEALED
+]
+Note = Annotated[str, Field(max_length=2_000), PASS_SEALED]
 StaffId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 PolicyName = Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
 # Who recorded an action: a staff id, or the engine itself (its timers).
@@ -95,6 +113,9 @@ class Action(BaseModel):
     internal: ClassVar[bool] = False
     # The field naming who acts: filled from the authenticated actor on every path.
     actor_field: ClassVar[str | None] = "by"
+
+    # The fields holding personal text, sealed under the person's key in transit.
+    personal: ClassVar[tuple[str, ...]] = ()
 
     # The API's signed word for the actor and the case (workflows.actor_proof);
     # histories recorded before it carry none.
@@ -153,6 +174,7 @@ class Assign(Action):
 
 class TakeMessage(Action):
     doc: ClassVar[str] = "take a message for an absent colleague (promised callback)"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
     # Any colleague may take a message for someone absent (가.④).
     rule: ClassVar[Rule] = _rule("take_message", STAFF)
     actor_field: ClassVar[str | None] = "taken_by"
@@ -202,6 +224,7 @@ class SendInterimReply(Action):
 
 class Answer(Action):
     doc: ClassVar[str] = "answer the complainant"
+    personal: ClassVar[tuple[str, ...]] = ("text",)
     rule: ClassVar[Rule] = _rule("answer_case", STAFF, case_bound=True)
     type: Literal["answer"] = "answer"
     text: Text = Field(description="the answer (encrypted)")
@@ -213,6 +236,7 @@ class Answer(Action):
 
 class CallBack(Action):
     doc: ClassVar[str] = "record the promised call back to the resident: keeps the callback"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
     rule: ClassVar[Rule] = _rule("call_back", STAFF, case_bound=True)
     type: Literal["call_back"] = "call_back"
     note: Note = Field(default="", description="what was said (encrypted)")
@@ -224,6 +248,7 @@ class CallBack(Action):
 
 class RecordFinding(Action):
     doc: ClassVar[str] = "record the investigation's finding"
+    personal: ClassVar[tuple[str, ...]] = ("finding",)
     rule: ClassVar[Rule] = _rule("conclude_investigation", OFFICER, DIRECTOR)
     type: Literal["finding"] = "finding"
     fault_confirmed: StrictBool = Field(description="was staff at fault?")
@@ -242,6 +267,7 @@ class RecordFinding(Action):
 
 class RecordApology(Action):
     doc: ClassVar[str] = "record an apology (in person, phone or public)"
+    personal: ClassVar[tuple[str, ...]] = ("note",)
     rule: ClassVar[Rule] = _rule("make_apology", OFFICER, DIRECTOR, STAFF, case_bound=True)
     type: Literal["apology"] = "apology"
     mode: Literal["in_person", "phone", "public"] = Field(description="how it was made")
@@ -368,6 +394,7 @@ class Escalate(Action):
 
 class RateSatisfaction(Action):
     doc: ClassVar[str] = "record the complainant's satisfaction (1-5)"
+    personal: ClassVar[tuple[str, ...]] = ("comment",)
     rule: ClassVar[Rule] = _rule("rate_satisfaction", STAFF, case_bound=True)
     type: Literal["rate"] = "rate"
     score: Annotated[StrictInt, Field(ge=1, le=5)]
@@ -383,6 +410,7 @@ class RateSatisfaction(Action):
 
 class AddNote(Action):
     doc: ClassVar[str] = "add a working note (처리 메모): kept with the case, never sent"
+    personal: ClassVar[tuple[str, ...]] = ("text",)
     rule: ClassVar[Rule] = _rule("add_note", STAFF, case_bound=True)
     type: Literal["note"] = "note"
     text: ShortText = Field(description="the note (encrypted)")

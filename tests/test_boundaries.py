@@ -581,21 +581,23 @@ def test_a_filed_complaints_contact_and_text_never_enter_temporal(web: WebStack)
     canary = f"카나리아{uuid.uuid4().hex[:6]}"
     case = file_case(web, contact=f"{canary}@example.org", text=f"{canary} 민원 내용")
 
-    async def opened() -> bytes:
-        handle = web.client.get_workflow_handle(_workflow_id_of(web, case))
-        history = await handle.fetch_history()
-        payloads: list[Payload] = []
-        for event in history.events:
-            collect_payloads(event, payloads)
-        codec = web.client.data_converter.payload_codec
-        assert codec is not None
-        return b"".join(payload.data for payload in await codec.decode(payloads))
-
-    decoded = web.run(opened())
+    decoded = web.run(opened_history(web, case))
     assert b'"intake_ref"' in decoded  # the workflow input, opened
     assert canary.encode() not in decoded
     stored = web.complaints.get_case(uuid.UUID(case["case_id"]))
     assert canary in stored.text  # kept in the store, sealed under the person's key
+
+
+async def opened_history(web: WebStack, case: dict[str, Any]) -> bytes:
+    """Every payload of the case workflow's history, opened with the payload key."""
+    handle = web.client.get_workflow_handle(_workflow_id_of(web, case))
+    history = await handle.fetch_history()
+    payloads: list[Payload] = []
+    for event in history.events:
+        collect_payloads(event, payloads)
+    codec = web.client.data_converter.payload_codec
+    assert codec is not None
+    return b"".join(payload.data for payload in await codec.decode(payloads))
 
 
 def collect_payloads(message: Any, found: list[Payload]) -> None:
@@ -613,3 +615,29 @@ def collect_payloads(message: Any, found: list[Payload]) -> None:
         for item in items:
             if hasattr(item, "ListFields"):
                 collect_payloads(item, found)
+
+
+def test_personal_text_of_actions_travels_sealed_under_the_persons_key(web: WebStack) -> None:
+    """An answer and a note pass through Temporal sealed under the person's own key:
+    the payload key does not open them, and once the person is erased nothing does."""
+    canary = f"카나리아{uuid.uuid4().hex[:6]}"
+    case = file_case(web)
+    code, case_id = case["receipt_code"], uuid.UUID(case["case_id"])
+    with web.http("lee.service") as client:
+        for name, body in (
+            ("note", {"text": f"{canary} 메모"}),
+            ("answer", {"text": f"{canary} 답변"}),
+        ):
+            response = client.post(f"/api/staff/cases/{code}/{name}", json=body)
+            assert response.status_code == 200, response.text
+
+    decoded = web.run(opened_history(web, case))
+    assert b"sealed-text-v1:" in decoded  # the texts went through, sealed
+    assert canary.encode() not in decoded  # the payload key alone opens nothing of them
+    stored = web.complaints.get_case(case_id)
+    assert stored.answer is not None and canary in stored.answer  # opened into the store
+
+    web.complaints.erase_person(
+        str(stored.person_id), reason="본인 요청", by="han.ops", at=datetime.now(SEOUL)
+    )
+    assert web.complaints.keys.key(str(stored.person_id)) is None  # nothing opens them now

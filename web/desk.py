@@ -56,7 +56,7 @@ from domain.audit import NOT_DETAILS
 from domain.calendar import SEOUL, to_seoul
 from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
-from domain.complaint import Complaint
+from domain.complaint import ERASED, Complaint
 from domain.policy import UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
@@ -68,6 +68,7 @@ from domain.service import (
     LinkedCaseRequiredError,
     event_moment,
 )
+from privacy.transit import seal_action
 from web.credentials import (
     AccessToken,
     CredentialError,
@@ -295,6 +296,15 @@ class Desk:
         bare = intake.model_copy(update={"contact": None, "text": None, "received_at": received_at})
         _, view = await self._temporal(file_complaint(self.client, bare, self.task_queue))
         return view
+
+    def _sealed(self, action: Action, case: Complaint) -> Action:
+        """The action's personal text sealed under the person's key for its way through
+        Temporal (privacy.transit); an erased person's text is not sent at all."""
+        person = case.person_id or f"case-{case.id}"
+        key = self.complaints.keys.key_for_writing(person)
+        if key is None:
+            return action.model_copy(update={field: ERASED for field in action.personal})
+        return seal_action(action, key, case.id)
 
     async def _claim(
         self, category: str, about: str | None, field: str
@@ -619,6 +629,8 @@ class Desk:
             action = to_action(name, body, user.staff)
         except ValidationError as error:
             raise invalid(field_problems(error)) from None
+        if action.personal:
+            action = await asyncio.to_thread(self._sealed, action, case)
         handle = self.client.get_workflow_handle(workflow_id(case.intake_ref), result_type=CaseView)
         # Through `act`, which sends the action again while a long case continues as new.
         view = await self._temporal(act_on(handle, action))  # type: ignore[arg-type]
