@@ -54,6 +54,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/replay_verify.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/projection_catchup.py
+	$(BIN)/python bench/wrapped_keys.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite
