@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from activities.channels import Channels
 from domain.service import Complaints
 from tests.temporal_harness import running_stack
 from tests.test_end_to_end import free_port, start_dev_server
@@ -67,6 +68,7 @@ def web_stack(
     *,
     limits: LimitSettings = RELAXED_LIMITS,
     proxies: Sequence[str] = (),
+    channels: Channels | None = None,
 ) -> Iterator[WebStack]:
     """Start the stack in its own thread; stop and close everything on the way out.
     `env` adds settings to the worker's and the web's store (a calendar override file,
@@ -78,7 +80,9 @@ def web_stack(
     async def main() -> None:
         server = await start_dev_server()
         try:
-            async with running_stack(server.client, folder, env=env) as stack:
+            async with running_stack(
+                server.client, folder, env=env, channels=channels
+            ) as stack:
                 port = free_port()
                 app = create_app(
                     complaints=stack.complaints,
