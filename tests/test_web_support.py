@@ -80,9 +80,7 @@ def web_stack(
     async def main() -> None:
         server = await start_dev_server()
         try:
-            async with running_stack(
-                server.client, folder, env=env, channels=channels
-            ) as stack:
+            async with running_stack(server.client, folder, env=env, channels=channels) as stack:
                 port = free_port()
                 app = create_app(
                     complaints=stack.complaints,
