@@ -29,7 +29,7 @@ from cli import (
 from cli.errors import CliError
 from privacy.files import private_umask
 
-# Real output of a session against `make run` (see the README's "Using it").
+# Real output of a session against `make run` (see docs/cli.md).
 EXAMPLES = """\
 examples (real output, long lines folded):
   $ minwon login --token-file han.token

@@ -9,7 +9,7 @@ several processes share one database:
   up to `POSTGRES_MAX_OVERFLOW` more under load. The library's defaults (5 and 10,
   so up to 15 per pool) would let three workers and two web servers alone exhaust
   a stock server's 100 connections; `POOL_DEFAULTS` apply wherever neither is set
-  (README, "Production", has the arithmetic).
+  (docs/operations.md, "Production", has the arithmetic).
 - **The first start.** On an empty schema each process creates the tables, types
   and functions it needs; PostgreSQL refuses concurrent DDL on the same objects
   ("tuple concurrently updated", a duplicate type) although every statement says IF

@@ -7,7 +7,7 @@ looks the case up and reads the answer. Chromium and chromedriver are Debian's
 
 Screenshots of each page go to `tmp_path`, or to MINWON_SCREENSHOTS when set
 (`MINWON_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/test_web_browser.py`
-refreshes the ones in the README).
+refreshes the ones in docs/).
 """
 
 from __future__ import annotations
