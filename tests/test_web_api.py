@@ -579,3 +579,31 @@ def test_pages_are_korean_and_refuse_a_form_posted_from_another_site(
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_the_directory_names_todays_holders_with_desk_phones_and_each_services_promise(
+    web: WebStack, resident: httpx.Client
+) -> None:
+    response = resident.get("/api/directory")
+    assert response.status_code == 200, response.text
+    directory = response.json()
+
+    roles = {entry["role"]: entry for entry in directory["staff"]}
+    officer = roles["designated_officer"]
+    assert (officer["role_title"], officer["name"], officer["phone"]) == (
+        "지정책임관",
+        web.complaints.roster.staff("park.officer").name,  # type: ignore[union-attr]
+        web.complaints.roster.staff("park.officer").phone,  # type: ignore[union-attr]
+    )
+    assert "기한을 넘긴 민원의 상향 보고" in officer["duties"]
+    assert "상담 주제: program" in roles["service_social_worker"]["duties"]
+    # Desk phones only: no work address is published.
+    assert "@" not in response.text
+    inquiry = next(g for g in directory["services"] if g["category"] == "inquiry")
+    assert inquiry["promises"] == ["답변: 7일 이내 (근무일 기준)"]
+    assert inquiry["handled_by"] == "상담 주제에 따라 담당자"
+
+    page = resident.get("/directory")
+    assert page.status_code == 200
+    assert "직원·서비스 안내" in page.text and officer["name"] in page.text
+    assert "@" not in page.text.split("<main", 1)[1]

@@ -25,6 +25,7 @@ from web.schemas import (
     BulkResult,
     CaseDetail,
     ComplaintSubmission,
+    Directory,
     ErasureDone,
     ErasureRequest,
     IssuedToken,
@@ -155,6 +156,15 @@ async def complaint_status(request: Request, body: StatusLookup) -> ResidentStat
     return await desk_of(request).resident_status(
         body.receipt_code, body.secret, via="api", address=client_address(request)
     )
+
+
+@router.get(
+    "/directory",
+    tags=["residents"],
+    summary="Who holds each role today, and what each kind of request promises",
+)
+async def directory(request: Request) -> Directory:
+    return desk_of(request).directory()
 
 
 @router.get("/notices", tags=["residents"], summary="Public notices of results (헌장 5)")

@@ -57,7 +57,7 @@ from domain.calendar import SEOUL, to_seoul
 from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
 from domain.complaint import ERASED, Complaint
-from domain.policy import UnknownCategoryError
+from domain.policy import CommitmentRule, UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
 from domain.service import (
@@ -89,6 +89,8 @@ from web.schemas import (
     CommitmentClock,
     CommitmentOut,
     ComplaintSubmission,
+    Directory,
+    DirectoryEntry,
     ErasureDone,
     ErasureRequest,
     Expectation,
@@ -105,6 +107,7 @@ from web.schemas import (
     QueueItem,
     Receipt,
     ResidentStatus,
+    ServiceGuide,
     StaffFiling,
     TokenRequest,
     TokenRevoked,
@@ -177,6 +180,19 @@ def may(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> bool
     except Problem:
         return False
     return True
+
+
+# Each role as residents and staff read it.
+ROLE_LABELS = {
+    "case_manager": "사례관리자",
+    "service_social_worker": "서비스제공팀 사회복지사",
+    "tour_social_worker": "견학담당 사회복지사",
+    "designated_officer": "지정책임관",
+    "director": "관장",
+    "ops": "운영지원",
+    "auditor": "감사",
+    "staff": "직원",
+}
 
 
 def to_action(name: str, body: BaseModel, actor: str) -> Action:
@@ -499,6 +515,56 @@ class Desk:
             closed_at=case.closed_at,
             handler=self._handler(case.assignee),
         )
+
+    def directory(self, role_titles: dict[str, str] = ROLE_LABELS) -> Directory:
+        """Who holds each role residents deal with today, and what each kind of request
+        promises: from the roster and the policy. A holder's name, title and desk phone
+        only — what notices already tell residents (라.②), never a work address."""
+        now = self.clock()
+        policy = self.complaints.policy
+        roster = self.complaints.roster
+        categories = policy.categories
+        roles = dict.fromkeys(
+            [*policy.routing.topics.values(), policy.routing.default]
+            + [c.routes_to for c in categories.values() if c.routes_to in role_titles]
+            + [level.role for level in policy.escalation.chain]
+        )
+        staff = []
+        for role in roles:
+            member = roster.staff(holder) if (holder := roster.holder(role, now)) else None
+            duties = [
+                f"상담 주제: {topic}" for topic, r in policy.routing.topics.items() if r == role
+            ]
+            duties += [c.title for c in categories.values() if c.routes_to == role]
+            if any(level.role == role for level in policy.escalation.chain):
+                duties.append("기한을 넘긴 민원의 상향 보고")
+            staff.append(
+                DirectoryEntry(
+                    role=role,
+                    role_title=role_titles.get(role, role),
+                    name=member.name if member else None,
+                    title=member.title if member else None,
+                    phone=member.phone if member else None,
+                    duties=duties,
+                )
+            )
+        services = [
+            ServiceGuide(
+                category=name,
+                title=category.title,
+                promises=[_promise(rule) for rule in category.commitments],
+                apply_by=["방문", "전화", "우편", "팩스", "이메일", "홈페이지"],
+                handled_by=(
+                    "상담 주제에 따라 담당자"
+                    if category.routes_to == "by_topic"
+                    else "부재 직원 대신 받은 직원이 전달"
+                    if category.routes_to == "absent_staff"
+                    else role_titles.get(category.routes_to, category.routes_to)
+                ),
+            )
+            for name, category in categories.items()
+        ]
+        return Directory(on=to_seoul(now).date(), staff=staff, services=services)
 
     async def public_notices(self) -> list[PublicNoticeOut]:
         notices = await asyncio.to_thread(self.notices.list)
@@ -1073,3 +1139,12 @@ def _not_upheld(claim: Claim, title: str) -> str:
         f" 지정하신 민원은 처리기한 안에 답변되었고 만족도도 낮게 평가되지 않아, "
         f"'{title}'(으)로 접수하였습니다. ({claim.reason})"
     )
+
+
+def _promise(rule: CommitmentRule) -> str:
+    """A commitment as residents read it: 답변 7일 (근무일 기준)."""
+    label = COMMITMENT_LABELS.get(rule.kind, rule.kind)
+    if rule.days is None:
+        return f"{label}: 약속한 시각까지"
+    counted = "근무일" if rule.counting == "business" else "달력일"
+    return f"{label}: {rule.days}일 이내 ({counted} 기준)"

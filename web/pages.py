@@ -31,7 +31,7 @@ from domain.commands import STAFF_ACTIONS
 from domain.roster import Roster, StaffMember, StoredRoster
 from web.api import client_address, origin
 from web.credentials import SESSION_HOURS, StaffSession, session_id_of
-from web.desk import CASE_STATUS_LABELS, Desk, StaffUser
+from web.desk import CASE_STATUS_LABELS, ROLE_LABELS, Desk, StaffUser
 from web.problems import FieldProblem, Problem, plain_error_page
 from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
 
@@ -75,16 +75,6 @@ ACTION_LABELS = {
     "call_back": "약속한 연락 완료",
     "rate": "만족도 기록",
     "note": "처리 메모",
-}
-ROLE_LABELS = {
-    "case_manager": "사례관리자",
-    "service_social_worker": "서비스제공팀 사회복지사",
-    "tour_social_worker": "견학담당 사회복지사",
-    "designated_officer": "지정책임관",
-    "director": "관장",
-    "ops": "운영지원",
-    "auditor": "감사",
-    "staff": "직원",
 }
 MESSAGES = {
     "missing": "꼭 입력해 주세요.",
@@ -278,6 +268,12 @@ async def status(request: Request) -> HTMLResponse:
         page.headers.update(problem.headers)
         return page
     return render(request, "status.html", values={"receipt_code": code}, result=result)
+
+
+@router.get("/directory")
+async def directory(request: Request) -> HTMLResponse:
+    """직원 배치와 담당 업무, 서비스 안내 (헌장 가.①, 알 권리 가.)."""
+    return render(request, "directory.html", directory=desk_of(request).directory())
 
 
 @router.get("/notices")

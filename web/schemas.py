@@ -8,7 +8,7 @@ what they submitted themselves; outputs to staff follow `web.desk`'s rules.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -157,6 +157,33 @@ class ResidentStatus(BaseModel):
     apologies: list[ApologyOut]
     closed_at: datetime | None
     handler: Handler | None
+
+
+class DirectoryEntry(BaseModel):
+    """A role residents deal with and who holds it today (헌장 가.①, 알 권리 가.)."""
+
+    role: str
+    role_title: str
+    name: str | None = Field(description="the holder on the day; none while the role is open")
+    title: str | None
+    phone: str | None = Field(description="the desk phone; work addresses are not published")
+    duties: list[str] = Field(description="what comes to this role: topics and categories")
+
+
+class ServiceGuide(BaseModel):
+    """A kind of request, what the charter promises for it, how to apply, who handles it."""
+
+    category: str
+    title: str
+    promises: list[str]
+    apply_by: list[str]
+    handled_by: str
+
+
+class Directory(BaseModel):
+    on: date
+    staff: list[DirectoryEntry]
+    services: list[ServiceGuide]
 
 
 class PublicNoticeOut(BaseModel):
