@@ -596,7 +596,7 @@ def test_the_directory_names_todays_holders_with_desk_phones_and_each_services_p
         web.complaints.roster.staff("park.officer").phone,  # type: ignore[union-attr]
     )
     assert "기한을 넘긴 민원의 상향 보고" in officer["duties"]
-    assert "상담 주제: program" in roles["service_social_worker"]["duties"]
+    assert "프로그램 이용 상담" in roles["service_social_worker"]["duties"]
     # Desk phones only: no work address is published.
     assert "@" not in response.text
     inquiry = next(g for g in directory["services"] if g["category"] == "inquiry")

@@ -282,3 +282,18 @@ def test_ops_see_the_overdue_case_and_residents_the_public_notice(
     reload_until(browser, "층별 안내판")
     assert "a@example.kr" not in browser.page_source
     screenshot(browser, shots / "notices.png")
+
+
+def test_residents_find_the_staff_on_duty_and_each_services_promise(
+    web: WebStack, browser: WebDriver, shots: Path
+) -> None:
+    browser.get(f"{web.url}/")
+    browser.find_element(By.LINK_TEXT, "직원·서비스 안내").click()
+
+    main = browser.find_element(By.TAG_NAME, "main").text
+    officer = web.complaints.roster.staff("park.officer")
+    assert officer is not None
+    assert "지정책임관" in main and officer.name in main and officer.phone in main
+    assert "답변: 7일 이내 (근무일 기준)" in main
+    assert "@" not in main  # desk phones only, no work address
+    screenshot(browser, shots / "directory.png")

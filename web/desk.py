@@ -182,6 +182,14 @@ def may(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> bool
     return True
 
 
+# First-contact topics as the charter names them (가.⑤).
+TOPIC_LABELS = {
+    "intake": "인테이크 상담",
+    "program": "프로그램 이용 상담",
+    "service": "서비스 이용 상담",
+    "facility": "시설 이용 안내",
+    "tour": "견학 안내",
+}
 # Each role as residents and staff read it.
 ROLE_LABELS = {
     "case_manager": "사례관리자",
@@ -533,7 +541,9 @@ class Desk:
         for role in roles:
             member = roster.staff(holder) if (holder := roster.holder(role, now)) else None
             duties = [
-                f"상담 주제: {topic}" for topic, r in policy.routing.topics.items() if r == role
+                TOPIC_LABELS.get(topic, topic)
+                for topic, r in policy.routing.topics.items()
+                if r == role
             ]
             duties += [c.title for c in categories.values() if c.routes_to == role]
             if any(level.role == role for level in policy.escalation.chain):
