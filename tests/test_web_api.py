@@ -607,3 +607,12 @@ def test_the_directory_names_todays_holders_with_desk_phones_and_each_services_p
     assert page.status_code == 200
     assert "직원·서비스 안내" in page.text and officer["name"] in page.text
     assert "@" not in page.text.split("<main", 1)[1]
+
+
+def test_every_event_of_a_case_has_a_korean_name_on_the_staff_page() -> None:
+    from domain.personal_data import FIELDS
+    from web.pages import EVENT_LABELS
+
+    events = {name.split(".", 1)[1] for name in FIELDS if name.startswith("Complaint.")}
+
+    assert sorted(events - set(EVENT_LABELS)) == []

@@ -212,6 +212,10 @@ def test_a_resident_submits_staff_answer_and_the_resident_reads_the_answer(
     browser.find_element(By.LINK_TEXT, code).click()
     assert "resident@example.kr" in browser.page_source  # the assignee sees it all
     assert unlabelled_fields(browser) == []
+    # The staff desk speaks Korean: clocks, events and their names, not the code's.
+    page = browser.find_element(By.TAG_NAME, "main").text
+    assert "처리 기한 시작" in page and "접수" in page and "진행 중" in page
+    assert "CommitmentStarted" not in page and "(reply)" not in page
     screenshot(browser, shots / "staff-case.png")
     browser.find_element(By.ID, "answer-text").send_keys(ANSWER)
     browser.find_element(
