@@ -221,6 +221,13 @@ class Complaints(Application[uuid.UUID]):
         # A SQLite store is a file only this user reads, overwriting what it deletes.
         return private_factory(super().construct_factory(env))
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Store aggregates' new events, each record linked to the one before it in the
+        same save (the chain over stored bytes, privacy.mapper)."""
+        assert isinstance(self.mapper, PersonalDataMapper)
+        with self.mapper.one_save():
+            return super().save(*objs, **kwargs)
+
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         # Personal fields are sealed per person; the key store joins once the
         # recorder (whose database it shares) exists.

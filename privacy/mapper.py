@@ -22,8 +22,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
@@ -65,9 +67,6 @@ from domain.complaint import ERASED
 from privacy.keys import PersonKeys
 
 NONCE_BYTES = 12
-# Digests of records stored or read lately, by (originator id, version): how the
-# next record of a save finds the one stored just before it.
-RECENT_RECORDS = 20_000
 
 
 class TamperedPersonalDataError(ValueError):
@@ -96,15 +95,26 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
         )
         self._last_id: tuple[Any, ...] = ()
         self._chain_kinds: dict[str, _ChainKind] = {}
-        self._recent: dict[tuple[str, int], str] = {}
+        # The records of the save in progress on this thread, by (id, version): how
+        # a record finds the digest of the one written just before it in the same
+        # save. Only within one save: a save that failed on a concurrent writer
+        # wrote nothing, and what it mapped must not link the next attempt.
+        self._batch = threading.local()
 
-    def _remember(self, originator_id: object, version: int, digest: str) -> None:
-        recent = self._recent
-        if len(recent) >= RECENT_RECORDS:
-            # Drop the older half: a save needs only the records it just wrote.
-            for key in list(recent)[: RECENT_RECORDS // 2]:
-                recent.pop(key, None)
-        recent[(str(originator_id), version)] = digest
+    @contextmanager
+    def one_save(self) -> Iterator[None]:
+        """Link the records mapped inside it to each other (`Complaints.save`)."""
+        self._batch.records = {}
+        try:
+            yield
+        finally:
+            self._batch.records = {}
+
+    def _in_this_save(self) -> dict[tuple[str, int], str]:
+        records: dict[tuple[str, int], str] | None = getattr(self._batch, "records", None)
+        if records is None:
+            records = self._batch.records = {}
+        return records
 
     def _person_for_writing(self, event: Any) -> str:
         assert self.keys is not None, "the key store is attached after the recorder is made"
@@ -131,8 +141,9 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
             version = domain_event.originator_version
             # The aggregate linked this event in memory; the record before it may
             # have been stored in this same save, with a digest only known now.
-            recent = self._recent.get((str(domain_event.originator_id), version - 1))
-            state["prev_digest"] = GENESIS if version == 1 else recent or state["prev_digest"]
+            # Else the aggregate's head: the digest of the record it was loaded with.
+            before = self._in_this_save().get((str(domain_event.originator_id), version - 1))
+            state["prev_digest"] = GENESIS if version == 1 else before or state["prev_digest"]
             state[CHAIN_FIELD] = CHAIN_V2
         key = None
         if fields:
@@ -160,7 +171,7 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
             domain_event.__dict__.update(
                 {"prev_digest": state["prev_digest"], RECORD_DIGEST: digest, CHAIN_VERSION: 2}
             )
-            self._remember(stored.originator_id, stored.originator_version, digest)
+            self._in_this_save()[(str(stored.originator_id), stored.originator_version)] = digest
         return stored
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
@@ -177,7 +188,6 @@ class PersonalDataMapper(Mapper[uuid.UUID]):
             )
             state[RECORD_DIGEST] = digest
             state[CHAIN_VERSION] = CHAIN_V2
-            self._remember(stored_event.originator_id, stored_event.originator_version, digest)
         return domain_event
 
     def _open_sealed(

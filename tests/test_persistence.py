@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 from domain import audit
@@ -541,3 +542,23 @@ def test_verify_does_not_call_a_case_whose_events_were_all_deleted_intact(
         app.verify(case_id)
     with pytest.raises(CaseNotFoundError):
         app.verify(Complaint.create_id("never-filed"))
+
+
+def test_a_save_lost_to_a_concurrent_writer_does_not_link_the_next_record(
+    complaints: Complaints,
+) -> None:
+    """Two copies of a case race; the loser's records were mapped but never stored, and
+    the next command must link to the winner's record, not to the loser's."""
+    case = complaints.file(sample_intake())
+    first, second = complaints.get_case(case.id), complaints.get_case(case.id)
+    first.add_note(text="먼저", by="lee.service", at=kst("2026-09-22T10:00"), command_id="a")
+    second.add_note(text="나중", by="lee.service", at=kst("2026-09-22T10:01"), command_id="b")
+    complaints.save(first)
+    third = complaints.get_case(case.id)  # loaded with the winner's record
+    with pytest.raises(IntegrityError):
+        complaints.save(second)
+
+    third.add_note(text="그다음", by="lee.service", at=kst("2026-09-22T10:02"), command_id="c")
+    complaints.save(third)
+
+    assert complaints.verify(case.id) is None
