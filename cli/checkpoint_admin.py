@@ -101,14 +101,14 @@ def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from domain.bundle import export_lines
-    from domain.checkpoint import checkpoint_log, notifications
+    from domain.checkpoint import checkpoint_log
     from domain.store import open_complaints
     from privacy.files import write_private
 
     complaints = open_complaints()
     try:
         log = checkpoint_log(complaints)
-        lines = export_lines(notifications(complaints), log.checkpoints if log else [])
+        lines = export_lines(complaints.notifications(), log.checkpoints if log else [])
         text = "".join(line + "\n" for line in lines)
     finally:
         complaints.close()

@@ -572,10 +572,4 @@ def walk_cases(app: Complaints, page_size: int = 200) -> Iterator[CaseRef]:
 
 
 def _notifications(app: Complaints, topic: str, page_size: int) -> Iterator[Any]:
-    start = 1
-    while True:
-        page = app.recorder.select_notifications(start=start, limit=page_size, topics=[topic])
-        yield from page
-        if len(page) < page_size:
-            return
-        start = page[-1].id + 1
+    return app.notifications(topics=[topic], page=page_size)

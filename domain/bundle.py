@@ -24,12 +24,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from domain.chain import CHAIN_FIELD, CHAIN_V2, GENESIS, record_digest
-from domain.checkpoint import check_checkpoints
+from domain.checkpoint import check_checkpoints, missing_access_days
 
 FORMAT = "minwon-bundle-v1"
 RECEIPT_ISSUED = "domain.receipt:ReceiptIndex.Issued"
@@ -102,13 +101,10 @@ def verify_bundle(path: Path, verifier: Any) -> BundleReport:
     report.problems.extend(problem.describe() for problem in found)
     report.chained = _check_chains(records, report.problems)
     _check_receipts(records, report.problems)
-    if checkpoints:
-        _check_access_days(
-            records,
-            date.fromisoformat(checkpoints[0]["statement"]["at"][:10]),
-            date.fromisoformat(checkpoints[-1]["statement"]["at"][:10]),
-            report.problems,
-        )
+    opened = {str(_decoded(r).get("day")) for r in records if r["topic"] == ACCESS_DAY_OPENED}
+    report.problems.extend(
+        problem.describe() for problem in missing_access_days(checkpoints, opened.__contains__)
+    )
     return report
 
 
@@ -173,16 +169,3 @@ def _check_receipts(records: list[dict[str, Any]], problems: list[str]) -> None:
     named = set(issued.values())
     for case in sorted(found - named):
         problems.append(f"case {case}: no receipt code was issued for it")
-
-
-def _check_access_days(
-    records: list[dict[str, Any]], first: date, last: date, problems: list[str]
-) -> None:
-    """Since checkpoints are signed, every day up to the latest has its access log:
-    each pass opens the day's (and any missed since), so a missing one was removed."""
-    present = {str(_decoded(r).get("day")) for r in records if r["topic"] == ACCESS_DAY_OPENED}
-    day = first
-    while day <= last:
-        if day.isoformat() not in present:
-            problems.append(f"access log: the log of {day.isoformat()} is missing")
-        day += timedelta(days=1)

@@ -223,13 +223,11 @@ class BusinessCalendar:
             raise UnknownCountingRuleError(
                 f"unknown counting rule {rule!r}; expected one of {', '.join(COUNTING_RULES)}"
             )
-        method: CountingMethod
-        if days <= LONGEST_PERIOD_COUNTED_IN_HOURS:
-            method = "working_hours"
+        method = self.counting_method(days, rule)
+        if method == "working_hours":
             due = self._add_working_hours(received, timedelta(hours=days * WORKING_HOURS_PER_DAY))
             counted = self.working_spans(received, due)
         else:
-            method = "working_days"
             counted_days = self._working_days_from(received.date(), days)
             due = _at(counted_days[-1], END_OF_WORKING_DAY)
             counted = tuple(
@@ -319,7 +317,7 @@ class BusinessCalendar:
         raise CalendarError(f"no working time within {MAX_SEARCH_DAYS} days before {moment}")
 
     @staticmethod
-    def counting_method(days: int, rule: CountingRule) -> CountingMethod:
+    def counting_method(days: int, rule: str) -> CountingMethod:
         """How a period of `days` days is counted under `rule`."""
         if rule == "calendar":
             return "calendar_days"
@@ -331,11 +329,12 @@ class BusinessCalendar:
         counted as the original was (working hours up to five days, else working
         days after the due day; calendar days by the civil code)."""
         due = to_seoul(due)
-        if rule == "calendar":
-            return self._civil_due(due, days).due, "calendar_days"
-        if days <= LONGEST_PERIOD_COUNTED_IN_HOURS:
+        method = self.counting_method(days, rule)
+        if method == "calendar_days":
+            return self._civil_due(due, days).due, method
+        if method == "working_hours":
             hours = days * WORKING_HOURS_PER_DAY
-            return self._add_working_hours(due, timedelta(hours=hours)), "working_hours"
+            return self._add_working_hours(due, timedelta(hours=hours)), method
         # The due day is used up by the original period: counting starts the day after.
         last = self._working_days_from(due.date() + timedelta(days=1), days)[-1]
         return _at(last, END_OF_WORKING_DAY), "working_days"

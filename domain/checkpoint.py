@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -224,20 +224,9 @@ DEFAULT_EVERY_MINUTES = 60
 PAGE = 1_000
 
 
-def notifications(app: Any, after: int = 0) -> Iterator[Any]:
-    """Every stored record after notification `after`, in notification order."""
-    start = after + 1
-    while True:
-        page = app.recorder.select_notifications(start=start, limit=PAGE)
-        yield from page
-        if len(page) < PAGE:
-            return
-        start = page[-1].id + 1
-
-
 def record_digests(app: Any, after: int = 0) -> Iterator[tuple[int, str]]:
     """(notification id, record digest) of every record after `after`, in order."""
-    for notification in notifications(app, after):
+    for notification in app.notifications(after, page=PAGE):
         yield (
             notification.id,
             record_digest(
@@ -328,19 +317,25 @@ def verify_store(
         elif kept[number - 1] != copy:
             problems.append(CheckpointProblem(number, "differs from the copy kept outside"))
     found, records = check_checkpoints(kept, record_digests(app), verifier, verifier.key_id)
-    return problems + found + _missing_access_days(app, kept), len(kept), records
+    missing = missing_access_days(
+        kept, lambda day: bool(app.recorder.select_events(AccessLog.create_id(day), limit=1))
+    )
+    return problems + found + missing, len(kept), records
 
 
-def _missing_access_days(app: Any, kept: list[dict[str, Any]]) -> list[CheckpointProblem]:
-    """Since checkpoints are signed, every day up to the latest has its access log:
-    each checkpoint pass opens the day's (and any missed since)."""
-    if not kept:
+def missing_access_days(
+    checkpoints: list[dict[str, Any]], has_log: Callable[[str], bool]
+) -> list[CheckpointProblem]:
+    """Since checkpoints are signed, every day from the first to the latest has its
+    access log (each checkpoint pass opens the day's, and any missed since): a day
+    without one was taken out. `has_log` answers for an ISO date."""
+    if not checkpoints:
         return []
-    day = date.fromisoformat(kept[0]["statement"]["at"][:10])
-    last = date.fromisoformat(kept[-1]["statement"]["at"][:10])
+    day = date.fromisoformat(checkpoints[0]["statement"]["at"][:10])
+    last = date.fromisoformat(checkpoints[-1]["statement"]["at"][:10])
     missing = []
     while day <= last:
-        if not app.recorder.select_events(AccessLog.create_id(day.isoformat()), limit=1):
+        if not has_log(day.isoformat()):
             missing.append(
                 CheckpointProblem(None, f"the access log of {day.isoformat()} is missing")
             )

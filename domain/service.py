@@ -13,7 +13,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -747,21 +747,26 @@ class Complaints(Application[uuid.UUID]):
     def find_by_receipt(self, code: str) -> Complaint:
         return self.get_case(self.case_id_for_receipt(code))
 
+    def notifications(
+        self, after: int = 0, topics: Sequence[str] = (), page: int = 500
+    ) -> Iterator[Any]:
+        """Every stored record after notification `after` (of `topics`, if given), in
+        notification order, read a page at a time."""
+        start = after + 1
+        while True:
+            found = self.recorder.select_notifications(start, page, topics=topics)
+            yield from found
+            if len(found) < page:
+                return
+            start = found[-1].id + 1
+
     def open_cases(self, page: int = 500) -> Iterator[Complaint]:
         """Every case with a clock running, in the order they were received: neither
         closed nor withdrawn, or closed with its announcement's clock running."""
-        start: int | None = None
-        while True:
-            notifications = self.recorder.select_notifications(
-                start, page, topics=[RECEIVED_TOPIC], inclusive_of_start=start is None
-            )
-            for notification in notifications:
-                case = self.get_case(uuid.UUID(str(notification.originator_id)))
-                if case.has_running_clock:
-                    yield case
-            if len(notifications) < page:
-                return
-            start = notifications[-1].id
+        for notification in self.notifications(topics=[RECEIVED_TOPIC], page=page):
+            case = self.get_case(uuid.UUID(str(notification.originator_id)))
+            if case.has_running_clock:
+                yield case
 
     def history(self, case_id: uuid.UUID) -> list[Any]:
         with self.keys.one_reading():

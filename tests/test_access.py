@@ -6,14 +6,13 @@ import asyncio
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,7 +33,7 @@ from domain.complaint import Complaint
 from domain.roster import Roster
 from domain.service import Complaints, Intake
 from tests.api_support import ApiServer, api_server
-from tests.temporal_harness import running_stack, start_time_skipping
+from tests.temporal_harness import running_stack
 from web.credentials import ResidentSecret
 from web.desk import Desk
 from web.limits import PublicLimits
@@ -212,13 +211,6 @@ def test_tampering_with_the_access_log_is_detected(tmp_path: Path) -> None:
         assert broken is not None and broken.version == 4
     finally:
         app.close()
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 @pytest.mark.temporal

@@ -29,20 +29,13 @@ from cli.main import main
 from domain.commands import RecordApology
 from tests.api_support import api_server
 from tests.conftest import kst
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.temporal_harness import Stack, running_stack
 from tests.test_audit import Rows, flip_a_digit
 from workflows.client import act, file_complaint
 from workflows.complaint import ComplaintWorkflow
 from workflows.models import Answer, Assign, CaseView, Close, FileComplaintInput
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 @pytest_asyncio.fixture

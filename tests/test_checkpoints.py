@@ -25,7 +25,6 @@ from domain.checkpoint import (
     Signer,
     canonical_bytes,
     checkpoint_log,
-    notifications,
     sign_checkpoint,
     verify_store,
 )
@@ -364,7 +363,7 @@ def bundle_of(store: Store, tmp_path: Any) -> Any:
     app = store.fresh()
     log = checkpoint_log(app)
     path = tmp_path / "bundle.jsonl"
-    lines = export_lines(notifications(app), log.checkpoints if log else [])
+    lines = export_lines(app.notifications(), log.checkpoints if log else [])
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
 

@@ -7,20 +7,19 @@ import email.policy
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from aiosmtpd.controller import Controller
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.channels import Channels, FileSmsOutbox, SmtpEmail, SmtpSettings
 from activities.notices import NoticeActivities, resident_channel
 from domain.service import Complaints
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.temporal_harness import Stack, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
@@ -83,13 +82,6 @@ def mailbox() -> Mailbox:
 @pytest.fixture
 def smtp(mailbox: Mailbox) -> Iterator[SmtpSettings]:
     yield from smtp_server(mailbox)
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 def channels_for(settings: SmtpSettings, folder: Path) -> Channels:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio import activity
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -16,7 +14,7 @@ from temporalio.worker import Replayer
 from activities.complaints import ComplaintActivities
 from tests.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
 from tests.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
-from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
+from tests.temporal_harness import running_stack, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
@@ -72,13 +70,6 @@ class FailsAfterSaving(ComplaintActivities):
         if command.action.type == "answer" and activity.info().attempt == 1:
             raise ConnectionError("connection lost after the save")
         return view
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 async def test_an_activity_retried_after_its_save_records_the_event_once(

@@ -11,7 +11,7 @@ import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.temporal_harness import Stack, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
@@ -34,15 +34,6 @@ from workflows.models import (
 )
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    # One server per test: a workflow left waiting by another test would hold
-    # time skipping back while its worker is gone.
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
 
 
 @pytest_asyncio.fixture
