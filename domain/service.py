@@ -417,6 +417,15 @@ class Complaints(Application[uuid.UUID]):
             return None
         return self.calendar.extension_limit(commitment.due, commitment.days, commitment.rule)
 
+    def warning_before(self, commitment: Commitment, due: datetime) -> datetime | None:
+        """The warning ahead of a moved due, `warn_hours` before it counted as the
+        commitment's warning was; None for a commitment recorded before warnings
+        counted hours (its warning keeps its clock distance to the due)."""
+        if commitment.warn_hours is None:
+            return None
+        counting: HourCounting = "working" if commitment.warn_counting == "working" else "clock"
+        return self.calendar.hours_before(due, commitment.warn_hours, counting)
+
     def send_interim_reply(
         self,
         case: Complaint,
@@ -445,12 +454,7 @@ class Complaints(Application[uuid.UUID]):
                     f"moment{'s' if len(nearest) > 1 else ''}: "
                     + (" or ".join(end.isoformat() for end in nearest) or "none in the limit")
                 )
-            if commitment.warn_hours is not None:
-                warn_at = self.calendar.hours_before(
-                    new_due,
-                    commitment.warn_hours,
-                    "working" if commitment.warn_counting == "working" else "clock",
-                )
+            warn_at = self.warning_before(commitment, new_due)
         case.send_interim_reply(
             kind=kind,
             reason=reason,
@@ -563,13 +567,9 @@ class Complaints(Application[uuid.UUID]):
                 due = calendar.period_ends_around(commitment.due, method)[1]
             if due == commitment.due or (due < commitment.due and not self.policy.recount_earlier):
                 continue
-            if commitment.warn_hours is None:
+            warn_at = self.warning_before(commitment, due)
+            if warn_at is None:
                 warn_at = due - (commitment.due - commitment.warn_at)
-            else:
-                counting: HourCounting = (
-                    "working" if commitment.warn_counting == "working" else "clock"
-                )
-                warn_at = calendar.hours_before(due, commitment.warn_hours, counting)
             moves.append((commitment, due, warn_at))
         return moves
 
