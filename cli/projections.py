@@ -33,7 +33,14 @@ if TYPE_CHECKING:
 
 # As `projections.NAMES` and `projections.runner.DEFAULT_BATCH`, for the help without
 # importing them (tests/test_projections.py checks they agree).
-READ_MODEL_NAMES = ("case_board", "sla_report", "public_notices", "staff_record", "compliance")
+READ_MODEL_NAMES = (
+    "case_board",
+    "sla_report",
+    "public_notices",
+    "staff_record",
+    "compliance",
+    "conduct",
+)
 DEFAULT_BATCH = 500
 SERVER_HOST = "Runs on the server host, with its configuration (its store), not a token."
 

@@ -60,6 +60,8 @@ PERMISSIONS: dict[str, Rule] = {
     "report": _read("report", AUDITOR, DIRECTOR, OFFICER, OPS),
     "erase_person": _read("erase_person", DIRECTOR, OFFICER),
     "roster": _read("roster", OPS, DIRECTOR),
+    # Evaluations of staff (monitoring scores, awards): the supervisors and auditors.
+    "read_conduct": _read("read_conduct", OFFICER, DIRECTOR, AUDITOR),
     # Sign-in tokens for the web desk and the API are handed out by ops or the director.
     "manage_tokens": _read("manage_tokens", OPS, DIRECTOR),
     # Reference reads that show nothing about a case or a person.

@@ -60,6 +60,17 @@ DAYS_OFF = Decision(
 )
 
 
+STAFF_EVALUATION = Decision(
+    True,
+    "what an evaluator or the director wrote about a staff member's conduct: that staff "
+    "member's personal data, sealed under their own key",
+)
+STAFF_KEY = Decision(
+    False,
+    "whose key the record's personal fields are sealed under: `staff:` and a staff id",
+)
+
+
 def free_text(why: str) -> Decision:
     """Free text stored as written (not sealed): `why` says what keeps it impersonal."""
     return Decision(False, why, free_text=True)
@@ -281,6 +292,35 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "at": FACT,
     },
     "CalendarRecord.Recounted": {"number": FACT, "at": FACT},
+    # -- the staff's conduct: monitoring calls and awards (domain.conduct) ------------
+    "MonitoringCall.Recorded": {
+        "request_id": FACT,
+        "staff": STAFF,
+        "evaluator": STAFF,
+        "called_at": FACT,
+        "scores": Decision(False, "checklist item → score 1–5: the center's measure, no words"),
+        "score": FACT,
+        "low": FACT,
+        "note": STAFF_EVALUATION,
+        "person_id": STAFF_KEY,
+        "at": FACT,
+    },
+    "MonitoringCall.CorrectiveActionTaken": {
+        "action": FACT,
+        "note": STAFF_EVALUATION,
+        "by": STAFF,
+        "at": FACT,
+    },
+    "Award.Granted": {
+        "request_id": FACT,
+        "staff": STAFF,
+        "title": free_text("the award's name (모범직원포상 2026), as the homepage may print it"),
+        "reason": STAFF_EVALUATION,
+        "evidence": Decision(False, "counts and averages of the year's ratings and monitoring"),
+        "by": STAFF,
+        "person_id": STAFF_KEY,
+        "at": FACT,
+    },
     "CheckpointLog.Started": {},
     # A Merkle root over the store's record digests, and its signature.
     "CheckpointLog.Signed": {"statement": FACT, "signature": FACT},

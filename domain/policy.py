@@ -145,6 +145,13 @@ class Retention(_Strict):
     access_log_years: Annotated[int, Field(ge=2, le=50)] = 2
 
 
+class Monitoring(_Strict):
+    """서비스 개선 가.: a monitored call scoring below `low_score_below` (the mean of
+    its checklist, 1–5) is low, and may lead to a corrective action."""
+
+    low_score_below: Annotated[float, Field(gt=1, le=5)] = 3.0
+
+
 class Center(_Strict):
     name: Annotated[str, Field(min_length=1)]
     timezone: Literal["Asia/Seoul"] = "Asia/Seoul"
@@ -165,6 +172,7 @@ class Policy(_Strict):
     center: Center
     categories: Annotated[dict[str, Category], Field(min_length=1)]
     announcement: Announcement | None = None
+    monitoring: Monitoring = Monitoring()
     routing: Routing
     escalation: Escalation
     retention: Retention

@@ -44,6 +44,7 @@ from domain.complaint import (
     ComplaintError,
     DueOutsideWorkingTimeError,
 )
+from domain.conduct import ConductRecord
 from domain.policy import (
     OVERRIDES_ENV,
     POLICY_ENV,
@@ -190,6 +191,8 @@ class Complaints(Application[uuid.UUID]):
             self, seed_file=self.env.get(ROSTER_ENV) or DEFAULT_ROSTER_PATH
         )
         self.keys = PersonKeys(self.recorder, Wrapper.from_env(self.env))
+        # Monitoring calls and awards live in the same store, chained and sealed alike.
+        self.conduct = ConductRecord(self, self.roster, self.policy.monitoring.low_score_below)
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
 

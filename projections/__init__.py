@@ -4,7 +4,8 @@
 - `sla_report` — commitments by month and kind, with working-hour percentiles;
 - `public_notices` — anonymised results and public apologies, never a private case;
 - `staff_record` — per staff member: cases, breaches, commendations, corrective actions;
-- `compliance` — escalations, apologies, corrective actions and ratings, by year.
+- `compliance` — escalations, apologies, corrective actions and ratings, by year;
+- `conduct` — monitoring calls (scores, what low ones led to) and awards, by year.
 
 `ReadModels` opens them on the application's store and keeps them up to date
 (`projections.runner`); `minwon projections run` and `rebuild` drive it.

@@ -218,30 +218,30 @@ def utc_text(moment: datetime) -> str:
 # -- events ---------------------------------------------------------------------------
 
 
-def _nested(owner: type[Any], name: str) -> type[Any]:
+def nested(owner: type[Any], name: str) -> type[Any]:
     # The aggregates' event classes are made by `@event` when the class is
     # created, so a type checker cannot see them as attributes.
     event_class: type[Any] = getattr(owner, name)
     return event_class
 
 
-Received = _nested(Complaint, "Received")
-Assigned = _nested(Complaint, "Assigned")
-Reassigned = _nested(Complaint, "Reassigned")
-CommitmentStarted = _nested(Complaint, "CommitmentStarted")
-CommitmentExtended = _nested(Complaint, "CommitmentExtended")
-CommitmentRescheduled = _nested(Complaint, "CommitmentRescheduled")
-CommitmentBreached = _nested(Complaint, "CommitmentBreached")
-CommitmentMet = _nested(Complaint, "CommitmentMet")
-Escalated = _nested(Complaint, "Escalated")
-ApologyMade = _nested(Complaint, "ApologyMade")
-CorrectiveActionRecorded = _nested(Complaint, "CorrectiveActionRecorded")
-Answered = _nested(Complaint, "Answered")
-ResultAnnounced = _nested(Complaint, "ResultAnnounced")
-Reopened = _nested(Complaint, "Reopened")
-Withdrawn = _nested(Complaint, "Withdrawn")
-Closed = _nested(Complaint, "Closed")
-SatisfactionRated = _nested(Complaint, "SatisfactionRated")
+Received = nested(Complaint, "Received")
+Assigned = nested(Complaint, "Assigned")
+Reassigned = nested(Complaint, "Reassigned")
+CommitmentStarted = nested(Complaint, "CommitmentStarted")
+CommitmentExtended = nested(Complaint, "CommitmentExtended")
+CommitmentRescheduled = nested(Complaint, "CommitmentRescheduled")
+CommitmentBreached = nested(Complaint, "CommitmentBreached")
+CommitmentMet = nested(Complaint, "CommitmentMet")
+Escalated = nested(Complaint, "Escalated")
+ApologyMade = nested(Complaint, "ApologyMade")
+CorrectiveActionRecorded = nested(Complaint, "CorrectiveActionRecorded")
+Answered = nested(Complaint, "Answered")
+ResultAnnounced = nested(Complaint, "ResultAnnounced")
+Reopened = nested(Complaint, "Reopened")
+Withdrawn = nested(Complaint, "Withdrawn")
+Closed = nested(Complaint, "Closed")
+SatisfactionRated = nested(Complaint, "SatisfactionRated")
 
 
 def case_id(domain_event: Any) -> str:

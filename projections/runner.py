@@ -76,6 +76,12 @@ from projections.compliance import (
     PostgresCompliance,
     SQLiteCompliance,
 )
+from projections.conduct import (
+    ConductProjection,
+    ConductView,
+    PostgresConduct,
+    SQLiteConduct,
+)
 from projections.public_notices import (
     PostgresPublicNotices,
     PublicNoticesProjection,
@@ -121,6 +127,7 @@ READ_MODELS: dict[str, ReadModel] = {
         ReadModel(PublicNoticesProjection, SQLitePublicNotices, PostgresPublicNotices),
         ReadModel(StaffRecordProjection, SQLiteStaffRecord, PostgresStaffRecord),
         ReadModel(ComplianceProjection, SQLiteCompliance, PostgresCompliance),
+        ReadModel(ConductProjection, SQLiteConduct, PostgresConduct),
     )
 }
 NAMES = tuple(READ_MODELS)
@@ -287,6 +294,10 @@ class ReadModels:
     @property
     def compliance(self) -> ComplianceView:
         return cast(ComplianceView, self.views["compliance"])
+
+    @property
+    def conduct(self) -> ConductView:
+        return cast(ConductView, self.views["conduct"])
 
     # -- positions -----------------------------------------------------------------------
 

@@ -156,6 +156,11 @@ class StaffRecordView(View):
         row = tx.one("SELECT assignee FROM {staff_cases} WHERE case_id = :case", case=case)
         return None if row is None else row["assignee"]
 
+    def ratings_of(self, staff: str) -> list[int]:
+        """The latest score of each rated case credited to `staff`."""
+        rows = self.fetch("staff_ratings")["staff_ratings"]
+        return [row["score"] for row in rows if row["staff"] == staff]
+
     def lines(self) -> list[StaffLine]:
         """One line per staff member who appears in any of the counts, by staff id."""
         tables = self.fetch(

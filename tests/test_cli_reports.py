@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from cli.projections import READ_MODEL_NAMES
 from domain.service import Complaints
 from tests.api_support import ApiServer, api_server
 from tests.conftest import POSTGRES_ENV, kst, sample_intake
@@ -206,9 +207,15 @@ def test_compliance_report_as_text_shows_each_commitment_kind_and_the_other_coun
     assert "Escalations           2  (deadline 1, manual 1)" in lines
     assert "Apologies             3  (in_person 1, phone 1, public 1)" in lines
     assert "Corrective actions    2  (warning 1, training 1)" in lines
-    assert lines[-1] == (
+    assert (
         "Satisfaction          3  rating(s), average 4.00 (1★ 0, 2★ 1, 3★ 0, 4★ 0, 5★ 2)"
-    )
+    ) in lines
+    # Nobody was monitored or awarded in the scenario: the sections say so.
+    assert (
+        "Phone monitoring      0  call(s), average -, 0 low (0 without a corrective action; "
+        "warning 0, training 0)"
+    ) in lines
+    assert lines[-1] == "Awards                0"
 
 
 def test_compliance_report_as_csv_has_one_measure_per_row(
@@ -271,11 +278,12 @@ def test_staff_and_sla_reports_read_their_views(
     _, sla, _ = run_minwon(capsys, "report", "sla", "--year", "2026", "--format", "json")
 
     assert staff.splitlines() == [
-        "staff,cases_handled,breaches,commendations,warnings,trainings",
-        "choi.tour,2,0,0,0,0",
-        "kim.casemgr,2,0,0,0,0",
-        "lee.service,2,0,2,1,1",
-        "park.officer,2,1,0,0,0",
+        "staff,cases_handled,breaches,commendations,warnings,trainings,"
+        "monitored_calls,monitoring_average,awards",
+        "choi.tour,2,0,0,0,0,0,,0",
+        "kim.casemgr,2,0,0,0,0,0,,0",
+        "lee.service,2,0,2,1,1,0,,0",
+        "park.officer,2,1,0,0,0,0,,0",
     ]
     reply = next(line for line in json.loads(sla) if line["kind"] == "reply")
     assert reply["month"] == "2026-11"
@@ -340,7 +348,7 @@ def test_a_private_case_is_listed_only_to_its_own_people_the_officer_and_auditor
          "--at '2026-11-29T10:00' needs an offset, e.g. 2026-11-29T10:00+09:00"),
         (["admin", "projections", "rebuild", "cases"],
          "no read model named 'cases'; choose case_board, sla_report, public_notices, "
-         "staff_record, compliance or all"),
+         "staff_record, compliance, conduct or all"),
         (["admin", "projections", "run", "--once", "--batch", "many"],
          "--batch must be a positive number, not 'many'"),
     ],
@@ -367,8 +375,8 @@ def test_projections_run_once_catches_up_and_rebuild_starts_again_from_zero(
     code, rebuilt, _ = run_minwon(capsys, "admin", "projections", "rebuild", "sla_report")
 
     assert first.splitlines()[0] == f"case_board      caught up: notification 0 → {last}"
-    assert len(first.splitlines()) == 5
-    assert again.splitlines()[-1] == f"compliance      caught up: notification {last} → {last}"
+    assert len(first.splitlines()) == len(READ_MODEL_NAMES)
+    assert again.splitlines()[-1] == f"conduct         caught up: notification {last} → {last}"
     assert (code, rebuilt) == (0, f"sla_report      rebuilt: notification 0 → {last}\n")
 
 

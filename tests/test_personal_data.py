@@ -44,6 +44,9 @@ SEALED_IN_STORED_RECORDS = {
     "Complaint.Answered": ("text",),
     "Complaint.SatisfactionRated": ("comment",),
     "Complaint.NoteAdded": ("text",),
+    "MonitoringCall.Recorded": ("note",),
+    "MonitoringCall.CorrectiveActionTaken": ("note",),
+    "Award.Granted": ("reason",),
 }
 AT = datetime(2026, 9, 21, 10, tzinfo=SEOUL)
 

@@ -43,7 +43,9 @@ from domain.receipt import ReceiptCodeError
 from domain.service import CaseNotFoundError, Complaints
 from projections import ReadModels, UnsupportedStoreError
 from projections.case_board import BoardRow
+from projections.conduct import ConductYear, StaffConduct
 from projections.sla_report import SlaLine, summarise
+from projections.staff_record import StaffLine
 from web.api import Staff, desk_of
 from web.desk import invalid
 from web.problems import FieldProblem, Problem
@@ -308,7 +310,7 @@ async def compliance(
 
     def render() -> str:
         desk.grant(user, "report")
-        with open_read_models(desk.complaints, ("sla_report", "compliance")) as models:
+        with open_read_models(desk.complaints, ("sla_report", "compliance", "conduct")) as models:
             report = compliance_report(models, chosen)
         if output == "json":
             return json_text(report)
@@ -349,6 +351,28 @@ def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
             "average": None if average is None else round(average, 2),
             "distribution": {str(score): n for score, n in facts.ratings.items()},
         },
+        **_conduct_sections(models.conduct.year(year)),
+    }
+
+
+def _conduct_sections(conduct: ConductYear) -> dict[str, Any]:
+    """서비스 개선 가. (telephone monitoring) and 나. (awards) for one year."""
+    return {
+        "monitoring": {
+            "calls": conduct.calls,
+            "average": conduct.average,
+            "low": conduct.low,
+            "low_without_action": conduct.low_without_action,
+            "by_item": conduct.items,
+            "corrective_actions": conduct.corrective_actions,
+        },
+        "awards": {
+            "total": len(conduct.awards),
+            "list": [
+                {"staff": a.staff, "title": a.title, "granted_at": _iso(a.granted_at)}
+                for a in conduct.awards
+            ],
+        },
     }
 
 
@@ -361,6 +385,10 @@ def _number(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -388,6 +416,7 @@ def compliance_text(report: dict[str, Any]) -> str:
             _counts(report["corrective_actions"]["by_kind"]),
         ),
     ]
+    monitoring, awards = report["monitoring"], report["awards"]
     return "\n".join(
         [
             f"{report['center']} — charter self-assessment {report['year']}",
@@ -400,6 +429,19 @@ def compliance_text(report: dict[str, Any]) -> str:
             *(f"{label:<19} {total:>3}  ({detail})" for label, total, detail in rows),
             f"{'Satisfaction':<19} {satisfaction['count']:>3}  rating(s), average "
             f"{'-' if average is None else f'{average:.2f}'} ({distribution})",
+            f"{'Phone monitoring':<19} {monitoring['calls']:>3}  call(s), average "
+            f"{_score(monitoring['average'])}, {monitoring['low']} low "
+            f"({monitoring['low_without_action']} without a corrective action; "
+            f"{_counts(monitoring['corrective_actions'])})",
+            *(
+                f"{'':<25}{item:<24} {_score(score)}"
+                for item, score in monitoring["by_item"].items()
+            ),
+            f"{'Awards':<19} {awards['total']:>3}"
+            + "".join(
+                f"\n{'':<25}{a['granted_at'][:10]}  {a['staff']}  {a['title']}"
+                for a in awards["list"]
+            ),
         ]
     )
 
@@ -419,6 +461,18 @@ def compliance_csv(report: dict[str, Any]) -> str:
     rows.append(("satisfaction", "all", "count", satisfaction["count"]))
     rows.append(("satisfaction", "all", "average", satisfaction["average"]))
     rows += [("satisfaction", s, "count", n) for s, n in satisfaction["distribution"].items()]
+    monitoring = report["monitoring"]
+    rows += [
+        ("monitoring", "all", measure, monitoring[measure])
+        for measure in ("calls", "average", "low", "low_without_action")
+    ]
+    rows += [("monitoring", item, "average", v) for item, v in monitoring["by_item"].items()]
+    rows += [
+        ("monitoring", kind, "corrective_actions", n)
+        for kind, n in monitoring["corrective_actions"].items()
+    ]
+    rows.append(("awards", "all", "count", report["awards"]["total"]))
+    rows += [("awards", a["staff"], "award", a["title"]) for a in report["awards"]["list"]]
     return to_csv(["section", "group", "measure", "value"], rows)
 
 
@@ -464,11 +518,19 @@ async def staff(request: Request, user: Staff, output: FormatQuery = "text") -> 
 
     def render() -> str:
         desk.grant(user, "report")
-        with open_read_models(desk.complaints, ("staff_record",)) as models:
-            lines = models.staff_record.lines()
-        rows = [list(asdict(line).values()) for line in lines]
-        headings = ["staff", "cases_handled", "breaches", "commendations", "warnings", "trainings"]
-        note = "commendations: cases rated 5 (매우 만족) while assigned to them"
+        with open_read_models(desk.complaints, ("staff_record", "conduct")) as models:
+            lines = {line.staff: line for line in models.staff_record.lines()}
+            conduct = models.conduct.of_staff()
+        rows = [
+            _staff_row(staff, lines.get(staff), conduct.get(staff, StaffConduct()))
+            for staff in sorted({*lines, *conduct})
+        ]
+        headings = ["staff", "cases_handled", "breaches", "commendations", "warnings",
+                    "trainings", "monitored_calls", "monitoring_average", "awards"]  # fmt: skip
+        note = (
+            "commendations: cases rated 5 (매우 만족) while assigned to them; warnings and "
+            "trainings: corrective actions after a case or a low monitoring score"
+        )
         return render_rows(output, headings, rows, note=note)
 
     return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
@@ -505,6 +567,21 @@ async def notices(request: Request, user: Staff, output: FormatQuery = "text") -
         return render_rows(output, headings, rows)
 
     return rendered(await asyncio.to_thread(render), MEDIA_TYPES[output])
+
+
+def _staff_row(staff: str, line: StaffLine | None, conduct: StaffConduct) -> list[Any]:
+    cases = line or StaffLine(staff, 0, 0, 0, 0, 0)
+    return [
+        staff,
+        cases.cases_handled,
+        cases.breaches,
+        cases.commendations,
+        cases.warnings + conduct.warnings,
+        cases.trainings + conduct.trainings,
+        conduct.monitoring_calls,
+        conduct.monitoring_average,
+        conduct.awards,
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

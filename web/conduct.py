@@ -1,0 +1,336 @@
+"""The HTTP API of the staff's conduct record, as `minwon monitoring` and `minwon award`
+call it.
+
+- `POST /api/monitoring`: a monitored call and its checklist scores (the designated
+  officer or the director, never about themselves);
+- `POST /api/monitoring/{id}/corrective-action`: what a low score led to;
+- `POST /api/awards`: a 모범직원포상 (the director), with the evidence of the year
+  taken from the read models at that moment;
+- `GET /api/monitoring`, `GET /api/awards`: the year's records (the director, the
+  officer, auditors).
+
+Who acts is the token's person; the command's rule (domain.conduct) says who may.
+A request sent again with the same `request_id` records nothing twice. Answers are
+JSON, or with `format=text` the lines `minwon` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from domain.access import PERMISSIONS, AccessDeniedError, Rule, authorize
+from domain.calendar import to_seoul
+from domain.conduct import (
+    CHECKLIST,
+    ConductError,
+    ConductNotFoundError,
+    Evidence,
+    GrantAward,
+    MonitoringCall,
+    RecordMonitoring,
+    TakeCorrectiveAction,
+)
+from web.api import Staff, desk_of
+from web.desk import Desk, StaffUser, forbidden
+from web.problems import FieldProblem, Problem
+from web.rendered import TEXT, json_response, rendered
+from web.reports import open_read_models
+
+T = TypeVar("T")
+Format = Annotated[
+    Literal["text", "json"],
+    Query(description="`text`: the lines `minwon` prints; `json`: the document"),
+]
+Year = Annotated[int | None, Query(ge=2000, le=9999, description="default: this year (Seoul)")]
+RecordId = Annotated[uuid.UUID, Path(description="the monitoring call's id")]
+READ_RULE = PERMISSIONS["read_conduct"]
+
+router = APIRouter(prefix="/api", tags=["conduct"])
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the designated officer or the director (awards: the director)"},
+    404: {"description": "No such monitoring call"},
+    409: {"description": "The record kept changing under the command"},
+    422: {"description": "Invalid input, or refused by the record's rules (nothing recorded)"},
+}
+
+
+class CallOut(BaseModel):
+    id: str
+    staff: str
+    evaluator: str
+    called_at: datetime
+    scores: dict[str, int | None]
+    score: float
+    low: bool
+    corrective_action: str | None
+    recorded: bool
+
+
+class AwardOut(BaseModel):
+    id: str
+    staff: str
+    title: str
+    by: str
+    granted_at: datetime
+    evidence: dict[str, Any]
+    recorded: bool
+
+
+def _call_out(call: MonitoringCall, recorded: bool) -> CallOut:
+    return CallOut(
+        id=str(call.id),
+        staff=call.staff,
+        evaluator=call.evaluator,
+        called_at=call.called_at,
+        scores=call.scores,
+        score=call.score,
+        low=call.low,
+        corrective_action=call.corrective_action,
+        recorded=recorded,
+    )
+
+
+def _kst(moment: datetime) -> str:
+    return to_seoul(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _call_lines(call: CallOut) -> list[str]:
+    again = "" if call.recorded else " (recorded before; nothing new)"
+    low = " — LOW" if call.low else ""
+    lines = [
+        f"monitoring call {call.id}{again}",
+        f"  {call.staff}, called {_kst(call.called_at)}, evaluated by {call.evaluator}: "
+        f"{call.score:.2f}{low}",
+    ]
+    lines += [
+        f"  {item:<24} {'-' if score is None else score}  {CHECKLIST[item]}"
+        for item, score in call.scores.items()
+    ]
+    if call.corrective_action:
+        lines.append(f"  corrective action: {call.corrective_action}")
+    return lines
+
+
+def _answer(document: BaseModel, lines: list[str], format: str, status: int = 200) -> Response:
+    if format == "json":
+        response = json_response(document.model_dump(mode="json"))
+    else:
+        response = rendered("\n".join(lines), TEXT)
+    response.status_code = status
+    return response
+
+
+def _allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
+    try:
+        authorize(desk.complaints.roster, user.staff, rule, at)
+    except AccessDeniedError as error:
+        raise forbidden(str(error)) from None
+
+
+async def _blocking(work: Callable[[], T]) -> T:
+    try:
+        return await asyncio.to_thread(work)
+    except ConductError as error:
+        raise Problem(
+            422,
+            "refused",
+            "Refused by the record's rules",
+            f"nothing recorded: {error}",
+            errors=[FieldProblem(location="body", message=str(error))],
+        ) from None
+    except ConductNotFoundError as error:
+        raise Problem(404, "not-found", "Not found", str(error)) from None
+    except IntegrityError:
+        raise Problem(409, "conflict", "Conflict", "the record kept changing: retry") from None
+
+
+# -- monitoring -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/monitoring",
+    status_code=201,
+    summary="Record a monitored call and its checklist scores (전화 모니터링)",
+    response_model=CallOut,
+    responses=REFUSED,
+)
+async def record_monitoring(
+    request: Request, body: RecordMonitoring, user: Staff, format: Format = "json"
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+
+    def record() -> CallOut:
+        _allowed(desk, user, RecordMonitoring.rule, now)
+        call, new = desk.complaints.conduct.record_monitoring(body, user.staff, now)
+        return _call_out(call, new)
+
+    call = await _blocking(record)
+    return _answer(call, _call_lines(call), format, 201 if call.recorded else 200)
+
+
+@router.post(
+    "/monitoring/{call_id}/corrective-action",
+    summary="Record the corrective action (warning, training) a low score led to",
+    response_model=CallOut,
+    responses=REFUSED,
+)
+async def corrective_action(
+    request: Request,
+    call_id: RecordId,
+    body: TakeCorrectiveAction,
+    user: Staff,
+    format: Format = "json",
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+
+    def record() -> CallOut:
+        _allowed(desk, user, TakeCorrectiveAction.rule, now)
+        call, new = desk.complaints.conduct.take_corrective_action(call_id, body, user.staff, now)
+        return _call_out(call, new)
+
+    call = await _blocking(record)
+    return _answer(call, _call_lines(call), format)
+
+
+@router.get(
+    "/monitoring",
+    summary="The year's monitored calls: scores and what low ones led to",
+    responses=REFUSED,
+)
+async def monitoring_year(
+    request: Request, user: Staff, year: Year = None, format: Format = "json"
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+    chosen = year or to_seoul(now).year
+
+    def read() -> list[dict[str, Any]]:
+        _allowed(desk, user, READ_RULE, now)
+        with open_read_models(desk.complaints, ("conduct",)) as models:
+            rows = models.conduct.fetch("conduct_calls")["conduct_calls"]
+        return sorted(
+            (row for row in rows if row["year"] == chosen), key=lambda row: row["called_at"]
+        )
+
+    rows = await _blocking(read)
+    if format == "json":
+        return json_response(
+            [
+                {**row, "called_at": row["called_at"].isoformat(), "year": chosen}
+                for row in rows
+            ]
+        )
+    if not rows:
+        return rendered(f"no monitored calls in {chosen}", TEXT)
+    lines = [f"monitored calls in {chosen}"] + [
+        f"  {_kst(row['called_at'])}  {row['staff']:<14} {row['score']:.2f}"
+        f"{'  LOW' if row['low'] else ''}"
+        f"{'  → ' + row['action'] if row['action'] else ''}  {row['call_id']}"
+        for row in rows
+    ]
+    return rendered("\n".join(lines), TEXT)
+
+
+# -- awards ------------------------------------------------------------------------------------
+
+
+def evidence_of(desk: Desk, staff: str, year: int) -> Evidence:
+    """What the read models hold on `staff` now: ratings of their cases to date, and
+    their monitored calls of `year`."""
+    with open_read_models(desk.complaints, ("staff_record", "conduct")) as models:
+        scores = models.staff_record.ratings_of(staff)
+        conduct = models.conduct.of_staff(year).get(staff)
+    return Evidence(
+        year=year,
+        ratings=len(scores),
+        rating_average=round(sum(scores) / len(scores), 2) if scores else None,
+        commendations=sum(1 for score in scores if score == 5),
+        monitoring_calls=conduct.monitoring_calls if conduct else 0,
+        monitoring_average=conduct.monitoring_average if conduct else None,
+    )
+
+
+def _award_lines(award: AwardOut) -> list[str]:
+    again = "" if award.recorded else " (recorded before; nothing new)"
+    e = award.evidence
+    rated = "-" if e["rating_average"] is None else f"{e['rating_average']:.2f}"
+    monitored = "-" if e["monitoring_average"] is None else f"{e['monitoring_average']:.2f}"
+    return [
+        f"award {award.id}{again}",
+        f"  {award.title}: {award.staff}, given by {award.by} on {_kst(award.granted_at)}",
+        f"  evidence: {e['ratings']} rating(s) to date, average {rated}, "
+        f"{e['commendations']} rated 5; {e['monitoring_calls']} monitored call(s) in "
+        f"{e['year']}, average {monitored}",
+    ]
+
+
+@router.post(
+    "/awards",
+    status_code=201,
+    summary="Record a 모범직원포상 with its evidence (the director)",
+    response_model=AwardOut,
+    responses=REFUSED,
+)
+async def grant_award(
+    request: Request, body: GrantAward, user: Staff, format: Format = "json"
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+
+    def grant() -> AwardOut:
+        _allowed(desk, user, GrantAward.rule, now)
+        evidence = evidence_of(desk, body.staff, to_seoul(now).year)
+        award, new = desk.complaints.conduct.grant_award(body, evidence, user.staff, now)
+        return AwardOut(
+            id=str(award.id),
+            staff=award.staff,
+            title=award.title,
+            by=award.by,
+            granted_at=award.granted_at,
+            evidence=award.evidence,
+            recorded=new,
+        )
+
+    award = await _blocking(grant)
+    return _answer(award, _award_lines(award), format, 201 if award.recorded else 200)
+
+
+@router.get("/awards", summary="The year's awards", responses=REFUSED)
+async def awards_year(
+    request: Request, user: Staff, year: Year = None, format: Format = "json"
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+    chosen = year or to_seoul(now).year
+
+    def read() -> list[dict[str, Any]]:
+        _allowed(desk, user, READ_RULE, now)
+        with open_read_models(desk.complaints, ("conduct",)) as models:
+            found = models.conduct.year(chosen).awards
+        return [
+            {"staff": a.staff, "title": a.title, "granted_at": a.granted_at, "by": a.by}
+            for a in found
+        ]
+
+    rows = await _blocking(read)
+    if format == "json":
+        return json_response([{**row, "granted_at": row["granted_at"].isoformat()} for row in rows])
+    if not rows:
+        return rendered(f"no awards in {chosen}", TEXT)
+    lines = [f"awards in {chosen}"] + [
+        f"  {_kst(row['granted_at'])}  {row['staff']:<14} {row['title']} (by {row['by']})"
+        for row in rows
+    ]
+    return rendered("\n".join(lines), TEXT)
