@@ -55,6 +55,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/projection_catchup.py
 	$(BIN)/python bench/wrapped_keys.py
+	$(BIN)/python bench/cli_startup.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sqlite

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.appointments import AppointmentActivities
 from activities.calendar import CalendarWatch
 from activities.channels import Channels
 from activities.checkpoint import Checkpoints
@@ -42,6 +43,7 @@ from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
 from web import serve as web_serve
 from web.app import create_app
+from workflows.appointment import AppointmentWorkflow
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import ComplaintWorkflow
@@ -90,13 +92,21 @@ def build_worker(
 ) -> Worker:
     activities = activities or ComplaintActivities(complaints)
     notices = NoticeActivities(complaints, channels or Channels.from_env())
+    appointments = AppointmentActivities(complaints, notices)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ComplaintWorkflow, RetentionSweepWorkflow, ReconcileWorkflow],
+        workflows=[
+            ComplaintWorkflow,
+            AppointmentWorkflow,
+            RetentionSweepWorkflow,
+            ReconcileWorkflow,
+        ],
         activities=[
             *activities.all(),
             notices.send_notice,
+            appointments.appointment_view,
+            appointments.send_appointment_notice,
             RetentionActivities(complaints).erase_expired_persons,
             Reconciler(complaints, client, task_queue).run,
             CalendarWatch(complaints, client).run,

@@ -90,7 +90,8 @@ class NoticeActivities:
         subject, _, body = text.partition("\n")
         return Message(subject=subject.strip(), body=body.lstrip("\n"), message_id=message_id)
 
-    def _staff(self, recipient: str, at: datetime) -> StaffMember:
+    def staff_member(self, recipient: str, at: datetime) -> StaffMember:
+        """The directory entry of a staff id, or of the holder of a role on the day."""
         roster = self.complaints.roster
         member = roster.staff(recipient)
         if member is None:
@@ -178,7 +179,7 @@ class NoticeActivities:
                 channel, address = resident_channel(case.contact)
                 recipient = "resident"
             else:
-                member = self._staff(notice.recipient, at)
+                member = self.staff_member(notice.recipient, at)
                 channel, address = (
                     ("email", member.email) if member.email else ("sms", member.phone)
                 )

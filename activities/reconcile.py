@@ -49,7 +49,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
-from workflows.client import WORKFLOW_PREFIX, workflow_id
+from projections.runner import ReadModels
+from workflows.appointment import appointment_workflow_id
+from workflows.client import WORKFLOW_PREFIX, wake_appointment, workflow_id
 from workflows.models import (
     CaseView,
     Divergence,
@@ -121,9 +123,42 @@ class Reconciler:
             divergence = await self._running_without_open_case(unknown, running[unknown], dry_run)
             if divergence is not None:
                 divergences.append(divergence)
+        restarted = await self._appointments(dry_run)
         return ReconcileReport(
-            at=now, open_cases=len(cases), running=len(running), divergences=divergences
+            at=now,
+            open_cases=len(cases),
+            running=len(running),
+            divergences=divergences,
+            appointments_restarted=restarted,
         )
+
+    async def _appointments(self, dry_run: bool) -> list[str]:
+        """Start the workflow of every booked appointment that has none running (its
+        reminders and its request for the outcome); the ids started."""
+        booked = await asyncio.to_thread(self._booked_appointments)
+        restarted = []
+        for appointment_id in booked:
+            handle = self.client.get_workflow_handle(appointment_workflow_id(appointment_id))
+            try:
+                described = await handle.describe()
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                described = None
+            if described is not None and described.status == WorkflowExecutionStatus.RUNNING:
+                continue
+            if not dry_run and not await wake_appointment(
+                self.client, appointment_id, self.task_queue
+            ):
+                continue
+            log.warning("appointment_workflow_restarted", appointment_id=appointment_id)
+            restarted.append(appointment_id)
+        return restarted
+
+    def _booked_appointments(self) -> list[str]:
+        with ReadModels(self.complaints.env, names=("appointment_book",)) as models:
+            models.catch_up()
+            return models.appointment_book.still_booked()
 
     # -- the two sides ---------------------------------------------------------------
 

@@ -122,6 +122,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
         return 0
     for d in report.divergences:
         print(f"{d.receipt_code or '-':<15} {d.workflow_id:<50} {d.found:<11} {d.action}")
+    for appointment_id in report.appointments_restarted:
+        print(f"appointment {appointment_id}: its workflow was gone, started again")
     print(
         f"{report.open_cases} open case(s), {report.running} running workflow(s), "
         f"{len(report.divergences)} divergence(s)"

@@ -15,14 +15,16 @@ import types
 import typing
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo
-
-from pydantic.fields import FieldInfo
 
 from cli import remote
 from cli.errors import CliError
-from domain.commands import CHANNELS, STAFF_ACTIONS, Action
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+    from domain.commands import Action
 
 SEOUL = ZoneInfo("Asia/Seoul")
 # What became of the case's workflow (running, missing, terminated …), from the server.
@@ -30,6 +32,25 @@ WORKFLOW_HEADER = "Minwon-Workflow"
 
 
 def register(subparsers: Any) -> None:
+    """Every case command; when main names the one being run (`subparsers.only`, one of
+    ours whose name is fixed), that command alone: `show` then does without the command
+    registry and its pydantic models, which `file` (its channels) and the actions need."""
+    only = getattr(subparsers, "only", None)
+    if only in (None, "file"):
+        _register_file(subparsers)
+    if only in (None, "show"):
+        _register_show(subparsers)
+    if only is None:
+        _register_actions(subparsers)
+    if only in (None, "notices"):
+        _register_notices(subparsers)
+    if only in (None, "escalate"):
+        _register_escalate(subparsers)
+
+
+def _register_file(subparsers: Any) -> None:
+    from domain.commands import CHANNELS
+
     file = subparsers.add_parser("file", help="file a complaint; prints its receipt code")
     file.add_argument("--channel", choices=CHANNELS)
     file.add_argument("--category", help="policy category, e.g. inquiry, opinion, late_reply")
@@ -45,6 +66,8 @@ def register(subparsers: Any) -> None:
     _json_option(file)
     file.set_defaults(handler=run_file)
 
+
+def _register_show(subparsers: Any) -> None:
     show = subparsers.add_parser("show", help="live status and commitments of a case")
     show.add_argument("code", help="receipt code")
     show.add_argument(
@@ -56,6 +79,10 @@ def register(subparsers: Any) -> None:
     _json_option(show)
     show.set_defaults(handler=run_show)
 
+
+def _register_actions(subparsers: Any) -> None:
+    from domain.commands import STAFF_ACTIONS
+
     for name, model in STAFF_ACTIONS.items():
         if name == "escalate":
             continue  # one case or many: below
@@ -65,11 +92,15 @@ def register(subparsers: Any) -> None:
         _json_option(action)
         action.set_defaults(handler=run_action, model=model)
 
+
+def _register_notices(subparsers: Any) -> None:
     notices = subparsers.add_parser("notices", help="what was sent for a case, when and how")
     notices.add_argument("code", help="receipt code")
     _json_option(notices)
     notices.set_defaults(handler=run_notices)
 
+
+def _register_escalate(subparsers: Any) -> None:
     escalate = subparsers.add_parser(
         "escalate", help="escalate one case, or every open case matching a filter"
     )

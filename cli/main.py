@@ -1,32 +1,24 @@
 """Entry point of the `minwon` command.
 
 Each subcommand module exposes `register(subparsers)`; a handler returns the
-process exit code and raises `CliError` for a failure the user can fix. Every
-command that reads or changes a case, a person, the roster, tokens or reports
-is a call to the HTTP API, made with the token of `minwon login` (cli.remote).
-`minwon admin …` runs on the server host with the server's own configuration.
+process exit code and raises `CliError` for a failure the user can fix. Only the
+module of the command being run is imported (SUBCOMMAND_MODULES), so a command
+starts without loading what others need (the domain's models, the store,
+Temporal). Every command that reads or changes a case, a person, the roster,
+tokens or reports is a call to the HTTP API, made with the token of `minwon
+login` (cli.remote). `minwon admin …` runs on the server host with the server's
+own configuration.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from cli import (
-    admin,
-    audit,
-    cases,
-    conduct,
-    deadline,
-    policy,
-    privacy,
-    reports,
-    roster,
-    session,
-    tokens,
-)
 from cli.errors import CliError
 from privacy.files import private_umask
 
@@ -48,22 +40,38 @@ examples (real output, long lines folded):
     installation's payload key (type: UnsealedPayload, retryable: false)
 """
 
-SUBCOMMAND_MODULES = (
-    session,
-    cases,
-    reports,
-    audit,
-    roster,
-    conduct,
-    tokens,
-    privacy,
-    deadline,
-    policy,
-    admin,
+# The subcommand modules of cli/, in the order `minwon --help` lists their commands,
+# each with the commands its `register` adds. Only the module of the command given is
+# imported and registered; `minwon --help`, a mistyped command and a case action (cases
+# adds one per staff action of the command registry, domain.commands, besides the
+# commands named here) register them all.
+SUBCOMMAND_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("session", ("login", "whoami", "logout")),
+    ("cases", ("file", "show", "notices", "escalate")),
+    ("reports", ("cases", "report")),
+    ("audit", ("audit",)),
+    ("roster", ("roster",)),
+    ("conduct", ("monitoring", "award")),
+    ("appointments", ("appointment",)),
+    ("tokens", ("token",)),
+    ("privacy", ("privacy",)),
+    ("deadline", ("deadline",)),
+    ("policy", ("policy",)),
+    ("admin", ("admin",)),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subparsers action, told the one command being run when only its module is
+    registered (`only`; None: all of them), so a module may leave out the parsers of
+    its other commands when building them needs heavy imports (cli.cases)."""
+
+    only: str | None = None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command or, given a command that SUBCOMMAND_MODULES names,
+    of that command's module alone."""
     parser = argparse.ArgumentParser(
         prog="minwon",
         description=(
@@ -76,18 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMAND_MODULES:
-        module.register(subparsers)
+    subparsers: Any = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", action=_Subcommands
+    )
+    owner = [name for name, commands in SUBCOMMAND_MODULES if command in commands]
+    subparsers.only = command if owner else None
+    for name in owner or [name for name, _ in SUBCOMMAND_MODULES]:
+        importlib.import_module(f"cli.{name}").register(subparsers)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command being run: the first argument, unless it is an option (`--help`)."""
+    return argv[0] if argv and not argv[0].startswith("-") else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # `minwon admin` opens the store and may create it, and the dev keys; an export
     # written with --output holds personal data: all of it this user's alone.
     private_umask()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_word(words))
+    args = parser.parse_args(words)
     try:
         code: int = args.handler(args)
     except CliError as error:
@@ -103,9 +121,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# Optional imports of httpx and httpcore that this process never uses: httpx's own
+# command line (click, rich, pygments) and trio (for async clients under trio; the
+# command's client is synchronous). Each is tried in a `try: … except ImportError` and
+# done without when missing; where the dev extras installed them, they were about half
+# of the start-up of `minwon show`. Only the console script leaves them out: a process
+# that imports cli.main (tests, the web app) is not changed.
+UNUSED_OPTIONAL_IMPORTS = ("httpx._main", "trio")
+
+
 def entry() -> None:
     """The console script. `admin` commands may have used the Temporal SDK, whose
     threads can abort a finalizing interpreter: those end without finalizing."""
+    for name in UNUSED_OPTIONAL_IMPORTS:
+        # None in sys.modules: `import name` raises ModuleNotFoundError at once.
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     code = main()
     if "temporalio" in sys.modules:
         from workflows.client import exit_without_finalizing

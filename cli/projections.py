@@ -40,6 +40,7 @@ READ_MODEL_NAMES = (
     "staff_record",
     "compliance",
     "conduct",
+    "appointment_book",
 )
 DEFAULT_BATCH = 500
 SERVER_HOST = "Runs on the server host, with its configuration (its store), not a token."

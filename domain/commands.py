@@ -420,6 +420,21 @@ class AddNote(Action):
         case.add_note(text=self.text, by=self.by, at=run.at, command_id=run.command_id)
 
 
+class RecordAppointment(Action):
+    doc: ClassVar[str] = "record on the case how an appointment about it went"
+    # Whoever recorded the appointment's outcome (domain.appointment decides who may):
+    # the action only copies that record onto the case, and is refused without it.
+    rule: ClassVar[Rule] = _rule("record_appointment", STAFF)
+    type: Literal["record_appointment"] = "record_appointment"
+    appointment_id: str = Field(description="the appointment, with its outcome recorded")
+    by: StaffId
+
+    def apply(self, case: Complaint, run: Run) -> None:
+        run.service.appointments.copy_outcome_to(
+            case, self.appointment_id, by=self.by, at=run.at, command_id=run.command_id
+        )
+
+
 # -- recorded by the workflow itself --------------------------------------------------------
 
 
@@ -504,6 +519,7 @@ AnyAction = Annotated[
     | Escalate
     | RateSatisfaction
     | AddNote
+    | RecordAppointment
     | Warn
     | Breach
     | Recount

@@ -284,6 +284,7 @@ AFTER_CLOSING = frozenset(
         "rate_satisfaction",
         "reopen",
         "add_note",
+        "record_appointment",
         # Warned, breached and escalated: the announcement's clock runs after closing.
         "warn",
         "breach",
@@ -464,6 +465,7 @@ class Complaint(ChainedAggregate):
         self.announcement: str | None = None
         self.satisfaction: int | None = None
         self.notes: list[CaseNote] = []
+        self.appointments: list[dict[str, Any]] = []
         self.closed_at: datetime | None = None
         self.withdrawn_reason: str | None = None
         self.notices: list[dict[str, Any]] = []
@@ -1213,6 +1215,48 @@ class Complaint(ChainedAggregate):
     @event("NoteAdded")
     def _note_added(self, text: str, by: str, at: datetime, command_id: str) -> None:
         self.notes.append(CaseNote(text=text, by=by, at=at))
+        self.command_ids.add(command_id)
+
+    def record_appointment(
+        self,
+        *,
+        appointment_id: str,
+        kind: str,
+        start: datetime,
+        outcome: str,
+        by: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        """How an appointment about the case went (done, no-show): its record is the
+        appointment's own (domain.appointment); the case keeps the fact."""
+        if self.already_done(command_id):
+            return
+        self._check("record_appointment")
+        self._appointment_recorded(
+            appointment_id=appointment_id,
+            kind=kind,
+            start=to_seoul(start),
+            outcome=outcome,
+            by=_text(by, "staff"),
+            at=to_seoul(at),
+            command_id=command_id,
+        )
+
+    @event("AppointmentRecorded")
+    def _appointment_recorded(
+        self,
+        appointment_id: str,
+        kind: str,
+        start: datetime,
+        outcome: str,
+        by: str,
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        self.appointments.append(
+            {"id": appointment_id, "kind": kind, "start": start, "outcome": outcome}
+        )
         self.command_ids.add(command_id)
 
     # -- notices --------------------------------------------------------------------

@@ -227,6 +227,13 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "command_id": FACT,
     },
     "Complaint.NoteAdded": {"text": PERSONAL, **_ACTED},
+    "Complaint.AppointmentRecorded": {
+        "appointment_id": FACT,
+        "kind": FACT,
+        "start": FACT,
+        "outcome": FACT,
+        **_ACTED,
+    },
     "Complaint.NoticeSent": {
         "kind": FACT,
         "channel": FACT,
@@ -292,6 +299,41 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "at": FACT,
     },
     "CalendarRecord.Recounted": {"number": FACT, "at": FACT},
+    # -- appointments (domain.appointment): sealed under the resident's key ------------
+    "Appointment.Booked": {
+        "request_id": FACT,
+        "kind": FACT,
+        "start": FACT,
+        "minutes": FACT,
+        "staff": STAFF,
+        "purpose": PERSONAL,
+        "contact": PERSONAL,
+        "address": PERSONAL,
+        "person_id": PSEUDONYM,
+        "case_id": FACT,
+        "receipt_code": FACT,
+        "agreed_by_phone_at": FACT,
+        "agreed_by": STAFF,
+        "by": STAFF,
+        "at": FACT,
+    },
+    "Appointment.Moved": {
+        "start": FACT,
+        # Why it moved often says something of the resident (ill, away): sealed.
+        "reason": PERSONAL,
+        "agreed_by_phone_at": FACT,
+        "agreed_by": STAFF,
+        "by": STAFF,
+        "at": FACT,
+    },
+    "Appointment.OutcomeRecorded": {"outcome": FACT, "note": PERSONAL, "by": STAFF, "at": FACT},
+    "Appointment.NoticeSent": {
+        "kind": FACT,
+        "channel": FACT,
+        "recipient": RECIPIENT,
+        "at": FACT,
+        "command_id": FACT,
+    },
     # -- the staff's conduct: monitoring calls and awards (domain.conduct) ------------
     "MonitoringCall.Recorded": {
         "request_id": FACT,

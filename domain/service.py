@@ -26,6 +26,7 @@ from eventsourcing.utils import Environment
 
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
+from domain.appointment import Appointments
 from domain.calendar import (
     COUNTING_RULES,
     BusinessCalendar,
@@ -193,6 +194,7 @@ class Complaints(Application[uuid.UUID]):
         self.keys = PersonKeys(self.recorder, Wrapper.from_env(self.env))
         # Monitoring calls and awards live in the same store, chained and sealed alike.
         self.conduct = ConductRecord(self, self.roster, self.policy.monitoring.low_score_below)
+        self.appointments = Appointments(self)
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
 

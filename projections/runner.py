@@ -63,6 +63,12 @@ from domain.policy import (
 from domain.service import DEFAULT_SQLITE_PATH, Complaints
 from domain.store import creating_tables, store_env
 from privacy.sqlite import private_factory
+from projections.appointments import (
+    AppointmentBookProjection,
+    AppointmentBookView,
+    PostgresAppointmentBook,
+    SQLiteAppointmentBook,
+)
 from projections.base import AlreadyTracked, View
 from projections.case_board import (
     CaseBoardProjection,
@@ -128,6 +134,7 @@ READ_MODELS: dict[str, ReadModel] = {
         ReadModel(StaffRecordProjection, SQLiteStaffRecord, PostgresStaffRecord),
         ReadModel(ComplianceProjection, SQLiteCompliance, PostgresCompliance),
         ReadModel(ConductProjection, SQLiteConduct, PostgresConduct),
+        ReadModel(AppointmentBookProjection, SQLiteAppointmentBook, PostgresAppointmentBook),
     )
 }
 NAMES = tuple(READ_MODELS)
@@ -298,6 +305,10 @@ class ReadModels:
     @property
     def conduct(self) -> ConductView:
         return cast(ConductView, self.views["conduct"])
+
+    @property
+    def appointment_book(self) -> AppointmentBookView:
+        return cast(AppointmentBookView, self.views["appointment_book"])
 
     # -- positions -----------------------------------------------------------------------
 

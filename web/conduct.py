@@ -227,10 +227,7 @@ async def monitoring_year(
     rows = await _blocking(read)
     if format == "json":
         return json_response(
-            [
-                {**row, "called_at": row["called_at"].isoformat(), "year": chosen}
-                for row in rows
-            ]
+            [{**row, "called_at": row["called_at"].isoformat(), "year": chosen} for row in rows]
         )
     if not rows:
         return rendered(f"no monitored calls in {chosen}", TEXT)

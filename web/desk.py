@@ -77,6 +77,7 @@ from web.credentials import (
     session_id_of,
     token_id_of,
 )
+from web.labels import CASE_STATUS_LABELS, CLOCK_KIND_LABELS, ROLE_LABELS, TOPIC_LABELS
 from web.limits import LimitReachedError, PublicLimits
 from web.notices import PublicNotices
 from web.problems import FieldProblem, Problem
@@ -125,13 +126,6 @@ TEMPORAL_TIMEOUT = 30.0
 DUE_SOON = timedelta(hours=24)
 SUPERVISORS = frozenset({OFFICER, DIRECTOR})
 QUEUE_LIMIT = 500
-CASE_STATUS_LABELS = {
-    "received": "접수",
-    "assigned": "담당자 배정, 처리 중",
-    "answered": "답변 완료",
-    "closed": "처리 완료",
-    "withdrawn": "취하",
-}
 # The case page shows what the audit replay shows, less the person's pseudonym.
 _NOT_DETAILS = NOT_DETAILS | {"person_id"}
 
@@ -180,27 +174,6 @@ def may(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> bool
     except Problem:
         return False
     return True
-
-
-# First-contact topics as the charter names them (가.⑤).
-TOPIC_LABELS = {
-    "intake": "인테이크 상담",
-    "program": "프로그램 이용 상담",
-    "service": "서비스 이용 상담",
-    "facility": "시설 이용 안내",
-    "tour": "견학 안내",
-}
-# Each role as residents and staff read it.
-ROLE_LABELS = {
-    "case_manager": "사례관리자",
-    "service_social_worker": "서비스제공팀 사회복지사",
-    "tour_social_worker": "견학담당 사회복지사",
-    "designated_officer": "지정책임관",
-    "director": "관장",
-    "ops": "운영지원",
-    "auditor": "감사",
-    "staff": "직원",
-}
 
 
 def to_action(name: str, body: BaseModel, actor: str) -> Action:
@@ -895,7 +868,7 @@ class Desk:
             clocks=[
                 CommitmentClock(
                     kind=c.kind,
-                    label=COMMITMENT_LABELS.get(c.kind, c.kind),
+                    label=CLOCK_KIND_LABELS.get(c.kind, c.kind),
                     status=c.status,
                     started_at=c.started_at,
                     due=c.due,

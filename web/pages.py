@@ -32,7 +32,17 @@ from domain.commands import STAFF_ACTIONS
 from domain.roster import Roster, StaffMember, StoredRoster
 from web.api import client_address, origin
 from web.credentials import SESSION_HOURS, StaffSession, session_id_of
-from web.desk import CASE_STATUS_LABELS, ROLE_LABELS, Desk, StaffUser
+from web.desk import Desk, StaffUser
+from web.labels import (
+    APPOINTMENT_KIND_LABELS,
+    APPOINTMENT_STATUS_LABELS,
+    CASE_STATUS_LABELS,
+    EVENT_LABELS,
+    ROLE_LABELS,
+    TRIGGER_LABELS,
+    field_label,
+    value_label,
+)
 from web.problems import FieldProblem, Problem, plain_error_page
 from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
 
@@ -76,6 +86,7 @@ ACTION_LABELS = {
     "call_back": "약속한 연락 완료",
     "rate": "만족도 기록",
     "note": "처리 메모",
+    "record_appointment": "예약 결과 기록",
 }
 MESSAGES = {
     "missing": "꼭 입력해 주세요.",
@@ -118,39 +129,6 @@ def detail_value(value: object) -> str:
 templates.env.filters["value"] = detail_value
 templates.env.filters["kst"] = korean_moment
 templates.env.filters["short"] = short_moment
-# The case history's events and the escalation triggers, as staff read them.
-EVENT_LABELS = {
-    "Received": "접수",
-    "Assigned": "담당자 지정",
-    "Reassigned": "담당자 변경",
-    "MessageTaken": "부재 직원 용건 전달",
-    "CommitmentStarted": "처리 기한 시작",
-    "CommitmentWarned": "기한 임박 알림",
-    "CommitmentBreached": "기한 초과",
-    "CommitmentExtended": "기한 연장",
-    "CommitmentRescheduled": "휴일 지정에 따른 기한 변경",
-    "CommitmentMet": "약속 이행",
-    "InterimReplySent": "중간회신",
-    "Escalated": "상향 보고",
-    "InvestigationOpened": "조사 시작",
-    "InvestigationConcluded": "조사 결과",
-    "ApologyMade": "사과",
-    "CorrectiveActionRecorded": "직원 조치",
-    "CalledBack": "약속한 연락",
-    "Answered": "답변",
-    "ResultAnnounced": "결과 공지",
-    "AnnouncementDeclined": "결과 미공지 결정",
-    "Closed": "종결",
-    "Reopened": "재개",
-    "Withdrawn": "취하",
-    "SatisfactionRated": "만족도",
-    "NoteAdded": "처리 메모",
-    "NoticeSent": "알림 발송",
-    "NoticeFailed": "알림 실패",
-    "WorkflowRestored": "처리 흐름 복구",
-    "PersonalDataErased": "개인정보 파기",
-}
-TRIGGER_LABELS = {"deadline": "기한 초과로 자동", "manual": "직접"}
 templates.env.globals.update(
     event_labels=EVENT_LABELS,
     trigger_labels=TRIGGER_LABELS,
@@ -160,6 +138,10 @@ templates.env.globals.update(
     action_labels=ACTION_LABELS,
     role_labels=ROLE_LABELS,
     status_labels=CASE_STATUS_LABELS,
+    field_name=field_label,
+    value_label=value_label,
+    appointment_kind_labels=APPOINTMENT_KIND_LABELS,
+    appointment_status_labels=APPOINTMENT_STATUS_LABELS,
 )
 
 

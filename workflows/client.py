@@ -23,9 +23,10 @@ from typing import Any, NoReturn
 
 from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from workflows.actor_proof import ActorSeal, default_seal
+from workflows.appointment import AppointmentWorkflow, appointment_workflow_id
 from workflows.codec import codec_from_env, data_converter
 from workflows.complaint import CONTINUING, ComplaintWorkflow
 from workflows.models import AnyAction, CaseView, Escalate, FileComplaintInput, Recount
@@ -236,3 +237,21 @@ async def escalate_matching(
             continue
         outcomes.append(BulkOutcome(execution.id, view.receipt_code, None))
     return outcomes
+
+
+async def wake_appointment(client: Client, appointment_id: str, task_queue: str) -> bool:
+    """Have the appointment's workflow read it again, starting the workflow if none runs
+    (a new booking, or one whose workflow was lost). False: its workflow has already
+    ended with an outcome, and there is nothing to wake."""
+    try:
+        await client.start_workflow(
+            AppointmentWorkflow.run,
+            appointment_id,
+            id=appointment_workflow_id(appointment_id),
+            task_queue=task_queue,
+            start_signal="changed",
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True

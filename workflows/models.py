@@ -311,3 +311,35 @@ class ReconcileReport(_Model):
     open_cases: int
     running: int
     divergences: list[Divergence]
+    # Booked appointments whose workflow was found gone and started again.
+    appointments_restarted: list[str] = Field(default_factory=list)
+
+
+class AppointmentView(_Model):
+    """What an appointment's workflow needs: its clock, never the resident's data."""
+
+    appointment_id: str
+    kind: str
+    start: AwareDatetime
+    staff: str
+    status: str  # booked, done, no_show
+    reminder_at: AwareDatetime
+    outcome_due_at: AwareDatetime
+    # When it was booked or last moved: a reminder due before that is not sent (the
+    # notice of the booking stood in for it).
+    changed_at: AwareDatetime
+    # The notices' command ids already recorded as sent.
+    sent: list[str] = Field(default_factory=list)
+
+
+AppointmentNoticeKind = Literal[
+    "appointment_booked", "appointment_reminder", "appointment_reminder_staff",
+    "appointment_outcome_due",
+]  # fmt: skip
+
+
+class AppointmentNotice(_Model):
+    appointment_id: str
+    kind: AppointmentNoticeKind
+    recipient: str  # "resident" or a staff id
+    command_id: str

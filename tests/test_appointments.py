@@ -1,0 +1,331 @@
+"""Appointments (나.④, 라.①②): the rules, the API and `minwon appointment` on a real SQLite
+store, who may not change someone else's appointment, and the workflow's notices on
+the time-skipping server with the real activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from cli.main import main
+from domain.appointment import (
+    Appointment,
+    AppointmentError,
+    PhoneAgreement,
+    outcome_due_at,
+    reminder_at,
+)
+from domain.calendar import SEOUL
+from tests.api_support import ApiServer, api_server
+from tests.temporal_harness import Stack, running_stack
+from web.tokens import issue_token
+from workflows.appointment import appointment_workflow_id
+from workflows.client import file_complaint
+from workflows.codec import new_key
+from workflows.models import FileComplaintInput
+
+NOW = datetime.now(SEOUL).replace(microsecond=0)
+IN_THREE_DAYS = (NOW + timedelta(days=3)).replace(hour=14, minute=0, second=0)
+PURPOSE = "기초생활수급 서류 작성 도움"
+ADDRESS = "서울시 마포구 안심로 12, 302호"
+CONTACT = "resident-appt@example.org"
+
+
+def _book(**change: object) -> Appointment:
+    fields: dict[str, object] = {
+        "request_id": "request-1",
+        "kind": "visit",
+        "start": IN_THREE_DAYS,
+        "minutes": 60,
+        "staff": "lee.service",
+        "purpose": PURPOSE,
+        "contact": CONTACT,
+        "address": "",
+        "person_id": "p-1",
+        "case_id": None,
+        "receipt_code": None,
+        "agreement": None,
+        "by": "kim.casemgr",
+        "at": NOW,
+    } | change
+    return Appointment.book(**fields)  # type: ignore[arg-type]
+
+
+# -- the rules ------------------------------------------------------------------------------
+
+
+def test_a_reminder_is_at_ten_the_day_before_and_the_outcome_is_asked_for_at_six() -> None:
+    start = datetime(2026, 12, 8, 14, 0, tzinfo=SEOUL)
+
+    assert reminder_at(start) == datetime(2026, 12, 7, 10, 0, tzinfo=SEOUL)
+    assert outcome_due_at(start, 60) == datetime(2026, 12, 8, 18, 0, tzinfo=SEOUL)
+    assert outcome_due_at(start, 300) == datetime(2026, 12, 8, 19, 0, tzinfo=SEOUL)
+
+
+def test_a_home_visit_needs_a_phone_agreement_first_and_an_address() -> None:
+    with pytest.raises(AppointmentError, match="agreed with the resident by phone"):
+        _book(kind="home", address=ADDRESS)
+    with pytest.raises(AppointmentError, match="phone agreement is in the future"):
+        _book(kind="home", address=ADDRESS,
+              agreement=PhoneAgreement(NOW + timedelta(hours=1), "lee.service"))  # fmt: skip
+    with pytest.raises(AppointmentError, match="needs the address"):
+        _book(kind="home", agreement=PhoneAgreement(NOW, "lee.service"))
+
+    home = _book(kind="home", address=ADDRESS, agreement=PhoneAgreement(NOW, "lee.service"))
+    assert (home.agreed_by_phone_at, home.agreed_by) == (NOW, "lee.service")
+
+
+def test_an_appointment_is_booked_ahead_moved_and_ends_once() -> None:
+    with pytest.raises(AppointmentError, match="its time has passed"):
+        _book(start=NOW - timedelta(minutes=1))
+    visit = _book()
+    with pytest.raises(AppointmentError, match="once it began"):
+        visit.record_outcome(outcome="done", note="", by="lee.service", at=NOW)
+
+    later = IN_THREE_DAYS + timedelta(days=1)
+    visit.move(start=later, reason="병원 진료", agreement=None, by="lee.service", at=NOW)
+    assert visit.start == later and visit.reminder_at == reminder_at(later)
+
+    after = later + timedelta(minutes=5)
+    assert visit.record_outcome(outcome="no_show", note="", by="lee.service", at=after)
+    assert not visit.record_outcome(outcome="no_show", note="", by="lee.service", at=after)
+    with pytest.raises(AppointmentError, match="already recorded: no_show"):
+        visit.record_outcome(outcome="done", note="", by="lee.service", at=after)
+    with pytest.raises(AppointmentError, match="is over"):
+        visit.move(start=later + timedelta(days=1), reason="x", agreement=None, by="x", at=NOW)
+
+
+# -- the API and the command, without Temporal ----------------------------------------------
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiServer]:
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
+    monkeypatch.delenv("MINWON_ROSTER", raising=False)
+    # Temporal is where nothing listens: bookings are recorded, their clocks pending.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
+    with api_server() as running:
+        running.login(monkeypatch, "kim.casemgr")
+        yield running
+
+
+def appointment_events(server: ApiServer) -> list[str]:
+    records = server.complaints.recorder.select_notifications(start=1, limit=100_000)
+    return [r.topic.rpartition(".")[2] for r in records if "Appointment." in r.topic]
+
+
+BOOK = ["appointment", "book", "--at", IN_THREE_DAYS.isoformat(), "--staff", "lee.service",
+        "--purpose", PURPOSE, "--contact", CONTACT]  # fmt: skip
+
+
+def test_a_visit_is_booked_as_the_token_holder_and_its_details_are_sealed_in_the_file(
+    server: ApiServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main([*BOOK, "--kind", "visit"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "내방 상담" in out and "with lee.service: 예약" in out
+    assert f"purpose: {PURPOSE}" in out
+    # The booking stands; its clock waits for Temporal, and says so.
+    assert "clock: pending:" in out and "the reconciler starts it" in out
+    assert appointment_events(server) == ["Booked"]
+    [line] = json.loads(_list(capsys, "--on", IN_THREE_DAYS.date().isoformat()))
+    stored = server.complaints.appointments.get(uuid.UUID(line["id"]))
+    assert (stored.booked_by, stored.staff) == ("kim.casemgr", "lee.service")
+    raw = (tmp_path / "events.db").read_bytes()
+    for secret in (PURPOSE, CONTACT, "기초생활수급"):
+        assert secret.encode() not in raw
+
+
+def _list(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["appointment", "list", "--json", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_home_visit_without_a_phone_agreement_is_refused_and_nothing_recorded(
+    server: ApiServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([*BOOK, "--kind", "home", "--address", ADDRESS])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nothing recorded: a home visit is booked only after its purpose and time" in err
+    assert appointment_events(server) == []
+
+    agreed = (NOW - timedelta(hours=1)).isoformat()
+    code = main([*BOOK, "--kind", "home", "--address", ADDRESS, "--agreed-by-phone-at", agreed])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "가정 방문" in out and f"address: {ADDRESS}" in out and "agreed by phone" in out
+    assert appointment_events(server) == ["Booked"]
+
+
+def test_only_its_staff_member_its_booker_or_a_supervisor_changes_an_appointment(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*BOOK, "--kind", "visit", "--json"]) == 0
+    appointment_id = json.loads(capsys.readouterr().out)["id"]
+    later = (IN_THREE_DAYS + timedelta(days=1)).isoformat()
+
+    server.login(monkeypatch, "choi.tour")
+    assert main(["appointment", "move", appointment_id, "--at", later, "--reason", "x"]) == 2
+    assert "refused: choi.tour may not change appointment" in capsys.readouterr().err
+    # Nor do they see its purpose or contact in the list.
+    [line] = json.loads(_list(capsys, "--on", IN_THREE_DAYS.date().isoformat()))
+    assert (line["purpose"], line["contact"]) == (None, None)
+    assert appointment_events(server) == ["Booked"]
+
+    server.login(monkeypatch, "lee.service")
+    assert main(["appointment", "move", appointment_id, "--at", later, "--reason", "병원"]) == 0
+    assert appointment_events(server) == ["Booked", "Moved"]
+    # The outcome waits for the visit: recorded now, it is refused.
+    assert main(["appointment", "outcome", appointment_id, "--outcome", "done"]) == 2
+    assert "once it began" in capsys.readouterr().err
+    assert appointment_events(server) == ["Booked", "Moved"]
+
+
+def test_a_resident_page_or_an_unknown_token_gets_no_appointment(server: ApiServer) -> None:
+    assert server.http.get("/api/appointments").status_code == 401
+    assert server.http.get("/staff/appointments", follow_redirects=False).status_code == 303
+
+
+# -- the workflow on the time-skipping server -----------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def stack(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running_stack(ts_env.client, tmp_path) as running:
+        yield running
+
+
+async def sleep_until(ts_env: WorkflowEnvironment, moment: datetime) -> None:
+    now = await ts_env.get_current_time()
+    if moment > now:
+        await ts_env.sleep(moment - now)
+
+
+def sent(stack: Stack, appointment_id: str) -> list[tuple[str, str]]:
+    appointment = stack.complaints.appointments.get(uuid.UUID(appointment_id))
+    return [(n["kind"], n["recipient"]) for n in appointment.notices]  # type: ignore[misc]
+
+
+@pytest.mark.temporal
+async def test_the_booking_and_the_reminders_go_out_once_each_at_their_moments(
+    ts_env: WorkflowEnvironment, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, case = await file_complaint(
+        stack.client,
+        FileComplaintInput(
+            intake_ref=f"appt-{uuid.uuid4().hex[:12]}",
+            channel="phone",
+            category="inquiry",
+            topic="program",
+            contact="010-2222-3333",
+            text="서류 작성 도움 요청",
+        ),
+        stack.task_queue,
+    )
+    now = await ts_env.get_current_time()
+    start = (now + timedelta(days=3)).astimezone(SEOUL).replace(hour=14, minute=0, second=0)
+    with api_server(stack.complaints, ts_env.client, stack.task_queue) as api:
+        headers = {"Authorization": f"Bearer {api.token('kim.casemgr')}"}
+        booked = await asyncio.to_thread(
+            api.http.post,
+            "/api/appointments",
+            json={
+                "kind": "visit",
+                "start": start.isoformat(),
+                "staff": "lee.service",
+                "purpose": PURPOSE,
+                "contact": CONTACT,
+                "receipt_code": case.receipt_code,
+            },
+            headers=headers,
+        )
+        assert booked.status_code == 201, booked.text
+        appointment_id = booked.json()["id"]
+        assert booked.json()["clock"] == "running"
+        handle = ts_env.client.get_workflow_handle(appointment_workflow_id(appointment_id))
+
+        # The booking goes out at once, with the staff member's contact.
+        await _until(lambda: ("appointment_booked", "resident") in sent(stack, appointment_id))
+        assert "상담 담당자: 서비스제공팀 사회복지사 이서비스 (전화 02-000-1002)" in _mail(stack)
+
+        # Nothing more before 10:00 the day before; then one reminder each.
+        await sleep_until(ts_env, reminder_at(start) - timedelta(minutes=1))
+        assert sent(stack, appointment_id) == [("appointment_booked", "resident")]
+        await sleep_until(ts_env, reminder_at(start) + timedelta(minutes=1))
+        await _until(lambda: len(sent(stack, appointment_id)) == 3)
+        assert sorted(sent(stack, appointment_id)[1:]) == [
+            ("appointment_reminder", "resident"),
+            ("appointment_reminder_staff", "lee.service"),
+        ]
+
+        # The day of the visit ends without an outcome: its staff member is asked, once.
+        await sleep_until(ts_env, outcome_due_at(start, 60) + timedelta(minutes=1))
+        await _until(lambda: len(sent(stack, appointment_id)) == 4)
+        assert sent(stack, appointment_id)[-1] == ("appointment_outcome_due", "lee.service")
+
+        # The desk's clock is the test server's: the visit's day has come and gone.
+        moment = await ts_env.get_current_time()
+        api.http.app.state.desk.clock = lambda: moment  # type: ignore[attr-defined]
+        _, token = issue_token(api.complaints, "lee.service", issued_by="tests", days=1, at=moment)
+        lee = {"Authorization": f"Bearer {token}"}
+        # On a thread: the API answers on its own event loop, and the worker on this
+        # one records the outcome on the case meanwhile.
+        done = await asyncio.to_thread(
+            api.http.post,
+            f"/api/appointments/{appointment_id}/outcome",
+            json={"outcome": "done", "note": "서류 접수 완료"},
+            headers=lee,
+        )
+        assert done.status_code == 200, done.text
+        assert await handle.result() == "done"
+        assert len(sent(stack, appointment_id)) == 4  # each notice once
+
+    # The outcome is on the case too, recorded through the case's workflow.
+    recorded = [
+        e for e in stack.complaints.history(uuid.UUID(case.case_id))
+        if type(e).__name__ == "AppointmentRecorded"
+    ]  # fmt: skip
+    assert [(e.appointment_id, e.outcome, e.by) for e in recorded] == [  # type: ignore[attr-defined]
+        (appointment_id, "done", "lee.service")
+    ]
+
+
+def _mail(stack: Stack) -> str:
+    """Every e-mail written to the outbox, decoded."""
+    messages = (stack.outbox.parent / "mail").glob("*.eml")
+    return "\n".join(
+        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            .get_body().get_content())  # type: ignore[union-attr]
+        for p in messages
+    )  # fmt: skip
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    """Notices go out in the background: wait (in real time) until `condition` holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("not reached in time")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,384 @@
+"""Appointments over HTTP, as `minwon appointment` calls them, and the staff's list page.
+
+- `POST /api/appointments`: book a visit to the center or a home visit (any staff
+  member; a home visit only with the phone agreement recorded, 라.①);
+- `POST /api/appointments/{id}/move`, `/outcome`: its staff member, whoever booked
+  it, or a supervisor (the officer, the director, ops);
+- `GET /api/appointments`: today's and tomorrow's (or the days asked), for staff;
+  the purpose, contact and address only on the appointments that are the reader's
+  (theirs to keep or booked by them) or to a supervisor;
+- `GET /staff/appointments`: the same as a page.
+
+The appointment is recorded first, then its workflow is woken (started if none
+runs). When Temporal does not answer, the booking stands and says so: the
+reconciler starts its clock on its next pass. An outcome of an appointment about a
+case is recorded on the case too, through the case's workflow (action `record_appointment`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from domain.access import AccessDeniedError, Rule, authorize
+from domain.appointment import (
+    APPOINTMENT_SUPERVISORS,
+    Appointment,
+    AppointmentError,
+    AppointmentNotFoundError,
+    BookAppointment,
+    MoveAppointment,
+    PhoneAgreement,
+    RecordAppointmentOutcome,
+)
+from domain.calendar import to_seoul
+from domain.service import CaseNotFoundError
+from projections.appointments import BookLine
+from web.api import Staff, desk_of
+from web.desk import Desk, StaffUser, forbidden
+from web.labels import APPOINTMENT_KIND_LABELS, APPOINTMENT_STATUS_LABELS
+from web.pages import render, signed_in
+from web.problems import FieldProblem, Problem
+from web.rendered import TEXT, json_response, rendered
+from web.reports import open_read_models
+from web.schemas import ACTION_BODIES
+from workflows.client import wake_appointment
+
+T = TypeVar("T")
+Format = Annotated[
+    Literal["text", "json"],
+    Query(description="`text`: the lines `minwon` prints; `json`: the document"),
+]
+AppointmentId = Annotated[uuid.UUID, Path(description="the appointment's id")]
+REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not this staff member's appointment to change"},
+    404: {"description": "No such appointment, or no case with that receipt code"},
+    422: {"description": "Invalid input, or refused by the appointment's rules (nothing recorded)"},
+}
+
+router = APIRouter(tags=["appointments"])
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    kind: str
+    start: datetime
+    minutes: int
+    staff: str
+    status: str
+    receipt_code: str | None
+    booked_by: str
+    agreed_by_phone_at: datetime | None
+    recorded: bool
+    clock: str  # what became of its workflow: running, or why it is pending
+    # Only for whom the appointment is theirs, or a supervisor.
+    purpose: str | None = None
+    contact: str | None = None
+    address: str | None = None
+
+
+def _theirs(user: StaffUser, staff: str, booked_by: str) -> bool:
+    return user.staff in (staff, booked_by) or bool(user.roles & APPOINTMENT_SUPERVISORS)
+
+
+def _out(user: StaffUser, appointment: Appointment, recorded: bool, clock: str) -> AppointmentOut:
+    shown = _theirs(user, appointment.staff, appointment.booked_by)
+    return AppointmentOut(
+        id=str(appointment.id),
+        kind=appointment.kind,
+        start=appointment.start,
+        minutes=appointment.minutes,
+        staff=appointment.staff,
+        status=appointment.status,
+        receipt_code=appointment.receipt_code,
+        booked_by=appointment.booked_by,
+        agreed_by_phone_at=appointment.agreed_by_phone_at,
+        recorded=recorded,
+        clock=clock,
+        purpose=appointment.purpose if shown else None,
+        contact=appointment.contact if shown else None,
+        address=(appointment.address or None) if shown else None,
+    )
+
+
+def _kst(moment: datetime) -> str:
+    local = to_seoul(moment)
+    return local.strftime("%Y-%m-%d %H:%M") + f" ({'월화수목금토일'[local.weekday()]})"
+
+
+def _lines(out: AppointmentOut) -> list[str]:
+    again = "" if out.recorded else " (recorded before; nothing new)"
+    lines = [
+        f"appointment {out.id}{again}",
+        f"  {APPOINTMENT_KIND_LABELS[out.kind]} {_kst(out.start)}, {out.minutes} min, "
+        f"with {out.staff}: {APPOINTMENT_STATUS_LABELS.get(out.status, out.status)}",
+    ]
+    if out.receipt_code:
+        lines.append(f"  case {out.receipt_code}")
+    if out.agreed_by_phone_at:
+        lines.append(f"  agreed by phone {_kst(out.agreed_by_phone_at)}")
+    if out.purpose:
+        lines.append(f"  purpose: {out.purpose}")
+    if out.address:
+        lines.append(f"  address: {out.address}")
+    lines.append(f"  clock: {out.clock}")
+    return lines
+
+
+def _answer(out: AppointmentOut, format: str, status: int = 200) -> Response:
+    response = (
+        json_response(out.model_dump(mode="json"))
+        if format == "json"
+        else rendered("\n".join(_lines(out)), TEXT)
+    )
+    response.status_code = status
+    return response
+
+
+def _allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
+    try:
+        authorize(desk.complaints.roster, user.staff, rule, at)
+    except AccessDeniedError as error:
+        raise forbidden(str(error)) from None
+
+
+async def _blocking(work: Callable[[], T]) -> T:
+    try:
+        return await asyncio.to_thread(work)
+    except AppointmentError as error:
+        raise Problem(
+            422,
+            "refused",
+            "Refused by the appointment's rules",
+            f"nothing recorded: {error}",
+            errors=[FieldProblem(location="body", message=str(error))],
+        ) from None
+    except (AppointmentNotFoundError, CaseNotFoundError) as error:
+        raise Problem(404, "not-found", "Not found", str(error)) from None
+    except IntegrityError:
+        raise Problem(409, "conflict", "Conflict", "the appointment kept changing: retry") from None
+
+
+async def _wake(desk: Desk, appointment: Appointment) -> str:
+    """Wake the appointment's workflow; what became of it, in words."""
+    try:
+        await desk._temporal(wake_appointment(desk.client, str(appointment.id), desk.task_queue))
+    except Problem as problem:
+        return f"pending: {problem.detail}; the reconciler starts it on its next pass"
+    except RuntimeError:  # a lazily connected client that cannot reach Temporal
+        return "pending: Temporal is unreachable; the reconciler starts it on its next pass"
+    return "running" if appointment.status == "booked" else "ended"
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/appointments",
+    status_code=201,
+    summary="Book a visit to the center or a home visit (나.④, 라.①②)",
+    response_model=AppointmentOut,
+    responses=REFUSED,
+)
+async def book(
+    request: Request, body: BookAppointment, user: Staff, format: Format = "json"
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+
+    def record() -> tuple[Appointment, bool]:
+        _allowed(desk, user, BookAppointment.rule, now)
+        return desk.complaints.appointments.book(body, user.staff, now)
+
+    appointment, new = await _blocking(record)
+    clock = await _wake(desk, appointment)
+    return _answer(_out(user, appointment, new, clock), format, 201 if new else 200)
+
+
+def _change(
+    desk: Desk,
+    user: StaffUser,
+    appointment_id: uuid.UUID,
+    rule: Rule,
+    command: Callable[[Appointment], bool],
+) -> tuple[Appointment, bool]:
+    now = desk.clock()
+    _allowed(desk, user, rule, now)
+    current = desk.complaints.appointments.get(appointment_id)
+    if not _theirs(user, current.staff, current.booked_by):
+        raise forbidden(
+            f"{user.staff} may not change appointment {appointment_id}: it is for its staff "
+            f"member ({current.staff}), whoever booked it ({current.booked_by}) or a supervisor"
+        )
+    return desk.complaints.appointments.change(appointment_id, command)
+
+
+@router.post(
+    "/api/appointments/{appointment_id}/move",
+    summary="Move an appointment to a new time (a home visit: agreed by phone again)",
+    response_model=AppointmentOut,
+    responses=REFUSED,
+)
+async def move(
+    request: Request,
+    appointment_id: AppointmentId,
+    body: MoveAppointment,
+    user: Staff,
+    format: Format = "json",
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+
+    def moved(appointment: Appointment) -> bool:
+        agreement = (
+            PhoneAgreement(body.agreed_by_phone_at, user.staff) if body.agreed_by_phone_at else None
+        )
+        appointment.move(
+            start=body.start, reason=body.reason, agreement=agreement, by=user.staff, at=now
+        )
+        return True
+
+    appointment, new = await _blocking(
+        lambda: _change(desk, user, appointment_id, MoveAppointment.rule, moved)
+    )
+    clock = await _wake(desk, appointment)
+    return _answer(_out(user, appointment, new, clock), format)
+
+
+@router.post(
+    "/api/appointments/{appointment_id}/outcome",
+    summary="Record how an appointment went (done, no-show); on its case too",
+    response_model=AppointmentOut,
+    responses=REFUSED,
+)
+async def outcome(
+    request: Request,
+    appointment_id: AppointmentId,
+    body: RecordAppointmentOutcome,
+    user: Staff,
+    format: Format = "json",
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+    appointment, new = await _blocking(
+        lambda: _change(
+            desk,
+            user,
+            appointment_id,
+            RecordAppointmentOutcome.rule,
+            lambda a: a.record_outcome(
+                outcome=body.outcome, note=body.note or "", by=user.staff, at=now
+            ),
+        )
+    )
+    if appointment.receipt_code:
+        # Sent again with the same outcome, it lands on the case if it did not before.
+        form = ACTION_BODIES["record_appointment"].model_validate(
+            {"appointment_id": str(appointment.id)}
+        )
+        await desk.act(user, appointment.receipt_code, "record_appointment", form)
+    clock = await _wake(desk, appointment)
+    return _answer(_out(user, appointment, new, clock), format)
+
+
+def _days(on: list[date] | None, now: datetime) -> tuple[date, ...]:
+    today = to_seoul(now).date()
+    return tuple(on) if on else (today, today + timedelta(days=1))
+
+
+def _book_lines(desk: Desk, days: tuple[date, ...]) -> list[BookLine]:
+    with open_read_models(desk.complaints, ("appointment_book",)) as models:
+        return models.appointment_book.lines(days)
+
+
+def _listed(desk: Desk, user: StaffUser, days: tuple[date, ...]) -> list[AppointmentOut]:
+    """The days' appointments; the personal details only where they are the reader's."""
+    listed = []
+    for line in _book_lines(desk, days):
+        if _theirs(user, line.staff, line.booked_by):
+            appointment = desk.complaints.appointments.get(uuid.UUID(line.appointment_id))
+            listed.append(_out(user, appointment, True, line.status))
+        else:
+            listed.append(
+                AppointmentOut(
+                    id=line.appointment_id,
+                    kind=line.kind,
+                    start=line.start,
+                    minutes=line.minutes,
+                    staff=line.staff,
+                    status=line.status,
+                    receipt_code=line.receipt_code,
+                    booked_by=line.booked_by,
+                    agreed_by_phone_at=None,
+                    recorded=True,
+                    clock=line.status,
+                )
+            )
+    return listed
+
+
+@router.get(
+    "/api/appointments",
+    summary="Today's and tomorrow's appointments (or the days asked)",
+    response_model=list[AppointmentOut],
+    responses=REFUSED,
+)
+async def listing(
+    request: Request,
+    user: Staff,
+    on: Annotated[list[date] | None, Query(description="a day; repeat for more")] = None,
+    format: Format = "json",
+) -> Response:
+    desk = desk_of(request)
+    now = desk.clock()
+    days = _days(on, now)
+
+    def read() -> list[AppointmentOut]:
+        _allowed(desk, user, BookAppointment.rule, now)
+        return _listed(desk, user, days)
+
+    found = await _blocking(read)
+    if format == "json":
+        return json_response([out.model_dump(mode="json") for out in found])
+    if not found:
+        return rendered(f"no appointments on {', '.join(d.isoformat() for d in days)}", TEXT)
+    lines = []
+    for out in found:
+        details = f"  {out.purpose}" if out.purpose else ""
+        lines.append(
+            f"{_kst(out.start)}  {APPOINTMENT_KIND_LABELS[out.kind]}  {out.staff:<14} "
+            f"{APPOINTMENT_STATUS_LABELS.get(out.status, out.status)}  {out.receipt_code or '-'}  "
+            f"{out.id}{details}"
+        )
+    return rendered("\n".join(lines), TEXT)
+
+
+# -- the page ------------------------------------------------------------------------------
+
+
+@router.get("/staff/appointments", response_class=HTMLResponse, include_in_schema=False)
+async def page(request: Request) -> HTMLResponse:
+    user = await signed_in(request)
+    desk = desk_of(request)
+    now = desk.clock()
+    today = to_seoul(now).date()
+    found = await _blocking(lambda: _listed(desk, user, _days(None, now)))
+    days = [
+        (label, [out for out in found if to_seoul(out.start).date() == day])
+        for label, day in (("오늘", today), ("내일", today + timedelta(days=1)))
+    ]
+    return render(
+        request,
+        "staff_appointments.html",
+        user=user,
+        days=days,
+        now=now,
+    )
