@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -37,6 +37,8 @@ from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
 from activities.reconcile import Reconciler
 from activities.retention import RetentionActivities
+from activities.surveys import SurveyActivities
+from domain.calendar import SEOUL
 from domain.service import Complaints
 from domain.store import open_complaints
 from privacy.files import private_folder, private_umask
@@ -52,6 +54,13 @@ from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
 from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE
 from workflows.retention import RetentionSweepWorkflow, ensure_retention_schedule
 from workflows.search import ALL_KEYS, register_search_attributes
+from workflows.survey import SCHEDULE_ID as SURVEY_SCHEDULE
+from workflows.survey import (
+    SurveyNewYearWorkflow,
+    SurveyYearWorkflow,
+    ensure_survey_schedule,
+    ensure_survey_year,
+)
 
 ROOT = Path(__file__).resolve().parent
 VAR = ROOT / "var"
@@ -93,12 +102,15 @@ def build_worker(
     activities = activities or ComplaintActivities(complaints)
     notices = NoticeActivities(complaints, channels or Channels.from_env())
     appointments = AppointmentActivities(complaints, notices)
+    surveys = SurveyActivities(complaints, notices)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[
             ComplaintWorkflow,
             AppointmentWorkflow,
+            SurveyYearWorkflow,
+            SurveyNewYearWorkflow,
             RetentionSweepWorkflow,
             ReconcileWorkflow,
         ],
@@ -107,6 +119,11 @@ def build_worker(
             notices.send_notice,
             appointments.appointment_view,
             appointments.send_appointment_notice,
+            surveys.survey_plan,
+            surveys.start_survey,
+            surveys.send_survey_invitations,
+            surveys.close_survey,
+            surveys.warn_no_survey,
             RetentionActivities(complaints).erase_expired_persons,
             Reconciler(complaints, client, task_queue).run,
             CalendarWatch(complaints, client).run,
@@ -157,6 +174,12 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
             log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
         if await ensure_reconcile_schedule(client, settings.task_queue):
             log.info("reconcile_schedule_created", schedule=RECONCILE_SCHEDULE)
+        if await ensure_survey_schedule(client, settings.task_queue):
+            log.info("survey_schedule_created", schedule=SURVEY_SCHEDULE)
+    # This year's survey waits for its day (a worker installed mid-year included).
+    year = datetime.now(SEOUL).year
+    if await ensure_survey_year(client, settings.task_queue, year):
+        log.info("survey_year_started", year=year)
     added = await register_search_attributes(client, settings.namespace)
     if added:
         log.info("search_attributes_registered", names=added)

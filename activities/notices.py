@@ -13,7 +13,6 @@ line of a rendered template is the subject.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from activities.channels import Channels, Message, PermanentDeliveryError, TemporaryDeliveryError
 from domain.calendar import to_seoul
 from domain.complaint import Complaint
+from domain.contact import contact_channel
 from domain.roster import StaffMember
 from domain.service import Complaints
 from workflows.models import Notice, NoticeDelivery
@@ -43,8 +43,6 @@ COMMITMENT_LABELS = {
     "expedited": "신속 처리",
 }
 STATUS_LABELS = {"open": "진행 중", "met": "지킴", "breached": "기한 초과", "cancelled": "취소"}
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{7,18}[0-9]$")
 
 
 def kst(moment: datetime) -> str:
@@ -67,14 +65,12 @@ def template_environment(folder: Path = TEMPLATES) -> Environment:
 
 def resident_channel(contact: str) -> tuple[str, str]:
     """The resident's preferred channel, read from the contact they gave."""
-    text = contact.strip()
-    if EMAIL.match(text):
-        return "email", text
-    if PHONE.match(text):
-        return "sms", re.sub(r"[ -]", "", text)
-    raise PermanentDeliveryError(
-        "no-usable-contact", "neither an e-mail address nor a phone number"
-    )
+    channel = contact_channel(contact)
+    if channel is None:
+        raise PermanentDeliveryError(
+            "no-usable-contact", "neither an e-mail address nor a phone number"
+        )
+    return channel
 
 
 class NoticeActivities:

@@ -49,7 +49,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
-from projections.runner import ReadModels
 from workflows.appointment import appointment_workflow_id
 from workflows.client import WORKFLOW_PREFIX, wake_appointment, workflow_id
 from workflows.models import (
@@ -135,7 +134,7 @@ class Reconciler:
     async def _appointments(self, dry_run: bool) -> list[str]:
         """Start the workflow of every booked appointment that has none running (its
         reminders and its request for the outcome); the ids started."""
-        booked = await asyncio.to_thread(self._booked_appointments)
+        booked = await asyncio.to_thread(self.complaints.appointments.still_booked)
         restarted = []
         for appointment_id in booked:
             handle = self.client.get_workflow_handle(appointment_workflow_id(appointment_id))
@@ -154,11 +153,6 @@ class Reconciler:
             log.warning("appointment_workflow_restarted", appointment_id=appointment_id)
             restarted.append(appointment_id)
         return restarted
-
-    def _booked_appointments(self) -> list[str]:
-        with ReadModels(self.complaints.env, names=("appointment_book",)) as models:
-            models.catch_up()
-            return models.appointment_book.still_booked()
 
     # -- the two sides ---------------------------------------------------------------
 

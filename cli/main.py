@@ -53,6 +53,7 @@ SUBCOMMAND_MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("roster", ("roster",)),
     ("conduct", ("monitoring", "award")),
     ("appointments", ("appointment",)),
+    ("surveys", ("survey",)),
     ("tokens", ("token",)),
     ("privacy", ("privacy",)),
     ("deadline", ("deadline",)),

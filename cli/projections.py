@@ -41,6 +41,7 @@ READ_MODEL_NAMES = (
     "compliance",
     "conduct",
     "appointment_book",
+    "survey_results",
 )
 DEFAULT_BATCH = 500
 SERVER_HOST = "Runs on the server host, with its configuration (its store), not a token."

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.access import DIRECTOR, OFFICER, OPS, STAFF, Rule
@@ -403,6 +404,19 @@ class Appointments:
                 continue
             return appointment, True
         raise IntegrityError("the appointment kept changing under the command")
+
+    def still_booked(self) -> list[str]:
+        """The ids of the appointments booked and not yet ended, from the store's log
+        (the reconciler's question: it needs no read model, nor its connections)."""
+        booked = get_topic(Appointment.Booked)  # type: ignore[attr-defined]
+        ended = get_topic(Appointment.OutcomeRecorded)  # type: ignore[attr-defined]
+        still: dict[str, None] = {}
+        for record in self._app.notifications(topics=[booked, ended]):
+            if record.topic == booked:
+                still[str(record.originator_id)] = None
+            else:  # an outcome always follows its booking in the log
+                still.pop(str(record.originator_id), None)
+        return list(still)
 
     def copy_outcome_to(
         self, case: Complaint, appointment_id: str, *, by: str, at: datetime, command_id: str

@@ -334,6 +334,45 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "at": FACT,
         "command_id": FACT,
     },
+    # -- the yearly survey (domain.survey): a resident's contact and words sealed -------
+    "SurveyRound.Started": {
+        "year": FACT,
+        "questions": free_text("the survey's questions, the same for every resident"),
+        "opens_at": FACT,
+        "closes_at": FACT,
+        "invitations": Decision(False, "the ids of the year's invitations (uuid5 of a pseudonym)"),
+        "by": STAFF,
+        "at": FACT,
+    },
+    "SurveyRound.Closed": {"at": FACT},
+    "SurveyRound.ImprovementRecorded": {
+        "text": free_text(
+            "what the center decided to change from the year's results, for the next report"
+        ),
+        "by": STAFF,
+        "at": FACT,
+    },
+    "SurveyInvitation.Invited": {
+        "year": FACT,
+        "person_id": PSEUDONYM,
+        "contact": PERSONAL,
+        "category": FACT,
+        "closes_at": FACT,
+        "at": FACT,
+    },
+    "SurveyInvitation.Sent": {"channel": FACT, "at": FACT},
+    "SurveyInvitation.Answered": {
+        "scores": Decision(False, "question → score 1–5: counted in the results, no words"),
+        "comment": PERSONAL,
+        "at": FACT,
+    },
+    "SurveyRefusal.Recorded": {
+        "person_id": PSEUDONYM,
+        "via": FACT,
+        "by": STAFF,
+        "at": FACT,
+    },
+    "SurveyOverdue.Warned": {"year": FACT, "warned": STAFF, "at": FACT},
     # -- the staff's conduct: monitoring calls and awards (domain.conduct) ------------
     "MonitoringCall.Recorded": {
         "request_id": FACT,

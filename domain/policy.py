@@ -152,6 +152,28 @@ class Monitoring(_Strict):
     low_score_below: Annotated[float, Field(gt=1, le=5)] = 3.0
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+class Survey(_Strict):
+    """서비스 개선 다.: the yearly satisfaction survey. It starts on `start` (MM-DD, 09:00
+    Seoul) unless `auto_start` is false (then `minwon survey start` starts it), stays
+    open `open_days` calendar days, and asks every resident whose case closed that
+    year and who did not refuse survey contact. If none has started by `due`, ops and
+    the director are warned."""
+
+    start: MonthDay = "11-01"
+    due: MonthDay = "11-30"
+    open_days: Annotated[int, Field(ge=1, le=60)] = 14
+    auto_start: bool = True
+
+    @model_validator(mode="after")
+    def _due_after_start(self) -> Self:
+        if self.due < self.start:
+            raise ValueError("the survey's due day comes after its start day")
+        return self
+
+
 class Center(_Strict):
     name: Annotated[str, Field(min_length=1)]
     timezone: Literal["Asia/Seoul"] = "Asia/Seoul"
@@ -173,6 +195,7 @@ class Policy(_Strict):
     categories: Annotated[dict[str, Category], Field(min_length=1)]
     announcement: Announcement | None = None
     monitoring: Monitoring = Monitoring()
+    survey: Survey = Survey()
     routing: Routing
     escalation: Escalation
     retention: Retention

@@ -56,6 +56,7 @@ from domain.policy import (
 )
 from domain.receipt import ReceiptIndex, new_receipt_code, normalise_receipt_code
 from domain.roster import DEFAULT_ROSTER_PATH, ROSTER_ENV, RosterReader, StoredRoster
+from domain.survey import Surveys
 from privacy.kek import Wrapper
 from privacy.keys import PersonKeys
 from privacy.mapper import PersonalDataMapper
@@ -195,6 +196,7 @@ class Complaints(Application[uuid.UUID]):
         # Monitoring calls and awards live in the same store, chained and sealed alike.
         self.conduct = ConductRecord(self, self.roster, self.policy.monitoring.low_score_below)
         self.appointments = Appointments(self)
+        self.surveys = Surveys(self)
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
 

@@ -12,6 +12,7 @@ stored wrapped under a key-encryption key that is not in the database
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -101,6 +102,12 @@ class PersonKeys(StoreTables):
         """
         message = f"{purpose}\0{normalise_contact(contact)}".encode()
         return hmac.new(self._pepper(), message, hashlib.sha256).hexdigest()[:32]
+
+    def derived_secret(self, name: str) -> str:
+        """A secret for `name` (a link's), derived from the installation's secret: the
+        same every time it is asked for, and nothing to store."""
+        digest = hmac.new(self._pepper(), f"secret\0{name}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()[:24]).decode()
 
     # -- keys ----------------------------------------------------------------------
 

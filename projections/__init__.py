@@ -6,7 +6,8 @@
 - `staff_record` — per staff member: cases, breaches, commendations, corrective actions;
 - `compliance` — escalations, apologies, corrective actions and ratings, by year;
 - `conduct` — monitoring calls (scores, what low ones led to) and awards, by year;
-- `appointment_book` — every appointment's time, kind, staff member and status.
+- `appointment_book` — every appointment's time, kind, staff member and status;
+- `survey_results` — the yearly survey: invited, answered, scores by question and category.
 
 `ReadModels` opens them on the application's store and keeps them up to date
 (`projections.runner`); `minwon projections run` and `rebuild` drive it.

@@ -1,8 +1,7 @@
 """The appointment book: every appointment's time, kind, staff member and status.
 
-For the staff list of today's and tomorrow's appointments and for the reconciler
-(which appointments are still booked). No purpose, contact or address: those stay
-sealed in the appointment's own record.
+For the staff list of today's and tomorrow's appointments. No purpose, contact or
+address: those stay sealed in the appointment's own record.
 """
 
 from __future__ import annotations
@@ -99,9 +98,6 @@ class AppointmentBookView(View):
             ),
             key=lambda line: (line.start, line.appointment_id),
         )
-
-    def still_booked(self) -> list[str]:
-        return [line.appointment_id for line in self.lines() if line.status == "booked"]
 
 
 class SQLiteAppointmentBook(AppointmentBookView, SQLiteView):

@@ -106,6 +106,12 @@ from projections.staff_record import (
     StaffRecordProjection,
     StaffRecordView,
 )
+from projections.survey_results import (
+    PostgresSurveyResults,
+    SQLiteSurveyResults,
+    SurveyResultsProjection,
+    SurveyResultsView,
+)
 
 DEFAULT_BATCH = 500
 # A view is written and read by one thread at a time: it keeps one connection open,
@@ -135,6 +141,7 @@ READ_MODELS: dict[str, ReadModel] = {
         ReadModel(ComplianceProjection, SQLiteCompliance, PostgresCompliance),
         ReadModel(ConductProjection, SQLiteConduct, PostgresConduct),
         ReadModel(AppointmentBookProjection, SQLiteAppointmentBook, PostgresAppointmentBook),
+        ReadModel(SurveyResultsProjection, SQLiteSurveyResults, PostgresSurveyResults),
     )
 }
 NAMES = tuple(READ_MODELS)
@@ -309,6 +316,10 @@ class ReadModels:
     @property
     def appointment_book(self) -> AppointmentBookView:
         return cast(AppointmentBookView, self.views["appointment_book"])
+
+    @property
+    def survey_results(self) -> SurveyResultsView:
+        return cast(SurveyResultsView, self.views["survey_results"])
 
     # -- positions -----------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from activities.reconcile import Reconciler
 from cli.main import main
 from domain.appointment import (
     Appointment,
@@ -31,6 +33,7 @@ from domain.appointment import (
 from domain.calendar import SEOUL
 from tests.api_support import ApiServer, api_server
 from tests.temporal_harness import Stack, running_stack
+from tests.test_web_support import web_stack
 from web.tokens import issue_token
 from workflows.appointment import appointment_workflow_id
 from workflows.client import file_complaint
@@ -224,8 +227,7 @@ async def sleep_until(ts_env: WorkflowEnvironment, moment: datetime) -> None:
 
 
 def sent(stack: Stack, appointment_id: str) -> list[tuple[str, str]]:
-    appointment = stack.complaints.appointments.get(uuid.UUID(appointment_id))
-    return [(n["kind"], n["recipient"]) for n in appointment.notices]  # type: ignore[misc]
+    return sent_of(stack.complaints, appointment_id)
 
 
 @pytest.mark.temporal
@@ -329,3 +331,40 @@ async def _until(condition: Callable[[], bool], seconds: float = 20) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("not reached in time")
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.temporal
+def test_the_reconciler_restarts_a_booked_appointments_lost_workflow(tmp_path: Path) -> None:
+    """On the dev server (the reconciler lists workflows, which the time-skipping
+    server cannot): an appointment whose workflow is lost gets it back, once."""
+    start = (datetime.now(SEOUL) + timedelta(days=3)).replace(hour=14, minute=0, second=0)
+    with web_stack(tmp_path) as web, web.http("kim.casemgr") as desk:
+        booked = desk.post(
+            "/api/appointments",
+            json={"kind": "visit", "start": start.isoformat(), "staff": "lee.service",
+                  "purpose": PURPOSE, "contact": CONTACT},
+        )  # fmt: skip
+        assert booked.status_code == 201, booked.text
+        appointment_id = booked.json()["id"]
+        handle = web.client.get_workflow_handle(appointment_workflow_id(appointment_id))
+        deadline = time.monotonic() + 30
+        while ("appointment_booked", "resident") not in sent_of(web.complaints, appointment_id):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        web.run(handle.terminate("lost, as when Temporal's database is lost"))
+
+        reconciler = Reconciler(web.complaints, web.client, web.task_queue)
+        report = web.run(reconciler.reconcile())
+        again = web.run(reconciler.reconcile())
+
+        assert report.appointments_restarted == [appointment_id]
+        assert again.appointments_restarted == []  # running again: nothing to do
+        assert web.run(handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        # The new run reads the store: the booking, already sent, is not sent again.
+        time.sleep(1)
+        assert sent_of(web.complaints, appointment_id) == [("appointment_booked", "resident")]
+
+
+def sent_of(complaints: object, appointment_id: str) -> list[tuple[str, str]]:
+    appointment = complaints.appointments.get(uuid.UUID(appointment_id))  # type: ignore[attr-defined]
+    return [(n["kind"], n["recipient"]) for n in appointment.notices]

@@ -348,7 +348,7 @@ def test_a_private_case_is_listed_only_to_its_own_people_the_officer_and_auditor
          "--at '2026-11-29T10:00' needs an offset, e.g. 2026-11-29T10:00+09:00"),
         (["admin", "projections", "rebuild", "cases"],
          "no read model named 'cases'; choose case_board, sla_report, public_notices, "
-         "staff_record, compliance, conduct, appointment_book or all"),
+         "staff_record, compliance, conduct, appointment_book, survey_results or all"),
         (["admin", "projections", "run", "--once", "--batch", "many"],
          "--batch must be a positive number, not 'many'"),
     ],

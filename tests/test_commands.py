@@ -23,6 +23,7 @@ from cli.main import build_parser
 from domain.appointment import APPOINTMENT_COMMANDS
 from domain.commands import ACTIONS, STAFF_ACTIONS, AnyAction, CallBack
 from domain.conduct import CONDUCT_COMMANDS
+from domain.survey import SURVEY_COMMANDS
 from tests.temporal_harness import Stack, running_stack, start_time_skipping
 from web.app import create_app
 from web.schemas import ACTION_BODIES
@@ -58,13 +59,18 @@ def test_every_staff_action_is_a_subcommand_a_route_and_an_update_type_of_one_na
 def test_every_command_has_one_name_across_the_registries_and_the_command_line() -> None:
     """A case action, a conduct or appointment command and a `minwon` command never
     share a name: the case actions are `minwon` commands of their own."""
-    registries = [set(ACTIONS), set(CONDUCT_COMMANDS), set(APPOINTMENT_COMMANDS)]
+    registries = [
+        set(ACTIONS),
+        set(CONDUCT_COMMANDS),
+        set(APPOINTMENT_COMMANDS),
+        set(SURVEY_COMMANDS),
+    ]
     names = [name for registry in registries for name in registry]
     assert len(names) == len(set(names))
     # Each case action is a top-level command, beside the other commands, once.
     cli = subcommands(build_parser())
     assert set(STAFF_ACTIONS) <= set(cli)
-    assert {"monitoring", "award", "appointment"} <= set(cli) - set(ACTIONS)
+    assert {"monitoring", "award", "appointment", "survey"} <= set(cli) - set(ACTIONS)
 
 
 def test_an_actions_options_are_its_input_fields_and_never_the_actor() -> None:

@@ -47,6 +47,8 @@ SEALED_IN_STORED_RECORDS = {
     "Appointment.Booked": ("purpose", "contact", "address"),
     "Appointment.Moved": ("reason",),
     "Appointment.OutcomeRecorded": ("note",),
+    "SurveyInvitation.Invited": ("contact",),
+    "SurveyInvitation.Answered": ("comment",),
     "MonitoringCall.Recorded": ("note",),
     "MonitoringCall.CorrectiveActionTaken": ("note",),
     "Award.Granted": ("reason",),

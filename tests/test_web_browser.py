@@ -19,9 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -29,25 +26,11 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from domain.calendar import SEOUL
+from tests.support.browser import PHONE, chromium, screenshot
 from tests.test_web_support import WebStack, web_stack
 
 pytestmark = pytest.mark.temporal
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--lang=ko-KR",
-)
-DESKTOP = (1280, 900)
-PHONE = (390, 844)
 ANSWER = "프로그램 신청은 1층 안내데스크나 홈페이지 '사업안내'에서 하실 수 있습니다."
 
 
@@ -59,23 +42,8 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(
-            f"{CHROMIUM} and {CHROMEDRIVER} are needed: `make browser` installs Debian's "
-            "chromium and chromium-driver",
-            pytrace=False,
-        )
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    # The driver is given: Selenium Manager has nothing to look up or download.
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_window_size(*DESKTOP)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +51,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("MINWON_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def screenshot(driver: WebDriver, path: Path, size: tuple[int, int] = DESKTOP) -> None:
-    """The whole page, not only the window: the window grows to the page's height."""
-    driver.set_window_size(size[0], size[1])
-    driver.execute_script("window.scrollTo(0, 0)")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    # The window's outer height includes a little more than the page's viewport.
-    driver.set_window_size(size[0], max(size[1], int(height) + 120))
-    assert driver.get_screenshot_as_file(str(path)), path
-    driver.set_window_size(*DESKTOP)
 
 
 def unlabelled_fields(driver: WebDriver) -> list[str]:
@@ -301,3 +258,29 @@ def test_residents_find_the_staff_on_duty_and_each_services_promise(
     assert "답변: 7일 이내 (근무일 기준)" in main
     assert "@" not in main  # desk phones only, no work address
     screenshot(browser, shots / "directory.png")
+
+
+def test_staff_see_todays_and_tomorrows_appointments_with_details_only_on_their_own(
+    web: WebStack, browser: WebDriver, shots: Path
+) -> None:
+    tomorrow = (datetime.now(SEOUL) + timedelta(days=1)).replace(
+        hour=14, minute=0, second=0, microsecond=0
+    )
+    booked = []
+    for staff, purpose in (("lee.service", "서류 작성 도움"), ("choi.tour", "견학 일정 상담")):
+        with web.http("kim.casemgr") as desk:
+            answer = desk.post(
+                "/api/appointments",
+                json={"kind": "visit", "start": tomorrow.isoformat(), "staff": staff,
+                      "purpose": purpose, "contact": "010-0000-0000"},
+            )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        booked.append(answer.json()["id"])
+
+    sign_in(browser, web, "lee.service", then="/staff/appointments")
+    WebDriverWait(browser, 30).until(lambda page: "/staff/appointments" in page.current_url)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "내일" in main and "내방 상담" in main
+    assert "서류 작성 도움" in main  # theirs: the purpose shows
+    assert "견학 일정 상담" not in main and "(담당자만)" in main  # a colleague's: hidden
+    screenshot(browser, shots / "appointments.png")

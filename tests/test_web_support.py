@@ -21,7 +21,7 @@ import httpx
 
 from activities.channels import Channels
 from domain.service import Complaints
-from tests.temporal_harness import running_stack
+from tests.temporal_harness import running_stack, start_time_skipping
 from tests.test_end_to_end import free_port, start_dev_server
 from web import serve
 from web.app import create_app
@@ -44,6 +44,7 @@ class WebStack:
     loop: asyncio.AbstractEventLoop
     client: Any  # temporalio Client, used through run()
     task_queue: str
+    environment: Any = None  # the Temporal server's WorkflowEnvironment
     tokens: dict[str, str] = field(default_factory=dict)
 
     def run(self, work: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
@@ -69,16 +70,19 @@ def web_stack(
     limits: LimitSettings = RELAXED_LIMITS,
     proxies: Sequence[str] = (),
     channels: Channels | None = None,
+    time_skipping: bool = False,
 ) -> Iterator[WebStack]:
     """Start the stack in its own thread; stop and close everything on the way out.
     `env` adds settings to the worker's and the web's store (a calendar override file,
-    another store); `limits` and `proxies` are the app's (`web.app.create_app`)."""
+    another store); `limits` and `proxies` are the app's (`web.app.create_app`);
+    `time_skipping`: the time-skipping test server instead of the dev server
+    (`stack.environment.sleep` moves its clock)."""
     ready = threading.Event()
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
 
     async def main() -> None:
-        server = await start_dev_server()
+        server = await (start_time_skipping() if time_skipping else start_dev_server())
         try:
             async with running_stack(server.client, folder, env=env, channels=channels) as stack:
                 port = free_port()
@@ -99,6 +103,7 @@ def web_stack(
                         loop=asyncio.get_running_loop(),
                         client=server.client,
                         task_queue=stack.task_queue,
+                        environment=server,
                     ),
                     stop=stop,
                 )

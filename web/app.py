@@ -32,7 +32,17 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from domain.service import Complaints
 from domain.store import creating_tables, open_complaints
-from web import api, appointments, audit, checkpoints, conduct, pages, reports, roster
+from web import (
+    api,
+    appointments,
+    audit,
+    checkpoints,
+    conduct,
+    pages,
+    reports,
+    roster,
+    surveys,
+)
 from web.desk import Desk
 from web.docs import docs_page
 from web.limits import LimitSettings, PublicLimits
@@ -125,6 +135,7 @@ def create_app(
     app.include_router(roster.router)
     app.include_router(conduct.router)
     app.include_router(appointments.router)
+    app.include_router(surveys.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(Problem, _problem_handler)  # type: ignore[arg-type]

@@ -170,7 +170,7 @@ async def _blocking(work: Callable[[], T]) -> T:
 async def _wake(desk: Desk, appointment: Appointment) -> str:
     """Wake the appointment's workflow; what became of it, in words."""
     try:
-        await desk._temporal(wake_appointment(desk.client, str(appointment.id), desk.task_queue))
+        await desk.temporal(wake_appointment(desk.client, str(appointment.id), desk.task_queue))
     except Problem as problem:
         return f"pending: {problem.detail}; the reconciler starts it on its next pass"
     except RuntimeError:  # a lazily connected client that cannot reach Temporal

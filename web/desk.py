@@ -244,7 +244,7 @@ class Desk:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _temporal(self, work: Awaitable[T]) -> T:
+    async def temporal(self, work: Awaitable[T]) -> T:
         """Await Temporal, bounded in time, with its failures as problems."""
         try:
             async with asyncio.timeout(TEMPORAL_TIMEOUT):
@@ -291,7 +291,7 @@ class Desk:
             self.complaints.file, Intake(**fields, received_at=received_at, linked_to=linked)
         )
         bare = intake.model_copy(update={"contact": None, "text": None, "received_at": received_at})
-        _, view = await self._temporal(file_complaint(self.client, bare, self.task_queue))
+        _, view = await self.temporal(file_complaint(self.client, bare, self.task_queue))
         return view
 
     def _sealed(self, action: Action, case: Complaint) -> Action:
@@ -682,7 +682,7 @@ class Desk:
             action = await asyncio.to_thread(self._sealed, action, case)
         handle = self.client.get_workflow_handle(workflow_id(case.intake_ref), result_type=CaseView)
         # Through `act`, which sends the action again while a long case continues as new.
-        view = await self._temporal(act_on(handle, action))  # type: ignore[arg-type]
+        view = await self.temporal(act_on(handle, action))  # type: ignore[arg-type]
         log.info("staff_action_sent", case_id=view.case_id, action=name, staff=user.staff)
         return view
 
@@ -703,7 +703,7 @@ class Desk:
         if case.is_terminal:
             return case_view(case, self.complaints), "ended"
         try:
-            described = await self._temporal(
+            described = await self.temporal(
                 self.client.get_workflow_handle(workflow_id(case.intake_ref)).describe()
             )
         except Problem as problem:
@@ -941,7 +941,7 @@ class Desk:
                 )
             return items
 
-        items = await self._temporal(collect())
+        items = await self.temporal(collect())
         items = await asyncio.to_thread(self._visible_to, user, items, now)
         items = await asyncio.to_thread(self._with_breaches, items, now)
         far = datetime.max.replace(tzinfo=SEOUL)
@@ -1052,7 +1052,7 @@ class Desk:
         async def refusal(code: str) -> str | None:
             return await asyncio.to_thread(self._refusal, user, code, Escalate.rule, now)
 
-        outcomes = await self._temporal(
+        outcomes = await self.temporal(
             escalate_matching(self.client, case_filter, form.reason, user.staff, now, refusal)
         )
         log.info("bulk_escalation_sent", staff=user.staff, matched=len(outcomes))

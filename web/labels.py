@@ -68,6 +68,8 @@ NOTICE_LABELS = {
     "appointment_reminder": "예약 전날 알림",
     "appointment_reminder_staff": "예약 전날 알림 (직원)",
     "appointment_outcome_due": "예약 결과 기록 요청",
+    "survey_invitation": "만족도조사 안내",
+    "survey_overdue": "만족도조사 미실시 알림",
 }
 # How a due, a warning or an extension's limit is counted (domain.calendar), and
 # the callback's time promised by staff.

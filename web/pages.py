@@ -180,7 +180,7 @@ def form_errors(error: ValidationError) -> list[FieldProblem]:
     return problems
 
 
-def _same_origin(request: Request) -> None:
+def same_origin(request: Request) -> None:
     """A form must come from these pages: a cross-site post is refused.
 
     Browsers send Origin with every POST (Referer too, under the pages'
@@ -210,7 +210,7 @@ async def submit_form(request: Request) -> HTMLResponse:
 
 @router.post("/complaints/new")
 async def submit(request: Request) -> Response:
-    _same_origin(request)
+    same_origin(request)
     values = _values(await request.form())
     errors: list[FieldProblem] = []
     if values.get("consent") != "yes":
@@ -263,7 +263,7 @@ async def status_form(request: Request) -> HTMLResponse:
 
 @router.post("/status")
 async def status(request: Request) -> HTMLResponse:
-    _same_origin(request)
+    same_origin(request)
     values = _values(await request.form())
     code, secret = values.get("receipt_code", "").strip(), values.get("secret", "").strip()
     if not code or not secret:
@@ -356,7 +356,7 @@ async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 
 @router.post("/staff/login")
 async def login(request: Request) -> Response:
-    _same_origin(request)
+    same_origin(request)
     values = _values(await request.form())
     token = values.get("token", "").strip()
     desk = desk_of(request)
@@ -386,7 +386,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/staff/logout")
 async def logout(request: Request) -> Response:
-    _same_origin(request)
+    same_origin(request)
     desk = desk_of(request)
     text = request.cookies.get(COOKIE)
     ended = await asyncio.to_thread(_end_session, desk, text) if text else None
@@ -482,7 +482,7 @@ def form_body(name: str, values: dict[str, str]) -> BaseModel:
 
 @router.post("/staff/cases/{code}/{action}")
 async def case_action(request: Request, code: str, action: str) -> Response:
-    _same_origin(request)
+    same_origin(request)
     user = await signed_in(request)
     code = code[:40]
     if action not in STAFF_ACTIONS:
@@ -554,7 +554,7 @@ async def ops(request: Request) -> HTMLResponse:
 
 @router.post("/ops/escalate")
 async def ops_escalate(request: Request) -> HTMLResponse:
-    _same_origin(request)
+    same_origin(request)
     user = await signed_in(request)
     values = _values(await request.form())
     fields: dict[str, Any] = {

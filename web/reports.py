@@ -46,6 +46,7 @@ from projections.case_board import BoardRow
 from projections.conduct import ConductYear, StaffConduct
 from projections.sla_report import SlaLine, summarise
 from projections.staff_record import StaffLine
+from projections.survey_results import YearResults
 from web.api import Staff, desk_of
 from web.desk import invalid
 from web.problems import FieldProblem, Problem
@@ -310,7 +311,8 @@ async def compliance(
 
     def render() -> str:
         desk.grant(user, "report")
-        with open_read_models(desk.complaints, ("sla_report", "compliance", "conduct")) as models:
+        names = ("sla_report", "compliance", "conduct", "survey_results")
+        with open_read_models(desk.complaints, names) as models:
             report = compliance_report(models, chosen)
         if output == "json":
             return json_text(report)
@@ -351,7 +353,25 @@ def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
             "average": None if average is None else round(average, 2),
             "distribution": {str(score): n for score, n in facts.ratings.items()},
         },
+        "survey": _survey_section(
+            models.survey_results.year(year), models.survey_results.year(year - 1)
+        ),
         **_conduct_sections(models.conduct.year(year)),
+    }
+
+
+def _survey_section(this: YearResults, last: YearResults) -> dict[str, Any]:
+    """서비스 개선 다.: was the yearly survey held, how many answered, and what changed
+    because of last year's (결과를 반영)."""
+    return {
+        "held": this.held,
+        "opens_at": _iso(this.opens_at),
+        "invited": this.invited,
+        "answered": this.answered,
+        "overall": this.by_question.get("overall"),
+        "overall_last_year": last.by_question.get("overall"),
+        "improvements_from_last_year": last.improvements,
+        "improvements": this.improvements,
     }
 
 
@@ -385,6 +405,16 @@ def _number(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _survey_line(survey: dict[str, Any], year: int) -> str:
+    if not survey["held"]:
+        return f"{'Survey':<19}   -  not held in {year} (yet)"
+    return (
+        f"{'Survey':<19} {survey['answered']:>3}  answer(s) of {survey['invited']} invited, "
+        f"from {survey['opens_at'][:10]}; overall {_score(survey['overall'])} "
+        f"({year - 1}: {_score(survey['overall_last_year'])})"
+    )
 
 
 def _score(value: float | None) -> str:
@@ -429,6 +459,11 @@ def compliance_text(report: dict[str, Any]) -> str:
             *(f"{label:<19} {total:>3}  ({detail})" for label, total, detail in rows),
             f"{'Satisfaction':<19} {satisfaction['count']:>3}  rating(s), average "
             f"{'-' if average is None else f'{average:.2f}'} ({distribution})",
+            _survey_line(report["survey"], report["year"]),
+            *(
+                f"{'':<25}from {report['year'] - 1}: {text}"
+                for text in report["survey"]["improvements_from_last_year"]
+            ),
             f"{'Phone monitoring':<19} {monitoring['calls']:>3}  call(s), average "
             f"{_score(monitoring['average'])}, {monitoring['low']} low "
             f"({monitoring['low_without_action']} without a corrective action; "
@@ -461,6 +496,13 @@ def compliance_csv(report: dict[str, Any]) -> str:
     rows.append(("satisfaction", "all", "count", satisfaction["count"]))
     rows.append(("satisfaction", "all", "average", satisfaction["average"]))
     rows += [("satisfaction", s, "count", n) for s, n in satisfaction["distribution"].items()]
+    survey = report["survey"]
+    rows += [
+        ("survey", "all", measure, survey[measure])
+        for measure in ("held", "invited", "answered", "overall", "overall_last_year")
+    ]
+    rows += [("survey", "from_last_year", "improvement", t)
+             for t in survey["improvements_from_last_year"]]  # fmt: skip
     monitoring = report["monitoring"]
     rows += [
         ("monitoring", "all", measure, monitoring[measure])

@@ -343,3 +343,24 @@ class AppointmentNotice(_Model):
     kind: AppointmentNoticeKind
     recipient: str  # "resident" or a staff id
     command_id: str
+
+
+class SurveyPlan(_Model):
+    """A year's survey as the policy and the store have it, for its workflow."""
+
+    year: int
+    auto_start: bool
+    start_at: AwareDatetime
+    due_at: AwareDatetime
+    open_days: int
+    started: bool = False
+    closes_at: AwareDatetime | None = None
+    closed: bool = False
+    invitations: int = 0
+    warned: bool = False
+
+
+class SurveyBatch(_Model):
+    year: int
+    offset: int
+    limit: int

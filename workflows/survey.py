@@ -1,0 +1,184 @@
+"""SurveyYearWorkflow: one year's satisfaction survey (서비스 개선 다.), from its day to
+its close. Workflow id `survey-<year>`; input the year; output the year's plan as
+it ended.
+
+Started for the current year when a worker starts and every 1 January by the
+schedule `minwon-survey-year`, and by `minwon survey start` (signal `start_now`,
+which also starts the workflow if none runs). It waits for the policy's start day
+(09:00 Seoul; with `auto_start = false`, for `start_now` only), starts the round
+(each resident whose case closed that year and who did not refuse contact is
+invited once), sends the invitations in batches, waits for the close, and closes
+it. If no round has started by the policy's `due` day, ops and the director are
+warned, once. Every step is decided from the store, so a run started again picks
+up where the store says the year is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleSpec,
+)
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.surveys import SurveyActivities
+    from domain.calendar import SEOUL
+    from workflows.models import SurveyBatch, SurveyPlan
+
+ACTIVITY_TIMEOUT = timedelta(minutes=5)
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+BATCH = 50
+SCHEDULE_ID = "minwon-survey-year"
+# 00:05 on 1 January, Seoul: the new year's survey workflow starts waiting for its day.
+NEW_YEAR = "5 0 1 1 *"
+
+
+def survey_workflow_id(year: int) -> str:
+    return f"survey-{year}"
+
+
+@workflow.defn
+class SurveyYearWorkflow:
+    def __init__(self) -> None:
+        self._start_now = False
+        self._plan: SurveyPlan | None = None
+
+    @workflow.signal
+    def start_now(self) -> None:
+        self._start_now = True
+
+    @workflow.query
+    def plan(self) -> SurveyPlan | None:
+        return self._plan
+
+    @workflow.run
+    async def run(self, year: int) -> SurveyPlan:
+        plan = await self._activity(SurveyActivities.survey_plan, year)
+        # With nobody to ask yet (no case closed this year), it tries again each day;
+        # the year over, it ends (the report says none was held).
+        year_end = datetime(year + 1, 1, 1, tzinfo=SEOUL)
+        retry_at: datetime | None = None
+        while not plan.started:
+            start_at = retry_at or (plan.start_at if plan.auto_start else None)
+            alarms = [year_end, *([start_at] if start_at else [])]
+            if not plan.warned:
+                alarms.append(plan.due_at)
+            await self._wait(min(alarms))
+            now = workflow.now()
+            if self._start_now or (start_at is not None and start_at <= now):
+                self._start_now = False
+                plan = await self._activity(SurveyActivities.start_survey, year)
+                retry_at = None if plan.started else _next_morning(now, plan.start_at)
+            elif now >= plan.due_at and not plan.warned:
+                await self._activity(SurveyActivities.warn_no_survey, year)
+                plan = await self._activity(SurveyActivities.survey_plan, year)
+            if not plan.started and now >= year_end:
+                return plan
+        for offset in range(0, plan.invitations, BATCH):
+            await self._activity(
+                SurveyActivities.send_survey_invitations,
+                SurveyBatch(year=year, offset=offset, limit=BATCH),
+            )
+        if not plan.closed and plan.closes_at is not None:
+            await self._wait(plan.closes_at, signals=False)
+            plan = await self._activity(SurveyActivities.close_survey, year)
+        self._plan = plan
+        return plan
+
+    async def _activity(self, activity: Any, argument: object) -> SurveyPlan:
+        result: object = await workflow.execute_activity_method(
+            activity,
+            argument,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        if isinstance(result, SurveyPlan):
+            self._plan = result
+        return self._plan  # type: ignore[return-value]
+
+    async def _wait(self, until: datetime | None, signals: bool = True) -> bool:
+        """Until the moment (True) or, when `signals`, a `start_now` (False)."""
+        condition = (lambda: self._start_now) if signals else (lambda: False)
+        if until is None:
+            await workflow.wait_condition(condition)
+            return False
+        delay = (until - workflow.now()).total_seconds()
+        if delay <= 0:
+            return True
+        try:
+            await workflow.wait_condition(condition, timeout=delay)
+        except TimeoutError:
+            return True
+        return False
+
+
+def _next_morning(now: datetime, start_at: datetime) -> datetime:
+    """09:00 (the start's time of day) the next day."""
+    local = now.astimezone(SEOUL)
+    return datetime.combine(local.date() + timedelta(days=1), start_at.astimezone(SEOUL).timetz())
+
+
+@workflow.defn
+class SurveyNewYearWorkflow:
+    """Run by the schedule on 1 January: starts the new year's SurveyYearWorkflow
+    (left running when this one ends); the year it started, or None if it runs."""
+
+    @workflow.run
+    async def run(self) -> int | None:
+        year = workflow.now().astimezone(SEOUL).year
+        try:
+            await workflow.start_child_workflow(
+                SurveyYearWorkflow.run,
+                year,
+                id=survey_workflow_id(year),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            return None
+        return year
+
+
+async def ensure_survey_year(client: Client, task_queue: str, year: int, now: bool = False) -> bool:
+    """Start the year's survey workflow unless it runs; with `now`, have it start the
+    survey at once. False: the year's workflow has already finished."""
+    try:
+        await client.start_workflow(
+            SurveyYearWorkflow.run,
+            year,
+            id=survey_workflow_id(year),
+            task_queue=task_queue,
+            start_signal="start_now" if now else None,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+async def ensure_survey_schedule(client: Client, task_queue: str) -> bool:
+    """Create the yearly schedule unless it exists; True if it was created."""
+    try:
+        await client.create_schedule(
+            SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    SurveyNewYearWorkflow.run,
+                    id="minwon-survey-new-year",
+                    task_queue=task_queue,
+                ),
+                spec=ScheduleSpec(cron_expressions=[NEW_YEAR], time_zone_name="Asia/Seoul"),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
