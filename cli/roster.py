@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
     add_staff.add_argument("--title", required=True)
     add_staff.add_argument("--phone", required=True, help="desk phone (told to residents)")
     add_staff.add_argument("--email", help="work address (staff reminders)")
+    add_staff.add_argument("--photo", help="a photo's file name in web/static/staff/")
     add_staff.set_defaults(handler=run_add_staff)
 
     history = actions.add_parser("history", help="every change to the roster, as recorded")
@@ -77,6 +78,7 @@ def run_add_staff(args: argparse.Namespace) -> int:
         "title": args.title,
         "phone": args.phone,
         "email": args.email,
+        "photo": args.photo,
     }
     response = remote.request("POST", "/api/roster/staff", params={"format": "text"}, json=body)
     return remote.printed(response)

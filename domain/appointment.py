@@ -421,17 +421,21 @@ class Appointments:
     def copy_outcome_to(
         self, case: Complaint, appointment_id: str, *, by: str, at: datetime, command_id: str
     ) -> None:
-        """The case's record of an appointment's outcome, from the appointment itself."""
+        """The case's record of how an appointment about it went (done, no-show, or
+        moved to its current time), from the appointment itself."""
         appointment = self.get(uuid.UUID(appointment_id))
         if appointment.case_id != str(case.id):
             raise AppointmentError(f"appointment {appointment_id} is not about this case")
-        if appointment.outcome is None:
-            raise AppointmentError(f"appointment {appointment_id} has no outcome recorded")
+        outcome = appointment.outcome or ("moved" if appointment.moves else None)
+        if outcome is None:
+            raise AppointmentError(
+                f"appointment {appointment_id} has neither an outcome nor a move recorded"
+            )
         case.record_appointment(
             appointment_id=appointment_id,
             kind=appointment.kind,
             start=appointment.start,
-            outcome=appointment.outcome,
+            outcome=outcome,
             by=by,
             at=at,
             command_id=command_id,

@@ -14,6 +14,7 @@ record.
 
 from __future__ import annotations
 
+import re
 import threading
 import tomllib
 import uuid
@@ -93,6 +94,9 @@ class StaffMember:
     title: str
     phone: str
     email: str | None = None
+    # A photo for the homepage's directory (가.① 직원배치도와 사진), where there is one:
+    # a file under web/static/staff/, published as /static/staff/<name>.
+    photo: str | None = None
 
 
 class RosterReader(Protocol):
@@ -132,11 +136,24 @@ def load_roster_file(path: str | Path) -> tuple[list[Holding], list[StaffMember]
                     title=str(entry["title"]),
                     phone=str(entry["phone"]),
                     email=str(entry["email"]) if "email" in entry else None,
+                    photo=_photo(entry.get("photo")),
                 )
             )
         except KeyError as error:
             raise RosterError(f"{path}: [[staff]] entry #{number}: missing {error}") from None
     return holdings, staff
+
+
+PHOTO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}\.(jpg|jpeg|png|webp)$")
+
+
+def _photo(name: object) -> str | None:
+    """A photo's file name in web/static/staff/, or None; anything else is refused."""
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str) or not PHOTO.match(name):
+        raise RosterError(f"photo {name!r} is not a file name like lee.service.jpg")
+    return name
 
 
 def _holding_record(holding: Holding) -> dict[str, Any]:
@@ -235,6 +252,7 @@ class Roster(Aggregate):
             title=_required(member.title, "title"),
             phone=_required(member.phone, "phone"),
             email=member.email.strip() if member.email and member.email.strip() else None,
+            photo=_photo(member.photo),
         )
         if self.directory.get(cleaned.id) == cleaned:
             return

@@ -14,7 +14,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from domain.appointment import Appointment
+from domain.appointment import KINDS, Appointment
 from domain.calendar import to_seoul
 from projections.base import Table, View, nested
 from projections.postgres import PostgresView
@@ -98,6 +98,16 @@ class AppointmentBookView(View):
             ),
             key=lambda line: (line.start, line.appointment_id),
         )
+
+    def year(self, year: int) -> dict[str, dict[str, int]]:
+        """The year's appointments (by the day they are for): per kind, how many are
+        still booked, done and missed (no-show)."""
+        counts = {kind: dict.fromkeys(("booked", "done", "no_show"), 0) for kind in KINDS}
+        for line in self.lines():
+            if to_seoul(line.start).year == year:
+                kind = counts.setdefault(line.kind, {})
+                kind[line.status] = kind.get(line.status, 0) + 1
+        return counts
 
 
 class SQLiteAppointmentBook(AppointmentBookView, SQLiteView):

@@ -165,7 +165,7 @@ def _list(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 
 def test_a_home_visit_without_a_phone_agreement_is_refused_and_nothing_recorded(
-    server: ApiServer, capsys: pytest.CaptureFixture[str]
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main([*BOOK, "--kind", "home", "--address", ADDRESS])
 
@@ -180,6 +180,13 @@ def test_a_home_visit_without_a_phone_agreement_is_refused_and_nothing_recorded(
     assert code == 0
     assert "가정 방문" in out and f"address: {ADDRESS}" in out and "agreed by phone" in out
     assert appointment_events(server) == ["Booked"]
+    # The compliance report counts it, by kind and how it went.
+    server.login(monkeypatch, "jung.director")
+    year = str(IN_THREE_DAYS.year)
+    assert main(["report", "compliance", "--year", year, "--format", "json"]) == 0
+    appointments = json.loads(capsys.readouterr().out)["appointments"]
+    assert appointments["home"] == {"booked": 1, "done": 0, "no_show": 0}
+    assert sum(appointments["visit"].values()) == 0
 
 
 def test_only_its_staff_member_its_booker_or_a_supervisor_changes_an_appointment(
@@ -272,19 +279,37 @@ async def test_the_booking_and_the_reminders_go_out_once_each_at_their_moments(
         await _until(lambda: ("appointment_booked", "resident") in sent(stack, appointment_id))
         assert "상담 담당자: 서비스제공팀 사회복지사 이서비스 (전화 02-000-1002)" in _mail(stack)
 
-        # Nothing more before 10:00 the day before; then one reminder each.
+        # Moved a day later by whoever booked it: the resident is told the new time,
+        # and the case has the move.
+        first = start
+        start = first + timedelta(days=1)
+        moved = await asyncio.to_thread(
+            api.http.post,
+            f"/api/appointments/{appointment_id}/move",
+            json={"start": start.isoformat(), "reason": "병원 진료"},
+            headers=headers,
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["on_case"] == "recorded"
+        await _until(lambda: len(sent(stack, appointment_id)) == 2)
+        booked_twice = [("appointment_booked", "resident")] * 2
+        assert sent(stack, appointment_id) == booked_twice
+
+        # Nothing at the old time's reminder, nor before 10:00 the day before the new
+        # one; then one reminder each.
+        await sleep_until(ts_env, reminder_at(first) + timedelta(minutes=1))
         await sleep_until(ts_env, reminder_at(start) - timedelta(minutes=1))
-        assert sent(stack, appointment_id) == [("appointment_booked", "resident")]
+        assert sent(stack, appointment_id) == booked_twice
         await sleep_until(ts_env, reminder_at(start) + timedelta(minutes=1))
-        await _until(lambda: len(sent(stack, appointment_id)) == 3)
-        assert sorted(sent(stack, appointment_id)[1:]) == [
+        await _until(lambda: len(sent(stack, appointment_id)) == 4)
+        assert sorted(sent(stack, appointment_id)[2:]) == [
             ("appointment_reminder", "resident"),
             ("appointment_reminder_staff", "lee.service"),
         ]
 
         # The day of the visit ends without an outcome: its staff member is asked, once.
         await sleep_until(ts_env, outcome_due_at(start, 60) + timedelta(minutes=1))
-        await _until(lambda: len(sent(stack, appointment_id)) == 4)
+        await _until(lambda: len(sent(stack, appointment_id)) == 5)
         assert sent(stack, appointment_id)[-1] == ("appointment_outcome_due", "lee.service")
 
         # The desk's clock is the test server's: the visit's day has come and gone.
@@ -301,16 +326,18 @@ async def test_the_booking_and_the_reminders_go_out_once_each_at_their_moments(
             headers=lee,
         )
         assert done.status_code == 200, done.text
+        assert done.json()["on_case"] == "recorded"
         assert await handle.result() == "done"
-        assert len(sent(stack, appointment_id)) == 4  # each notice once
+        assert len(sent(stack, appointment_id)) == 5  # each notice once
 
     # The outcome is on the case too, recorded through the case's workflow.
     recorded = [
         e for e in stack.complaints.history(uuid.UUID(case.case_id))
         if type(e).__name__ == "AppointmentRecorded"
     ]  # fmt: skip
-    assert [(e.appointment_id, e.outcome, e.by) for e in recorded] == [  # type: ignore[attr-defined]
-        (appointment_id, "done", "lee.service")
+    assert [(e.outcome, e.start, e.by) for e in recorded] == [  # type: ignore[attr-defined]
+        ("moved", start, "kim.casemgr"),
+        ("done", start, "lee.service"),
     ]
 
 

@@ -210,7 +210,8 @@ def test_compliance_report_as_text_shows_each_commitment_kind_and_the_other_coun
     assert (
         "Satisfaction          3  rating(s), average 4.00 (1★ 0, 2★ 1, 3★ 0, 4★ 0, 5★ 2)"
     ) in lines
-    # Nobody was monitored or awarded in the scenario: the sections say so.
+    # No survey was held, nobody monitored or awarded in the scenario: the sections say so.
+    assert "Survey                -  not held in 2026 (yet)" in lines
     assert (
         "Phone monitoring      0  call(s), average -, 0 low (0 without a corrective action; "
         "warning 0, training 0)"
@@ -234,6 +235,11 @@ def test_compliance_report_as_csv_has_one_measure_per_row(
     assert values[("corrective_actions", "training", "count")] == "1"
     assert values[("satisfaction", "all", "average")] == "4.0"
     assert values[("satisfaction", "5", "count")] == "2"
+    # The rest of the charter: no survey, monitored call or award in the scenario.
+    assert values[("survey", "all", "held")] == "False"
+    assert values[("survey", "all", "invited")] == "0"
+    assert values[("monitoring", "all", "calls")] == "0"
+    assert values[("awards", "all", "count")] == "0"
     assert len(rows) == len(values)
 
 

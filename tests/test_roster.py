@@ -27,10 +27,12 @@ from domain.roster import (
     ROSTER_ID,
     RetroactiveAssignmentError,
     Roster,
+    RosterError,
     StaffMember,
     StoredRoster,
     UnknownRoleError,
     UnknownStaffError,
+    load_roster_file,
 )
 from domain.service import Complaints
 from tests.api_support import ApiServer, api_server
@@ -392,3 +394,37 @@ def test_minwon_roster_refuses_a_change_in_the_past_in_one_line(
     error = capsys.readouterr().err.strip()
     assert error.startswith("minwon: cannot assign: a roster change takes effect today")
     assert "\n" not in error
+
+
+def test_a_photo_is_a_file_name_in_the_staff_folder_and_nothing_else(tmp_path: Path) -> None:
+    roster_file = tmp_path / "roster.toml"
+    for bad in ("../../etc/passwd.png", "/etc/x.png", "https://evil.example/x.png", "x.gif"):
+        roster_file.write_text(
+            f'[[staff]]\nid = "a"\nname = "가"\ntitle = "직원"\nphone = "1"\nphoto = "{bad}"\n'
+        )
+        with pytest.raises(RosterError, match="is not a file name"):
+            load_roster_file(roster_file)
+    roster_file.write_text(
+        '[[staff]]\nid = "a"\nname = "가"\ntitle = "직원"\nphone = "1"\nphoto = "a.b-1.jpg"\n'
+    )
+    _, [member] = load_roster_file(roster_file)
+    assert member.photo == "a.b-1.jpg"
+
+
+def test_the_directory_shows_a_photo_where_the_roster_has_one(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = {e["role"]: e for e in server.http.get("/api/directory").json()["staff"]}
+    assert entries["designated_officer"]["photo"] == "/static/staff/park.officer.png"
+    assert entries["director"]["photo"] is None
+    assert server.http.get("/static/staff/park.officer.png").status_code == 200
+
+    # Given through the API, a path is refused and nothing is recorded.
+    server.login(monkeypatch, "han.ops")
+    code = main(
+        ["roster", "add-staff", "--id", "seo.new", "--name", "서신입", "--title", "사회복지사",
+         "--phone", "02-000-1011", "--photo", "../../secret.png"]
+    )  # fmt: skip
+    assert code == 2
+    assert "is not a file name" in capsys.readouterr().err
+    assert server.complaints.roster.staff("seo.new") is None

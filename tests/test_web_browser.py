@@ -284,3 +284,38 @@ def test_staff_see_todays_and_tomorrows_appointments_with_details_only_on_their_
     assert "서류 작성 도움" in main  # theirs: the purpose shows
     assert "견학 일정 상담" not in main and "(담당자만)" in main  # a colleague's: hidden
     screenshot(browser, shots / "appointments.png")
+
+
+def test_supervisors_read_the_charters_other_promises_on_one_page(
+    web: WebStack, browser: WebDriver, shots: Path
+) -> None:
+    called = (datetime.now(SEOUL) - timedelta(hours=3)).replace(microsecond=0)
+    with web.http("park.officer") as officer:
+        low = officer.post(
+            "/api/monitoring",
+            json={"staff": "choi.tour", "called_at": called.isoformat(),
+                  "answered_by_third_ring": 2, "greeting": 1, "courtesy": 3, "handled": 2},
+        )  # fmt: skip
+        assert low.status_code == 201, low.text
+    with web.http("jung.director") as director:
+        award = director.post(
+            "/api/awards",
+            json={"staff": "lee.service", "title": "모범직원포상", "reason": "친절 응대"},
+        )
+        assert award.status_code == 201, award.text
+
+    sign_in(browser, web, "park.officer", then="/staff/charter")
+    WebDriverWait(browser, 30).until(lambda page: "/staff/charter" in page.current_url)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "이용자 만족도조사" in main and "전화 모니터링" in main
+    assert "choi.tour" in main and "2.00 (낮음)" in main
+    assert "lee.service · 모범직원포상" in main
+    assert "친절 응대" not in main  # the director's reason stays sealed in its record
+    screenshot(browser, shots / "charter.png")
+
+    # A plain staff member is not shown the evaluations of colleagues.
+    browser.delete_all_cookies()
+    sign_in(browser, web, "lee.service", then="/staff/charter")
+    WebDriverWait(browser, 30).until(lambda page: "/staff/login" not in page.current_url)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "choi.tour" not in main and "모범직원포상" not in main

@@ -79,6 +79,8 @@ class AppointmentOut(BaseModel):
     agreed_by_phone_at: datetime | None
     recorded: bool
     clock: str  # what became of its workflow: running, or why it is pending
+    # An outcome of an appointment about a case: whether the case has it too.
+    on_case: str | None = None
     # Only for whom the appointment is theirs, or a supervisor.
     purpose: str | None = None
     contact: str | None = None
@@ -122,7 +124,7 @@ def _lines(out: AppointmentOut) -> list[str]:
         f"with {out.staff}: {APPOINTMENT_STATUS_LABELS.get(out.status, out.status)}",
     ]
     if out.receipt_code:
-        lines.append(f"  case {out.receipt_code}")
+        lines.append(f"  case {out.receipt_code}" + (f": {out.on_case}" if out.on_case else ""))
     if out.agreed_by_phone_at:
         lines.append(f"  agreed by phone {_kst(out.agreed_by_phone_at)}")
     if out.purpose:
@@ -176,6 +178,21 @@ async def _wake(desk: Desk, appointment: Appointment) -> str:
     except RuntimeError:  # a lazily connected client that cannot reach Temporal
         return "pending: Temporal is unreachable; the reconciler starts it on its next pass"
     return "running" if appointment.status == "booked" else "ended"
+
+
+async def _on_case(desk: Desk, user: StaffUser, appointment: Appointment) -> str | None:
+    """Record a move or an outcome on the appointment's case, through the case's workflow
+    (action `record_appointment`); what became of it, in words. Sent again, it lands on
+    the case if it did not before."""
+    if not appointment.receipt_code:
+        return None
+    body_model = ACTION_BODIES["record_appointment"]
+    form = body_model.model_validate({"appointment_id": str(appointment.id)})
+    try:
+        await desk.act(user, appointment.receipt_code, "record_appointment", form)
+    except Problem as problem:
+        return f"not recorded on the case: {problem.detail} (send it again)"
+    return "recorded"
 
 
 # -- the API ---------------------------------------------------------------------------------
@@ -249,8 +266,10 @@ async def move(
     appointment, new = await _blocking(
         lambda: _change(desk, user, appointment_id, MoveAppointment.rule, moved)
     )
+    on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
-    return _answer(_out(user, appointment, new, clock), format)
+    out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
+    return _answer(out, format)
 
 
 @router.post(
@@ -279,14 +298,10 @@ async def outcome(
             ),
         )
     )
-    if appointment.receipt_code:
-        # Sent again with the same outcome, it lands on the case if it did not before.
-        form = ACTION_BODIES["record_appointment"].model_validate(
-            {"appointment_id": str(appointment.id)}
-        )
-        await desk.act(user, appointment.receipt_code, "record_appointment", form)
+    on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
-    return _answer(_out(user, appointment, new, clock), format)
+    out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
+    return _answer(out, format)
 
 
 def _days(on: list[date] | None, now: datetime) -> tuple[date, ...]:

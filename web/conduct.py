@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from domain.access import PERMISSIONS, AccessDeniedError, Rule, authorize
@@ -41,9 +41,12 @@ from domain.conduct import (
 )
 from web.api import Staff, desk_of
 from web.desk import Desk, StaffUser, forbidden
+from web.labels import CORRECTIVE_LABELS
+from web.pages import render, signed_in
 from web.problems import FieldProblem, Problem
 from web.rendered import TEXT, json_response, rendered
 from web.reports import open_read_models
+from web.surveys import survey_report
 
 T = TypeVar("T")
 Format = Annotated[
@@ -54,7 +57,7 @@ Year = Annotated[int | None, Query(ge=2000, le=9999, description="default: this 
 RecordId = Annotated[uuid.UUID, Path(description="the monitoring call's id")]
 READ_RULE = PERMISSIONS["read_conduct"]
 
-router = APIRouter(prefix="/api", tags=["conduct"])
+router = APIRouter(tags=["conduct"])
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the designated officer or the director (awards: the director)"},
@@ -158,7 +161,7 @@ async def _blocking(work: Callable[[], T]) -> T:
 
 
 @router.post(
-    "/monitoring",
+    "/api/monitoring",
     status_code=201,
     summary="Record a monitored call and its checklist scores (전화 모니터링)",
     response_model=CallOut,
@@ -180,7 +183,7 @@ async def record_monitoring(
 
 
 @router.post(
-    "/monitoring/{call_id}/corrective-action",
+    "/api/monitoring/{call_id}/corrective-action",
     summary="Record the corrective action (warning, training) a low score led to",
     response_model=CallOut,
     responses=REFUSED,
@@ -205,7 +208,7 @@ async def corrective_action(
 
 
 @router.get(
-    "/monitoring",
+    "/api/monitoring",
     summary="The year's monitored calls: scores and what low ones led to",
     responses=REFUSED,
 )
@@ -274,7 +277,7 @@ def _award_lines(award: AwardOut) -> list[str]:
 
 
 @router.post(
-    "/awards",
+    "/api/awards",
     status_code=201,
     summary="Record a 모범직원포상 with its evidence (the director)",
     response_model=AwardOut,
@@ -304,7 +307,7 @@ async def grant_award(
     return _answer(award, _award_lines(award), format, 201 if award.recorded else 200)
 
 
-@router.get("/awards", summary="The year's awards", responses=REFUSED)
+@router.get("/api/awards", summary="The year's awards", responses=REFUSED)
 async def awards_year(
     request: Request, user: Staff, year: Year = None, format: Format = "json"
 ) -> Response:
@@ -331,3 +334,44 @@ async def awards_year(
         for row in rows
     ]
     return rendered("\n".join(lines), TEXT)
+
+
+# -- the page: the charter's other promises, for the supervisors and auditors --------------
+
+
+@router.get("/staff/charter", response_class=HTMLResponse, include_in_schema=False)
+async def charter_page(request: Request, year: int | None = None) -> HTMLResponse:
+    """서비스 개선: the year's survey, monitored calls and awards on one page."""
+    user = await signed_in(request)
+    desk = desk_of(request)
+    now = desk.clock()
+    chosen = year or to_seoul(now).year
+
+    def read() -> dict[str, Any]:
+        _allowed(desk, user, READ_RULE, now)
+        names = ("conduct", "survey_results", "staff_record")
+        with open_read_models(desk.complaints, names) as models:
+            calls = [
+                row
+                for row in models.conduct.fetch("conduct_calls")["conduct_calls"]
+                if row["year"] == chosen
+            ]
+            return {
+                "conduct": models.conduct.year(chosen),
+                "calls": sorted(calls, key=lambda row: row["called_at"]),
+                "survey": survey_report(models.survey_results, chosen),
+            }
+
+    try:
+        found = await _blocking(read)
+    except Problem as problem:
+        return render(request, "error.html", problem.status, problem=problem, user=user)
+    return render(
+        request,
+        "staff_charter.html",
+        user=user,
+        year=chosen,
+        checklist=CHECKLIST,
+        corrective_labels=CORRECTIVE_LABELS,
+        **found,
+    )

@@ -528,6 +528,7 @@ class Desk:
                     name=member.name if member else None,
                     title=member.title if member else None,
                     phone=member.phone if member else None,
+                    photo=f"/static/staff/{member.photo}" if member and member.photo else None,
                     duties=duties,
                 )
             )

@@ -199,7 +199,12 @@ EVENT_LABELS = {
 TRIGGER_LABELS = {"deadline": "기한 초과로 자동", "manual": "직접"}
 # Appointments (domain.appointment): their kinds and how they ended.
 APPOINTMENT_KIND_LABELS = {"visit": "내방 상담", "home": "가정 방문"}
-APPOINTMENT_STATUS_LABELS = {"booked": "예약", "done": "완료", "no_show": "불참"}
+APPOINTMENT_STATUS_LABELS = {
+    "booked": "예약",
+    "done": "완료",
+    "no_show": "불참",
+    "moved": "일정 변경",
+}
 # Which labels a field's values take.
 VALUE_LABELS: dict[str, dict[str, str]] = {
     "channel": CHANNEL_LABELS,

@@ -311,7 +311,7 @@ async def compliance(
 
     def render() -> str:
         desk.grant(user, "report")
-        names = ("sla_report", "compliance", "conduct", "survey_results")
+        names = ("sla_report", "compliance", "conduct", "survey_results", "appointment_book")
         with open_read_models(desk.complaints, names) as models:
             report = compliance_report(models, chosen)
         if output == "json":
@@ -356,6 +356,8 @@ def compliance_report(models: ReadModels, year: int) -> dict[str, Any]:
         "survey": _survey_section(
             models.survey_results.year(year), models.survey_results.year(year - 1)
         ),
+        # 나.④, 라.①②: visits booked ahead and home visits, by how they went.
+        "appointments": models.appointment_book.year(year),
         **_conduct_sections(models.conduct.year(year)),
     }
 
@@ -464,6 +466,13 @@ def compliance_text(report: dict[str, Any]) -> str:
                 f"{'':<25}from {report['year'] - 1}: {text}"
                 for text in report["survey"]["improvements_from_last_year"]
             ),
+            *(
+                f"{label:<19} {sum(counts.values()):>3}  ({_counts(counts)})"
+                for label, counts in (
+                    ("Visits booked", report["appointments"].get("visit", {})),
+                    ("Home visits", report["appointments"].get("home", {})),
+                )
+            ),
             f"{'Phone monitoring':<19} {monitoring['calls']:>3}  call(s), average "
             f"{_score(monitoring['average'])}, {monitoring['low']} low "
             f"({monitoring['low_without_action']} without a corrective action; "
@@ -503,6 +512,8 @@ def compliance_csv(report: dict[str, Any]) -> str:
     ]
     rows += [("survey", "from_last_year", "improvement", t)
              for t in survey["improvements_from_last_year"]]  # fmt: skip
+    for kind, counts in report["appointments"].items():
+        rows += [("appointments", kind, status, n) for status, n in counts.items()]
     monitoring = report["monitoring"]
     rows += [
         ("monitoring", "all", measure, monitoring[measure])

@@ -72,6 +72,9 @@ class NewStaff(_In):
     email: Annotated[str, Field(max_length=320)] | None = Field(
         default=None, description="work address (staff reminders)"
     )
+    photo: Annotated[str, Field(max_length=90)] | None = Field(
+        default=None, description="a photo's file name in web/static/staff/ (the homepage)"
+    )
 
 
 class NextHolder(BaseModel):
@@ -347,7 +350,12 @@ async def add_staff(
                 {RosterError: "body.id"},
             )
         member = StaffMember(
-            id=body.id, name=body.name, title=body.title, phone=body.phone, email=body.email
+            id=body.id,
+            name=body.name,
+            title=body.title,
+            phone=body.phone,
+            email=body.email,
+            photo=body.photo,
         )
         try:
             roster = _stored(desk).register_staff(member, by=user.staff, at=now)

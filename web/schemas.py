@@ -167,6 +167,7 @@ class DirectoryEntry(BaseModel):
     name: str | None = Field(description="the holder on the day; none while the role is open")
     title: str | None
     phone: str | None = Field(description="the desk phone; work addresses are not published")
+    photo: str | None = Field(default=None, description="the photo's path, where there is one")
     duties: list[str] = Field(description="what comes to this role: topics and categories")
 
 

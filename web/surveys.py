@@ -15,6 +15,7 @@ staff's commands (as `minwon survey` sends them) and the results report.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -307,7 +308,7 @@ async def survey_page(request: Request, invitation: Invitation, secret: Secret) 
 
 def _checked(desk: Desk, invitation: uuid.UUID, secret: str) -> Any:
     surveys = desk.complaints.surveys
-    if secret != surveys.link_secret(invitation):
+    if not hmac.compare_digest(secret, surveys.link_secret(invitation)):
         raise SurveyNotFoundError("no such survey invitation")
     found = surveys.invitation(invitation)
     found.check_open(desk.clock())
