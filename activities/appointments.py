@@ -90,7 +90,10 @@ class AppointmentActivities:
                 )
                 recipient = member.id
                 context["staff"] = member
-            message = self.notices.render(notice.kind, context, notice.command_id)
+            # The command id names the notice within its appointment; the message id,
+            # which a receiver uses to drop a copy, must be unique beyond it.
+            message_id = str(uuid.uuid5(uuid.UUID(notice.appointment_id), notice.command_id))
+            message = self.notices.render(notice.kind, context, message_id)
             channels = self.notices.channels
             (channels.email if channel == "email" else channels.sms).send(address, message)
         except PermanentDeliveryError as error:

@@ -98,7 +98,9 @@ class SurveyActivities:
         }
         try:
             channel, address = resident_channel(invitation.contact)
-            message = self.notices.render("survey_invitation", context, f"survey:{invitation_id}")
+            message = self.notices.render(
+                "survey_invitation", context, f"survey-invitation-{invitation_id}"
+            )
             (self.notices.channels.email if channel == "email" else self.notices.channels.sms).send(
                 address, message
             )
@@ -132,7 +134,7 @@ class SurveyActivities:
                 "staff": member,
             }
             message = self.notices.render(
-                "survey_overdue", context, f"survey-overdue:{year}:{role}"
+                "survey_overdue", context, f"survey-overdue-{year}-{role}"
             )
             channels = self.notices.channels
             if member.email:

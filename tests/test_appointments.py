@@ -278,6 +278,17 @@ async def test_the_booking_and_the_reminders_go_out_once_each_at_their_moments(
         # The booking goes out at once, with the staff member's contact.
         await _until(lambda: ("appointment_booked", "resident") in sent(stack, appointment_id))
         assert "상담 담당자: 서비스제공팀 사회복지사 이서비스 (전화 02-000-1002)" in _mail(stack)
+        # Another resident's appointment at the same moment is a message of its own.
+        other = await asyncio.to_thread(
+            api.http.post,
+            "/api/appointments",
+            json={"kind": "visit", "start": start.isoformat(), "staff": "choi.tour",
+                  "purpose": "견학 상담", "contact": "other@example.org"},
+            headers=headers,
+        )  # fmt: skip
+        other_id = other.json()["id"]
+        await _until(lambda: ("appointment_booked", "resident") in sent(stack, other_id))
+        assert _mail(stack).count("예약해 두었습니다") == 2
 
         # Moved a day later by whoever booked it: the resident is told the new time,
         # and the case has the move.

@@ -106,7 +106,7 @@ def close_a_case(web: WebStack, contact: str, category: str = "inquiry") -> str:
 def links(folder: Path) -> dict[str, str]:
     """Each resident's survey link, from the invitations in the mail outbox."""
     found = {}
-    for path in (folder / "mail").glob("survey:*.eml"):
+    for path in (folder / "mail").glob("survey-invitation-*.eml"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         body = message.get_body().get_content()  # type: ignore[union-attr]
         [link] = re.findall(r"https?://\S+/survey/\S+", body)
@@ -276,7 +276,7 @@ def test_a_year_without_a_survey_warns_ops_and_the_director_on_the_due_day_once(
         warnings = [r for r in records if r.topic.endswith("SurveyOverdue.Warned")]
         assert len(warnings) == 1
         mails = sorted(p.name for p in (tmp_path / "mail").glob("survey-overdue*.eml"))
-        assert mails == [f"survey-overdue:{YEAR}:director.eml", f"survey-overdue:{YEAR}:ops.eml"]
+        assert mails == [f"survey-overdue-{YEAR}-director.eml", f"survey-overdue-{YEAR}-ops.eml"]
         # Started late by hand, the survey runs: the warning did not end the year.
         plan = web.run(
             web.client.get_workflow_handle(survey_workflow_id(YEAR)).query(SurveyYearWorkflow.plan)
