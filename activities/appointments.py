@@ -15,8 +15,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import PermanentDeliveryError, TemporaryDeliveryError
-from activities.notices import NoticeActivities, resident_channel
+from activities.notices import NoticeActivities
 from domain.appointment import Appointment, AppointmentNotFoundError
 from domain.service import Complaints
 from workflows.models import AppointmentNotice, AppointmentView
@@ -78,32 +77,17 @@ class AppointmentActivities:
             return "already sent"
         at = activity.info().scheduled_time
         bound = log.bind(appointment_id=notice.appointment_id, kind=notice.kind)
-        try:
-            context = self.context(appointment)
-            if notice.recipient == "resident":
-                channel, address = resident_channel(appointment.contact)
-                recipient = "resident"
-            else:
-                member = self.notices.staff_member(notice.recipient, at)
-                channel, address = (
-                    ("email", member.email) if member.email else ("sms", member.phone)
-                )
-                recipient = member.id
-                context["staff"] = member
+        channel, recipient = self.notices.deliver(
+            kind=notice.kind,
+            recipient=notice.recipient,
+            contact=lambda: appointment.contact,
+            context=lambda: self.context(appointment),
             # The command id names the notice within its appointment; the message id,
             # which a receiver uses to drop a copy, must be unique beyond it.
-            message_id = str(uuid.uuid5(uuid.UUID(notice.appointment_id), notice.command_id))
-            message = self.notices.render(notice.kind, context, message_id)
-            channels = self.notices.channels
-            (channels.email if channel == "email" else channels.sms).send(address, message)
-        except PermanentDeliveryError as error:
-            bound.warning("notice_undeliverable", reason=str(error))
-            raise ApplicationError(
-                str(error), type="PermanentDeliveryError", non_retryable=True
-            ) from None
-        except TemporaryDeliveryError as error:
-            bound.info("notice_deferred", reason=str(error))
-            raise ApplicationError(str(error), type="TemporaryDeliveryError") from None
+            message_id=str(uuid.uuid5(uuid.UUID(notice.appointment_id), notice.command_id)),
+            at=at,
+            log=bound,
+        )
         self.complaints.appointments.change(
             appointment_id,
             lambda latest: _recorded(latest, notice, channel, recipient, at),

@@ -14,6 +14,7 @@ line of a rendered template is the subject.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channels, Message, PermanentDeliveryError, TemporaryDeliveryError
-from domain.calendar import to_seoul
+from domain.calendar import korean_moment
 from domain.complaint import Complaint
 from domain.contact import contact_channel
 from domain.roster import StaffMember
@@ -34,7 +35,6 @@ from workflows.models import Notice, NoticeDelivery
 log = structlog.get_logger()
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "notices"
-WEEKDAYS = "월화수목금토일"
 COMMITMENT_LABELS = {
     "reply": "답변",
     "result": "처리 결과 안내",
@@ -45,9 +45,8 @@ COMMITMENT_LABELS = {
 STATUS_LABELS = {"open": "진행 중", "met": "지킴", "breached": "기한 초과", "cancelled": "취소"}
 
 
-def kst(moment: datetime) -> str:
-    local = to_seoul(moment)
-    return local.strftime(f"%Y년 %-m월 %-d일({WEEKDAYS[local.weekday()]}) %H:%M")
+# The templates' filter: a moment as residents read it.
+kst = korean_moment
 
 
 def template_environment(folder: Path = TEMPLATES) -> Environment:
@@ -156,6 +155,47 @@ class NoticeActivities:
             ),
         }
 
+    def deliver(
+        self,
+        *,
+        kind: str,
+        recipient: str,
+        contact: Callable[[], str],
+        context: Callable[[], dict[str, Any]],
+        message_id: str,
+        at: datetime,
+        log: Any,
+    ) -> tuple[str, str]:
+        """Render `kind` and send it to the resident (by their `contact`) or to a staff
+        member or role's holder; the channel, and the recipient as recorded ("resident"
+        or a staff id, never an address). A delivery that will never succeed fails the
+        activity for good; one that may later is retried by Temporal."""
+        try:
+            values = context()
+            if recipient == "resident":
+                channel, address = resident_channel(contact())
+                recorded_as = "resident"
+            else:
+                member = self.staff_member(recipient, at)
+                channel, address = (
+                    ("email", member.email) if member.email else ("sms", member.phone)
+                )
+                recorded_as = member.id
+                values["staff"] = member
+            message = self.render(kind, values, message_id)
+            sender = self.channels.email if channel == "email" else self.channels.sms
+            sender.send(address, message)
+        except PermanentDeliveryError as error:
+            log.warning("notice_undeliverable", reason=str(error))
+            raise ApplicationError(
+                str(error), type="PermanentDeliveryError", non_retryable=True
+            ) from None
+        except TemporaryDeliveryError as error:
+            # Retried by Temporal; after the last try the workflow records this message.
+            log.info("notice_deferred", reason=str(error))
+            raise ApplicationError(str(error), type="TemporaryDeliveryError") from None
+        return channel, recorded_as
+
     # `| str`: what it returned before it reported the head, the channel alone; a
     # workflow replaying such a history decodes that result with this annotation.
     @activity.defn
@@ -169,30 +209,15 @@ class NoticeActivities:
                 channel="already sent", version=case.version, head_digest=case.head_digest
             )
         bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=activity.info().attempt)
-        try:
-            context = self.context(case, notice)
-            if notice.recipient == "resident":
-                channel, address = resident_channel(case.contact)
-                recipient = "resident"
-            else:
-                member = self.staff_member(notice.recipient, at)
-                channel, address = (
-                    ("email", member.email) if member.email else ("sms", member.phone)
-                )
-                recipient = member.id
-                context["staff"] = member
-            message = self.render(notice.kind, context, notice.command_id)
-            sender = self.channels.email if channel == "email" else self.channels.sms
-            sender.send(address, message)
-        except PermanentDeliveryError as error:
-            bound.warning("notice_undeliverable", reason=str(error))
-            raise ApplicationError(
-                str(error), type="PermanentDeliveryError", non_retryable=True
-            ) from None
-        except TemporaryDeliveryError as error:
-            # Retried by Temporal; after the last try the workflow records this message.
-            bound.info("notice_deferred", reason=str(error))
-            raise ApplicationError(str(error), type="TemporaryDeliveryError") from None
+        channel, recipient = self.deliver(
+            kind=notice.kind,
+            recipient=notice.recipient,
+            contact=lambda: case.contact,
+            context=lambda: self.context(case, notice),
+            message_id=notice.command_id,
+            at=at,
+            log=bound,
+        )
         recorded = self.complaints.execute(
             case_id,
             lambda latest: latest.record_notice_sent(

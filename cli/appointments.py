@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from cli import remote
+from cli.args import day, moment
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
 
     book = actions.add_parser("book", help="book a visit to the center or a home visit")
     book.add_argument("--kind", required=True, choices=("visit", "home"))
-    book.add_argument("--at", required=True, type=_moment, help="e.g. 2026-12-08T14:00+09:00")
+    book.add_argument("--at", required=True, type=moment, help="e.g. 2026-12-08T14:00+09:00")
     book.add_argument("--minutes", type=int, default=60, help="how long (default 60)")
     book.add_argument("--staff", required=True, help="who receives or visits the resident")
     book.add_argument("--purpose", required=True, help="what the visit is for (sealed)")
@@ -41,7 +42,7 @@ def register(subparsers: Any) -> None:
     book.add_argument("--case", help="the receipt code of the case it is about")
     book.add_argument(
         "--agreed-by-phone-at",
-        type=_moment,
+        type=moment,
         help="a home visit: when its purpose and time were agreed by phone (라.①)",
     )
     _json_option(book)
@@ -49,9 +50,9 @@ def register(subparsers: Any) -> None:
 
     move = actions.add_parser("move", help="move an appointment to a new time")
     move.add_argument("appointment_id")
-    move.add_argument("--at", required=True, type=_moment)
+    move.add_argument("--at", required=True, type=moment)
     move.add_argument("--reason", required=True, help="why (sealed)")
-    move.add_argument("--agreed-by-phone-at", type=_moment, help="a home visit: agreed again")
+    move.add_argument("--agreed-by-phone-at", type=moment, help="a home visit: agreed again")
     _json_option(move)
     move.set_defaults(handler=run_move)
 
@@ -63,30 +64,13 @@ def register(subparsers: Any) -> None:
     outcome.set_defaults(handler=run_outcome)
 
     listing = actions.add_parser("list", help="today's and tomorrow's appointments")
-    listing.add_argument("--on", action="append", type=_day, help="a day (repeat for more)")
+    listing.add_argument("--on", action="append", type=day, help="a day (repeat for more)")
     _json_option(listing)
     listing.set_defaults(handler=run_list)
 
 
 def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. {text}+09:00")
-    return moment
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _format(args: argparse.Namespace) -> dict[str, str]:

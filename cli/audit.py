@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from cli import remote
+from cli.args import moment
 from cli.errors import CliError
 
 PERSONAL_HELP = (
@@ -120,22 +121,12 @@ def _history_arguments(parser: argparse.ArgumentParser) -> None:
     point = parser.add_mutually_exclusive_group()
     point.add_argument(
         "--as-of",
-        type=_moment,
+        type=moment,
         metavar="MOMENT",
         help="only what had happened by this moment, e.g. 2026-10-01T12:00+09:00",
     )
     point.add_argument("--version", type=int, metavar="N", help="only the first N events")
     parser.add_argument("--show-personal", action="store_true", help=PERSONAL_HELP)
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. {text}+09:00")
-    return moment
 
 
 def _case_path(code: str, what: str) -> str:

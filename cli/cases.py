@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from cli import remote
+from cli.args import moment
 from cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _register_file(subparsers: Any) -> None:
     file.add_argument("--private", action="store_true", help="비공개: never announced")
     file.add_argument("--linked-to", metavar="CODE", help="receipt code this complaint is about")
     file.add_argument(
-        "--received-at", type=_when, help="when it reached the center, if earlier (ISO, offset)"
+        "--received-at", type=moment, help="when it reached the center, if earlier (ISO, offset)"
     )
     file.add_argument("--json-file", type=Path, help="read the complaint fields from JSON")
     _json_option(file)
@@ -117,16 +118,6 @@ def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _when(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. {text}+09:00")
-    return moment
-
-
 def add_input_options(parser: argparse.ArgumentParser, model: type[Action]) -> None:
     """One option per input field of the action: `fault_confirmed` is --fault-confirmed."""
     for name, info in model.input_fields().items():
@@ -138,7 +129,7 @@ def add_input_options(parser: argparse.ArgumentParser, model: type[Action]) -> N
         elif kind is int:
             options["type"] = int
         elif kind is datetime:
-            options["type"] = _when
+            options["type"] = moment
             options["metavar"] = "ISO_DATETIME"
         elif get_origin(kind) is Literal:
             options["choices"] = get_args(kind)

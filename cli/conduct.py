@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from datetime import datetime
 from typing import Any
 
 from cli import remote
+from cli.args import moment
 
 # The checklist's items, as the server names them (domain.conduct.CHECKLIST; the
 # tests check they agree), each an option of `monitoring record`.
@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     record = actions.add_parser("record", help="record a monitored call and its scores (1–5)")
     record.add_argument("--staff", required=True, help="who answered the call (staff id)")
     record.add_argument(
-        "--called-at", required=True, type=_moment, help="when, e.g. 2026-12-04T10:30+09:00"
+        "--called-at", required=True, type=moment, help="when, e.g. 2026-12-04T10:30+09:00"
     )
     for item, label in CHECKLIST_ITEMS.items():
         record.add_argument(
@@ -87,16 +87,6 @@ def register(subparsers: Any) -> None:
 
 def _text_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. {text}+09:00")
-    return moment
 
 
 def _format(args: argparse.Namespace) -> dict[str, str]:

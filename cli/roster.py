@@ -10,10 +10,10 @@ so a change made here routes the next case. The server renders what is printed.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import Any
 
 from cli import remote
+from cli.args import day
 from domain.access import ROLES
 
 
@@ -22,14 +22,14 @@ def register(subparsers: Any) -> None:
     actions = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
 
     show = actions.add_parser("show", help="who holds each role on a day (default: today)")
-    show.add_argument("--on", type=_day, help="the day, e.g. 2027-01-04 (default: today, Seoul)")
+    show.add_argument("--on", type=day, help="the day, e.g. 2027-01-04 (default: today, Seoul)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=run_show)
 
     assign = actions.add_parser("assign", help="give a role to a staff member from a date on")
     assign.add_argument("--role", required=True, choices=ROLES)
     assign.add_argument("--staff", required=True, help="staff id (in the staff directory)")
-    assign.add_argument("--from", dest="start", required=True, type=_day, help="first day")
+    assign.add_argument("--from", dest="start", required=True, type=day, help="first day")
     assign.set_defaults(handler=run_assign)
 
     add_staff = actions.add_parser("add-staff", help="add or change a staff directory entry")
@@ -44,13 +44,6 @@ def register(subparsers: Any) -> None:
     history = actions.add_parser("history", help="every change to the roster, as recorded")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(handler=run_history)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _format(args: argparse.Namespace) -> str:

@@ -17,12 +17,13 @@ OFFICER = "designated_officer"
 DIRECTOR = "director"
 OPS = "ops"
 AUDITOR = "auditor"
-ROLES = (
-    "case_manager",
-    "service_social_worker",
-    "tour_social_worker",
-    OFFICER,
-    DIRECTOR,
+# The roles the charter's routing, escalation and the tools use: the one list of them.
+ROLES: tuple[str, ...] = (
+    "case_manager",  # 인테이크 상담: 사례관리자
+    "service_social_worker",  # 프로그램 및 서비스 이용 상담: 서비스제공팀 사회복지사
+    "tour_social_worker",  # 시설이용 및 견학: 견학담당 사회복지사
+    OFFICER,  # 지정책임관
+    DIRECTOR,  # 관장
     OPS,
     AUDITOR,
 )

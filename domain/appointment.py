@@ -27,13 +27,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from domain.access import DIRECTOR, OFFICER, OPS, STAFF, Rule
 from domain.calendar import to_seoul
 from domain.chain import GENESIS
 from domain.chained import ChainedAggregate
-from domain.commands import ShortText, StaffId, Text
+from domain.commands import RequestCommand, ShortText, StaffId, Text, rule_of
 
 if TYPE_CHECKING:
     from domain.complaint import Complaint
@@ -272,28 +272,11 @@ def _check_time(
 # -- the commands (one name each; who may run them is their rule) ------------------------------
 
 
-def _rule(command: str, *roles: str) -> Rule:
-    return Rule(command=command, roles=frozenset(roles))
-
-
-class AppointmentCommand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: ClassVar[str]
-    doc: ClassVar[str]
-    rule: ClassVar[Rule]
-    request_id: str = Field(
-        default_factory=lambda: uuid.uuid4().hex,
-        pattern=r"^[A-Za-z0-9_-]{8,64}$",
-        description="the client's id for this request: sent again, it records nothing twice",
-    )
-
-
-class BookAppointment(AppointmentCommand):
+class BookAppointment(RequestCommand):
     name: ClassVar[str] = "book_appointment"
     doc: ClassVar[str] = "book a visit to the center or a home visit (나.④, 라.①②)"
     # Any staff member books, for themselves or a colleague.
-    rule: ClassVar[Rule] = _rule("book_appointment", STAFF)
+    rule: ClassVar[Rule] = rule_of("book_appointment", STAFF)
     kind: Literal["visit", "home"]
     start: AwareDatetime = Field(description="day and time of the visit")
     minutes: int = Field(default=60, ge=1, le=MAX_MINUTES)
@@ -307,26 +290,26 @@ class BookAppointment(AppointmentCommand):
     )
 
 
-class MoveAppointment(AppointmentCommand):
+class MoveAppointment(RequestCommand):
     name: ClassVar[str] = "move_appointment"
     doc: ClassVar[str] = "move an appointment to a new time"
-    rule: ClassVar[Rule] = _rule("move_appointment", STAFF)
+    rule: ClassVar[Rule] = rule_of("move_appointment", STAFF)
     start: AwareDatetime
     reason: ShortText
     agreed_by_phone_at: AwareDatetime | None = None
 
 
-class RecordAppointmentOutcome(AppointmentCommand):
+class RecordAppointmentOutcome(RequestCommand):
     name: ClassVar[str] = "appointment_outcome"
     doc: ClassVar[str] = "record how an appointment went: done or no-show"
-    rule: ClassVar[Rule] = _rule("appointment_outcome", STAFF)
+    rule: ClassVar[Rule] = rule_of("appointment_outcome", STAFF)
     outcome: Literal["done", "no_show"]
     note: Text | None = Field(default=None, description="what came of it (sealed)")
 
 
 # Who may change an appointment: its staff member, whoever booked it, or a supervisor.
 APPOINTMENT_SUPERVISORS = frozenset({OFFICER, DIRECTOR, OPS})
-APPOINTMENT_COMMANDS: dict[str, type[AppointmentCommand]] = {
+APPOINTMENT_COMMANDS: dict[str, type[RequestCommand]] = {
     model.name: model for model in (BookAppointment, MoveAppointment, RecordAppointmentOutcome)
 }
 

@@ -524,3 +524,12 @@ class CalendarFile:
             self.error = str(error)
         self._stamp = self._stat() if stamp is None else stamp
         return self._calendar
+
+
+WEEKDAYS = "월화수목금토일"
+
+
+def korean_moment(moment: datetime) -> str:
+    """A moment as residents and staff read it: 2026년 12월 8일(화) 14:00 (Seoul)."""
+    local = to_seoul(moment)
+    return local.strftime(f"%Y년 %-m월 %-d일({WEEKDAYS[local.weekday()]}) %H:%M")

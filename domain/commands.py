@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
@@ -154,13 +155,14 @@ class Action(BaseModel):
         }
 
 
-def _rule(command: str, *roles: str, case_bound: bool = False) -> Rule:
+def rule_of(command: str, *roles: str, case_bound: bool = False) -> Rule:
+    """Who may run `command`: any of `roles` on the day (domain.access.authorize)."""
     return Rule(command=command, roles=frozenset(roles), case_bound=case_bound)
 
 
 class Assign(Action):
     doc: ClassVar[str] = "assign or reassign a case"
-    rule: ClassVar[Rule] = _rule("assign", OPS, OFFICER, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("assign", OPS, OFFICER, DIRECTOR)
     type: Literal["assign"] = "assign"
     staff: StaffId = Field(description="the staff member who takes the case")
     role: PolicyName = Field(default="staff", description="the role they take it in")
@@ -176,7 +178,7 @@ class TakeMessage(Action):
     doc: ClassVar[str] = "take a message for an absent colleague (promised callback)"
     personal: ClassVar[tuple[str, ...]] = ("note",)
     # Any colleague may take a message for someone absent (가.④).
-    rule: ClassVar[Rule] = _rule("take_message", STAFF)
+    rule: ClassVar[Rule] = rule_of("take_message", STAFF)
     actor_field: ClassVar[str | None] = "taken_by"
     type: Literal["take_message"] = "take_message"
     for_staff: StaffId = Field(description="the absent staff member")
@@ -198,7 +200,7 @@ class TakeMessage(Action):
 
 class SendInterimReply(Action):
     doc: ClassVar[str] = "send an interim reply (중간회신) with the reason and a new date"
-    rule: ClassVar[Rule] = _rule("send_interim_reply", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("send_interim_reply", STAFF, case_bound=True)
     type: Literal["interim_reply"] = "interim_reply"
     kind: PolicyName = Field(default="reply", description="the commitment it extends")
     reason: ShortText = Field(description="why it takes longer")
@@ -225,7 +227,7 @@ class SendInterimReply(Action):
 class Answer(Action):
     doc: ClassVar[str] = "answer the complainant"
     personal: ClassVar[tuple[str, ...]] = ("text",)
-    rule: ClassVar[Rule] = _rule("answer_case", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("answer_case", STAFF, case_bound=True)
     type: Literal["answer"] = "answer"
     text: Text = Field(description="the answer (encrypted)")
     by: StaffId
@@ -237,7 +239,7 @@ class Answer(Action):
 class CallBack(Action):
     doc: ClassVar[str] = "record the promised call back to the resident: keeps the callback"
     personal: ClassVar[tuple[str, ...]] = ("note",)
-    rule: ClassVar[Rule] = _rule("call_back", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("call_back", STAFF, case_bound=True)
     type: Literal["call_back"] = "call_back"
     note: Note = Field(default="", description="what was said (encrypted)")
     by: StaffId
@@ -249,7 +251,7 @@ class CallBack(Action):
 class RecordFinding(Action):
     doc: ClassVar[str] = "record the investigation's finding"
     personal: ClassVar[tuple[str, ...]] = ("finding",)
-    rule: ClassVar[Rule] = _rule("conclude_investigation", OFFICER, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("conclude_investigation", OFFICER, DIRECTOR)
     type: Literal["finding"] = "finding"
     fault_confirmed: StrictBool = Field(description="was staff at fault?")
     finding: Text = Field(description="what the investigation found (encrypted)")
@@ -268,7 +270,7 @@ class RecordFinding(Action):
 class RecordApology(Action):
     doc: ClassVar[str] = "record an apology (in person, phone or public)"
     personal: ClassVar[tuple[str, ...]] = ("note",)
-    rule: ClassVar[Rule] = _rule("make_apology", OFFICER, DIRECTOR, STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("make_apology", OFFICER, DIRECTOR, STAFF, case_bound=True)
     type: Literal["apology"] = "apology"
     mode: Literal["in_person", "phone", "public"] = Field(description="how it was made")
     by: StaffId
@@ -283,7 +285,7 @@ class RecordApology(Action):
 class RecordCorrectiveAction(Action):
     doc: ClassVar[str] = "record a warning or training for a staff member"
     # 나.② the officer decides a warning or training for a staff member.
-    rule: ClassVar[Rule] = _rule("record_corrective_action", OFFICER)
+    rule: ClassVar[Rule] = rule_of("record_corrective_action", OFFICER)
     type: Literal["corrective_action"] = "corrective_action"
     staff: StaffId = Field(description="the staff member it concerns")
     action: Literal["warning", "training"]
@@ -303,7 +305,7 @@ class RecordCorrectiveAction(Action):
 
 class Announce(Action):
     doc: ClassVar[str] = "announce the result publicly (never a private case)"
-    rule: ClassVar[Rule] = _rule("announce_result", OFFICER, DIRECTOR, OPS)
+    rule: ClassVar[Rule] = rule_of("announce_result", OFFICER, DIRECTOR, OPS)
     type: Literal["announce"] = "announce"
     summary: ShortText = Field(description="the anonymised result")
     by: StaffId
@@ -314,7 +316,7 @@ class Announce(Action):
 
 class DeclineAnnouncement(Action):
     doc: ClassVar[str] = "record a decision not to announce the result, with the reason"
-    rule: ClassVar[Rule] = _rule("decline_announcement", OFFICER, DIRECTOR, OPS)
+    rule: ClassVar[Rule] = rule_of("decline_announcement", OFFICER, DIRECTOR, OPS)
     type: Literal["decline_announcement"] = "decline_announcement"
     reason: ShortText = Field(description="why the result is not announced")
     by: StaffId
@@ -327,7 +329,7 @@ class DeclineAnnouncement(Action):
 
 class Reopen(Action):
     doc: ClassVar[str] = "reopen an answered or closed case"
-    rule: ClassVar[Rule] = _rule("reopen", STAFF, OFFICER, DIRECTOR, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("reopen", STAFF, OFFICER, DIRECTOR, case_bound=True)
     type: Literal["reopen"] = "reopen"
     reason: ShortText
     by: StaffId
@@ -339,7 +341,7 @@ class Reopen(Action):
 
 class Withdraw(Action):
     doc: ClassVar[str] = "withdraw a case"
-    rule: ClassVar[Rule] = _rule("withdraw", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("withdraw", STAFF, case_bound=True)
     type: Literal["withdraw"] = "withdraw"
     reason: ShortText
     by: StaffId
@@ -350,7 +352,7 @@ class Withdraw(Action):
 
 class Close(Action):
     doc: ClassVar[str] = "close an answered case"
-    rule: ClassVar[Rule] = _rule("close", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("close", STAFF, case_bound=True)
     type: Literal["close"] = "close"
     by: StaffId
 
@@ -363,7 +365,7 @@ class Escalate(Action):
     """Escalate one level up the policy's chain; `trigger` says why."""
 
     doc: ClassVar[str] = "escalate one level up the chain, with a reason"
-    rule: ClassVar[Rule] = _rule("escalate", OPS, OFFICER, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("escalate", OPS, OFFICER, DIRECTOR)
     type: Literal["escalate"] = "escalate"
     reason: ShortText
     by: StaffId
@@ -395,7 +397,7 @@ class Escalate(Action):
 class RateSatisfaction(Action):
     doc: ClassVar[str] = "record the complainant's satisfaction (1-5)"
     personal: ClassVar[tuple[str, ...]] = ("comment",)
-    rule: ClassVar[Rule] = _rule("rate_satisfaction", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("rate_satisfaction", STAFF, case_bound=True)
     type: Literal["rate"] = "rate"
     score: Annotated[StrictInt, Field(ge=1, le=5)]
     comment: Note = ""
@@ -411,7 +413,7 @@ class RateSatisfaction(Action):
 class AddNote(Action):
     doc: ClassVar[str] = "add a working note (처리 메모): kept with the case, never sent"
     personal: ClassVar[tuple[str, ...]] = ("text",)
-    rule: ClassVar[Rule] = _rule("add_note", STAFF, case_bound=True)
+    rule: ClassVar[Rule] = rule_of("add_note", STAFF, case_bound=True)
     type: Literal["note"] = "note"
     text: ShortText = Field(description="the note (encrypted)")
     by: StaffId
@@ -424,7 +426,7 @@ class RecordAppointment(Action):
     doc: ClassVar[str] = "record on the case how an appointment about it went"
     # Whoever recorded the appointment's outcome (domain.appointment decides who may):
     # the action only copies that record onto the case, and is refused without it.
-    rule: ClassVar[Rule] = _rule("record_appointment", STAFF)
+    rule: ClassVar[Rule] = rule_of("record_appointment", STAFF)
     type: Literal["record_appointment"] = "record_appointment"
     appointment_id: str = Field(description="the appointment, with its outcome recorded")
     by: StaffId
@@ -440,7 +442,7 @@ class RecordAppointment(Action):
 
 class Warn(Action):
     doc: ClassVar[str] = "warn the assignee that a deadline is near"
-    rule: ClassVar[Rule] = _rule("warn")
+    rule: ClassVar[Rule] = rule_of("warn")
     internal: ClassVar[bool] = True
     actor_field: ClassVar[str | None] = None
     type: Literal["warn"] = "warn"
@@ -452,7 +454,7 @@ class Warn(Action):
 
 class Breach(Action):
     doc: ClassVar[str] = "record a missed deadline"
-    rule: ClassVar[Rule] = _rule("breach")
+    rule: ClassVar[Rule] = rule_of("breach")
     internal: ClassVar[bool] = True
     actor_field: ClassVar[str | None] = None
     type: Literal["breach"] = "breach"
@@ -466,7 +468,7 @@ class Recount(Action):
     """The calendar changed: count the case's open commitments again."""
 
     doc: ClassVar[str] = "count open commitments again after a calendar change"
-    rule: ClassVar[Rule] = _rule("reschedule")
+    rule: ClassVar[Rule] = rule_of("reschedule")
     internal: ClassVar[bool] = True
     actor_field: ClassVar[str | None] = None
     type: Literal["recount"] = "recount"
@@ -484,7 +486,7 @@ class RecordNoticeFailed(Action):
     """Recorded by the workflow when a notice ran out of retries."""
 
     doc: ClassVar[str] = "record a notice that could not be delivered"
-    rule: ClassVar[Rule] = _rule("record_notice_failed")
+    rule: ClassVar[Rule] = rule_of("record_notice_failed")
     internal: ClassVar[bool] = True
     actor_field: ClassVar[str | None] = None
     type: Literal["notice_failed"] = "notice_failed"
@@ -500,6 +502,28 @@ class RecordNoticeFailed(Action):
             at=run.at,
             command_id=run.command_id,
         )
+
+
+class RecordCommand(BaseModel):
+    """A command on a record beside the cases (the survey, an appointment, the staff's
+    conduct): its one name, what it does, who may run it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ClassVar[str]
+    doc: ClassVar[str]
+    rule: ClassVar[Rule]
+
+
+class RequestCommand(RecordCommand):
+    """A command that creates or changes a record: `request_id` makes one sent again
+    count once."""
+
+    request_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="the client's id for this request: sent again, it records nothing twice",
+    )
 
 
 AnyAction = Annotated[

@@ -22,13 +22,13 @@ from typing import Any, ClassVar, Literal
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import event
 from eventsourcing.persistence import IntegrityError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from domain.access import DIRECTOR, OFFICER, Rule
 from domain.calendar import to_seoul
 from domain.chain import GENESIS
 from domain.chained import ChainedAggregate
-from domain.commands import ShortText, StaffId
+from domain.commands import RequestCommand, ShortText, StaffId, rule_of
 from domain.roster import RosterReader
 
 CONDUCT_NAMESPACE = uuid.UUID("2b7e51c9-4d0a-4c3f-8e61-95f0a7d3c2e4")
@@ -220,33 +220,14 @@ class Award(ChainedAggregate):
 # -- the commands (one name each; who may run them is their rule) ------------------------------
 
 
-def _rule(command: str, *roles: str) -> Rule:
-    return Rule(command=command, roles=frozenset(roles))
-
-
-class ConductCommand(BaseModel):
-    """A command on the conduct record; `request_id` makes a retried one count once."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: ClassVar[str]
-    doc: ClassVar[str]
-    rule: ClassVar[Rule]
-    request_id: str = Field(
-        default_factory=lambda: uuid.uuid4().hex,
-        pattern=r"^[A-Za-z0-9_-]{8,64}$",
-        description="the client's id for this request: sent again, it records nothing twice",
-    )
-
-
 Score = int | None
 
 
-class RecordMonitoring(ConductCommand):
+class RecordMonitoring(RequestCommand):
     name: ClassVar[str] = "record_monitoring"
     doc: ClassVar[str] = "record a monitored call and its checklist scores (전화 모니터링)"
     # The designated officer and the director evaluate; never oneself (MonitoringCall).
-    rule: ClassVar[Rule] = _rule("record_monitoring", OFFICER, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("record_monitoring", OFFICER, DIRECTOR)
     staff: StaffId = Field(description="who answered the call")
     called_at: AwareDatetime = Field(description="when the call was made")
     answered_by_third_ring: int = Field(ge=1, le=5, description=CHECKLIST["answered_by_third_ring"])
@@ -262,25 +243,25 @@ class RecordMonitoring(ConductCommand):
         return {item: getattr(self, item) for item in CHECKLIST}
 
 
-class TakeCorrectiveAction(ConductCommand):
+class TakeCorrectiveAction(RequestCommand):
     name: ClassVar[str] = "monitoring_corrective_action"
     doc: ClassVar[str] = "record the corrective action a low monitoring score led to"
-    rule: ClassVar[Rule] = _rule("monitoring_corrective_action", OFFICER, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("monitoring_corrective_action", OFFICER, DIRECTOR)
     action: Literal["warning", "training"]
     note: ShortText | None = Field(default=None, description="what was decided, and why")
 
 
-class GrantAward(ConductCommand):
+class GrantAward(RequestCommand):
     name: ClassVar[str] = "grant_award"
     doc: ClassVar[str] = "record a 모범직원포상, with the evidence of the year"
     # The director alone gives awards (서비스 개선 나.).
-    rule: ClassVar[Rule] = _rule("grant_award", DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("grant_award", DIRECTOR)
     staff: StaffId
     title: ShortText = Field(description="the award, e.g. 2026년 모범직원포상")
     reason: ShortText = Field(description="why: the conduct it recognises")
 
 
-CONDUCT_COMMANDS: dict[str, type[ConductCommand]] = {
+CONDUCT_COMMANDS: dict[str, type[RequestCommand]] = {
     model.name: model for model in (RecordMonitoring, TakeCorrectiveAction, GrantAward)
 }
 

@@ -28,21 +28,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import ROLES
 from domain.calendar import to_seoul
 
 DEFAULT_ROSTER_PATH = Path(__file__).resolve().parent.parent / "policy" / "roster.toml"
 ROSTER_ENV = "MINWON_ROSTER"
 
-# The roles the charter's routing, escalation and the tools use.
-ROLES: tuple[str, ...] = (
-    "case_manager",  # 인테이크 상담: 사례관리자
-    "service_social_worker",  # 프로그램 및 서비스 이용 상담: 서비스제공팀 사회복지사
-    "tour_social_worker",  # 시설이용 및 견학: 견학담당 사회복지사
-    "designated_officer",  # 지정책임관
-    "director",  # 관장
-    "ops",
-    "auditor",
-)
 # One roster per event store: a fixed id, so seeding twice collides instead of forking.
 ROSTER_ID = uuid.UUID("4f0c9a1e-7d3b-5e2a-9c84-1b6f0e2d3a57")
 CONFLICT_RETRIES = 10

@@ -33,7 +33,7 @@ from domain.access import DIRECTOR, OFFICER, OPS, STAFF, Rule
 from domain.calendar import to_seoul
 from domain.chain import GENESIS
 from domain.chained import ChainedAggregate
-from domain.commands import ShortText, Text
+from domain.commands import RecordCommand, ShortText, Text, rule_of
 from domain.complaint import Complaint
 from domain.contact import contact_channel
 
@@ -260,37 +260,25 @@ class SurveyOverdue(ChainedAggregate):
 # -- the commands (one name each; who may run them is their rule) ------------------------------
 
 
-def _rule(command: str, *roles: str) -> Rule:
-    return Rule(command=command, roles=frozenset(roles))
-
-
-class SurveyCommand(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: ClassVar[str]
-    doc: ClassVar[str]
-    rule: ClassVar[Rule]
-
-
-class StartSurvey(SurveyCommand):
+class StartSurvey(RecordCommand):
     name: ClassVar[str] = "start_survey"
     doc: ClassVar[str] = "start this year's survey now (the schedule does it on the policy's day)"
-    rule: ClassVar[Rule] = _rule("start_survey", OPS, DIRECTOR)
+    rule: ClassVar[Rule] = rule_of("start_survey", OPS, DIRECTOR)
     year: int | None = Field(default=None, ge=2000, le=9999)
 
 
-class RecordImprovement(SurveyCommand):
+class RecordImprovement(RecordCommand):
     name: ClassVar[str] = "record_improvement"
     doc: ClassVar[str] = "record an improvement decided from a year's results (결과를 반영)"
-    rule: ClassVar[Rule] = _rule("record_improvement", DIRECTOR, OFFICER)
+    rule: ClassVar[Rule] = rule_of("record_improvement", DIRECTOR, OFFICER)
     year: int = Field(ge=2000, le=9999)
     text: ShortText
 
 
-class RecordSurveyRefusal(SurveyCommand):
+class RecordSurveyRefusal(RecordCommand):
     name: ClassVar[str] = "refuse_survey"
     doc: ClassVar[str] = "record that a case's resident does not want survey contact"
-    rule: ClassVar[Rule] = _rule("refuse_survey", STAFF)
+    rule: ClassVar[Rule] = rule_of("refuse_survey", STAFF)
     receipt_code: str
 
 
@@ -304,7 +292,7 @@ class SurveyAnswer(BaseModel):
     refuse_contact: bool = False
 
 
-SURVEY_COMMANDS: dict[str, type[SurveyCommand]] = {
+SURVEY_COMMANDS: dict[str, type[RecordCommand]] = {
     model.name: model for model in (StartSurvey, RecordImprovement, RecordSurveyRefusal)
 }
 

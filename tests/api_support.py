@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from domain.service import Complaints
 from tests.temporal_harness import TEST_KEY
 from web.app import create_app
 from web.tokens import issue_token
+from workflows.codec import new_key
 
 TEST_KEY_TEXT = base64.urlsafe_b64encode(TEST_KEY).decode().rstrip("=")
 
@@ -68,3 +71,23 @@ def api_server(
     finally:
         if keyed_here:
             del os.environ["MINWON_PAYLOAD_KEY"]
+
+
+@contextmanager
+def api_without_temporal(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, staff: str
+) -> Iterator[ApiServer]:
+    """The API on a SQLite store of its own, logged in as `staff`. Temporal is where
+    nothing listens (its client connects lazily): what needs no workflow works, what
+    does says it is pending."""
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
+    monkeypatch.setenv("SQLITE_DBNAME", str(folder / "events.db"))
+    monkeypatch.delenv("MINWON_ROSTER", raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
+    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
+    with api_server() as running:
+        running.login(monkeypatch, staff)
+        yield running

@@ -2,8 +2,10 @@
 
 Regenerate after an intended, patched workflow change with
 `.venv/bin/python -m tests.histories_scenarios` and commit the JSON files; keep
-the older files (renamed `<patch>--<scenario>.json`) while runs recorded before
-the patch may still be open. tests/test_workflow_durability.py replays every file.
+the older files (renamed `before-<change>--<scenario>.json`) while runs recorded
+before the change may still be open, and list each in `histories/manifest.toml`
+with what it protects and when it may go. tests/test_workflow_durability.py
+replays every file and checks the manifest.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import asyncio
 import email
 import email.policy
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,13 +30,12 @@ from domain.appointment import (
     reminder_at,
 )
 from domain.calendar import SEOUL
-from tests.api_support import ApiServer, api_server
+from tests.api_support import ApiServer, api_server, api_without_temporal
 from tests.temporal_harness import Stack, running_stack
 from tests.test_web_support import web_stack
 from web.tokens import issue_token
 from workflows.appointment import appointment_workflow_id
 from workflows.client import file_complaint
-from workflows.codec import new_key
 from workflows.models import FileComplaintInput
 
 NOW = datetime.now(SEOUL).replace(microsecond=0)
@@ -116,17 +114,7 @@ def test_an_appointment_is_booked_ahead_moved_and_ends_once() -> None:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiServer]:
-    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
-    monkeypatch.delenv("MINWON_ROSTER", raising=False)
-    # Temporal is where nothing listens: bookings are recorded, their clocks pending.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
-    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
-    with api_server() as running:
-        running.login(monkeypatch, "kim.casemgr")
+    with api_without_temporal(monkeypatch, tmp_path, "kim.casemgr") as running:
         yield running
 
 

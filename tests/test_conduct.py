@@ -10,7 +10,6 @@ recorded.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -23,8 +22,7 @@ from cli.conduct import CHECKLIST_ITEMS
 from cli.main import main
 from domain.calendar import SEOUL
 from domain.conduct import CHECKLIST, ConductError, MonitoringCall, overall
-from tests.api_support import ApiServer, api_server
-from workflows.codec import new_key
+from tests.api_support import ApiServer, api_without_temporal
 
 NOW = datetime.now(SEOUL)
 CALLED = (NOW - timedelta(hours=2)).replace(microsecond=0)
@@ -109,17 +107,7 @@ def test_the_command_lines_checklist_is_the_records() -> None:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiServer]:
-    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
-    monkeypatch.delenv("MINWON_ROSTER", raising=False)
-    # No Temporal is needed: the client, connected lazily, points where nothing listens.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
-    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
-    with api_server() as running:
-        running.login(monkeypatch, "park.officer")
+    with api_without_temporal(monkeypatch, tmp_path, "park.officer") as running:
         yield running
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,11 +34,10 @@ from domain.roster import (
     load_roster_file,
 )
 from domain.service import Complaints
-from tests.api_support import ApiServer, api_server
+from tests.api_support import ApiServer, api_without_temporal
 from tests.conftest import kst, sample_intake
 from tests.test_persistence import run_in_threads
 from web.tokens import UnknownStaffError as UnknownTokenHolderError
-from workflows.codec import new_key
 
 OpenComplaints = Callable[[], Complaints]
 AUGUST = kst("2026-08-03T10:00")
@@ -265,19 +263,7 @@ def test_instances_seeding_an_empty_store_at_once_store_one_roster(
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ApiServer]:
-    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.sqlite")
-    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "events.db"))
-    monkeypatch.delenv("MINWON_ROSTER", raising=False)
-    # The roster needs no Temporal: the API's client, connected lazily, points at a
-    # port nothing listens on, with a payload key of its own.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{closed_port}")
-    monkeypatch.setenv("MINWON_PAYLOAD_KEY", new_key())
-    with api_server() as running:
-        # Anyone on the roster may read it; changes log in as ops where they need to.
-        running.login(monkeypatch, "lee.service")
+    with api_without_temporal(monkeypatch, tmp_path, "lee.service") as running:
         yield running
 
 

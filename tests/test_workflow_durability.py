@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from workflows.models import Answer, Assign, CaseCommand, CaseView
 pytestmark = pytest.mark.temporal
 
 RECORDED = sorted(HISTORIES.glob("*.json"))
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -33,6 +36,18 @@ def test_every_scenario_has_a_committed_history() -> None:
     current = {path.stem for path in RECORDED if "--" not in path.stem}
     assert current == set(SCENARIOS)
     assert any("--" in path.stem for path in RECORDED), "histories from before a patch"
+
+
+def test_the_manifest_lists_every_history_and_each_patch_it_protects_is_in_the_code() -> None:
+    manifest = tomllib.loads((HISTORIES / "manifest.toml").read_text(encoding="utf-8"))
+    listed = {entry["file"]: entry for entry in manifest["history"]}
+    assert sorted(listed) == sorted(path.name for path in RECORDED)
+    code = "\n".join(p.read_text(encoding="utf-8") for p in WORKFLOWS.glob("*.py"))
+    for name, entry in listed.items():
+        assert entry["protects"] and entry["delete_when"], name
+        for patch in entry["protects"]:
+            if re.fullmatch(r"[a-z-]+", patch):  # a patch id: still patched in the code
+                assert f'"{patch}"' in code, (name, patch)
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)

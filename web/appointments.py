@@ -17,18 +17,16 @@ case is recorded on the case too, through the case's workflow (action `record_ap
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from domain.access import AccessDeniedError, Rule, authorize
+from domain.access import Rule
 from domain.appointment import (
     APPOINTMENT_SUPERVISORS,
     Appointment,
@@ -46,7 +44,8 @@ from web.api import Staff, desk_of
 from web.desk import Desk, StaffUser, forbidden
 from web.labels import APPOINTMENT_KIND_LABELS, APPOINTMENT_STATUS_LABELS
 from web.pages import render, signed_in
-from web.problems import FieldProblem, Problem
+from web.problems import Problem
+from web.records import allowed, answer, recorded
 from web.rendered import TEXT, json_response, rendered
 from web.reports import open_read_models
 from web.schemas import ACTION_BODIES
@@ -135,38 +134,13 @@ def _lines(out: AppointmentOut) -> list[str]:
     return lines
 
 
-def _answer(out: AppointmentOut, format: str, status: int = 200) -> Response:
-    response = (
-        json_response(out.model_dump(mode="json"))
-        if format == "json"
-        else rendered("\n".join(_lines(out)), TEXT)
+async def _recorded(work: Callable[[], T]) -> T:
+    return await recorded(
+        work,
+        what="appointment",
+        refusals=(AppointmentError,),
+        missing=(AppointmentNotFoundError, CaseNotFoundError),
     )
-    response.status_code = status
-    return response
-
-
-def _allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
-    try:
-        authorize(desk.complaints.roster, user.staff, rule, at)
-    except AccessDeniedError as error:
-        raise forbidden(str(error)) from None
-
-
-async def _blocking(work: Callable[[], T]) -> T:
-    try:
-        return await asyncio.to_thread(work)
-    except AppointmentError as error:
-        raise Problem(
-            422,
-            "refused",
-            "Refused by the appointment's rules",
-            f"nothing recorded: {error}",
-            errors=[FieldProblem(location="body", message=str(error))],
-        ) from None
-    except (AppointmentNotFoundError, CaseNotFoundError) as error:
-        raise Problem(404, "not-found", "Not found", str(error)) from None
-    except IntegrityError:
-        raise Problem(409, "conflict", "Conflict", "the appointment kept changing: retry") from None
 
 
 async def _wake(desk: Desk, appointment: Appointment) -> str:
@@ -212,12 +186,13 @@ async def book(
     now = desk.clock()
 
     def record() -> tuple[Appointment, bool]:
-        _allowed(desk, user, BookAppointment.rule, now)
+        allowed(desk, user, BookAppointment.rule, now)
         return desk.complaints.appointments.book(body, user.staff, now)
 
-    appointment, new = await _blocking(record)
+    appointment, new = await _recorded(record)
     clock = await _wake(desk, appointment)
-    return _answer(_out(user, appointment, new, clock), format, 201 if new else 200)
+    out = _out(user, appointment, new, clock)
+    return answer(out, _lines(out), format, 201 if new else 200)
 
 
 def _change(
@@ -228,7 +203,7 @@ def _change(
     command: Callable[[Appointment], bool],
 ) -> tuple[Appointment, bool]:
     now = desk.clock()
-    _allowed(desk, user, rule, now)
+    allowed(desk, user, rule, now)
     current = desk.complaints.appointments.get(appointment_id)
     if not _theirs(user, current.staff, current.booked_by):
         raise forbidden(
@@ -263,13 +238,13 @@ async def move(
         )
         return True
 
-    appointment, new = await _blocking(
+    appointment, new = await _recorded(
         lambda: _change(desk, user, appointment_id, MoveAppointment.rule, moved)
     )
     on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
     out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
-    return _answer(out, format)
+    return answer(out, _lines(out), format)
 
 
 @router.post(
@@ -287,7 +262,7 @@ async def outcome(
 ) -> Response:
     desk = desk_of(request)
     now = desk.clock()
-    appointment, new = await _blocking(
+    appointment, new = await _recorded(
         lambda: _change(
             desk,
             user,
@@ -301,7 +276,7 @@ async def outcome(
     on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
     out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
-    return _answer(out, format)
+    return answer(out, _lines(out), format)
 
 
 def _days(on: list[date] | None, now: datetime) -> tuple[date, ...]:
@@ -357,10 +332,10 @@ async def listing(
     days = _days(on, now)
 
     def read() -> list[AppointmentOut]:
-        _allowed(desk, user, BookAppointment.rule, now)
+        allowed(desk, user, BookAppointment.rule, now)
         return _listed(desk, user, days)
 
-    found = await _blocking(read)
+    found = await _recorded(read)
     if format == "json":
         return json_response([out.model_dump(mode="json") for out in found])
     if not found:
@@ -385,7 +360,7 @@ async def page(request: Request) -> HTMLResponse:
     desk = desk_of(request)
     now = desk.clock()
     today = to_seoul(now).date()
-    found = await _blocking(lambda: _listed(desk, user, _days(None, now)))
+    found = await _recorded(lambda: _listed(desk, user, _days(None, now)))
     days = [
         (label, [out for out in found if to_seoul(out.start).date() == day])
         for label, day in (("오늘", today), ("내일", today + timedelta(days=1)))

@@ -16,18 +16,16 @@ JSON, or with `format=text` the lines `minwon` prints.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from domain.access import PERMISSIONS, AccessDeniedError, Rule, authorize
+from domain.access import PERMISSIONS
 from domain.calendar import to_seoul
 from domain.conduct import (
     CHECKLIST,
@@ -40,10 +38,11 @@ from domain.conduct import (
     TakeCorrectiveAction,
 )
 from web.api import Staff, desk_of
-from web.desk import Desk, StaffUser, forbidden
+from web.desk import Desk
 from web.labels import CORRECTIVE_LABELS
 from web.pages import render, signed_in
-from web.problems import FieldProblem, Problem
+from web.problems import Problem
+from web.records import allowed, answer, recorded
 from web.rendered import TEXT, json_response, rendered
 from web.reports import open_read_models
 from web.surveys import survey_report
@@ -124,37 +123,10 @@ def _call_lines(call: CallOut) -> list[str]:
     return lines
 
 
-def _answer(document: BaseModel, lines: list[str], format: str, status: int = 200) -> Response:
-    if format == "json":
-        response = json_response(document.model_dump(mode="json"))
-    else:
-        response = rendered("\n".join(lines), TEXT)
-    response.status_code = status
-    return response
-
-
-def _allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
-    try:
-        authorize(desk.complaints.roster, user.staff, rule, at)
-    except AccessDeniedError as error:
-        raise forbidden(str(error)) from None
-
-
-async def _blocking(work: Callable[[], T]) -> T:
-    try:
-        return await asyncio.to_thread(work)
-    except ConductError as error:
-        raise Problem(
-            422,
-            "refused",
-            "Refused by the record's rules",
-            f"nothing recorded: {error}",
-            errors=[FieldProblem(location="body", message=str(error))],
-        ) from None
-    except ConductNotFoundError as error:
-        raise Problem(404, "not-found", "Not found", str(error)) from None
-    except IntegrityError:
-        raise Problem(409, "conflict", "Conflict", "the record kept changing: retry") from None
+async def _recorded(work: Callable[[], T]) -> T:
+    return await recorded(
+        work, what="record", refusals=(ConductError,), missing=(ConductNotFoundError,)
+    )
 
 
 # -- monitoring -----------------------------------------------------------------------------
@@ -174,12 +146,12 @@ async def record_monitoring(
     now = desk.clock()
 
     def record() -> CallOut:
-        _allowed(desk, user, RecordMonitoring.rule, now)
+        allowed(desk, user, RecordMonitoring.rule, now)
         call, new = desk.complaints.conduct.record_monitoring(body, user.staff, now)
         return _call_out(call, new)
 
-    call = await _blocking(record)
-    return _answer(call, _call_lines(call), format, 201 if call.recorded else 200)
+    call = await _recorded(record)
+    return answer(call, _call_lines(call), format, 201 if call.recorded else 200)
 
 
 @router.post(
@@ -199,12 +171,12 @@ async def corrective_action(
     now = desk.clock()
 
     def record() -> CallOut:
-        _allowed(desk, user, TakeCorrectiveAction.rule, now)
+        allowed(desk, user, TakeCorrectiveAction.rule, now)
         call, new = desk.complaints.conduct.take_corrective_action(call_id, body, user.staff, now)
         return _call_out(call, new)
 
-    call = await _blocking(record)
-    return _answer(call, _call_lines(call), format)
+    call = await _recorded(record)
+    return answer(call, _call_lines(call), format)
 
 
 @router.get(
@@ -220,14 +192,14 @@ async def monitoring_year(
     chosen = year or to_seoul(now).year
 
     def read() -> list[dict[str, Any]]:
-        _allowed(desk, user, READ_RULE, now)
+        allowed(desk, user, READ_RULE, now)
         with open_read_models(desk.complaints, ("conduct",)) as models:
             rows = models.conduct.fetch("conduct_calls")["conduct_calls"]
         return sorted(
             (row for row in rows if row["year"] == chosen), key=lambda row: row["called_at"]
         )
 
-    rows = await _blocking(read)
+    rows = await _recorded(read)
     if format == "json":
         return json_response(
             [{**row, "called_at": row["called_at"].isoformat(), "year": chosen} for row in rows]
@@ -290,7 +262,7 @@ async def grant_award(
     now = desk.clock()
 
     def grant() -> AwardOut:
-        _allowed(desk, user, GrantAward.rule, now)
+        allowed(desk, user, GrantAward.rule, now)
         evidence = evidence_of(desk, body.staff, to_seoul(now).year)
         award, new = desk.complaints.conduct.grant_award(body, evidence, user.staff, now)
         return AwardOut(
@@ -303,8 +275,8 @@ async def grant_award(
             recorded=new,
         )
 
-    award = await _blocking(grant)
-    return _answer(award, _award_lines(award), format, 201 if award.recorded else 200)
+    award = await _recorded(grant)
+    return answer(award, _award_lines(award), format, 201 if award.recorded else 200)
 
 
 @router.get("/api/awards", summary="The year's awards", responses=REFUSED)
@@ -316,7 +288,7 @@ async def awards_year(
     chosen = year or to_seoul(now).year
 
     def read() -> list[dict[str, Any]]:
-        _allowed(desk, user, READ_RULE, now)
+        allowed(desk, user, READ_RULE, now)
         with open_read_models(desk.complaints, ("conduct",)) as models:
             found = models.conduct.year(chosen).awards
         return [
@@ -324,7 +296,7 @@ async def awards_year(
             for a in found
         ]
 
-    rows = await _blocking(read)
+    rows = await _recorded(read)
     if format == "json":
         return json_response([{**row, "granted_at": row["granted_at"].isoformat()} for row in rows])
     if not rows:
@@ -348,7 +320,7 @@ async def charter_page(request: Request, year: int | None = None) -> HTMLRespons
     chosen = year or to_seoul(now).year
 
     def read() -> dict[str, Any]:
-        _allowed(desk, user, READ_RULE, now)
+        allowed(desk, user, READ_RULE, now)
         names = ("conduct", "survey_results", "staff_record")
         with open_read_models(desk.complaints, names) as models:
             calls = [
@@ -363,7 +335,7 @@ async def charter_page(request: Request, year: int | None = None) -> HTMLRespons
             }
 
     try:
-        found = await _blocking(read)
+        found = await _recorded(read)
     except Problem as problem:
         return render(request, "error.html", problem.status, problem=problem, user=user)
     return render(

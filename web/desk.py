@@ -53,7 +53,7 @@ from domain.access import (
     roles_of,
 )
 from domain.audit import NOT_DETAILS
-from domain.calendar import SEOUL, to_seoul
+from domain.calendar import SEOUL, korean_moment, to_seoul
 from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
 from domain.complaint import ERASED, Complaint
@@ -395,7 +395,7 @@ class Desk:
             if c.status == "open"
         ]
         first = min(expectations, key=lambda e: e.due) if expectations else None
-        promise = f" {first.label}: {_korean_moment(first.due)}까지." if first else ""
+        promise = f" {first.label}: {korean_moment(first.due)}까지." if first else ""
         return Receipt(
             receipt_code=view.receipt_code,
             secret=secret,
@@ -1076,11 +1076,6 @@ def _quoted(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]+", value):
         raise Problem(400, "bad-staff-id", "Bad staff id", f"not a staff id: {value!r}")
     return value
-
-
-def _korean_moment(moment: datetime) -> str:
-    local = to_seoul(moment)
-    return local.strftime(f"%Y년 %-m월 %-d일({'월화수목금토일'[local.weekday()]}) %H:%M")
 
 
 def _actor(domain_event: Any, name: str) -> str:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from activities.notices import STATUS_LABELS as CLOCK_STATUS_LABELS
-from domain.calendar import SEOUL, to_seoul
+from domain.calendar import SEOUL, WEEKDAYS, korean_moment, to_seoul
 from domain.commands import STAFF_ACTIONS
 from domain.roster import Roster, StaffMember, StoredRoster
 from web.api import client_address, origin
@@ -49,7 +49,6 @@ from web.schemas import ACTION_BODIES, BulkEscalation, ComplaintSubmission
 log = structlog.get_logger()
 HERE = Path(__file__).resolve().parent
 COOKIE = "minwon_staff"
-WEEKDAYS = "월화수목금토일"
 DATETIME_FIELDS = frozenset({"new_due", "callback_by"})
 
 router = APIRouter(include_in_schema=False)
@@ -101,11 +100,8 @@ MESSAGES = {
 }
 
 
-def korean_moment(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    local = to_seoul(moment)
-    return local.strftime(f"%Y년 %-m월 %-d일({WEEKDAYS[local.weekday()]}) %H:%M")
+def kst_or_dash(moment: datetime | None) -> str:
+    return "-" if moment is None else korean_moment(moment)
 
 
 def short_moment(moment: datetime | None) -> str:
@@ -127,7 +123,7 @@ def detail_value(value: object) -> str:
 
 
 templates.env.filters["value"] = detail_value
-templates.env.filters["kst"] = korean_moment
+templates.env.filters["kst"] = kst_or_dash
 templates.env.filters["short"] = short_moment
 templates.env.globals.update(
     event_labels=EVENT_LABELS,

@@ -20,11 +20,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.access import SYSTEM_ACTORS
-from domain.calendar import to_seoul
+from domain.access import ROLES, SYSTEM_ACTORS
+from domain.calendar import WEEKDAYS, to_seoul
 from domain.commands import StaffId
 from domain.roster import (
-    ROLES,
     RetroactiveAssignmentError,
     Roster,
     RosterError,
@@ -39,7 +38,6 @@ from web.problems import FieldProblem, Problem
 from web.rendered import TEXT, json_response, rendered
 
 T = TypeVar("T")
-WEEKDAYS = "월화수목금토일"
 Format = Annotated[
     Literal["text", "json"],
     Query(description="`text`: the lines `minwon roster` prints; `json`: the document"),

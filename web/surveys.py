@@ -17,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from domain.access import PERMISSIONS, AccessDeniedError, Rule, authorize
+from domain.access import PERMISSIONS, AccessDeniedError, authorize
 from domain.calendar import to_seoul
 from domain.service import CaseNotFoundError
 from domain.survey import (
@@ -37,9 +36,10 @@ from domain.survey import (
     SurveyNotFoundError,
 )
 from web.api import Staff, desk_of
-from web.desk import Desk, StaffUser, forbidden
+from web.desk import Desk, forbidden
 from web.pages import render, same_origin
-from web.problems import FieldProblem, Problem
+from web.problems import Problem
+from web.records import allowed, refused
 from web.rendered import MEDIA_TYPES, TEXT, json_response, rendered
 from web.reports import open_read_models, render_table, to_csv
 from workflows.survey import ensure_survey_year
@@ -70,23 +70,6 @@ class RefusalOut(BaseModel):
     recorded: bool
 
 
-def _allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
-    try:
-        authorize(desk.complaints.roster, user.staff, rule, at)
-    except AccessDeniedError as error:
-        raise forbidden(str(error)) from None
-
-
-def _refused(error: SurveyError) -> Problem:
-    return Problem(
-        422,
-        "refused",
-        "Refused by the survey's rules",
-        f"nothing recorded: {error}",
-        errors=[FieldProblem(location="body", message=str(error))],
-    )
-
-
 # -- staff -------------------------------------------------------------------------------
 
 
@@ -99,7 +82,7 @@ def _refused(error: SurveyError) -> Problem:
 async def start(request: Request, body: StartSurvey, user: Staff) -> Started:
     desk = desk_of(request)
     now = desk.clock()
-    _allowed(desk, user, StartSurvey.rule, now)
+    allowed(desk, user, StartSurvey.rule, now)
     year = body.year or to_seoul(now).year
     try:
         running = await desk.temporal(
@@ -130,15 +113,15 @@ async def improve(
 ) -> ImprovementOut:
     desk = desk_of(request)
     now = desk.clock()
-    _allowed(desk, user, RecordImprovement.rule, now)
+    allowed(desk, user, RecordImprovement.rule, now)
     if body.year != year:
-        raise _refused(SurveyError(f"the body's year {body.year} is not {year}"))
+        raise refused("survey", SurveyError(f"the body's year {body.year} is not {year}"))
     try:
         found = await asyncio.to_thread(
             desk.complaints.surveys.record_improvement, year, body.text, user.staff, now
         )
     except SurveyError as error:
-        raise _refused(error) from None
+        raise refused("survey", error) from None
     return ImprovementOut(year=year, improvements=len(found.improvements))
 
 
@@ -162,7 +145,7 @@ async def refuse(request: Request, body: RecordSurveyRefusal, user: Staff) -> Re
             case.person_id or f"case-{case.id}", via="staff", by=user.staff, at=now
         )
 
-    _allowed(desk, user, RecordSurveyRefusal.rule, now)
+    allowed(desk, user, RecordSurveyRefusal.rule, now)
     try:
         recorded = await asyncio.to_thread(record)
     except CaseNotFoundError as error:

@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.appointments import AppointmentActivities
     from workflows.models import AppointmentNotice, AppointmentNoticeKind, AppointmentView
+    from workflows.waiting import until
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -116,17 +117,7 @@ class AppointmentWorkflow:
 
     async def _rings(self, step: Step | None) -> bool:
         """True when the step's moment came; False when the appointment changed first."""
-        if step is None:
-            await workflow.wait_condition(lambda: self._changed)
-            return False
-        delay = (step.at - workflow.now()).total_seconds()
-        if delay <= 0:
-            return True
-        try:
-            await workflow.wait_condition(lambda: self._changed, timeout=delay)
-        except TimeoutError:
-            return True
-        return False
+        return await until(step.at if step else None, lambda: self._changed)
 
     async def _send(self, view: AppointmentView, step: Step) -> None:
         notice = AppointmentNotice(

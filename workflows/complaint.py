@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowPolicy,
     )
     from workflows.search import search_attribute_updates
+    from workflows.waiting import until
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -219,17 +220,7 @@ class ComplaintWorkflow:
     async def _wait_for(self, alarm: Alarm) -> bool:
         """True when the alarm rings; False when the case changed first."""
         self._changed = False
-        if alarm.at is None:
-            await workflow.wait_condition(lambda: self._changed)
-            return False
-        delay = (alarm.at - workflow.now()).total_seconds()
-        if delay <= 0:
-            return True
-        try:
-            await workflow.wait_condition(lambda: self._changed, timeout=delay)
-        except TimeoutError:
-            return True
-        return False
+        return await until(alarm.at, lambda: self._changed)
 
     def _next_alarm(self) -> Alarm:
         view, policy = self._current, self._policy_values

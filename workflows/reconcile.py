@@ -20,13 +20,14 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
 )
 from temporalio.common import RetryPolicy
+
+from workflows.schedules import ensure_schedule
 
 with workflow.unsafe.imports_passed_through():
     from workflows.models import CalendarReport, FollowCalendar, ReconcileReport, ReconcileRequest
@@ -72,23 +73,20 @@ async def ensure_reconcile_schedule(
     client: Client, task_queue: str, every: timedelta | None = None
 ) -> bool:
     """Create the reconciler's schedule unless it exists; True if it was created."""
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    ReconcileWorkflow.run,
-                    ReconcileRequest(),
-                    id="minwon-reconcile-run",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(
-                    intervals=[ScheduleIntervalSpec(every=every or reconcile_interval())]
-                ),
-                # One pass at a time: a slow one is not overtaken by the next.
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    return await ensure_schedule(
+        client,
+        SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                ReconcileWorkflow.run,
+                ReconcileRequest(),
+                id="minwon-reconcile-run",
+                task_queue=task_queue,
             ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    return True
+            spec=ScheduleSpec(
+                intervals=[ScheduleIntervalSpec(every=every or reconcile_interval())]
+            ),
+            # One pass at a time: a slow one is not overtaken by the next.
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )

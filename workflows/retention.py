@@ -15,10 +15,11 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleSpec,
 )
 from temporalio.common import RetryPolicy
+
+from workflows.schedules import ensure_schedule
 
 with workflow.unsafe.imports_passed_through():
     from activities.retention import RetentionActivities
@@ -44,19 +45,16 @@ class RetentionSweepWorkflow:
 
 async def ensure_retention_schedule(client: Client, task_queue: str) -> bool:
     """Create the daily sweep's schedule unless it exists; True if it was created."""
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    RetentionSweepWorkflow.run,
-                    SweepInput(),
-                    id="minwon-retention-sweep-run",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(cron_expressions=[DAILY_AT_THREE], time_zone_name="Asia/Seoul"),
+    return await ensure_schedule(
+        client,
+        SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                RetentionSweepWorkflow.run,
+                SweepInput(),
+                id="minwon-retention-sweep-run",
+                task_queue=task_queue,
             ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    return True
+            spec=ScheduleSpec(cron_expressions=[DAILY_AT_THREE], time_zone_name="Asia/Seoul"),
+        ),
+    )

@@ -23,17 +23,19 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleSpec,
 )
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.schedules import ensure_schedule
+
 with workflow.unsafe.imports_passed_through():
     from activities.surveys import SurveyActivities
     from domain.calendar import SEOUL
     from workflows.models import SurveyBatch, SurveyPlan
+    from workflows.waiting import until
 
 ACTIVITY_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
@@ -106,20 +108,9 @@ class SurveyYearWorkflow:
             self._plan = result
         return self._plan  # type: ignore[return-value]
 
-    async def _wait(self, until: datetime | None, signals: bool = True) -> bool:
+    async def _wait(self, moment: datetime | None, signals: bool = True) -> bool:
         """Until the moment (True) or, when `signals`, a `start_now` (False)."""
-        condition = (lambda: self._start_now) if signals else (lambda: False)
-        if until is None:
-            await workflow.wait_condition(condition)
-            return False
-        delay = (until - workflow.now()).total_seconds()
-        if delay <= 0:
-            return True
-        try:
-            await workflow.wait_condition(condition, timeout=delay)
-        except TimeoutError:
-            return True
-        return False
+        return await until(moment, (lambda: self._start_now) if signals else (lambda: False))
 
 
 def _next_morning(now: datetime, start_at: datetime) -> datetime:
@@ -167,18 +158,15 @@ async def ensure_survey_year(client: Client, task_queue: str, year: int, now: bo
 
 async def ensure_survey_schedule(client: Client, task_queue: str) -> bool:
     """Create the yearly schedule unless it exists; True if it was created."""
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    SurveyNewYearWorkflow.run,
-                    id="minwon-survey-new-year",
-                    task_queue=task_queue,
-                ),
-                spec=ScheduleSpec(cron_expressions=[NEW_YEAR], time_zone_name="Asia/Seoul"),
+    return await ensure_schedule(
+        client,
+        SCHEDULE_ID,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                SurveyNewYearWorkflow.run,
+                id="minwon-survey-new-year",
+                task_queue=task_queue,
             ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    return True
+            spec=ScheduleSpec(cron_expressions=[NEW_YEAR], time_zone_name="Asia/Seoul"),
+        ),
+    )
