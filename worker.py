@@ -14,50 +14,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.appointments import AppointmentActivities
 from activities.calendar import CalendarWatch
-from activities.channels import Channels
-from activities.checkpoint import Checkpoints
-from activities.complaints import ComplaintActivities
-from activities.notices import NoticeActivities
 from activities.reconcile import Reconciler
-from activities.retention import RetentionActivities
-from activities.surveys import SurveyActivities
 from domain.calendar import SEOUL
 from domain.service import Complaints
 from domain.store import open_complaints
 from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
+from runtime import build_worker, configure_logging
 from web import serve as web_serve
 from web.app import create_app
-from workflows.appointment import AppointmentWorkflow
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
 from workflows.codec import codec_from_env, data_converter
-from workflows.complaint import ComplaintWorkflow
 from workflows.reconcile import SCHEDULE_ID as RECONCILE_SCHEDULE
-from workflows.reconcile import ReconcileWorkflow, ensure_reconcile_schedule
+from workflows.reconcile import ensure_reconcile_schedule
 from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE
-from workflows.retention import RetentionSweepWorkflow, ensure_retention_schedule
+from workflows.retention import ensure_retention_schedule
 from workflows.search import ALL_KEYS, register_search_attributes
 from workflows.survey import SCHEDULE_ID as SURVEY_SCHEDULE
 from workflows.survey import (
-    SurveyNewYearWorkflow,
-    SurveyYearWorkflow,
     ensure_survey_schedule,
     ensure_survey_year,
 )
@@ -66,75 +54,6 @@ ROOT = Path(__file__).resolve().parent
 VAR = ROOT / "var"
 DEV_UI_PORT = 8233
 log = structlog.get_logger()
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """One structlog configuration: readable on a terminal, JSON lines otherwise."""
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer(ensure_ascii=False)
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-    )
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-
-
-def build_worker(
-    client: Client,
-    complaints: Complaints,
-    task_queue: str,
-    executor: ThreadPoolExecutor,
-    threads: int,
-    max_cached_workflows: int = 200,
-    activities: ComplaintActivities | None = None,
-    channels: Channels | None = None,
-    checkpoint_key: Ed25519PrivateKey | None = None,
-) -> Worker:
-    activities = activities or ComplaintActivities(complaints)
-    notices = NoticeActivities(complaints, channels or Channels.from_env())
-    appointments = AppointmentActivities(complaints, notices)
-    surveys = SurveyActivities(complaints, notices)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[
-            ComplaintWorkflow,
-            AppointmentWorkflow,
-            SurveyYearWorkflow,
-            SurveyNewYearWorkflow,
-            RetentionSweepWorkflow,
-            ReconcileWorkflow,
-        ],
-        activities=[
-            *activities.all(),
-            notices.send_notice,
-            appointments.appointment_view,
-            appointments.send_appointment_notice,
-            surveys.survey_plan,
-            surveys.start_survey,
-            surveys.send_survey_invitations,
-            surveys.close_survey,
-            surveys.warn_no_survey,
-            RetentionActivities(complaints).erase_expired_persons,
-            Reconciler(complaints, client, task_queue).run,
-            CalendarWatch(complaints, client).run,
-            Checkpoints(complaints, checkpoint_key).run,
-        ],
-        activity_executor=executor,
-        max_concurrent_activities=threads,
-        max_cached_workflows=max_cached_workflows,
-        # On SIGTERM, activities in flight get this long to finish their save.
-        graceful_shutdown_timeout=timedelta(seconds=30),
-    )
 
 
 async def start_dev_server() -> WorkflowEnvironment:

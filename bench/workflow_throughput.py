@@ -111,7 +111,7 @@ if not workflow.unsafe.in_sandbox():
     from activities.channels import Channels, FileEmail, FileSmsOutbox
     from activities.complaints import ComplaintActivities
     from domain.service import Complaints
-    from worker import build_worker, configure_logging
+    from runtime import build_worker, configure_logging
     from workflows.client import act as api_act
     from workflows.client import exit_without_finalizing, file_complaint
     from workflows.codec import EncryptionCodec, data_converter

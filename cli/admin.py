@@ -153,10 +153,10 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     # The server's own modules: only this command needs the store.
     from domain.access import DIRECTOR, OPS, roles_of
     from domain.calendar import SEOUL
+    from domain.credentials import CredentialError
     from domain.policy import PolicyError
     from domain.store import open_complaints
-    from web.credentials import CredentialError
-    from web.tokens import issue_token, valid_tokens
+    from domain.tokens import issue_token, valid_tokens
 
     now = datetime.now(SEOUL)
     try:

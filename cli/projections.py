@@ -185,7 +185,7 @@ def _configured_log() -> Any:
     # The worker's one structlog configuration: readable on a terminal, JSON otherwise.
     import structlog
 
-    from worker import configure_logging
+    from runtime import configure_logging
 
     configure_logging(os.environ.get("MINWON_LOG_LEVEL", "INFO"))
     return structlog.get_logger()

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
 from eventsourcing.utils import Environment
 
+from domain import credentials  # noqa: F401  (records under its old module's topic resolve)
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
 from domain.appointment import Appointments

@@ -25,9 +25,9 @@ from starlette.testclient import TestClient
 
 from cli import remote
 from domain.service import Complaints
+from domain.tokens import issue_token
 from tests.temporal_harness import TEST_KEY
 from web.app import create_app
-from web.tokens import issue_token
 from workflows.codec import new_key
 
 TEST_KEY_TEXT = base64.urlsafe_b64encode(TEST_KEY).decode().rstrip("=")

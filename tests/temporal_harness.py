@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.complaints import ComplaintActivities
 from domain.service import Complaints
-from worker import build_worker
+from runtime import build_worker
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.search import register_search_attributes
 

@@ -30,11 +30,11 @@ from domain.access import (
 )
 from domain.commands import ACTIONS
 from domain.complaint import Complaint
+from domain.credentials import ResidentSecret
 from domain.roster import Roster
 from domain.service import Complaints, Intake
 from tests.api_support import ApiServer, api_server
 from tests.temporal_harness import running_stack
-from web.credentials import ResidentSecret
 from web.desk import Desk
 from web.limits import PublicLimits
 from web.problems import Problem

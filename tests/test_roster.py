@@ -34,10 +34,10 @@ from domain.roster import (
     load_roster_file,
 )
 from domain.service import Complaints
+from domain.tokens import UnknownStaffError as UnknownTokenHolderError
 from tests.api_support import ApiServer, api_without_temporal
 from tests.conftest import kst, sample_intake
 from tests.test_persistence import run_in_threads
-from web.tokens import UnknownStaffError as UnknownTokenHolderError
 
 OpenComplaints = Callable[[], Complaints]
 AUGUST = kst("2026-08-03T10:00")

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from domain.calendar import SEOUL
+from domain.credentials import AccessToken, ResidentSecret
 from domain.service import Intake
 from tests.test_web_support import WebStack, web_stack
-from web.credentials import AccessToken, ResidentSecret
 from workflows.client import workflow_id
 from workflows.models import FileComplaintInput
 

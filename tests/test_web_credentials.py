@@ -17,11 +17,11 @@ import pytest
 
 from cli.main import main
 from domain.calendar import SEOUL
+from domain.credentials import AccessToken, ResidentSecret, token_digest, token_id_of
 from domain.service import Complaints
+from domain.tokens import token_ids_of
 from tests.api_support import ApiServer, api_server
 from tests.conftest import kst
-from web.credentials import AccessToken, ResidentSecret, token_digest, token_id_of
-from web.tokens import token_ids_of
 
 MONDAY = kst("2026-09-21T10:00")
 

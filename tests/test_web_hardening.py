@@ -18,12 +18,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from domain.credentials import StaffSession
 from domain.service import Complaints
+from domain.tokens import issue_token, revoke_token
 from web.app import create_app
-from web.credentials import StaffSession
 from web.desk import Desk
 from web.pages import COOKIE
-from web.tokens import issue_token, revoke_token
 from workflows.codec import new_key
 
 HERE = "http://testserver"

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from domain.complaint import Complaint
+from domain.credentials import ResidentSecret
 from domain.service import Complaints
 from domain.store import open_complaints as open_store
 from domain.tables import row_values
@@ -34,7 +35,6 @@ from tests.test_end_to_end import free_port
 from tests.test_web_support import WebStack, web_stack
 from web import serve
 from web.app import create_app
-from web.credentials import ResidentSecret
 from web.limits import (
     DAY,
     LONGEST_LOCKOUT,

@@ -57,6 +57,14 @@ from domain.calendar import SEOUL, korean_moment, to_seoul
 from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
 from domain.complaint import ERASED, Complaint
+from domain.credentials import (
+    AccessToken,
+    CredentialError,
+    ResidentSecret,
+    StaffSession,
+    session_id_of,
+    token_id_of,
+)
 from domain.policy import CommitmentRule, UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
@@ -68,15 +76,8 @@ from domain.service import (
     LinkedCaseRequiredError,
     event_moment,
 )
+from domain.tokens import check_issuer, issue_token, revoke_token
 from privacy.transit import seal_action
-from web.credentials import (
-    AccessToken,
-    CredentialError,
-    ResidentSecret,
-    StaffSession,
-    session_id_of,
-    token_id_of,
-)
 from web.labels import CASE_STATUS_LABELS, CLOCK_KIND_LABELS, ROLE_LABELS, TOPIC_LABELS
 from web.limits import LimitReachedError, PublicLimits
 from web.notices import PublicNotices
@@ -113,7 +114,6 @@ from web.schemas import (
     TokenRequest,
     TokenRevoked,
 )
-from web.tokens import check_issuer, issue_token, revoke_token
 from workflows.client import CaseFilter, escalate_matching, file_complaint, workflow_id
 from workflows.client import act as act_on
 from workflows.models import CaseView, FileComplaintInput

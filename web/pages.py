@@ -29,9 +29,9 @@ from starlette.datastructures import FormData
 from activities.notices import STATUS_LABELS as CLOCK_STATUS_LABELS
 from domain.calendar import SEOUL, WEEKDAYS, korean_moment, to_seoul
 from domain.commands import STAFF_ACTIONS
+from domain.credentials import SESSION_HOURS, StaffSession, session_id_of
 from domain.roster import Roster, StaffMember, StoredRoster
 from web.api import client_address, origin
-from web.credentials import SESSION_HOURS, StaffSession, session_id_of
 from web.desk import Desk, StaffUser
 from web.labels import (
     APPOINTMENT_KIND_LABELS,

@@ -13,8 +13,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.access import DIRECTOR, DIRECTOR_ISSUED_ROLES, AccessDeniedError, require
 from domain.calendar import SEOUL
+from domain.credentials import AccessToken, CredentialError
 from domain.service import Complaints
-from web.credentials import AccessToken, CredentialError
 
 DEFAULT_DAYS = 90
 
