@@ -147,7 +147,7 @@ def complaints(open_complaints: Callable[[], Complaints]) -> Complaints:
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, one per test: a workflow left waiting by another
     test would hold time skipping back while its worker is gone."""
-    from tests.temporal_harness import start_time_skipping
+    from tests.support.temporal import start_time_skipping
 
     env = await start_time_skipping()
     yield env

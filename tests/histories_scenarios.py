@@ -20,7 +20,7 @@ from pathlib import Path
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.support.temporal import Stack, running_stack, start_time_skipping
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

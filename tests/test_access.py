@@ -33,8 +33,8 @@ from domain.complaint import Complaint
 from domain.credentials import ResidentSecret
 from domain.roster import Roster
 from domain.service import Complaints, Intake
-from tests.api_support import ApiServer, api_server
-from tests.temporal_harness import running_stack
+from tests.support.api import ApiServer, api_server
+from tests.support.temporal import running_stack
 from web.desk import Desk
 from web.limits import PublicLimits
 from web.problems import Problem

@@ -31,9 +31,9 @@ from domain.appointment import (
 )
 from domain.calendar import SEOUL
 from domain.tokens import issue_token
-from tests.api_support import ApiServer, api_server, api_without_temporal
-from tests.temporal_harness import Stack, running_stack
-from tests.test_web_support import web_stack
+from tests.support.api import ApiServer, api_server, api_without_temporal
+from tests.support.temporal import Stack, running_stack
+from tests.support.web import web_stack
 from workflows.appointment import appointment_workflow_id
 from workflows.client import file_complaint
 from workflows.models import FileComplaintInput

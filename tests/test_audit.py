@@ -1,7 +1,7 @@
 """`minwon audit replay | verify | export` on a real event store, SQLite and PostgreSQL.
 
 Every command goes through `cli.main.main` to the API app in process
-(tests.api_support), which opens the store the environment names, as the server
+(tests.support.api), which opens the store the environment names, as the server
 would; the command is logged in as the auditor yoon.audit unless a test says
 otherwise. Tampering goes straight to the stored rows, as in test_persistence.
 Temporal is left unreachable here (a port nothing listens on), so `verify` checks
@@ -40,8 +40,8 @@ from domain.commands import Action, Answer, Assign, RecordApology, SendInterimRe
 from domain.complaint import Complaint
 from domain.receipt import ReceiptIndex
 from domain.service import Complaints
-from tests.api_support import ApiServer, api_server
 from tests.conftest import kst, sample_intake
+from tests.support.api import ApiServer, api_server
 from tests.test_persistence import StoredRows
 
 CONTACT = "홍길동 010-1234-5678"

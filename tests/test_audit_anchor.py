@@ -27,9 +27,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.main import main
 from domain.commands import RecordApology
-from tests.api_support import api_server
 from tests.conftest import kst
-from tests.temporal_harness import Stack, running_stack
+from tests.support.api import api_server
+from tests.support.temporal import Stack, running_stack
 from tests.test_audit import Rows, flip_a_digit
 from workflows.client import act, file_complaint
 from workflows.complaint import ComplaintWorkflow

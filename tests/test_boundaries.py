@@ -41,7 +41,7 @@ from domain.complaint import Complaint
 from domain.credentials import AccessToken
 from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 from workflows.actor_proof import ActorSeal, default_seal
 from workflows.client import workflow_id
 from workflows.codec import EncryptionCodec, data_converter

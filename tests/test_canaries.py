@@ -27,9 +27,9 @@ from domain.commands import AddNote, Answer, RateSatisfaction
 from domain.service import Complaints
 from projections.runner import ReadModels
 from tests.conftest import POSTGRES_ENV, kst, sample_intake
+from tests.support.web import WebStack, web_stack
 from tests.test_boundaries import collect_payloads, minwon
 from tests.test_notices import Mailbox, smtp_server
-from tests.test_web_support import WebStack, web_stack
 
 pytestmark = pytest.mark.temporal
 

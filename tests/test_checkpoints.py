@@ -32,8 +32,8 @@ from domain.commands import Answer, Close, Reopen
 from domain.receipt import ReceiptIndex
 from domain.service import Complaints
 from privacy.signing import PUBLIC_KEY_ENV, Verifier, public_key_text, sign
-from tests.api_support import ApiServer, api_server
 from tests.conftest import kst, sample_intake
+from tests.support.api import ApiServer, api_server
 from tests.test_audit import Rows
 
 CASES = 50

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from domain.calendar import BusinessCalendar, to_seoul
-from tests.api_support import TEST_KEY_TEXT
+from tests.support.api import TEST_KEY_TEXT
+from tests.support.web import WebStack, web_stack
 from tests.test_boundaries import minwon
 from tests.test_calendar_changes import write
-from tests.test_web_support import WebStack, web_stack
 from workflows.models import ReconcileRequest
 from workflows.reconcile import ReconcileWorkflow
 

@@ -23,7 +23,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from tests.test_end_to_end import (
+from tests.support.processes import (
     DEADLINE_SECONDS,
     WorkerProcess,
     base_env,

@@ -1,6 +1,6 @@
 """`minwon cases`, `minwon report …` and `minwon admin projections …` through the entry point.
 
-`cases` and `report` ask the API (`web.reports`), in process (`tests.api_support`),
+`cases` and `report` ask the API (`web.reports`), in process (`tests.support.api`),
 as the holder of a token: the server reads the event store named by the
 environment, as the installed server does, a SQLite file in a temporary
 directory, and once the real PostgreSQL server. `admin projections` opens that
@@ -21,8 +21,8 @@ import pytest
 from cli.main import main
 from cli.projections import READ_MODEL_NAMES
 from domain.service import Complaints
-from tests.api_support import ApiServer, api_server
 from tests.conftest import POSTGRES_ENV, kst, sample_intake
+from tests.support.api import ApiServer, api_server
 from tests.test_projections import CANARY, Scenario, build_scenario
 from workflows.codec import new_key
 

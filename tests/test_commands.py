@@ -24,7 +24,7 @@ from domain.appointment import APPOINTMENT_COMMANDS
 from domain.commands import ACTIONS, STAFF_ACTIONS, AnyAction, CallBack
 from domain.conduct import CONDUCT_COMMANDS
 from domain.survey import SURVEY_COMMANDS
-from tests.temporal_harness import Stack, running_stack, start_time_skipping
+from tests.support.temporal import Stack, running_stack, start_time_skipping
 from web.app import create_app
 from web.schemas import ACTION_BODIES
 from workflows.client import act as api_act

@@ -22,7 +22,7 @@ from cli.conduct import CHECKLIST_ITEMS
 from cli.main import main
 from domain.calendar import SEOUL
 from domain.conduct import CHECKLIST, ConductError, MonitoringCall, overall
-from tests.api_support import ApiServer, api_without_temporal
+from tests.support.api import ApiServer, api_without_temporal
 
 NOW = datetime.now(SEOUL)
 CALLED = (NOW - timedelta(hours=2)).replace(microsecond=0)

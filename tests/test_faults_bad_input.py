@@ -42,9 +42,9 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal_harness import Stack, running_stack
-from tests.test_end_to_end import start_dev_server
-from tests.test_faults_support import new_intake
+from tests.support.faults import new_intake
+from tests.support.processes import start_dev_server
+from tests.support.temporal import Stack, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

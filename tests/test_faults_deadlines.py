@@ -32,8 +32,7 @@ import pytest
 from temporalio.client import Client
 
 from domain.service import Complaints
-from tests.test_end_to_end import WorkerProcess
-from tests.test_faults_support import (
+from tests.support.faults import (
     DevServer,
     act_until_answered,
     event_counts,
@@ -44,6 +43,7 @@ from tests.test_faults_support import (
     stored_events,
     worker_env,
 )
+from tests.support.processes import WorkerProcess
 from workflows.models import TakeMessage
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]

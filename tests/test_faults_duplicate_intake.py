@@ -21,9 +21,9 @@ import pytest
 from temporalio.client import Client
 
 from domain.service import Complaints
-from tests.temporal_harness import running_stack
-from tests.test_end_to_end import start_dev_server
-from tests.test_faults_support import all_stored_topics, event_counts, new_intake, stored_events
+from tests.support.faults import all_stored_topics, event_counts, new_intake, stored_events
+from tests.support.processes import start_dev_server
+from tests.support.temporal import running_stack
 from workflows.client import file_complaint
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from tests.temporal_harness import running_stack
-from tests.test_end_to_end import start_dev_server
-from tests.test_faults_support import event_counts, new_intake, repeated_commands
+from tests.support.faults import event_counts, new_intake, repeated_commands
+from tests.support.processes import start_dev_server
+from tests.support.temporal import running_stack
 from workflows.client import act, file_complaint
 from workflows.models import AddNote, CaseView
 

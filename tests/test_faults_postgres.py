@@ -44,8 +44,7 @@ import pytest
 
 from domain.service import Complaints
 from tests.conftest import POSTGRES_ENV, postgres_conninfo
-from tests.test_end_to_end import WorkerProcess
-from tests.test_faults_support import (
+from tests.support.faults import (
     DevServer,
     act_until_answered,
     event_counts,
@@ -56,6 +55,7 @@ from tests.test_faults_support import (
     stored_events,
     worker_env,
 )
+from tests.support.processes import WorkerProcess
 from workflows.models import Answer, Close
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal, pytest.mark.postgres]

@@ -42,9 +42,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.reconcile import Reconciler
 from cli.main import main
 from domain.service import Complaints
-from tests.api_support import api_server
-from tests.test_end_to_end import WorkerProcess, wait_until
-from tests.test_faults_support import (
+from tests.support.api import api_server
+from tests.support.faults import (
     DevServer,
     act_until_answered,
     event_counts,
@@ -55,6 +54,7 @@ from tests.test_faults_support import (
     stored_events,
     worker_env,
 )
+from tests.support.processes import WorkerProcess, wait_until
 from web.audit import NO_WORKFLOW
 from workflows.client import workflow_id
 from workflows.complaint import ComplaintWorkflow

@@ -26,8 +26,7 @@ from pathlib import Path
 import pytest
 
 from domain.service import Complaints
-from tests.test_end_to_end import WorkerProcess
-from tests.test_faults_support import (
+from tests.support.faults import (
     DevServer,
     Killer,
     assert_answered_and_closed_once,
@@ -38,6 +37,7 @@ from tests.test_faults_support import (
     wait_for_notices,
     worker_env,
 )
+from tests.support.processes import WorkerProcess
 from workflows.complaint import ComplaintWorkflow
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]

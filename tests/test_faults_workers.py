@@ -47,8 +47,7 @@ import pytest
 from domain.service import Complaints
 from domain.store import POOL_DEFAULTS
 from tests.conftest import POSTGRES_ENV, postgres_conninfo
-from tests.test_end_to_end import REPO, WorkerProcess
-from tests.test_faults_support import (
+from tests.support.faults import (
     DevServer,
     Killer,
     assert_answered_and_closed_once,
@@ -58,6 +57,7 @@ from tests.test_faults_support import (
     wait_for_notices,
     worker_env,
 )
+from tests.support.processes import REPO, WorkerProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 

@@ -15,8 +15,8 @@ from cli.main import main
 from domain.access import AccessDeniedError, authorize
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
-from tests.api_support import api_server
-from tests.temporal_harness import running_stack, start_time_skipping
+from tests.support.api import api_server
+from tests.support.temporal import running_stack, start_time_skipping
 from workflows.client import act, file_complaint
 from workflows.models import AddNote, FileComplaintInput
 

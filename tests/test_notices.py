@@ -19,7 +19,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.channels import Channels, FileSmsOutbox, SmtpEmail, SmtpSettings
 from activities.notices import NoticeActivities, resident_channel
 from domain.service import Complaints
-from tests.temporal_harness import Stack, running_stack
+from tests.support.temporal import Stack, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from cli.main import main
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
-from tests.api_support import api_server
-from tests.temporal_harness import running_stack, sealed_converter
+from tests.support.api import api_server
+from tests.support.temporal import running_stack, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.models import AddNote, Answer, FileComplaintInput

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.commands import Answer, Close
 from domain.complaint import ERASED
 from domain.service import Complaints, Intake
-from tests.temporal_harness import running_stack, sealed_converter, start_time_skipping
+from tests.support.temporal import running_stack, sealed_converter, start_time_skipping
 from workflows.models import SweepInput, SweepResult
 from workflows.retention import SCHEDULE_ID, RetentionSweepWorkflow, ensure_retention_schedule
 from workflows.search import ALL_KEYS

@@ -35,8 +35,8 @@ from domain.roster import (
 )
 from domain.service import Complaints
 from domain.tokens import UnknownStaffError as UnknownTokenHolderError
-from tests.api_support import ApiServer, api_without_temporal
 from tests.conftest import kst, sample_intake
+from tests.support.api import ApiServer, api_without_temporal
 from tests.test_persistence import run_in_threads
 
 OpenComplaints = Callable[[], Complaints]

@@ -32,8 +32,8 @@ from domain.credentials import (
 )
 from domain.service import Complaints
 from domain.tokens import find_token, revoke_token
-from tests.api_support import api_without_temporal
 from tests.conftest import kst
+from tests.support.api import api_without_temporal
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "store-a0ee20c.db"
 

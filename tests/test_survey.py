@@ -33,7 +33,7 @@ from domain.calendar import SEOUL
 from domain.commands import Answer, Close
 from domain.survey import QUESTIONS
 from tests.support.browser import chromium, screenshot
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 from workflows.client import act, file_complaint
 from workflows.models import FileComplaintInput, SurveyPlan
 from workflows.survey import SurveyYearWorkflow, ensure_survey_year, survey_workflow_id

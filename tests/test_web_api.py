@@ -1,4 +1,4 @@
-"""The HTTP API against a running stack: dev server, real worker, uvicorn (`test_web_support`).
+"""The HTTP API against a running stack: dev server, real worker, uvicorn (`tests/support/web.py`).
 
 Residents submit and look up; staff act with bearer tokens, each action going
 through the workflow update; ops list and escalate in bulk. What the tests assert
@@ -21,7 +21,7 @@ import pytest
 from domain.calendar import SEOUL
 from domain.credentials import AccessToken, ResidentSecret
 from domain.service import Intake
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 from workflows.client import workflow_id
 from workflows.models import FileComplaintInput
 

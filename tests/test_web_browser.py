@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from domain.calendar import SEOUL
 from tests.support.browser import PHONE, chromium, screenshot
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 
 pytestmark = pytest.mark.temporal
 

@@ -1,7 +1,7 @@
 """Staff tokens and residents' secrets: shown once, stored as digests, checked exactly.
 
 The `minwon token` tests run the command in-process against the app on a SQLite
-store (tests.api_support), logged in as whoever issues, and then read the store's
+store (tests.support.api), logged in as whoever issues, and then read the store's
 file byte by byte: the token must not be in it. `minwon admin bootstrap` opens the
 store itself, as it does on the server host.
 """
@@ -20,8 +20,8 @@ from domain.calendar import SEOUL
 from domain.credentials import AccessToken, ResidentSecret, token_digest, token_id_of
 from domain.service import Complaints
 from domain.tokens import token_ids_of
-from tests.api_support import ApiServer, api_server
 from tests.conftest import kst
+from tests.support.api import ApiServer, api_server
 
 MONDAY = kst("2026-09-21T10:00")
 

@@ -3,7 +3,7 @@
 Cases with an assignment, an interim reply, escalations (by hand and by the
 deadline), a note, a finding, an apology, a staff member's corrective action and
 a message taken for an absent colleague are rendered by the running stack
-(`test_web_support`) for a signed-in officer. The words the pages must not show
+(`tests/support/web.py`) for a signed-in officer. The words the pages must not show
 raw come from the code: every field of a case's events (`domain.personal_data`),
 the values the domain's types name (statuses, clocks, channels, roles, counting,
 …), and the code's names the API gives for these very cases. Identifiers stay as
@@ -36,7 +36,7 @@ from domain.complaint import (
 )
 from domain.personal_data import FIELDS
 from domain.policy import Channel, CommitmentKind, Role, load_policy
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 from web.schemas import CaseDetail
 
 pytestmark = pytest.mark.temporal

@@ -31,8 +31,8 @@ from domain.service import Complaints
 from domain.store import open_complaints as open_store
 from domain.tables import row_values
 from tests.conftest import POSTGRES_ENV, fresh_postgres_schema, sample_intake
-from tests.test_end_to_end import free_port
-from tests.test_web_support import WebStack, web_stack
+from tests.support.processes import free_port
+from tests.support.web import WebStack, web_stack
 from web import serve
 from web.app import create_app
 from web.limits import (

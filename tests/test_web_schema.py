@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.test_web_support import WebStack, web_stack
+from tests.support.web import WebStack, web_stack
 from web.app import create_app
 
 pytestmark = pytest.mark.temporal

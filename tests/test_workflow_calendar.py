@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar import CalendarWatch
 from domain.calendar import BusinessCalendar, _public_holidays
-from tests.temporal_harness import Stack, running_stack
+from tests.support.temporal import Stack, running_stack
 from tests.test_calendar_changes import write
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 from activities.complaints import ComplaintActivities
 from tests.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
 from tests.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
-from tests.temporal_harness import running_stack, sealed_converter
+from tests.support.temporal import running_stack, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

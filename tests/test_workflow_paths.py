@@ -11,7 +11,7 @@ import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.temporal_harness import Stack, running_stack
+from tests.support.temporal import Stack, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow

@@ -35,8 +35,8 @@ from temporalio.service import RPCError
 
 from domain.service import Complaints
 from tests.conftest import TEST_ACTOR_KEY_TEXT
-from tests.temporal_harness import DEV_SERVER, sealed_converter
-from tests.test_end_to_end import TEST_KEY_TEXT, WorkerProcess, free_port
+from tests.support.processes import TEST_KEY_TEXT, WorkerProcess, free_port
+from tests.support.temporal import DEV_SERVER, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import start_complaint
 from workflows.complaint import ComplaintWorkflow

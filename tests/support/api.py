@@ -26,7 +26,7 @@ from starlette.testclient import TestClient
 from cli import remote
 from domain.service import Complaints
 from domain.tokens import issue_token
-from tests.temporal_harness import TEST_KEY
+from tests.support.temporal import TEST_KEY
 from web.app import create_app
 from workflows.codec import new_key
 

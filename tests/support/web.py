@@ -22,8 +22,8 @@ import httpx
 from activities.channels import Channels
 from domain.service import Complaints
 from domain.tokens import issue_token
-from tests.temporal_harness import running_stack, start_time_skipping
-from tests.test_end_to_end import free_port, start_dev_server
+from tests.support.processes import free_port, start_dev_server
+from tests.support.temporal import running_stack, start_time_skipping
 from web import serve
 from web.app import create_app
 from web.limits import DAY, HOUR, LimitSettings, Rate
