@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from operator import is_
 from typing import Any, Literal, NamedTuple
 
 from eventsourcing.utils import get_topic
@@ -29,16 +30,16 @@ from eventsourcing.utils import get_topic
 from domain.calendar import to_seoul
 from domain.chain import (
     BrokenLink,
+    class_personal_fields,
     digest_of,
     event_digest,
     is_meta,
     name_of,
-    personal_fields,
     verify_chain,
 )
 from domain.complaint import ERASED, Commitment, Complaint, ComplaintError
 from domain.receipt import ReceiptIndex
-from domain.service import CaseNotFoundError, Complaints, event_moment
+from domain.service import CaseNotFoundError, Complaints
 
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
 NOT_DETAILS = frozenset(
@@ -136,6 +137,7 @@ def actor_of(event: object, name: str, previous: tuple[str | None, str]) -> str:
 
     `previous` is (command id, actor) of the event before: the events one command
     records are consecutive and share its command id (or extend it with `:suffix`).
+    (`replay` decides the same, inline.)
     """
     by = getattr(event, "by", None)
     if isinstance(by, str) and by:
@@ -157,6 +159,60 @@ def actor_of(event: object, name: str, previous: tuple[str | None, str]) -> str:
     return "system"
 
 
+# Who did an event that names nobody (no `by`), by its class; MessageTaken is looked up.
+_ACTOR_BY_NAME = {"Received": "intake", "SatisfactionRated": "resident"}
+
+
+def _pick(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, object]]:
+    """A function that copies `keys` (in their order) out of an event's attributes.
+
+    A dict display of a few fixed keys is made in half the time of a comprehension,
+    and an event has at most a handful of details."""
+    if len(keys) == 1:
+        (a,) = keys
+        return lambda state: {a: state[a]}
+    if len(keys) == 2:
+        a, b = keys
+        return lambda state: {a: state[a], b: state[b]}
+    if len(keys) == 3:
+        a, b, c = keys
+        return lambda state: {a: state[a], b: state[b], c: state[c]}
+    if len(keys) == 4:
+        a, b, c, d = keys
+        return lambda state: {a: state[a], b: state[b], c: state[c], d: state[d]}
+    return lambda state: {key: state[key] for key in keys}
+
+
+class _RowsOf:
+    """What the rows of one event class show, worked out once per class, not per event.
+
+    The details depend on the attributes an event has and their order, which the
+    stored record decides: they are worked out again whenever an event of the class
+    comes with other attributes (`keys`) than the one before."""
+
+    __slots__ = ("hidden", "keys", "name", "personal", "pick")
+
+    def __init__(self, event_class: type) -> None:
+        self.name = event_class.__name__
+        self.hidden = class_personal_fields(event_class)
+        self.keys: tuple[str, ...] = ()
+        self.pick = _pick(())
+        self.personal: tuple[str, ...] = ()
+
+    def learn(self, keys: tuple[str, ...]) -> None:
+        received = self.name == "Received"
+        details = tuple(
+            key
+            for key in keys
+            if key not in NOT_DETAILS
+            and not is_meta(key)
+            and not (received and key == "received_at")
+        )
+        self.keys = keys
+        self.pick = _pick(details)
+        self.personal = tuple(key for key in details if key in self.hidden)
+
+
 def replay(
     events: Iterable[object],
     *,
@@ -169,15 +225,38 @@ def replay(
 
     `as_of` follows `Complaints.as_of`: events are taken in order until the first
     whose business moment is later.
+
+    A long case has a row per event, and each is made with as little work as can
+    be: what an event class's rows show is worked out once per class (`_RowsOf`),
+    a row whose event left the clocks as they were shares the row before's tuple of
+    them (the same commitment objects, in the same order), and the rows are made as
+    plain tuples. What a row says is what `event_moment`, `actor_of`,
+    `personal_fields` and `masked` decide.
     """
     moment_limit = to_seoul(as_of) if as_of is not None else None
     case: Complaint | None = None
     rows: list[HistoryRow] = []
-    previous: tuple[str | None, str] = (None, "")
-    for event in events:
-        if not isinstance(event, Complaint.Event):
-            raise AuditError(f"not an event of a complaint: {type(event).__name__}")
-        moment = event_moment(event)
+    append = rows.append
+    new_row = tuple.__new__
+    rows_of: dict[type, _RowsOf] = {}
+    clocks: tuple[Commitment, ...] = ()
+    last_command: str | None = None
+    last_actor = ""
+    # Each event's class is checked the first time it comes, below.
+    stream: Iterable[Any] = events
+    for event in stream:
+        event_class = type(event)
+        of = rows_of.get(event_class)
+        if of is None:
+            if not isinstance(event, Complaint.Event):
+                raise AuditError(f"not an event of a complaint: {event_class.__name__}")
+            of = rows_of[event_class] = _RowsOf(event_class)
+        # The business moment, as `event_moment` takes it.
+        moment = getattr(event, "at", None)
+        if not isinstance(moment, datetime):
+            moment = getattr(event, "received_at", None)
+            if not isinstance(moment, datetime):
+                moment = event.timestamp
         if moment_limit is not None and moment > moment_limit:
             break
         try:
@@ -189,29 +268,52 @@ def replay(
             ) from None
         if case is None:
             raise AuditError(f"version {event.originator_version} left no case")
-        name = type(event).__name__
-        actor = actor_of(event, name, previous)
+        # Who did it, as `actor_of` decides.
+        name = of.name
+        by = getattr(event, "by", None)
         command_id = getattr(event, "command_id", None)
-        previous = (command_id if isinstance(command_id, str) else None, actor)
-        personal = () if show_personal else personal_fields(event)
-        details = {
-            key: masked(key, value) if key in personal else value
-            for key, value in vars(event).items()
-            if key not in NOT_DETAILS
-            and not is_meta(key)
-            and not (name == "Received" and key == "received_at")
-        }
-        rows.append(
-            HistoryRow(
-                version=event.originator_version,
-                moment=moment,
-                recorded=event.timestamp,
-                actor=actor,
-                event=name,
-                details=details,
-                clocks=tuple(case.commitments.values()),
-                command_id=previous[0],
-                digest=event_digest(event) if digests else None,
+        if not isinstance(command_id, str):
+            command_id = None
+        if isinstance(by, str) and by:
+            actor = by
+        elif name in _ACTOR_BY_NAME:
+            actor = _ACTOR_BY_NAME[name]
+        elif name == "MessageTaken":
+            actor = str(getattr(event, "taken_by", "system"))
+        elif (
+            command_id is not None
+            and last_command
+            and (command_id == last_command or command_id.startswith(last_command + ":"))
+        ):
+            actor = last_actor
+        else:
+            actor = "system"
+        last_command, last_actor = command_id, actor
+        state = event.__dict__
+        keys = tuple(state)
+        if keys != of.keys:
+            of.learn(keys)
+        details = of.pick(state)
+        if of.personal and not show_personal:
+            for key in of.personal:
+                details[key] = masked(key, details[key])
+        commitments = case.commitments.values()
+        if len(commitments) != len(clocks) or not all(map(is_, commitments, clocks)):
+            clocks = tuple(commitments)
+        append(
+            new_row(
+                HistoryRow,
+                (
+                    event.originator_version,
+                    moment,
+                    event.timestamp,
+                    actor,
+                    name,
+                    details,
+                    clocks,
+                    command_id,
+                    event_digest(event) if digests else None,
+                ),
             )
         )
         if version is not None and event.originator_version >= version:
@@ -300,16 +402,37 @@ def state_document(case: Complaint, *, show_personal: bool = False) -> dict[str,
     }
 
 
+# Records decoded at a time by `stored_events`, inside one reading of the person's key.
+DECODED_AT_ONCE = 1_000
+
+
 def stored_events(app: Complaints, case_id: uuid.UUID, version: int | None = None) -> Iterator[Any]:
-    """The case's events as stored; a record that no longer decodes stops the replay."""
-    for record in app.recorder.select_events(case_id, lte=version):
-        try:
-            yield app.mapper.to_domain_event(record)
-        except Exception as error:  # a tampered record may fail in any way
-            raise AuditError(
-                f"version {record.originator_version} no longer decodes "
-                f"({type(error).__name__}: {error})"
-            ) from None
+    """The case's events as stored; a record that no longer decodes stops the replay.
+
+    The records are decoded a batch at a time inside `PersonKeys.one_reading`, as a
+    load of the case decodes them: the person's key is read once per batch, not once
+    per sealed event (an apology, a note), and the reading ends before the batch's
+    events are handed on. A record that does not decode stops the batch; the events
+    before it are still given, then the error, where the replay reaches it.
+    """
+    records = app.recorder.select_events(case_id, lte=version)
+    decode = app.mapper.to_domain_event
+    for start in range(0, len(records), DECODED_AT_ONCE):
+        events: list[Any] = []
+        failure: AuditError | None = None
+        with app.keys.one_reading():
+            for record in records[start : start + DECODED_AT_ONCE]:
+                try:
+                    events.append(decode(record))
+                except Exception as error:  # a tampered record may fail in any way
+                    failure = AuditError(
+                        f"version {record.originator_version} no longer decodes "
+                        f"({type(error).__name__}: {error})"
+                    )
+                    break
+        yield from events
+        if failure is not None:
+            raise failure from None
 
 
 # -- tamper evidence -----------------------------------------------------------------
