@@ -15,9 +15,9 @@ from typing import Any
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.channels import DeliveryError
-from activities.notices import NoticeActivities, resident_channel
+from activities.notices import NoticeActivities
 from domain.calendar import SEOUL
 from domain.service import Complaints
 from domain.survey import QUESTIONS, day_in
@@ -96,20 +96,23 @@ class SurveyActivities:
             "closes_at": closes_at,
             "questions": len(QUESTIONS),
         }
+        at = activity.info().scheduled_time
+        bound = log.bind(invitation=str(invitation_id), kind="survey_invitation")
         try:
-            channel, address = resident_channel(invitation.contact)
-            message = self.notices.render(
-                "survey_invitation", context, f"survey-invitation-{invitation_id}"
+            channel, _ = self.notices.deliver(
+                kind="survey_invitation",
+                recipient="resident",
+                contact=lambda: invitation.contact,
+                context=lambda: context,
+                message_id=f"survey-invitation-{invitation_id}",
+                at=at,
+                log=bound,
             )
-            (self.notices.channels.email if channel == "email" else self.notices.channels.sms).send(
-                address, message
-            )
-        except DeliveryError as error:
-            # One resident unreachable does not hold up the others; the log says who.
-            log.warning("survey_invitation_undeliverable", invitation=str(invitation_id),
-                        reason=error.code)  # fmt: skip
-            return False
-        surveys.record_sent(invitation_id, channel, activity.info().scheduled_time)
+        except ApplicationError as error:
+            if not error.non_retryable:
+                raise  # the mail server is away: the batch is tried again, the sent skipped
+            return False  # one resident unreachable does not hold up the others
+        surveys.record_sent(invitation_id, channel, at)
         return True
 
     @activity.defn
@@ -124,24 +127,28 @@ class SurveyActivities:
         if surveys.warned(year) or surveys.round(year) is not None:
             return False
         at = activity.info().scheduled_time
+        context = {
+            "center": self.complaints.policy.center.name,
+            "year": year,
+            "due": self.survey_plan(year).due_at,
+        }
         recipients = []
         for role in ("ops", "director"):
-            member = self.notices.staff_member(role, at)
-            context = {
-                "center": self.complaints.policy.center.name,
-                "year": year,
-                "due": self.survey_plan(year).due_at,
-                "staff": member,
-            }
-            message = self.notices.render(
-                "survey_overdue", context, f"survey-overdue-{year}-{role}"
-            )
-            channels = self.notices.channels
-            if member.email:
-                channels.email.send(member.email, message)
-            else:
-                channels.sms.send(member.phone, message)
-            recipients.append(member.id)
+            try:
+                _, staff = self.notices.deliver(
+                    kind="survey_overdue",
+                    recipient=role,
+                    contact=lambda: "",
+                    context=lambda: dict(context),
+                    message_id=f"survey-overdue-{year}-{role}",
+                    at=at,
+                    log=log.bind(year=year, kind="survey_overdue"),
+                )
+            except ApplicationError as error:
+                if not error.non_retryable:
+                    raise
+                continue  # no entry to reach them by: the other is still told
+            recipients.append(staff)
         surveys.record_warning(year, recipients, at)
         log.warning("survey_overdue", year=year, warned=recipients)
         return True

@@ -297,10 +297,6 @@ SURVEY_COMMANDS: dict[str, type[RecordCommand]] = {
 }
 
 
-def survey_year(at: datetime) -> int:
-    return to_seoul(at).year
-
-
 def day_in(year: int, month_day: str) -> date:
     month, day = (int(part) for part in month_day.split("-"))
     return date(year, month, day)

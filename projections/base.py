@@ -19,7 +19,7 @@ adapt the values, and own the DDL and the tracking table, which differ.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -208,6 +208,11 @@ def _typed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         elif kind == "real":
             row[name] = float(value)
     return row
+
+
+def mean_of(values: Sequence[float]) -> float | None:
+    """The mean to two places, as the reports show it; None for no values."""
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def utc_text(moment: datetime) -> str:

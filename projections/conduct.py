@@ -19,17 +19,13 @@ from eventsourcing.projection import Projection
 
 from domain.calendar import to_seoul
 from domain.conduct import CHECKLIST, CORRECTIVE_ACTIONS, Award, MonitoringCall
-from projections.base import Table, View, nested
+from projections.base import Table, View, mean_of, nested
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 
 CallRecorded = nested(MonitoringCall, "Recorded")
 CorrectiveActionTaken = nested(MonitoringCall, "CorrectiveActionTaken")
 AwardGranted = nested(Award, "Granted")
-
-
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None
 
 
 @dataclass(frozen=True)
@@ -178,9 +174,9 @@ class ConductView(View):
         return ConductYear(
             year=year,
             calls=len(calls),
-            average=_mean([row["score"] for row in calls]),
+            average=mean_of([row["score"] for row in calls]),
             low=sum(1 for row in calls if row["low"]),
-            items={item: _mean(by_item[item]) for item in CHECKLIST},
+            items={item: mean_of(by_item[item]) for item in CHECKLIST},
             corrective_actions={kind: actions.count(kind) for kind in CORRECTIVE_ACTIONS},
             low_without_action=sum(1 for row in calls if row["low"] and not row["action"]),
             awards=awards,
@@ -204,7 +200,7 @@ class ConductView(View):
         return {
             staff: StaffConduct(
                 monitoring_calls=len(scores[staff]),
-                monitoring_average=_mean(scores[staff]),
+                monitoring_average=mean_of(scores[staff]),
                 warnings=actions[staff].count("warning"),
                 trainings=actions[staff].count("training"),
                 awards=awards[staff],

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from domain.survey import SurveyInvitation, SurveyRound
-from projections.base import Table, View, nested
+from projections.base import Table, View, mean_of, nested
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 
@@ -28,10 +28,6 @@ ImprovementRecorded = nested(SurveyRound, "ImprovementRecorded")
 Invited = nested(SurveyInvitation, "Invited")
 Sent = nested(SurveyInvitation, "Sent")
 Answered = nested(SurveyInvitation, "Answered")
-
-
-def _mean(values: list[int]) -> float | None:
-    return round(sum(values) / len(values), 2) if values else None
 
 
 @dataclass(frozen=True)
@@ -187,9 +183,9 @@ class SurveyResultsView(View):
             invited=len(invitations),
             sent=sum(1 for r in invitations.values() if r["sent"]),
             answered=sum(1 for r in invitations.values() if r["answered"]),
-            by_question={q: _mean(scores) for q, scores in sorted(by_question.items())},
+            by_question={q: mean_of(scores) for q, scores in sorted(by_question.items())},
             by_category={
-                category: {q: _mean(scores) for q, scores in sorted(questions.items())}
+                category: {q: mean_of(scores) for q, scores in sorted(questions.items())}
                 for category, questions in sorted(by_category.items())
             },
             improvements=[r["text"] for r in tables["survey_improvements"] if r["year"] == year],

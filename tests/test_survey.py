@@ -28,14 +28,27 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.channels import (
+    Channels,
+    FileEmail,
+    FileSmsOutbox,
+    Message,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from activities.notices import NoticeActivities
+from activities.surveys import SurveyActivities
 from domain.calendar import SEOUL
 from domain.commands import Answer, Close
+from domain.service import Complaints, Intake
 from domain.survey import QUESTIONS
 from tests.support.browser import chromium, screenshot
 from tests.support.web import WebStack, web_stack
 from workflows.client import act, file_complaint
-from workflows.models import FileComplaintInput, SurveyPlan
+from workflows.models import FileComplaintInput, SurveyBatch, SurveyPlan
 from workflows.survey import SurveyYearWorkflow, ensure_survey_year, survey_workflow_id
 
 pytestmark = pytest.mark.temporal
@@ -299,3 +312,60 @@ def test_with_nobody_to_ask_no_round_is_recorded_and_it_starts_the_next_morning(
     sleep_until(web, at(1, 13, 9, 1))
     wait_for(lambda: len(invitation_events(web, "Sent")) == 1)
     assert round_of(web).invitations == [str(invitation_events(web, "Invited")[0].originator_id)]  # type: ignore[attr-defined]
+
+
+class FailingEmail:
+    """A mail server that refuses (`permanent`) or is away, then delivers to `folder`."""
+
+    def __init__(self, folder: Path, error: Exception | None) -> None:
+        self.error = error
+        self.delivered = FileEmail(folder)
+
+    def send(self, to: str, message: Message) -> None:
+        if self.error is not None:
+            raise self.error
+        self.delivered.send(to, message)
+
+
+def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused_one_skipped(
+    tmp_path: Path,
+) -> None:
+    app = Complaints(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
+    )
+    closed_at = datetime(YEAR, 1, 5, 10, tzinfo=SEOUL)
+    for number, contact in enumerate(RESIDENTS[:2]):
+        case = app.file(Intake(f"retry-{number}", "email", "inquiry", "program", False,
+                               contact, "문의", closed_at))  # fmt: skip
+        app.perform(
+            case.id, Answer(text="안내", by="lee.service"), at=closed_at, command_id=f"a{number}"
+        )
+        app.perform(case.id, Close(by="lee.service"), at=closed_at, command_id=f"c{number}")
+    app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="system")
+    mail = FailingEmail(tmp_path / "mail", PermanentDeliveryError("recipient-refused", "550"))
+    notices = NoticeActivities(app, Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl")))
+    activities = SurveyActivities(app, notices)
+    batch = SurveyBatch(year=YEAR, offset=0, limit=50)
+    environment = ActivityEnvironment()
+    started = app.surveys.round(YEAR)
+    assert started is not None
+    ids = [uuid.UUID(text) for text in started.invitations]
+
+    def sent() -> list[object]:
+        return [app.surveys.invitation(i).sent_at for i in ids]
+
+    # Refused: passed over, the batch does not fail on one resident.
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    assert sent() == [None, None]
+    # Away: the activity fails to be retried, and no invitation counts as sent.
+    mail.error = TemporaryDeliveryError("mail-deferred", "421")
+    with pytest.raises(ApplicationError) as deferred:
+        environment.run(activities.send_survey_invitations, batch)
+    assert not deferred.value.non_retryable
+    assert sent() == [None, None]
+    # Back: the retry sends each once; run again, nothing more goes out.
+    mail.error = None
+    assert environment.run(activities.send_survey_invitations, batch) == 2
+    assert None not in sent()
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    app.close()
