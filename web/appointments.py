@@ -37,7 +37,7 @@ from domain.appointment import (
     PhoneAgreement,
     RecordAppointmentOutcome,
 )
-from domain.calendar import to_seoul
+from domain.calendar import WEEKDAYS, to_seoul
 from domain.service import CaseNotFoundError
 from projections.appointments import BookLine
 from web.api import Staff, desk_of
@@ -112,7 +112,7 @@ def _out(user: StaffUser, appointment: Appointment, recorded: bool, clock: str) 
 
 def _kst(moment: datetime) -> str:
     local = to_seoul(moment)
-    return local.strftime("%Y-%m-%d %H:%M") + f" ({'월화수목금토일'[local.weekday()]})"
+    return local.strftime("%Y-%m-%d %H:%M") + f" ({WEEKDAYS[local.weekday()]})"
 
 
 def _lines(out: AppointmentOut) -> list[str]:
