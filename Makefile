@@ -47,11 +47,16 @@ typecheck: $(STAMP)
 test: $(STAMP) postgres browser lint typecheck
 	$(BIN)/pytest
 
+# The rules alone (tests/unit): no store, no Temporal, no server; seconds.
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
 bench: $(STAMP) postgres
 	$(BIN)/python bench/record_command.py
 	$(BIN)/python bench/workflow_throughput.py
 	$(BIN)/python bench/workflow_memory.py
 	$(BIN)/python bench/replay_verify.py
+	$(BIN)/python bench/first_load.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/projection_catchup.py
 	$(BIN)/python bench/wrapped_keys.py

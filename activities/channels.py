@@ -8,7 +8,6 @@ a JSON-lines file outbox that a real gateway adapter would replace.
 from __future__ import annotations
 
 import json
-import os
 import re
 import smtplib
 import threading
@@ -20,8 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from privacy.files import appending, write_private
-
-VAR = Path(__file__).resolve().parent.parent / "var"
+from runtime.paths import VAR
 
 
 class DeliveryError(Exception):
@@ -161,8 +159,7 @@ class Channels:
     sms: SmsGateway
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, var: Path = VAR) -> Channels:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str], var: Path = VAR) -> Channels:
         smtp = SmtpSettings.from_env(env)
         mail_folder = Path(env.get("MINWON_MAIL_OUTBOX") or var / "mail-outbox")
         email: EmailSender = SmtpEmail(smtp) if smtp else FileEmail(mail_folder)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,17 +25,13 @@ from temporalio import activity
 
 from domain.calendar import SEOUL
 from domain.checkpoint import (
-    DEFAULT_EVERY_EVENTS,
-    DEFAULT_EVERY_MINUTES,
-    EVERY_EVENTS_ENV,
-    EVERY_MINUTES_ENV,
     Signer,
-    checkpoint_file,
     sign_checkpoint,
 )
 from domain.service import Complaints
 from privacy.files import appending, private_folder
 from privacy.signing import key_id, public_key_text, sign
+from runtime.settings import Settings
 
 log = structlog.get_logger()
 
@@ -56,16 +50,16 @@ class Checkpoints:
         complaints: Complaints,
         key: Ed25519PrivateKey | None,
         *,
-        file: Path | None = None,
-        env: Mapping[str, str] | None = None,
+        settings: Settings | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        env = os.environ if env is None else env
+        """`settings` give the file kept outside the store and how often to sign."""
+        settings = settings or Settings()
         self.complaints = complaints
         self.signer = None if key is None else signer_of(key)
-        self.file = file or checkpoint_file(env)
-        self.every_events = int(env.get(EVERY_EVENTS_ENV) or DEFAULT_EVERY_EVENTS)
-        self.every = timedelta(minutes=float(env.get(EVERY_MINUTES_ENV) or DEFAULT_EVERY_MINUTES))
+        self.file = settings.checkpoint_file
+        self.every_events = settings.checkpoint_events
+        self.every = timedelta(minutes=settings.checkpoint_minutes)
         self.clock = clock
 
     @activity.defn(name="sign_checkpoint")

@@ -10,7 +10,6 @@ conflict that outlasted the service's own retries) is retried by Temporal.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from domain.policy import PolicyError
 from domain.service import CaseNotFoundError, Complaints, Intake
 from privacy.files import appending
 from privacy.transit import UnsealedTextError, open_action
+from runtime.settings import Settings
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
     CaseCommand,
@@ -45,7 +45,7 @@ from workflows.models import (
 log = structlog.get_logger()
 T = TypeVar("T")
 
-DEFAULT_OUTBOX = Path(__file__).resolve().parent.parent / "var" / "outbox.jsonl"
+DEFAULT_OUTBOX = Settings().outbox
 
 
 def case_view(case: Complaint, complaints: Complaints | None = None) -> CaseView:
@@ -140,7 +140,7 @@ class ComplaintActivities:
     ) -> None:
         self.complaints = complaints
         self.seal = seal or default_seal()
-        self.outbox = outbox or Path(os.environ.get("MINWON_OUTBOX", DEFAULT_OUTBOX))
+        self.outbox = outbox or DEFAULT_OUTBOX
         self.history_limit = history_limit
         # Activities run on a thread pool: one writer at a time appends to the outbox.
         self._outbox_lock = threading.Lock()

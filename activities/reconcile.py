@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
 from domain.service import CaseNotFoundError, Complaints
+from runtime.settings import Settings
 from workflows.appointment import appointment_workflow_id
 from workflows.client import WORKFLOW_PREFIX, wake_appointment, workflow_id
 from workflows.models import (
@@ -62,8 +62,6 @@ from workflows.search import STATUS
 
 log = structlog.get_logger()
 
-LIMIT_ENV = "MINWON_RESTORE_LIMIT"
-DEFAULT_LIMIT = 3
 PAGE = 500
 RUNNING = "WorkflowType = 'ComplaintWorkflow' AND ExecutionStatus = 'Running'"
 # A worker answers a query at once; one that does not is reported, not waited for.
@@ -75,10 +73,6 @@ class OpenCase:
     case_id: uuid.UUID
     receipt_code: str
     workflow_id: str
-
-
-def restore_limit(env: dict[str, str] | None = None) -> int:
-    return int((env or os.environ).get(LIMIT_ENV, DEFAULT_LIMIT))
 
 
 def _now() -> datetime:
@@ -98,7 +92,7 @@ class Reconciler:
         self.complaints = complaints
         self.client = client
         self.task_queue = task_queue
-        self.limit = restore_limit() if limit is None else limit
+        self.limit = Settings().restore_limit if limit is None else limit
         self.clock = clock
 
     @activity.defn(name="reconcile")

@@ -8,7 +8,6 @@ installation's secret (`Surveys.link_secret`), the same on a retried send.
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -21,23 +20,21 @@ from activities.notices import NoticeActivities
 from domain.calendar import SEOUL
 from domain.service import Complaints
 from domain.survey import QUESTIONS, day_in
+from runtime.settings import Settings
 from workflows.models import SurveyBatch, SurveyPlan
 
 log = structlog.get_logger()
-PUBLIC_URL_ENV = "MINWON_PUBLIC_URL"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 STARTS_AT = time(9, 0)
 
 
-def public_url() -> str:
-    """Where residents reach the web pages (links in notices)."""
-    return (os.environ.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL).rstrip("/")
-
-
 class SurveyActivities:
-    def __init__(self, complaints: Complaints, notices: NoticeActivities) -> None:
+    def __init__(
+        self, complaints: Complaints, notices: NoticeActivities, public_url: str | None = None
+    ) -> None:
         self.complaints = complaints
         self.notices = notices
+        # Where residents reach the pages: the links in the invitations.
+        self.public_url = public_url or Settings().public_url
 
     @activity.defn
     def survey_plan(self, year: int) -> SurveyPlan:
@@ -92,7 +89,7 @@ class SurveyActivities:
         context: dict[str, Any] = {
             "center": self.complaints.policy.center.name,
             "year": invitation.year,
-            "link": f"{public_url()}/survey/{invitation_id}/{secret}",
+            "link": f"{self.public_url}/survey/{invitation_id}/{secret}",
             "closes_at": closes_at,
             "questions": len(QUESTIONS),
         }

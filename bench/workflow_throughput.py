@@ -111,7 +111,8 @@ if not workflow.unsafe.in_sandbox():
     from activities.channels import Channels, FileEmail, FileSmsOutbox
     from activities.complaints import ComplaintActivities
     from domain.service import Complaints
-    from runtime import build_worker, configure_logging
+    from runtime.logs import configure_logging
+    from runtime.worker import build_worker
     from workflows.client import act as api_act
     from workflows.client import exit_without_finalizing, file_complaint
     from workflows.codec import EncryptionCodec, data_converter

@@ -23,14 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import socket
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cli import calendar_admin, checkpoint_admin, projections
-from cli.errors import CliError
+from cli.errors import CliError, server_settings
 
 if TYPE_CHECKING:
     from workflows.models import ReconcileReport
@@ -101,15 +100,17 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from domain.store import open_complaints
     from workflows.client import TemporalSettings, connect
 
-    settings = TemporalSettings.from_env()
+    process = server_settings()
+    settings = TemporalSettings.from_env(process.env)
 
     async def work() -> ReconcileReport:
-        client = await connect(settings, dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
-        complaints = open_complaints()
+        client = await connect(settings, env=process.env, dev=not process.has_payload_key)
+        complaints = open_complaints(process.env)
         try:
-            return await Reconciler(complaints, client, settings.task_queue).reconcile(
-                dry_run=args.dry_run
+            reconciler = Reconciler(
+                complaints, client, settings.task_queue, limit=process.restore_limit
             )
+            return await reconciler.reconcile(dry_run=args.dry_run)
         finally:
             complaints.close()
 
@@ -136,7 +137,7 @@ def run_rotate_kek(args: argparse.Namespace) -> int:
     from privacy.kek import KekError
 
     try:
-        complaints = open_complaints()
+        complaints = open_complaints(server_settings().env)
     except KekError as error:
         raise CliError(str(error)) from None
     try:
@@ -160,7 +161,7 @@ def run_bootstrap(args: argparse.Namespace) -> int:
 
     now = datetime.now(SEOUL)
     try:
-        complaints = open_complaints()
+        complaints = open_complaints(server_settings().env)
     except PolicyError as error:
         raise CliError(f"cannot open the store: invalid policy {error}") from None
     try:

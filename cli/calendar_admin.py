@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import CliError
+from cli.errors import CliError, server_settings
 
 if TYPE_CHECKING:
     from workflows.models import CalendarReport
@@ -90,14 +89,15 @@ def run_reload(args: argparse.Namespace) -> int:
     from domain.store import open_complaints
     from workflows.client import TemporalSettings, connect
 
-    settings = TemporalSettings.from_env()
-    complaints = open_complaints()
+    process = server_settings()
+    settings = TemporalSettings.from_env(process.env)
+    complaints = open_complaints(process.env)
     try:
         if complaints.calendar_error is not None:
             raise CliError(f"calendar overrides not used: {complaints.calendar_error}")
 
         async def work() -> CalendarReport:
-            client = await connect(settings, dev=not os.environ.get("MINWON_PAYLOAD_KEY"))
+            client = await connect(settings, env=process.env, dev=not process.has_payload_key)
             watch = CalendarWatch(complaints, client)
             return await watch.follow(everything=args.everything, dry_run=args.dry_run)
 

@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from cli.errors import CliError
+from cli.errors import CliError, server_settings
 
 
 def register(actions: Any, admin_note: str) -> None:
@@ -39,17 +39,17 @@ def register(actions: Any, admin_note: str) -> None:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     from activities.checkpoint import Checkpoints
-    from domain.checkpoint import checkpoint_file
     from domain.store import open_complaints
     from privacy.signing import DEV_KEY_FILE, SigningKeyError, signing_key
 
+    process = server_settings()
     try:
-        key = signing_key(dev=DEV_KEY_FILE.exists())
+        key = signing_key(process.env, dev=DEV_KEY_FILE.exists())
     except SigningKeyError as error:
         raise CliError(str(error)) from None
-    complaints = open_complaints()
+    complaints = open_complaints(process.env)
     try:
-        number = Checkpoints(complaints, key).sign(force=args.force)
+        number = Checkpoints(complaints, key, settings=process).sign(force=args.force)
         latest = None
         if number is not None:
             from domain.checkpoint import checkpoint_log
@@ -63,7 +63,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         return 0
     print(
         f"checkpoint #{latest['number']}: {latest['records']} record(s) up to notification "
-        f"{latest['position']}, root {latest['root']}; appended to {checkpoint_file()}"
+        f"{latest['position']}, root {latest['root']}; appended to {process.checkpoint_file}"
     )
     return 0
 
@@ -73,7 +73,7 @@ def run_public_key(args: argparse.Namespace) -> int:
 
     try:
         # On the embedded stack's host its key file, read, never made.
-        text = public_key(dev=DEV_KEY_FILE.exists())
+        text = public_key(server_settings().env, dev=DEV_KEY_FILE.exists())
     except SigningKeyError as error:
         raise CliError(str(error)) from None
     if args.json:
@@ -105,7 +105,7 @@ def run_export(args: argparse.Namespace) -> int:
     from domain.store import open_complaints
     from privacy.files import write_private
 
-    complaints = open_complaints()
+    complaints = open_complaints(server_settings().env)
     try:
         log = checkpoint_log(complaints)
         lines = export_lines(complaints.notifications(), log.checkpoints if log else [])

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli.errors import CliError
+from cli.errors import CliError, server_settings
 from domain.calendar import (
     COUNTING_RULES,
     HOUR_COUNTINGS,
@@ -210,12 +209,13 @@ def _overrides_path(given: str | None) -> Path:
     """--overrides, else the file the service would use (env, then the policy's)."""
     if given:
         return Path(given)
-    source = policy_path(os.environ)
+    env = server_settings().env
+    source = policy_path(env)
     try:
         policy = load_policy(source)
     except PolicyError as error:
         raise CliError(f"invalid policy {error}") from None
-    return overrides_path(policy, source, os.environ)
+    return overrides_path(policy, source, env)
 
 
 def _as_json(deadline: Deadline) -> dict[str, Any]:

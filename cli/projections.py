@@ -18,7 +18,6 @@ every `minwon` command registers these, and the thin client needs none of them.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -26,13 +25,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import CliError
+from cli.errors import CliError, server_settings
 
 if TYPE_CHECKING:
     from projections import Progress, ReadModels
 
 # As `projections.NAMES` and `projections.runner.DEFAULT_BATCH`, for the help without
-# importing them (tests/test_projections.py checks they agree).
+# importing them (tests/integration/test_projections.py checks they agree).
 READ_MODEL_NAMES = (
     "case_board",
     "sla_report",
@@ -185,7 +184,7 @@ def _configured_log() -> Any:
     # The worker's one structlog configuration: readable on a terminal, JSON otherwise.
     import structlog
 
-    from runtime import configure_logging
+    from runtime.logs import configure_logging
 
-    configure_logging(os.environ.get("MINWON_LOG_LEVEL", "INFO"))
+    configure_logging(server_settings().log_level)
     return structlog.get_logger()

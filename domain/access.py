@@ -193,18 +193,3 @@ def may_see_personal_data(roles: Iterable[str], actor: str, case: CaseFacts) -> 
 
 def may_see_case(roles: Iterable[str], actor: str, case: CaseFacts) -> bool:
     return not case.private or actor in own_people(case) or bool(set(roles) & PRIVATE_CASE_ROLES)
-
-
-def mask_contact(contact: str) -> str:
-    """010-1234-5678 → 010-****-5678; a@b.kr → a***@b.kr."""
-    if "@" in contact:
-        name, _, domain = contact.partition("@")
-        return f"{name[:1]}***@{domain}"
-    digits = [ch for ch in contact if ch.isdigit()]
-    if len(digits) < 8:
-        return "***"
-    return f"{''.join(digits[:3])}-****-{''.join(digits[-4:])}"
-
-
-def mask_text(text: str) -> str:
-    return f"[{len(text)} characters, hidden]"

@@ -17,7 +17,6 @@ through the `Complaints` application.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -37,7 +36,8 @@ from domain.chain import (
     name_of,
     verify_chain,
 )
-from domain.complaint import ERASED, Commitment, Complaint, ComplaintError
+from domain.complaint import Commitment, Complaint, ComplaintError
+from domain.disclosure import ACTOR_BY_NAME, masked
 from domain.receipt import ReceiptIndex
 from domain.service import CaseNotFoundError, Complaints
 
@@ -54,56 +54,13 @@ NOT_DETAILS = frozenset(
         "at",
     }
 )
-# The event classes are made by `@event`, out of mypy's sight.
+# The receipt index's event class is made by `@event`, out of mypy's sight.
 ISSUED_TOPIC = get_topic(getattr(ReceiptIndex, "Issued"))  # noqa: B009
-RECEIVED_TOPIC = get_topic(getattr(Complaint, "Received"))  # noqa: B009
+RECEIVED_TOPIC = get_topic(Complaint.Received)
 
 
 class AuditError(ComplaintError):
     """A history that cannot be replayed as stored (run verify to see why)."""
-
-
-# -- personal data -------------------------------------------------------------------
-
-_PHONE = re.compile(r"(\d{2,3})([-. ]?)(\d{3,4})([-. ]?)(\d{4})")
-
-
-def mask_contact(value: str) -> str:
-    """`홍길동 010-1234-5678` → `홍** 010-****-5678`; e-mail `h***@example.org`."""
-    return " ".join(_mask_token(token) for token in value.split())
-
-
-def _mask_token(token: str) -> str:
-    if "@" in token:
-        local, _, domain = token.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if any(ch.isdigit() for ch in token):
-        phone = _PHONE.fullmatch(token)
-        if phone:
-            first, sep1, middle, sep2, last = phone.groups()
-            return f"{first}{sep1}{'*' * len(middle)}{sep2}{last}"
-        digits = sum(ch.isdigit() for ch in token)
-        seen = 0
-        masked = []
-        for ch in token:
-            if ch.isdigit():
-                seen += 1
-                masked.append(ch if seen > digits - 4 else "*")
-            else:
-                masked.append(ch)
-        return "".join(masked)
-    return token[:1] + "*" * (len(token) - 1)
-
-
-def mask_text(value: str) -> str:
-    return f"[text: {len(value)} chars]" if value else ""
-
-
-def masked(name: str, value: object) -> object:
-    """A personal field as shown by default; an erased one says so."""
-    if not isinstance(value, str) or value == ERASED:
-        return value
-    return mask_contact(value) if name == "contact" else mask_text(value)
 
 
 # -- replay ----------------------------------------------------------------------------
@@ -130,37 +87,6 @@ class Replay:
     rows: list[HistoryRow]
     case: Complaint  # the case after the last row
     personal_shown: bool
-
-
-def actor_of(event: object, name: str, previous: tuple[str | None, str]) -> str:
-    """Who did it: `by`, else the command the event belongs to, else intake or system.
-
-    `previous` is (command id, actor) of the event before: the events one command
-    records are consecutive and share its command id (or extend it with `:suffix`).
-    (`replay` decides the same, inline.)
-    """
-    by = getattr(event, "by", None)
-    if isinstance(by, str) and by:
-        return by
-    if name == "Received":
-        return "intake"
-    if name == "MessageTaken":
-        return str(getattr(event, "taken_by", "system"))
-    if name == "SatisfactionRated":
-        return "resident"
-    command_id = getattr(event, "command_id", None)
-    last_command, last_actor = previous
-    if (
-        isinstance(command_id, str)
-        and last_command
-        and (command_id == last_command or command_id.startswith(last_command + ":"))
-    ):
-        return last_actor
-    return "system"
-
-
-# Who did an event that names nobody (no `by`), by its class; MessageTaken is looked up.
-_ACTOR_BY_NAME = {"Received": "intake", "SatisfactionRated": "resident"}
 
 
 def _pick(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, object]]:
@@ -276,8 +202,8 @@ def replay(
             command_id = None
         if isinstance(by, str) and by:
             actor = by
-        elif name in _ACTOR_BY_NAME:
-            actor = _ACTOR_BY_NAME[name]
+        elif name in ACTOR_BY_NAME:
+            actor = ACTOR_BY_NAME[name]
         elif name == "MessageTaken":
             actor = str(getattr(event, "taken_by", "system"))
         elif (

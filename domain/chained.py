@@ -15,11 +15,14 @@ class ChainedAggregate(Aggregate):
     class Event(Aggregate.Event):
         prev_digest: str
 
-        def apply(self, aggregate: Any) -> None:
-            # Runs after each event body, on every replay. The digest itself is
-            # computed only when the next event is triggered, so loading a long
-            # history does not hash every event.
-            aggregate.last_event = self
+        def mutate(self, aggregate: Any) -> Any:
+            # After the event's own `apply` (which need not call this class's), on
+            # every replay. The digest itself is computed only when the next event
+            # is triggered, so loading a long history does not hash every event.
+            mutated = super().mutate(aggregate)
+            assert mutated is not None
+            mutated.last_event = self
+            return mutated
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         super().trigger_event(event_class, prev_digest=self.head_digest, **kwargs)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -216,9 +215,6 @@ def _compare(
 
 # -- signing and checking a store ----------------------------------------------------------
 
-CHECKPOINT_FILE_ENV = "MINWON_CHECKPOINT_FILE"
-EVERY_EVENTS_ENV = "MINWON_CHECKPOINT_EVENTS"
-EVERY_MINUTES_ENV = "MINWON_CHECKPOINT_MINUTES"
 DEFAULT_EVERY_EVENTS = 1_000
 DEFAULT_EVERY_MINUTES = 60
 PAGE = 1_000
@@ -341,15 +337,6 @@ def missing_access_days(
             )
         day += timedelta(days=1)
     return missing
-
-
-DEFAULT_CHECKPOINT_FILE = Path(__file__).resolve().parent.parent / "var" / "checkpoints.jsonl"
-
-
-def checkpoint_file(env: Mapping[str, str] | None = None) -> Path:
-    """Where checkpoints are appended outside the store (`MINWON_CHECKPOINT_FILE`)."""
-    env = os.environ if env is None else env
-    return Path(env.get(CHECKPOINT_FILE_ENV) or DEFAULT_CHECKPOINT_FILE)
 
 
 def read_checkpoint_file(path: Path) -> list[dict[str, Any]]:

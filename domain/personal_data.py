@@ -16,7 +16,7 @@ Stored events are kept for ever, so a decision about an existing field does not
 change: a field sealed in stored records stays sealed (a v2 record holding it in
 plain text is refused as tampered), and one stored in plain text cannot be sealed
 from now on without a new event version (v1 digests include it). A new field gets
-its decision when it is added; `tests/test_personal_data.py` fails until it has one.
+its decision when it is added; `tests/integration/test_personal_data.py` fails until it has one.
 docs/personal-data.md explains the decisions on free text.
 """
 

@@ -9,20 +9,19 @@ fails on the version number, and the command is run again on the fresh state.
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import EventStore, InfrastructureFactory, IntegrityError, Mapper
+from eventsourcing.utils import Environment, get_topic
 
 from domain import credentials  # noqa: F401  (records under its old module's topic resolve)
 from domain.access import Grant, authorize
@@ -41,10 +40,12 @@ from domain.commands import Action, Run
 from domain.complaint import (
     ANNOUNCEMENT,
     POOR_RATING,
+    CaseNote,
     Commitment,
     Complaint,
     ComplaintError,
     DueOutsideWorkingTimeError,
+    Escalation,
 )
 from domain.conduct import ConductRecord
 from domain.policy import (
@@ -61,13 +62,22 @@ from domain.survey import Surveys
 from privacy.kek import Wrapper
 from privacy.keys import PersonKeys
 from privacy.mapper import PersonalDataMapper
+from privacy.snapshots import SealedSnapshotMapper, SnapshotNotTakenError, SnapshotStore
 from privacy.sqlite import private_factory
+from runtime.paths import VAR
 
-DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "minwon-events.db"
+DEFAULT_SQLITE_PATH = VAR / "minwon-events.db"
 
 CONFLICT_RETRIES = 10
-RECEIVED_TOPIC = f"{Complaint.__module__}:{Complaint.__qualname__}.Received"
+# A case is snapshotted at every SNAPSHOT_INTERVAL-th event, so its first load in a
+# process reads one snapshot and fewer than this many events (decision 0009).
+SNAPSHOT_INTERVAL = 100
+# The dataclasses a case's state holds, besides plain values, moments and sets.
+SNAPSHOT_STATE_TYPES = (Commitment, Escalation, CaseNote)
+RECEIVED_TOPIC = get_topic(Complaint.Received)
 A = TypeVar("A", bound=Aggregate)
+
+log = logging.getLogger(__name__)
 
 
 class CaseNotFoundError(ComplaintError):
@@ -144,6 +154,20 @@ def _mutate_in_order(aggregate: Any, domain_events: Iterable[Any]) -> Any:
     return aggregate
 
 
+class _Load:
+    """The projector of one load of a case, counting the records it applied."""
+
+    def __init__(self) -> None:
+        self.applied = 0
+
+    def __call__(self, aggregate: Any, domain_events: Iterable[Any]) -> Any:
+        applied = 0
+        for applied, domain_event in enumerate(domain_events, 1):  # noqa: B007
+            aggregate = domain_event.mutate(aggregate)
+        self.applied += applied
+        return aggregate
+
+
 def event_moment(domain_event: object) -> datetime:
     """When a fact happened in business time (the workflow's clock), else when recorded."""
     for name in ("at", "received_at"):
@@ -167,6 +191,10 @@ class Complaints(Application[uuid.UUID]):
         # PersonalDataErased event blanks it in memory as a replay would.
         "AGGREGATE_CACHE_MAXSIZE": "500",
     }
+    # eventsourcing's snapshots, sealed under the case's person's key like its events
+    # (privacy.snapshots). IS_SNAPSHOTTING_ENABLED=n turns them off.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Complaint: SNAPSHOT_INTERVAL}
+    snapshotting_projectors: ClassVar[dict[type[Any], Any]] = {Complaint: _mutate_in_order}
 
     def __init__(
         self,
@@ -176,8 +204,8 @@ class Complaints(Application[uuid.UUID]):
         calendar: BusinessCalendar | None = None,
         roster: RosterReader | None = None,
     ) -> None:
-        sqlite_path = (env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")
-        if sqlite_path is None:
+        # The settings as the library reads them: its defaults, the process, `env`.
+        if self.construct_env(self.name, env).get("SQLITE_DBNAME") == str(DEFAULT_SQLITE_PATH):
             # The embedded default keeps its file under var/, created on first use.
             DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(env)
@@ -200,6 +228,9 @@ class Complaints(Application[uuid.UUID]):
         self.surveys = Surveys(self)
         assert isinstance(self.mapper, PersonalDataMapper)
         self.mapper.keys = self.keys
+        if self.snapshots is not None:
+            assert isinstance(self.snapshots.mapper, SealedSnapshotMapper)
+            self.snapshots.mapper.prepare(self.keys, Complaint, SNAPSHOT_STATE_TYPES)
 
     @property
     def calendar(self) -> BusinessCalendar:
@@ -242,6 +273,40 @@ class Complaints(Application[uuid.UUID]):
         return self.factory.mapper(
             transcoder=self.construct_transcoder(), mapper_class=PersonalDataMapper
         )
+
+    def construct_snapshot_store(self) -> EventStore[uuid.UUID]:
+        # The library's table (stored_snapshots; minwon_snapshots on PostgreSQL), made
+        # on first use like the events' own, with each snapshot sealed whole.
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        mapper = self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=SealedSnapshotMapper
+        )
+        return SnapshotStore(mapper, recorder)
+
+    def take_snapshot(
+        self,
+        aggregate_id: uuid.UUID,
+        version: int | None = None,
+        projector_func: Any = _mutate_in_order,
+    ) -> None:
+        """eventsourcing's, which `save` calls at every SNAPSHOT_INTERVAL-th event of a
+        case, with the person's key read once. A snapshot that cannot be taken is
+        left out, never raised: the events are recorded by then, and a snapshot is
+        only a faster way to what they give."""
+        try:
+            with self.keys.one_reading():
+                super().take_snapshot(aggregate_id, version, projector_func)
+        except Exception as error:
+            _not_snapshotted(aggregate_id, version, error)
+
+    def _snapshot(self, case: Complaint) -> None:
+        """Snapshot a case just loaded, as `take_snapshot` would."""
+        if self.snapshots is None:
+            return
+        try:
+            self.snapshots.put([type(case).Snapshot.take(case)])
+        except Exception as error:
+            _not_snapshotted(case.id, case.version, error)
 
     # -- intake -------------------------------------------------------------------
 
@@ -735,13 +800,17 @@ class Complaints(Application[uuid.UUID]):
         return case
 
     def get_case(self, case_id: uuid.UUID, version: int | None = None) -> Complaint:
+        load = _Load()
         try:
             with self.keys.one_reading():
-                case: Complaint = self.repository.get(
-                    case_id, version=version, projector_func=_mutate_in_order
-                )
+                case: Complaint = self.repository.get(case_id, version=version, projector_func=load)
         except AggregateNotFoundError:
             raise CaseNotFoundError(f"no case {case_id}") from None
+        if version is None and load.applied > SNAPSHOT_INTERVAL:
+            # Read from far behind its latest snapshot (a case recorded before there
+            # were snapshots, or whose snapshot was passed over): the next process
+            # to load it starts from here.
+            self._snapshot(case)
         return case
 
     def case_id_for_receipt(self, code: str) -> uuid.UUID:
@@ -816,6 +885,15 @@ class Complaints(Application[uuid.UUID]):
                 yield self.mapper.to_domain_event(record)
             except Exception as error:  # a tampered record may fail in any way
                 yield _Undecodable(record.originator_version, f"{type(error).__name__}: {error}")
+
+
+def _not_snapshotted(case_id: uuid.UUID, version: int | None, error: Exception) -> None:
+    if isinstance(error, SnapshotNotTakenError):
+        return  # an erased person's case: replayed from its events from now on
+    if isinstance(error, IntegrityError):
+        return  # another process stored the same snapshot first
+    log.warning("snapshot of case %s at version %s not taken: %s", case_id, version,
+                type(error).__name__)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ several processes share one database:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -37,12 +36,20 @@ POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
 _LOCK_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
 
 
+def configured(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The store's settings as eventsourcing reads them for `Complaints`: the class's
+    defaults, then the process environment, then `env` (the library's own merge)."""
+    unbuilt = object.__new__(Complaints)
+    return dict(unbuilt.construct_env(Complaints.name, dict(env) if env is not None else None))
+
+
 def store_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """`env` for an eventsourcing application, with the pool defaults where neither
     it nor the process environment sets them."""
     given = dict(env or {})
+    merged = configured(env)
     for name, value in POOL_DEFAULTS.items():
-        if not (given.get(name) or os.environ.get(name)):
+        if not merged.get(name):
             given[name] = value
     return given
 
@@ -50,7 +57,7 @@ def store_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 @contextmanager
 def creating_tables(env: Mapping[str, str] | None = None) -> Iterator[None]:
     """On PostgreSQL, one process of all those on the schema at a time; else nothing."""
-    settings = {**Complaints.env, **os.environ, **(env or {}), **_LOCK_POOL}
+    settings = {**configured(env), **_LOCK_POOL}
     factory = InfrastructureFactory.construct(Environment(Complaints.name, settings))
     try:
         if not isinstance(factory, PostgresFactory):

@@ -331,7 +331,7 @@ class Surveys:
 
     def closed_in(self, year: int) -> list[Complaint]:
         """The cases closed in `year` (Seoul) and still closed, latest first."""
-        closed_topic = get_topic(Complaint.Closed)  # type: ignore[attr-defined]
+        closed_topic = get_topic(Complaint.Closed)
         ids = dict.fromkeys(r.originator_id for r in self._app.notifications(topics=[closed_topic]))
         cases = [self._app.get_case(case_id) for case_id in ids]
         return sorted(

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-VAR = Path(__file__).resolve().parent.parent / "var"
+from runtime.paths import VAR
+
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 UMASK = 0o077

@@ -26,7 +26,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from privacy.files import VAR, private_folder, write_private
+from privacy.files import private_folder, write_private
+from runtime.paths import VAR
 
 KEK_ENV = "MINWON_KEK"
 KEK_FILE_ENV = "MINWON_KEK_FILE"
@@ -70,11 +71,8 @@ class Wrapper:
         self._keks = {kek_id(key): key for key in [kek, *(old or [])]}
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, dev_file: Path | None = None
-    ) -> Wrapper:
+    def from_env(cls, env: Mapping[str, str], dev_file: Path | None = None) -> Wrapper:
         """MINWON_KEK or MINWON_KEK_FILE; else the embedded stack's file (made if missing)."""
-        env = os.environ if env is None else env
         text = env.get(KEK_ENV, "")
         if not text and env.get(KEK_FILE_ENV):
             text = Path(env[KEK_FILE_ENV]).read_text(encoding="utf-8")

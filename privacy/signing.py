@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from privacy.files import VAR, private_folder, write_private
+from privacy.files import private_folder, write_private
+from runtime.paths import VAR
 
 KEY_ENV = "MINWON_SIGNING_KEY"
 KEY_FILE_ENV = "MINWON_SIGNING_KEY_FILE"
@@ -54,9 +54,8 @@ def new_key_text() -> str:
     return _b64(Ed25519PrivateKey.generate().private_bytes_raw())
 
 
-def signing_key(env: Mapping[str, str] | None = None, dev: bool = False) -> Ed25519PrivateKey:
+def signing_key(env: Mapping[str, str], dev: bool = False) -> Ed25519PrivateKey:
     """This installation's signing key; made in var/ only for the embedded stack."""
-    env = os.environ if env is None else env
     text = env.get(KEY_ENV, "")
     if not text and env.get(KEY_FILE_ENV):
         text = Path(env[KEY_FILE_ENV]).read_text(encoding="utf-8")
@@ -82,9 +81,8 @@ def key_id(public_text: str) -> str:
     return hashlib.sha256(_unb64(public_text, "public key")).hexdigest()[:16]
 
 
-def public_key(env: Mapping[str, str] | None = None, dev: bool = False) -> str:
+def public_key(env: Mapping[str, str], dev: bool = False) -> str:
     """The public key to publish or check with: given, or derived from the private key."""
-    env = os.environ if env is None else env
     given = env.get(PUBLIC_KEY_ENV, "")
     if given:
         _unb64(given, PUBLIC_KEY_ENV)

@@ -224,29 +224,30 @@ def utc_text(moment: datetime) -> str:
 
 
 def nested(owner: type[Any], name: str) -> type[Any]:
-    # The aggregates' event classes are made by `@event` when the class is
-    # created, so a type checker cannot see them as attributes.
+    # The event classes `@event` makes when an aggregate class is created (the
+    # survey's, appointments', conduct's): a type checker cannot see them as attributes.
     event_class: type[Any] = getattr(owner, name)
     return event_class
 
 
-Received = nested(Complaint, "Received")
-Assigned = nested(Complaint, "Assigned")
-Reassigned = nested(Complaint, "Reassigned")
-CommitmentStarted = nested(Complaint, "CommitmentStarted")
-CommitmentExtended = nested(Complaint, "CommitmentExtended")
-CommitmentRescheduled = nested(Complaint, "CommitmentRescheduled")
-CommitmentBreached = nested(Complaint, "CommitmentBreached")
-CommitmentMet = nested(Complaint, "CommitmentMet")
-Escalated = nested(Complaint, "Escalated")
-ApologyMade = nested(Complaint, "ApologyMade")
-CorrectiveActionRecorded = nested(Complaint, "CorrectiveActionRecorded")
-Answered = nested(Complaint, "Answered")
-ResultAnnounced = nested(Complaint, "ResultAnnounced")
-Reopened = nested(Complaint, "Reopened")
-Withdrawn = nested(Complaint, "Withdrawn")
-Closed = nested(Complaint, "Closed")
-SatisfactionRated = nested(Complaint, "SatisfactionRated")
+# A case's events are declared on the class (domain.complaint.aggregate).
+Received = Complaint.Received
+Assigned = Complaint.Assigned
+Reassigned = Complaint.Reassigned
+CommitmentStarted = Complaint.CommitmentStarted
+CommitmentExtended = Complaint.CommitmentExtended
+CommitmentRescheduled = Complaint.CommitmentRescheduled
+CommitmentBreached = Complaint.CommitmentBreached
+CommitmentMet = Complaint.CommitmentMet
+Escalated = Complaint.Escalated
+ApologyMade = Complaint.ApologyMade
+CorrectiveActionRecorded = Complaint.CorrectiveActionRecorded
+Answered = Complaint.Answered
+ResultAnnounced = Complaint.ResultAnnounced
+Reopened = Complaint.Reopened
+Withdrawn = Complaint.Withdrawn
+Closed = Complaint.Closed
+SatisfactionRated = Complaint.SatisfactionRated
 
 
 def case_id(domain_event: Any) -> str:

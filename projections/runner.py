@@ -31,7 +31,6 @@ finds it taken (`AlreadyTracked`), reads the positions again and goes on.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 import uuid
@@ -159,7 +158,9 @@ class EventLog(Application[uuid.UUID]):
     env: ClassVar[dict[str, str]] = Complaints.env
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        if not ((env or {}).get("SQLITE_DBNAME") or os.environ.get("SQLITE_DBNAME")):
+        # The settings as the library reads them: its defaults, the process, `env`.
+        named = self.construct_env(self.name, dict(env) if env is not None else None)
+        if named.get("SQLITE_DBNAME") == str(DEFAULT_SQLITE_PATH):
             # The embedded default keeps its file under var/, as `Complaints` does.
             DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(dict(env) if env is not None else None)

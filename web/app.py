@@ -11,8 +11,7 @@ page rendered here from the schema, without Swagger UI's scripts from a CDN.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from domain.service import Complaints
 from domain.store import creating_tables, open_complaints
+from runtime.settings import Settings
 from web import (
     api,
     appointments,
@@ -86,19 +86,25 @@ def create_app(
     lazy_temporal: bool = False,
     limits: LimitSettings | None = None,
     proxies: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
-    """`limits` are the residents' (`web.limits`) and `proxies` the reverse proxies
-    whose forwarded client address is believed; both by default from the environment."""
-    limit_settings = limits or LimitSettings.from_env()
-    proxies = trusted_proxies() if proxies is None else list(proxies)
+    """`settings` are the process's (read from the environment when not given);
+    `limits` (the residents', `web.limits`) and `proxies` (the reverse proxies whose
+    forwarded client address is believed) override theirs."""
+    settings = settings or Settings.load()
+    limit_settings = limits or LimitSettings.from_env(settings.env)
+    proxies = list(settings.trusted_proxies) if proxies is None else list(proxies)
+    process = settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings = TemporalSettings.from_env()
-        store = complaints or open_complaints()
+        settings = TemporalSettings.from_env(process.env)
+        store = complaints or open_complaints(process.env)
         try:
             # Lazy: the reads that need no Temporal work while it is away (tests).
-            temporal = client or await connect(settings, dev=dev, lazy=lazy_temporal)
+            temporal = client or await connect(
+                settings, env=process.env, dev=dev, lazy=lazy_temporal
+            )
             notices = PublicNotices(store.env, interval=notices_interval)
             # Its table is created under the schema's lock, as the store's are.
             with creating_tables(store.env):
@@ -109,6 +115,7 @@ def create_app(
                 task_queue=task_queue or settings.task_queue,
                 notices=notices,
                 limits=public_limits,
+                settings=process,
             )
             try:
                 yield
@@ -157,13 +164,6 @@ def create_app(
         return HTMLResponse(docs_page(app.openapi()))
 
     return app
-
-
-def trusted_proxies(env: Mapping[str, str] | None = None) -> list[str]:
-    """MINWON_TRUSTED_PROXIES: the addresses (or networks) of the reverse proxies whose
-    X-Forwarded-For and X-Forwarded-Proto are believed; none by default."""
-    text = (os.environ if env is None else env).get("MINWON_TRUSTED_PROXIES", "")
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 # -- security headers --------------------------------------------------------------------------

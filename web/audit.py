@@ -44,11 +44,12 @@ from domain import audit, checkpoint
 from domain.access import PERMISSIONS, AccessDeniedError, Grant, authorize
 from domain.audit import Anchor, CaseRef, CaseVerdict, HistoryRow, Replay
 from domain.calendar import SEOUL, to_seoul
-from domain.checkpoint import checkpoint_file, read_checkpoint_file
+from domain.checkpoint import read_checkpoint_file
 from domain.complaint import Commitment, Complaint
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.service import CaseNotFoundError, Complaints
 from privacy.signing import SigningKeyError, Verifier, public_key
+from runtime.settings import Settings
 from web.api import Staff, desk_of, origin
 from web.desk import StaffUser, forbidden
 from web.problems import Problem
@@ -532,7 +533,7 @@ async def verify(
     anchors = await WorkflowAnchors.open(desk.client, wanted=not no_tail)
     await _verify_all(app, refs, anchors, report)
     if every_case:
-        await asyncio.to_thread(_verify_checkpoints, app, report)
+        await asyncio.to_thread(_verify_checkpoints, app, report, desk.settings)
         await _workflows_without_case(app, anchors, report)
     exit_code = 0 if report.clean else 1
     if format == "json":
@@ -709,17 +710,17 @@ def workflow_gone(anchor: Anchor | str) -> bool:
     return isinstance(anchor, str) and (anchor == NO_WORKFLOW or anchor.endswith(ENDED))
 
 
-def _verify_checkpoints(app: Complaints, report: Report) -> None:
+def _verify_checkpoints(app: Complaints, report: Report, settings: Settings) -> None:
     """The signed checkpoints, with the published public key alone, against every
     record of the store and the copies kept outside it."""
     try:
-        verifier = Verifier(public_key())
+        verifier = Verifier(public_key(settings.env))
     except SigningKeyError:
         if checkpoint.checkpoint_log(app) is not None:
             report.checkpoints_note = "not checked (no checkpoint public key configured)"
         return
     try:
-        outside = read_checkpoint_file(checkpoint_file())
+        outside = read_checkpoint_file(settings.checkpoint_file)
     except ValueError as error:
         report.store_problems.append(f"checkpoint file: {error}")
         outside = []

@@ -4,11 +4,12 @@ from the installation but this key to verify an exported bundle or the live stor
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from domain.checkpoint import ALGORITHM
 from privacy.signing import SigningKeyError, key_id, public_key
+from web.api import desk_of
 
 router = APIRouter()
 
@@ -18,9 +19,9 @@ router = APIRouter()
     summary="The public key that verifies the store's signed checkpoints",
     responses={"404": {"description": "No checkpoint key is configured"}},
 )
-async def checkpoint_key() -> JSONResponse:
+async def checkpoint_key(request: Request) -> JSONResponse:
     try:
-        text = public_key()
+        text = public_key(desk_of(request).settings.env)
     except SigningKeyError:
         # A machine reads this address: the problem document, never the HTML page.
         return JSONResponse(

@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -47,8 +47,6 @@ from domain.access import (
     RosterView,
     Rule,
     authorize,
-    mask_contact,
-    mask_text,
     require,
     roles_of,
 )
@@ -65,6 +63,7 @@ from domain.credentials import (
     session_id_of,
     token_id_of,
 )
+from domain.disclosure import actor_of, mask_contact, mask_text, masked
 from domain.policy import CommitmentRule, UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
@@ -78,6 +77,7 @@ from domain.service import (
 )
 from domain.tokens import check_issuer, issue_token, revoke_token
 from privacy.transit import seal_action
+from runtime.settings import Settings
 from web.labels import CASE_STATUS_LABELS, CLOCK_KIND_LABELS, ROLE_LABELS, TOPIC_LABELS
 from web.limits import LimitReachedError, PublicLimits
 from web.notices import PublicNotices
@@ -240,6 +240,8 @@ class Desk:
     notices: PublicNotices
     # Counted in the store's database, shared by every web server (`web.limits`).
     limits: PublicLimits
+    # What the process was started with (the checkpoint key and file, …).
+    settings: Settings = field(default_factory=lambda: Settings())
     clock: Callable[[], datetime] = _now
 
     # -- plumbing --------------------------------------------------------------------------
@@ -863,8 +865,8 @@ class Desk:
             received_at=case.received_at,
             assignee=case.assignee,
             assignee_role=case.assignee_role,
-            contact=case.contact if shown else "[가림]",
-            text=case.text if shown else f"[가림: {len(case.text)}자]",
+            contact=case.contact if shown else mask_contact(case.contact),
+            text=case.text if shown else mask_text(case.text),
             personal_data_shown=shown,
             clocks=[
                 CommitmentClock(
@@ -905,8 +907,8 @@ class Desk:
             ],
             investigation=case.investigation,
             apology_required=case.apology_required,
-            answer=case.answer if shown else (case.answer and "[가림]"),
-            history=[history_entry(e, shown) for e in events],
+            answer=case.answer if shown else mask_text(case.answer or "") or None,
+            history=history_entries(events, shown),
             allowed_actions=[
                 name for name in STAFF_ACTIONS if may(self.complaints.roster, user, case, name)
             ],
@@ -1078,38 +1080,36 @@ def _quoted(value: str) -> str:
     return value
 
 
-def _actor(domain_event: Any, name: str) -> str:
-    by = getattr(domain_event, "by", None)
-    if isinstance(by, str) and by:
-        return by
-    if name == "Received":
-        return "intake"
-    if name == "MessageTaken":
-        return str(getattr(domain_event, "taken_by", "system"))
-    if name == "SatisfactionRated":
-        return "resident"
-    return "system"
-
-
-def history_entry(domain_event: Any, personal_shown: bool) -> HistoryEntry:
-    name = type(domain_event).__name__
-    personal = () if personal_shown else personal_fields(domain_event)
-    details: dict[str, Any] = {}
-    for key, value in vars(domain_event).items():
-        if key in _NOT_DETAILS or is_meta(key) or (name == "Received" and key == "received_at"):
-            continue
-        if key in personal and isinstance(value, str):
-            value = "[가림]"
-        elif isinstance(value, uuid.UUID):
-            value = str(value)
-        details[key] = value
-    return HistoryEntry(
-        version=domain_event.originator_version,
-        moment=to_seoul(event_moment(domain_event)),
-        event=name,
-        actor=_actor(domain_event, name),
-        details=details,
-    )
+def history_entries(domain_events: Iterable[Any], personal_shown: bool) -> list[HistoryEntry]:
+    """The case's events as the desk lists them; who did each and what is masked are
+    decided as the audit decides them (`domain.disclosure`)."""
+    entries = []
+    previous: tuple[str | None, str] = (None, "")
+    for domain_event in domain_events:
+        name = type(domain_event).__name__
+        actor = actor_of(domain_event, name, previous)
+        command_id = getattr(domain_event, "command_id", None)
+        previous = (command_id if isinstance(command_id, str) else None, actor)
+        personal = () if personal_shown else personal_fields(domain_event)
+        details: dict[str, Any] = {}
+        for key, value in vars(domain_event).items():
+            if key in _NOT_DETAILS or is_meta(key) or (name == "Received" and key == "received_at"):
+                continue
+            if key in personal:
+                value = masked(key, value)
+            elif isinstance(value, uuid.UUID):
+                value = str(value)
+            details[key] = value
+        entries.append(
+            HistoryEntry(
+                version=domain_event.originator_version,
+                moment=to_seoul(event_moment(domain_event)),
+                event=name,
+                actor=actor,
+                details=details,
+            )
+        )
+    return entries
 
 
 def _not_upheld(claim: Claim, title: str) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 import re
 import threading
 import time
@@ -88,8 +87,7 @@ class LimitSettings:
     lookup_failures: Rate = Rate(10, 15 * MINUTE)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LimitSettings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
         defaults = cls()
         names = {
             "intake_per_address": "MINWON_INTAKE_LIMIT_ADDRESS",
@@ -224,7 +222,7 @@ class PublicLimits:
         settings: LimitSettings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings or LimitSettings.from_env()
+        self.settings = settings or LimitSettings()
         self.table = LimitTable(complaints)
         self._keys = complaints.keys
         self._clock = clock

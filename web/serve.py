@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -25,14 +21,6 @@ class EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def web_address() -> tuple[str, int]:
-    """Where to serve: MINWON_WEB_HOST and MINWON_WEB_PORT, else 127.0.0.1:8000."""
-    return (
-        os.environ.get("MINWON_WEB_HOST", DEFAULT_HOST),
-        int(os.environ.get("MINWON_WEB_PORT", str(DEFAULT_PORT))),
-    )
 
 
 async def start(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asyncio.Task[None]]:

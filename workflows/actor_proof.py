@@ -23,15 +23,16 @@ import hmac
 import os
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import TypeVar
 
 from domain.commands import Action
 from privacy.files import private_folder
+from runtime.paths import VAR
+from runtime.settings import Settings
 from workflows.codec import decode_key, new_key
 
 ACTOR_KEY_ENV = "MINWON_ACTOR_KEY"
-DEV_ACTOR_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "actor.key"
+DEV_ACTOR_KEY_FILE = VAR / "actor.key"
 VERSION = "v1"
 A = TypeVar("A", bound=Action)
 
@@ -70,9 +71,8 @@ class ActorSeal:
             )
 
 
-def seal_from_env(env: Mapping[str, str] | None = None) -> ActorSeal:
-    """The seal of this process: MINWON_ACTOR_KEY, or the embedded stack's key file."""
-    env = os.environ if env is None else env
+def seal_from_env(env: Mapping[str, str]) -> ActorSeal:
+    """The seal of these settings: MINWON_ACTOR_KEY, or the embedded stack's key file."""
     text = env.get(ACTOR_KEY_ENV, "")
     if not text:
         if env.get("MINWON_PAYLOAD_KEY"):
@@ -106,4 +106,5 @@ def _dev_key() -> str:
 
 @cache
 def default_seal() -> ActorSeal:
-    return seal_from_env()
+    """The seal of this process's settings, read once."""
+    return seal_from_env(Settings.load().env)

@@ -25,6 +25,7 @@ from temporalio.client import Client, TLSConfig, WorkflowHandle, WorkflowUpdateF
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from runtime.paths import VAR
 from workflows.actor_proof import ActorSeal, default_seal
 from workflows.appointment import AppointmentWorkflow, appointment_workflow_id
 from workflows.codec import codec_from_env, data_converter
@@ -34,7 +35,7 @@ from workflows.search import RECEIPT
 
 # A case's workflow id is this and its intake reference, for good.
 WORKFLOW_PREFIX = "complaint-"
-DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "var" / "payload.key"
+DEV_KEY_FILE = VAR / "payload.key"
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,7 @@ class TemporalSettings:
     api_key: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TemporalSettings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> TemporalSettings:
         return cls(
             address=env.get("TEMPORAL_ADDRESS", cls.address),
             namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
@@ -69,10 +69,16 @@ class TemporalSettings:
         return self.tls or bool(self.api_key)
 
 
-async def connect(settings: TemporalSettings, *, dev: bool = False, lazy: bool = False) -> Client:
-    """A client whose payloads are encrypted; `dev` lets the embedded stack keep a key file;
-    `lazy` connects on first use."""
-    codec = codec_from_env(dev_key_file=DEV_KEY_FILE if dev else None)
+async def connect(
+    settings: TemporalSettings,
+    *,
+    env: Mapping[str, str],
+    dev: bool = False,
+    lazy: bool = False,
+) -> Client:
+    """A client whose payloads are encrypted with the keys in `env` (`workflows.codec`);
+    `dev` lets the embedded stack keep a key file; `lazy` connects on first use."""
+    codec = codec_from_env(env, dev_key_file=DEV_KEY_FILE if dev else None)
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,

@@ -112,12 +112,9 @@ class EncryptionCodec(PayloadCodec):
         return plain
 
 
-def codec_from_env(
-    env: Mapping[str, str] | None = None, dev_key_file: Path | None = None
-) -> EncryptionCodec:
-    """The codec for this process. Without a key, only the embedded stack may make
-    one (kept in `dev_key_file` so its cases survive a restart)."""
-    env = os.environ if env is None else env
+def codec_from_env(env: Mapping[str, str], dev_key_file: Path | None = None) -> EncryptionCodec:
+    """The codec for this process's settings. Without a key, only the embedded stack
+    may make one (kept in `dev_key_file` so its cases survive a restart)."""
     text = env.get("MINWON_PAYLOAD_KEY", "")
     if not text:
         if dev_key_file is None:

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         check_apology,
         check_interim_reply,
     )
+    from workflows import legacy
     from workflows.codec import unsealed_reason
     from workflows.models import (
         Action,
@@ -83,17 +84,6 @@ RESIDENT_NOTICES: dict[str, NoticeKind] = {
     "finding": "investigation_result",
     "apology": "apology",
 }
-# Notices are delivered by channel (e-mail, SMS) with their own retries; runs
-# recorded before that queued a subset of them in a file.
-NOTICES_BY_CHANNEL = "notices-by-channel"
-# A closed case's announcement clock is warned, breached and escalated.
-ANNOUNCEMENT_CLOCK = "announcement-clock"
-# A breach is told to the resident too, with how to ask for an investigation.
-RESIDENT_OVERDUE_NOTICE = "resident-overdue-notice"
-# Escalations recorded with their `act_by` (working time) are followed by it; runs
-# recorded before kept the clock-hours window.
-WORKING_TIME_ESCALATION = "working-time-escalation"
-LEGACY_NOTICE_KINDS = ("receipt", "reminder", "breach", "escalation", "answer", "interim_reply")
 # A mail server that is down gets about ten minutes before the failure is recorded.
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -240,7 +230,7 @@ class ComplaintWorkflow:
             # The announcement's clock (헌장 5) runs after closing; the run ends once
             # no clock is left and the window for a rating or a reopening has passed.
             if not (alarms or _announcement_overdue(view, policy)) or not workflow.patched(
-                ANNOUNCEMENT_CLOCK
+                legacy.ANNOUNCEMENT_CLOCK
             ):
                 return end
             escalation = self._escalation_alarm(view, policy)
@@ -281,15 +271,11 @@ class ComplaintWorkflow:
         hours = policy.escalation[last.level - 1].act_within_hours
         if hours is None:
             return None
-        if last.act_by is not None and workflow.patched(WORKING_TIME_ESCALATION):
+        if last.act_by is not None and workflow.patched(legacy.WORKING_TIME_ESCALATION):
             # The case recorded when the level must act, counted in working time.
             reason = f"{last.to_role} did not act within {hours:g} working hours"
             return Alarm(last.act_by, Escalate(reason=reason, by="system", trigger="deadline"))
-        reason = f"{last.to_role} did not act within {hours:g} h of the escalation"
-        return Alarm(
-            last.at + timedelta(hours=hours),
-            Escalate(reason=reason, by="system", trigger="deadline"),
-        )
+        return Alarm(*legacy.clock_hours_escalation(last.to_role, last.at, hours))
 
     async def _fire(self, action: Warn | Breach | Escalate) -> None:
         try:
@@ -313,7 +299,7 @@ class ComplaintWorkflow:
             await self._notify(view, "reminder", owner, action.kind)
         elif isinstance(action, Breach):
             await self._notify(view, "breach", owner, action.kind)
-            if workflow.patched(RESIDENT_OVERDUE_NOTICE):
+            if workflow.patched(legacy.RESIDENT_OVERDUE_NOTICE):
                 # The resident hears of it too, and how to ask for an investigation.
                 await self._notify(view, "overdue", "resident", action.kind)
         else:
@@ -373,18 +359,12 @@ class ComplaintWorkflow:
             detail=detail,
             at=workflow.now(),
         )
-        if workflow.patched(NOTICES_BY_CHANNEL):
+        if workflow.patched(legacy.NOTICES_BY_CHANNEL):
             task = asyncio.create_task(self._deliver(notice))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
-        elif kind in LEGACY_NOTICE_KINDS:
-            # Runs started before notices were delivered keep queueing them as they did.
-            await workflow.execute_activity_method(
-                ComplaintActivities.queue_notice,
-                notice,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-            )
+        else:
+            await legacy.queue_notice_as_before(notice, ACTIVITY_TIMEOUT, RETRY)
 
     async def _deliver(self, notice: Notice) -> None:
         try:

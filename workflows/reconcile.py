@@ -11,7 +11,6 @@ store is signed when a checkpoint is due.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -30,19 +29,15 @@ from temporalio.common import RetryPolicy
 from workflows.schedules import ensure_schedule
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.legacy import CALENDAR_WATCH, CHECKPOINTS
     from workflows.models import CalendarReport, FollowCalendar, ReconcileReport, ReconcileRequest
 
 SCHEDULE_ID = "minwon-reconcile"
-# Each pass also follows the calendar; passes started before ran the reconciler alone.
-CALENDAR_WATCH = "calendar-watch"
-# ... and signs a checkpoint of the store when one is due.
-CHECKPOINTS = "checkpoints"
 # Each step of a pass: one at a time, retried a few times, then the next pass.
 PASS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(minutes=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5),
 }
-MINUTES_ENV = "MINWON_RECONCILE_MINUTES"
 DEFAULT_MINUTES = 10.0
 
 
@@ -65,12 +60,8 @@ class ReconcileWorkflow:
         return report
 
 
-def reconcile_interval(env: dict[str, str] | None = None) -> timedelta:
-    return timedelta(minutes=float((env or os.environ).get(MINUTES_ENV, DEFAULT_MINUTES)))
-
-
 async def ensure_reconcile_schedule(
-    client: Client, task_queue: str, every: timedelta | None = None
+    client: Client, task_queue: str, every: timedelta = timedelta(minutes=DEFAULT_MINUTES)
 ) -> bool:
     """Create the reconciler's schedule unless it exists; True if it was created."""
     return await ensure_schedule(
@@ -83,9 +74,7 @@ async def ensure_reconcile_schedule(
                 id="minwon-reconcile-run",
                 task_queue=task_queue,
             ),
-            spec=ScheduleSpec(
-                intervals=[ScheduleIntervalSpec(every=every or reconcile_interval())]
-            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
             # One pass at a time: a slow one is not overtaken by the next.
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),

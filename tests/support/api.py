@@ -57,15 +57,15 @@ class ApiServer:
 def api_server(
     complaints: Complaints | None = None, client: Any = None, task_queue: str | None = None
 ) -> Iterator[ApiServer]:
-    app = create_app(
-        complaints=complaints, client=client, task_queue=task_queue, lazy_temporal=True
-    )
     # The app seals what it sends to Temporal: without a key of the test's own it would
     # make the embedded stack's key file under var/.
     keyed_here = "MINWON_PAYLOAD_KEY" not in os.environ
     if keyed_here:
         os.environ["MINWON_PAYLOAD_KEY"] = TEST_KEY_TEXT
     try:
+        app = create_app(
+            complaints=complaints, client=client, task_queue=task_queue, lazy_temporal=True
+        )
         with TestClient(app, base_url="http://testserver") as http, remote.using(http):
             yield ApiServer(http)
     finally:

@@ -1,4 +1,4 @@
-"""Shared by the fault tests (`tests/test_faults_*.py`); this module holds no tests.
+"""Shared by the fault tests (`tests/faults/test_faults_*.py`); this module holds no tests.
 
 The fault tests kill things: the worker process, the Temporal server, the
 event store's connections. So the server runs here as a process of our own
@@ -34,7 +34,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from domain.service import Complaints
-from tests.conftest import TEST_ACTOR_KEY_TEXT
+from tests.support.keys import TEST_ACTOR_KEY_TEXT
 from tests.support.processes import TEST_KEY_TEXT, WorkerProcess, free_port
 from tests.support.temporal import DEV_SERVER, sealed_converter
 from workflows.client import act as api_act

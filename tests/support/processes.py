@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.access import AccessDeniedError, authorize
 from domain.service import Complaints
-from tests.conftest import TEST_ACTOR_KEY_TEXT
+from tests.support.keys import TEST_ACTOR_KEY_TEXT
 from tests.support.temporal import DEV_SERVER, TEST_KEY, sealed_converter
 from workflows.models import Escalate
 from workflows.search import ALL_KEYS

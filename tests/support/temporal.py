@@ -17,14 +17,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.complaints import ComplaintActivities
 from domain.service import Complaints
-from runtime import build_worker
+from runtime.settings import Settings
+from runtime.worker import build_worker
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.search import register_search_attributes
 
@@ -94,9 +97,11 @@ async def running_stack(
     history_limit: int = 5_000,
     channels: Channels | None = None,
     env: dict[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Stack]:
     """A worker with the real activities on its own task queue and SQLite file;
-    `env` adds settings (a calendar override file)."""
+    `env` adds settings to the store's (a calendar override file), `settings` are the
+    worker's (by default the process's)."""
     complaints = Complaints(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -117,7 +122,25 @@ async def running_stack(
             activities=activities_class(complaints, outbox=outbox, history_limit=history_limit),
             channels=channels
             or Channels(FileEmail(folder / "mail"), FileSmsOutbox(folder / "sms.jsonl")),
+            settings=settings,
         )
         async with worker:
             yield Stack(client, complaints, task_queue, outbox)
     complaints.close()
+
+
+def collect_payloads(message: Any, found: list[Payload]) -> None:
+    """Every Payload anywhere inside a protobuf message."""
+    if isinstance(message, Payload):
+        found.append(message)
+        return
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if hasattr(value, "ListFields"):
+            collect_payloads(value, found)
+            continue
+        items = value.values() if hasattr(value, "values") else value  # a map, or a list
+        for item in items:
+            if hasattr(item, "ListFields"):
+                collect_payloads(item, found)

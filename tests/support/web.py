@@ -10,7 +10,11 @@ talk to it over HTTP, as a browser or an API client does, from plain sync code;
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ import httpx
 from activities.channels import Channels
 from domain.service import Complaints
 from domain.tokens import issue_token
+from runtime.settings import Settings
 from tests.support.processes import free_port, start_dev_server
 from tests.support.temporal import running_stack, start_time_skipping
 from web import serve
@@ -29,9 +34,10 @@ from web.app import create_app
 from web.limits import DAY, HOUR, LimitSettings, Rate
 
 T = TypeVar("T")
+MINWON = Path(sys.executable).parent / "minwon"
 START_SECONDS = 60.0
 # The web tests file dozens of complaints from one address and contact; the limits
-# themselves are the subject of tests/test_web_limits.py, which passes its own.
+# themselves are the subject of tests/e2e/test_web_limits.py, which passes its own.
 RELAXED_LIMITS = LimitSettings(
     intake_per_address=Rate(100_000, HOUR), intake_per_contact=Rate(100_000, DAY)
 )
@@ -83,9 +89,13 @@ def web_stack(
 
     async def main() -> None:
         server = await (start_time_skipping() if time_skipping else start_dev_server())
+        port = free_port()
+        # The links the worker sends (survey invitations) lead to this server.
+        settings = Settings.load().model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
         try:
-            async with running_stack(server.client, folder, env=env, channels=channels) as stack:
-                port = free_port()
+            async with running_stack(
+                server.client, folder, env=env, channels=channels, settings=settings
+            ) as stack:
                 app = create_app(
                     complaints=stack.complaints,
                     client=server.client,
@@ -134,3 +144,20 @@ def web_stack(
         thread.join(START_SECONDS)
         if failure:
             raise failure[0]
+
+
+def minwon(web: WebStack, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `minwon` command, pointed at the stack's API, in a clean home."""
+    home = Path(web.complaints.env["SQLITE_DBNAME"]).parent / f"home-{uuid.uuid4().hex[:6]}"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "MINWON_URL": web.url,
+    }
+    if token:
+        env["MINWON_TOKEN"] = token
+    return subprocess.run(
+        [str(MINWON), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )

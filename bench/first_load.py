@@ -1,0 +1,255 @@
+"""The first load of a long case in a fresh process, with snapshots and without.
+
+Three cases are built in one store through `Complaints`, as the service records them
+(as in replay_verify.py: reassigned back and forth between two staff members, an
+apology every 50 events, its note sealed under the resident's key; `--note-every N`
+adds a working note every N events), saved 1,000 events at a time:
+
+- small:       `--small` events (default 100);
+- long:        `--events` events (default 10,000, a multiple of the snapshot interval:
+               its latest snapshot is at its last event);
+- long + tail: `--events` + SNAPSHOT_INTERVAL - 1 events (10,099): the most events a
+               load reads after a case's latest snapshot.
+
+Each first load is then timed in a fresh process: a child started with the store's
+settings opens `Complaints`, opens its connection to the store (one query on another
+id, so connecting is not timed) and times its first `Complaints.get_case` of the case,
+with snapshots as the service runs and without them (`IS_SNAPSHOTTING_ENABLED=n`, the
+library's switch: the whole history replayed), the baseline measured in the same run.
+Every side runs once per round, in an order that alternates between rounds, and a
+side's figure is the median of its rounds. Reported: each median with the range, the
+ratio long / small with snapshots against the target (at most 2) and, beside it, the
+same ratio without snapshots.
+
+    .venv/bin/python bench/first_load.py [--rounds 5] [--events 10000] [--small 100] \\
+        [--note-every 0] [--backend sqlite|postgres|both]
+
+SQLite runs on a file in a temporary directory; PostgreSQL (127.0.0.1:5432, database
+`test`, user `postgres`) in a schema of its own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scratch_stores import STORE_PAIRS
+
+from domain.calendar import SEOUL
+from domain.service import SNAPSHOT_INTERVAL, Complaints, Intake
+from privacy.kek import new_kek_text
+
+TARGET_RATIO = 2.0
+SAVE_BATCH = 1_000
+APOLOGY_EVERY = 50
+START = datetime(2026, 9, 21, 10, 0, tzinfo=SEOUL)
+STAFF = ("kim.casemgr", "lee.service")
+
+
+def build_case(app: Complaints, events: int, note_every: int = 0) -> uuid.UUID:
+    """A case with exactly `events` events, saved `SAVE_BATCH` at a time."""
+    case = app.file(
+        Intake(
+            intake_ref=f"bench-{uuid.uuid4()}",
+            channel="homepage",
+            category="opinion",
+            topic="program",
+            private=False,
+            contact="bench 010-0000-0000",
+            text="프로그램 일정 변경을 요청합니다.",
+            received_at=START,
+        )
+    )
+    at = START
+    turn = 0
+    while case.version < events:
+        turn += 1
+        at += timedelta(minutes=1)
+        command_id = f"c{turn}"
+        if turn % APOLOGY_EVERY == 0:
+            case.make_apology(mode="phone", by="park.officer", note=f"#{turn}", at=at,
+                              command_id=command_id)  # fmt: skip
+        elif note_every and turn % note_every == 0:
+            case.add_note(text=f"보호자와 통화 #{turn}", by="lee.service", at=at,
+                          command_id=command_id)  # fmt: skip
+        else:
+            # The routing gave the case to the opinion's holder: alternating two other
+            # staff members makes every assignment a new event.
+            case.assign(staff=STAFF[turn % 2], role="case_manager", by="han.ops", at=at,
+                        command_id=command_id)  # fmt: skip
+        if case.version % SAVE_BATCH == 0 or case.version == events:
+            app.save(case)
+    return case.id
+
+
+def child(case_id: str) -> int:
+    """In the fresh process: time the first load of the case, print it as JSON."""
+    app = Complaints()
+    try:
+        app.recorder.select_events(uuid.uuid4(), limit=1)  # the connection, untimed
+        started, cpu = time.perf_counter(), time.process_time()
+        case = app.get_case(uuid.UUID(case_id))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        # The snapshot the load could start from, if any: one that opens.
+        snapshot = 0
+        if app.snapshots is not None:
+            with app.keys.one_reading():
+                found = list(app.snapshots.get(case.id, desc=True, limit=1))
+            snapshot = found[0].originator_version if found else 0
+    finally:
+        app.close()
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "version": case.version,
+                      "snapshot": snapshot}))  # fmt: skip
+    return 0
+
+
+def first_load(
+    env: dict[str, str], case_id: uuid.UUID, events: int, snapshots: bool
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of the case's first load in a fresh process."""
+    settings = {**os.environ, **env, "IS_SNAPSHOTTING_ENABLED": "y" if snapshots else "n"}
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(case_id)],
+        env=settings, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the child failed: {done.stderr.strip()[-2000:]}")
+    result = json.loads(done.stdout.splitlines()[-1])
+    if result["version"] != events:
+        raise RuntimeError(f"the child loaded version {result['version']}, not {events}")
+    if snapshots and not (result["snapshot"] and events - result["snapshot"] < SNAPSHOT_INTERVAL):
+        # A snapshot passed over (the code changed during the run?) would time a replay.
+        raise RuntimeError(f"no usable snapshot of the {events}-event case near its end")
+    return float(result["seconds"]), float(result["cpu"])
+
+
+def stored_sizes(app: Complaints, case_id: uuid.UUID) -> tuple[int, int, int, int]:
+    """The case's snapshots: how many, their bytes and the latest one's version; and
+    the bytes of its events' stored states."""
+    assert app.snapshots is not None
+    records = app.snapshots.recorder.select_events(case_id)
+    latest = records[-1].originator_version if records else 0
+    events = sum(len(r.state) for r in app.recorder.select_events(case_id))
+    return len(records), sum(len(r.state) for r in records), latest, events
+
+
+def measure(
+    env: dict[str, str], sizes: dict[str, int], rounds: int, note_every: int
+) -> tuple[dict[str, dict[str, list[float]]], list[str]]:
+    app = Complaints(env=env)
+    notes = []
+    try:
+        cases = {}
+        for name, events in sizes.items():
+            started = time.perf_counter()
+            cases[name] = build_case(app, events, note_every)
+            count, size, latest, stored = stored_sizes(app, cases[name])
+            notes.append(
+                f"{name}: {events} events ({stored / 1024:.0f} KiB) built in "
+                f"{time.perf_counter() - started:.1f} s; {count} snapshot(s), "
+                f"{size / 1024:.0f} KiB, the latest at v{latest}"
+            )
+            assert app.get_case(cases[name]).version == events
+    finally:
+        app.close()
+    sides = [(name, snapshots) for snapshots in (True, False) for name in sizes]
+    # "with"/"without" snapshots: wall-clock seconds; "cpu with"/"cpu without": CPU.
+    times: dict[str, dict[str, list[float]]] = {
+        side: {} for side in ("with", "without", "cpu with", "cpu without")
+    }
+    for name, snapshots in sides:
+        first_load(env, cases[name], sizes[name], snapshots)  # warm-up: the page cache
+    for round_number in range(rounds):
+        order = sides if round_number % 2 == 0 else sides[::-1]
+        for name, snapshots in order:
+            seconds, cpu = first_load(env, cases[name], sizes[name], snapshots)
+            side = "with" if snapshots else "without"
+            times[side].setdefault(name, []).append(seconds)
+            times[f"cpu {side}"].setdefault(name, []).append(cpu)
+    return times, notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events in the long case")
+    parser.add_argument("--small", type=int, default=100, help="events in the small case")
+    parser.add_argument("--rounds", type=int, default=5, help="fresh processes per side")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--note-every", type=int, default=0, help="a working note every N events (0: none)"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child)
+    if args.small < 10 or args.events < args.small:
+        parser.error("--small must be at least 10 and --events at least --small")
+
+    sizes = {
+        "small": args.small,
+        "long": args.events,
+        "long + tail": args.events + SNAPSHOT_INTERVAL - 1,
+    }
+    chosen = list(STORE_PAIRS) if args.backend == "both" else [args.backend]
+    # One key-encryption key for the builder and every child, kept in no file.
+    os.environ["MINWON_KEK"] = new_kek_text()
+    print(
+        f"first load of a case in a fresh process (median of {args.rounds}), "
+        f"snapshots every {SNAPSHOT_INTERVAL} events vs none"
+    )
+    print(f"{'backend':<9} {'case':<12} {'events':>6} {'snapshots ms':>20} {'none ms':>20}")
+    failed = False
+    for backend in chosen:
+        store: AbstractContextManager[tuple[dict[str, str], dict[str, str]]] = STORE_PAIRS[
+            backend
+        ]()
+        try:
+            with store as (env, _):
+                times, notes = measure(env, sizes, args.rounds, args.note_every)
+        except psycopg.OperationalError as error:
+            print(f"{backend:<9} not measured: PostgreSQL unreachable ({error})".rstrip())
+            failed = True
+            continue
+        median = {
+            side: {n: statistics.median(t) for n, t in ts.items()} for side, ts in times.items()
+        }
+        for name, events in sizes.items():
+            cells = []
+            for side in ("with", "without"):
+                ts = times[side][name]
+                cells.append(
+                    f"{median[side][name] * 1000:7.1f} ({min(ts) * 1000:.1f}–{max(ts) * 1000:.1f})"
+                )
+            print(f"{backend:<9} {name:<12} {events:>6} {cells[0]:>20} {cells[1]:>20}")
+        for name in ("long", "long + tail"):
+            ratio = median["with"][name] / median["with"]["small"]
+            baseline = median["without"][name] / median["without"]["small"]
+            cpu = median["cpu with"][name] / median["cpu with"]["small"]
+            cpu_baseline = median["cpu without"][name] / median["cpu without"]["small"]
+            met = "met" if ratio <= TARGET_RATIO else "NOT met"
+            print(
+                f"{backend:<9} {name} / small: {ratio:.2f} with snapshots  "
+                f"(target ≤ {TARGET_RATIO:g}: {met}); {baseline:.2f} without  "
+                f"[CPU time: {cpu:.2f}; {cpu_baseline:.2f} without]"
+            )
+        for note in notes:
+            print(f"{backend:<9}   {note}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The worker's parts put together: the workflows and activities one Temporal worker
+runs, for every process that runs them (`worker.py`, the tests' workers, the
+benchmarks)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.appointments import AppointmentActivities
+from activities.calendar import CalendarWatch
+from activities.channels import Channels
+from activities.checkpoint import Checkpoints
+from activities.complaints import ComplaintActivities
+from activities.notices import NoticeActivities
+from activities.reconcile import Reconciler
+from activities.retention import RetentionActivities
+from activities.surveys import SurveyActivities
+from domain.service import Complaints
+from runtime.settings import Settings
+from workflows.actor_proof import seal_from_env
+from workflows.appointment import AppointmentWorkflow
+from workflows.complaint import ComplaintWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.retention import RetentionSweepWorkflow
+from workflows.survey import SurveyNewYearWorkflow, SurveyYearWorkflow
+
+
+def build_worker(
+    client: Client,
+    complaints: Complaints,
+    task_queue: str,
+    executor: ThreadPoolExecutor,
+    threads: int,
+    max_cached_workflows: int = 200,
+    activities: ComplaintActivities | None = None,
+    channels: Channels | None = None,
+    checkpoint_key: Ed25519PrivateKey | None = None,
+    settings: Settings | None = None,
+) -> Worker:
+    """The worker of one process; its parts take what they need from `settings`
+    (read from the environment when not given)."""
+    settings = settings or Settings.load()
+    activities = activities or ComplaintActivities(
+        complaints, outbox=settings.outbox, seal=seal_from_env(settings.env)
+    )
+    notices = NoticeActivities(
+        complaints, channels or Channels.from_env(settings.env, var=settings.var)
+    )
+    appointments = AppointmentActivities(complaints, notices)
+    surveys = SurveyActivities(complaints, notices, public_url=settings.public_url)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[
+            ComplaintWorkflow,
+            AppointmentWorkflow,
+            SurveyYearWorkflow,
+            SurveyNewYearWorkflow,
+            RetentionSweepWorkflow,
+            ReconcileWorkflow,
+        ],
+        activities=[
+            *activities.all(),
+            notices.send_notice,
+            appointments.appointment_view,
+            appointments.send_appointment_notice,
+            surveys.survey_plan,
+            surveys.start_survey,
+            surveys.send_survey_invitations,
+            surveys.close_survey,
+            surveys.warn_no_survey,
+            RetentionActivities(complaints).erase_expired_persons,
+            Reconciler(complaints, client, task_queue, limit=settings.restore_limit).run,
+            CalendarWatch(complaints, client).run,
+            Checkpoints(complaints, checkpoint_key, settings=settings).run,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=threads,
+        max_cached_workflows=max_cached_workflows,
+        # On SIGTERM, activities in flight get this long to finish their save.
+        graceful_shutdown_timeout=timedelta(seconds=30),
+    )

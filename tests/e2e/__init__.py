@@ -1,0 +1,1 @@
+"""End-to-end tests: the whole stack as `make run` serves it, processes, headless Chromium."""

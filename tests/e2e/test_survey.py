@@ -1,0 +1,369 @@
+"""The yearly satisfaction survey (서비스 개선 다.) on the time-skipping server, with the
+real activities, the real web server and headless Chromium.
+
+A year of closed cases; the survey starts on the policy's day, each resident is
+invited once (one who refused is not), answers come in through the page in
+Chromium, and the results report equals the answers. A year without a survey warns
+ops and the director on the policy's due day, once. A link answers once, and a link
+with another secret opens nothing.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from statistics import mean
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.channels import (
+    Channels,
+    FileEmail,
+    FileSmsOutbox,
+    Message,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
+from activities.notices import NoticeActivities
+from activities.surveys import SurveyActivities
+from domain.calendar import SEOUL
+from domain.commands import Answer, Close
+from domain.service import Complaints, Intake
+from domain.survey import QUESTIONS
+from tests.support.browser import chromium, screenshot
+from tests.support.web import WebStack, web_stack
+from workflows.client import act, file_complaint
+from workflows.models import FileComplaintInput, SurveyBatch, SurveyPlan
+from workflows.survey import SurveyYearWorkflow, ensure_survey_year, survey_workflow_id
+
+pytestmark = pytest.mark.temporal
+
+ROOT = Path(__file__).resolve().parents[2]
+# The survey's year is the next one, so the test does not depend on today's date: the
+# test server's clock is moved into it before any case is filed.
+YEAR = datetime.now(SEOUL).year + 1
+RESIDENTS = ["kim@example.org", "lee@example.org", "park@example.org", "choi@example.org"]
+
+
+def policy_with(folder: Path, survey: str) -> Path:
+    """The shipped policy with its [survey] table replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "policy" / "ansim.toml").read_text(encoding="utf-8")
+    text = re.sub(r"\[survey\]\n(?:[a-z_]+ = .*\n)+", survey, text)
+    (folder / "ansim.toml").write_text(text, encoding="utf-8")
+    shutil.copy(ROOT / "policy" / "calendar-overrides.toml", folder)
+    return folder / "ansim.toml"
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[WebStack]:
+    policy = policy_with(
+        tmp_path / "policy",
+        '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
+    )
+    with web_stack(tmp_path, env={"MINWON_POLICY": str(policy)}, time_skipping=True) as stack:
+        yield stack
+
+
+def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(YEAR, month, day, hour, minute, tzinfo=SEOUL)
+
+
+def sleep_until(web: WebStack, moment: datetime) -> None:
+    async def sleep() -> None:
+        now = await web.environment.get_current_time()
+        if moment > now:
+            await web.environment.sleep(moment - now)
+
+    web.run(sleep(), timeout=120)
+
+
+def close_a_case(web: WebStack, contact: str, category: str = "inquiry") -> str:
+    """File a case for `contact`, answer and close it; its receipt code."""
+
+    async def work() -> str:
+        intake = FileComplaintInput(
+            intake_ref=f"survey-{uuid.uuid4().hex[:12]}",
+            channel="email",
+            category=category,
+            topic="program",
+            contact=contact,
+            text="프로그램 이용 문의",
+        )
+        handle, view = await file_complaint(web.client, intake, web.task_queue)
+        staff = view.assignee or "park.officer"
+        await act(handle, Answer(text="안내드렸습니다.", by=staff))
+        await act(handle, Close(by=staff))
+        return view.receipt_code
+
+    return web.run(work(), timeout=120)
+
+
+def links(folder: Path) -> dict[str, str]:
+    """Each resident's survey link, from the invitations in the mail outbox."""
+    found = {}
+    for path in (folder / "mail").glob("survey-invitation-*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = message.get_body().get_content()  # type: ignore[union-attr]
+        [link] = re.findall(r"https?://\S+/survey/\S+", body)
+        found[str(message["To"])] = link
+    return found
+
+
+def invitation_events(web: WebStack, name: str) -> list[object]:
+    records = web.complaints.recorder.select_notifications(start=1, limit=100_000)
+    return [r for r in records if r.topic.endswith(f"SurveyInvitation.{name}")]
+
+
+def round_of(web: WebStack) -> object:
+    return web.complaints.surveys.round(YEAR)
+
+
+def wait_for(condition: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+def answer_in_chromium(
+    driver: WebDriver, link: str, scores: dict[str, int], comment: str, shots: Path
+) -> str:
+    driver.get(link)
+    assert "이용자 만족도조사" in driver.find_element(By.TAG_NAME, "h1").text
+    for question, score in scores.items():
+        driver.find_element(By.ID, f"{question}-{score}").click()
+    driver.find_element(By.ID, "comment").send_keys(comment)
+    screenshot(driver, shots / "survey.png")
+    form = driver.find_element(By.TAG_NAME, "form")
+    driver.find_element(By.ID, "survey-submit").click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(form))
+    return driver.find_element(By.TAG_NAME, "main").text
+
+
+def test_the_survey_starts_on_its_day_invites_once_and_reports_what_was_answered(
+    web: WebStack,
+    browser: WebDriver,
+    tmp_path: Path,
+) -> None:
+    shots = Path(os.environ.get("MINWON_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    sleep_until(web, at(1, 5, 10))
+    # A year of closed cases: one resident twice, one who asks for no survey contact.
+    codes = [close_a_case(web, contact) for contact in RESIDENTS]
+    close_a_case(web, RESIDENTS[0], category="opinion")
+    with web.http("lee.service") as staff:
+        refused = staff.post("/api/surveys/refusals", json={"receipt_code": codes[3]})
+    assert refused.status_code == 200, refused.text
+
+    web.run(ensure_survey_year(web.client, web.task_queue, YEAR))
+    sleep_until(web, at(1, 12, 8, 59))
+    assert round_of(web) is None  # not before its day
+
+    sleep_until(web, at(1, 12, 9, 1))
+    wait_for(lambda: len(invitation_events(web, "Sent")) == 3)
+    # Three residents: the one with two cases once, the one who refused not at all.
+    assert len(invitation_events(web, "Invited")) == 3
+    sent = links(tmp_path)
+    assert sorted(sent) == sorted(RESIDENTS[:3])
+
+    answers = {
+        RESIDENTS[0]: dict(zip(QUESTIONS, (5, 4, 5, 4, 5, 5), strict=True)),
+        RESIDENTS[1]: dict(zip(QUESTIONS, (3, 2, 4, 3, 3, 3), strict=True)),
+    }
+    for resident, scores in answers.items():
+        page = answer_in_chromium(browser, sent[resident], scores, "고맙습니다", shots)
+        assert "응답해 주셔서 고맙습니다" in page
+    screenshot(browser, shots / "survey-thanks.png")
+    # The link answers once: opened again, it says so and records nothing.
+    browser.get(sent[RESIDENTS[0]])
+    assert "이미 응답하셨습니다" in browser.find_element(By.TAG_NAME, "main").text
+    assert len(invitation_events(web, "Answered")) == 2
+
+    with web.http("jung.director") as director:
+        report = director.get("/api/reports/survey", params={"year": YEAR, "format": "json"})
+    assert report.status_code == 200, report.text
+    results = report.json()
+    assert (results["invited"], results["sent"], results["answered"]) == (3, 3, 2)
+    for question in QUESTIONS:
+        expected = round(mean(scores[question] for scores in answers.values()), 2)
+        assert results["questions"][question]["average"] == expected, question
+    assert set(results["by_category"]) == {"opinion", "inquiry"}
+
+    # Each notice went out once; the round closes after its days.
+    sleep_until(web, at(1, 17, 9, 2))
+    handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
+    plan = web.run(handle.result(), timeout=120)
+    assert plan.closed and plan.invitations == 3
+    assert len(invitation_events(web, "Sent")) == 3
+
+    # 결과를 반영: what is decided from the results shows in the next year's report.
+    improvement = "전화 응대 교육을 분기마다 실시"
+    with web.http("lee.service") as staff:
+        refused = staff.post(f"/api/surveys/{YEAR}/improvements",
+                             json={"year": YEAR, "text": "아무 변경"})  # fmt: skip
+        assert refused.status_code == 403
+        assert staff.post("/api/surveys/start", json={"year": YEAR}).status_code == 403
+    with web.http("jung.director") as director:
+        recorded = director.post(f"/api/surveys/{YEAR}/improvements",
+                                 json={"year": YEAR, "text": improvement})  # fmt: skip
+        assert recorded.status_code == 200, recorded.text
+        following = director.get(
+            "/api/reports/survey", params={"year": YEAR + 1, "format": "json"}
+        ).json()
+        compliance = director.get(
+            "/api/reports/compliance", params={"year": YEAR, "format": "json"}
+        ).json()
+    assert following["improvements_from_last_year"] == [improvement]
+    assert not following["held"]
+    survey = compliance["survey"]
+    assert (survey["held"], survey["invited"], survey["answered"]) == (True, 3, 2)
+    assert survey["overall"] == round(mean(s["overall"] for s in answers.values()), 2)
+    assert survey["improvements"] == [improvement]
+    assert web.complaints.surveys.round(YEAR).improvements[0]["by"] == "jung.director"  # type: ignore[union-attr]
+
+
+def test_a_link_with_another_secret_opens_nothing_and_records_nothing(
+    web: WebStack, tmp_path: Path
+) -> None:
+    sleep_until(web, at(1, 5, 10))
+    close_a_case(web, RESIDENTS[0])
+    web.run(ensure_survey_year(web.client, web.task_queue, YEAR, now=True))
+    wait_for(lambda: len(invitation_events(web, "Sent")) == 1)
+    [link] = links(tmp_path).values()
+    base, _, secret = link.rpartition("/")
+    forged = f"{base}/{secret[:-4]}AAAA"
+    form = {question: "1" for question in QUESTIONS}
+    with httpx.Client(headers={"Origin": web.url}) as resident:
+        assert resident.get(forged).status_code == 404
+        assert resident.post(forged, data=form).status_code == 404
+        # Another invitation's id with this secret opens nothing either.
+        other = link.replace(link.split("/")[-2], str(uuid.uuid4()))
+        assert resident.post(other, data=form).status_code == 404
+        assert invitation_events(web, "Answered") == []
+        assert resident.post(link, data=form).status_code == 200
+        assert resident.post(link, data=form).status_code == 409
+    assert len(invitation_events(web, "Answered")) == 1
+
+
+def test_a_year_without_a_survey_warns_ops_and_the_director_on_the_due_day_once(
+    tmp_path: Path,
+) -> None:
+    policy = policy_with(
+        tmp_path / "policy",
+        '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\nauto_start = false\n',
+    )
+    with web_stack(tmp_path, env={"MINWON_POLICY": str(policy)}, time_skipping=True) as web:
+        sleep_until(web, at(1, 2, 10))
+        web.run(ensure_survey_year(web.client, web.task_queue, YEAR))
+        sleep_until(web, at(1, 30, 8, 59))
+        assert not web.complaints.surveys.warned(YEAR)
+
+        sleep_until(web, at(1, 30, 9, 1))
+        wait_for(lambda: web.complaints.surveys.warned(YEAR))
+        sleep_until(web, at(2, 5, 9))
+        records = web.complaints.recorder.select_notifications(start=1, limit=100_000)
+        warnings = [r for r in records if r.topic.endswith("SurveyOverdue.Warned")]
+        assert len(warnings) == 1
+        mails = sorted(p.name for p in (tmp_path / "mail").glob("survey-overdue*.eml"))
+        assert mails == [f"survey-overdue-{YEAR}-director.eml", f"survey-overdue-{YEAR}-ops.eml"]
+        # Started late by hand, the survey runs: the warning did not end the year.
+        plan = web.run(
+            web.client.get_workflow_handle(survey_workflow_id(YEAR)).query(SurveyYearWorkflow.plan)
+        )
+        assert plan is not None and plan.warned and not plan.started
+
+
+def test_with_nobody_to_ask_no_round_is_recorded_and_it_starts_the_next_morning(
+    web: WebStack,
+) -> None:
+    sleep_until(web, at(1, 5, 10))
+    web.run(ensure_survey_year(web.client, web.task_queue, YEAR))
+    sleep_until(web, at(1, 12, 9, 1))
+    assert round_of(web) is None  # no case closed this year: nobody to ask
+
+    sleep_until(web, at(1, 12, 10))
+    close_a_case(web, RESIDENTS[0])
+    sleep_until(web, at(1, 13, 8, 59))
+    assert round_of(web) is None
+    sleep_until(web, at(1, 13, 9, 1))
+    wait_for(lambda: len(invitation_events(web, "Sent")) == 1)
+    assert round_of(web).invitations == [str(invitation_events(web, "Invited")[0].originator_id)]  # type: ignore[attr-defined]
+
+
+class FailingEmail:
+    """A mail server that refuses (`permanent`) or is away, then delivers to `folder`."""
+
+    def __init__(self, folder: Path, error: Exception | None) -> None:
+        self.error = error
+        self.delivered = FileEmail(folder)
+
+    def send(self, to: str, message: Message) -> None:
+        if self.error is not None:
+            raise self.error
+        self.delivered.send(to, message)
+
+
+def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused_one_skipped(
+    tmp_path: Path,
+) -> None:
+    app = Complaints(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
+    )
+    closed_at = datetime(YEAR, 1, 5, 10, tzinfo=SEOUL)
+    for number, contact in enumerate(RESIDENTS[:2]):
+        case = app.file(Intake(f"retry-{number}", "email", "inquiry", "program", False,
+                               contact, "문의", closed_at))  # fmt: skip
+        app.perform(
+            case.id, Answer(text="안내", by="lee.service"), at=closed_at, command_id=f"a{number}"
+        )
+        app.perform(case.id, Close(by="lee.service"), at=closed_at, command_id=f"c{number}")
+    app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="system")
+    mail = FailingEmail(tmp_path / "mail", PermanentDeliveryError("recipient-refused", "550"))
+    notices = NoticeActivities(app, Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl")))
+    activities = SurveyActivities(app, notices)
+    batch = SurveyBatch(year=YEAR, offset=0, limit=50)
+    environment = ActivityEnvironment()
+    started = app.surveys.round(YEAR)
+    assert started is not None
+    ids = [uuid.UUID(text) for text in started.invitations]
+
+    def sent() -> list[object]:
+        return [app.surveys.invitation(i).sent_at for i in ids]
+
+    # Refused: passed over, the batch does not fail on one resident.
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    assert sent() == [None, None]
+    # Away: the activity fails to be retried, and no invitation counts as sent.
+    mail.error = TemporaryDeliveryError("mail-deferred", "421")
+    with pytest.raises(ApplicationError) as deferred:
+        environment.run(activities.send_survey_invitations, batch)
+    assert not deferred.value.non_retryable
+    assert sent() == [None, None]
+    # Back: the retry sends each once; run again, nothing more goes out.
+    mail.error = None
+    assert environment.run(activities.send_survey_invitations, batch) == 2
+    assert None not in sent()
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    app.close()

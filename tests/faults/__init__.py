@@ -1,0 +1,1 @@
+"""Fault tests: killed workers and servers, dropped connections, floods, bad input."""

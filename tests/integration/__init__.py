@@ -1,0 +1,1 @@
+"""Integration tests: real SQLite/PostgreSQL stores, the API in process, the CLI, keys."""

@@ -1,0 +1,43 @@
+"""A real SMTP server in the test process (aiosmtpd) and the mailbox behind it."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+from activities.channels import SmtpSettings
+from tests.support.processes import free_port
+
+
+class Mailbox:
+    """An SMTP server's handler: keeps every message, or refuses them all."""
+
+    def __init__(self, refuse_with: str | None = None) -> None:
+        self.refuse_with = refuse_with
+        self.received: list[EmailMessage] = []
+        self.attempts = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        self.attempts += 1
+        if self.refuse_with:
+            return self.refuse_with
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.received if m["To"] == address]
+
+
+def smtp_server(mailbox: Mailbox) -> Iterator[SmtpSettings]:
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpSettings(host="127.0.0.1", port=port, sender="minwon@ansim.example")
+    finally:
+        controller.stop()

@@ -1,0 +1,1 @@
+"""Unit tests: the domain, policy and calendar rules alone (no store, no Temporal, no server)."""

@@ -1,0 +1,1 @@
+"""Workflow tests: Temporal workflows on the time-skipping test server (or the dev server)."""

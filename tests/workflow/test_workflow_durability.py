@@ -1,0 +1,146 @@
+"""Durability of the complaint workflow: replay of recorded histories, retries."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from activities.complaints import ComplaintActivities
+from tests.support.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
+from tests.support.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
+from tests.support.temporal import running_stack, sealed_converter
+from workflows.client import act as api_act
+from workflows.client import file_complaint
+from workflows.complaint import ComplaintWorkflow
+from workflows.models import Answer, Assign, CaseCommand, CaseView
+
+pytestmark = pytest.mark.temporal
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(f"complaint-{path.stem}", path.read_text(encoding="utf-8"))
+
+
+def test_every_scenario_has_a_committed_history() -> None:
+    current = {path.stem for path in RECORDED if "--" not in path.stem}
+    assert current == set(SCENARIOS)
+    assert any("--" in path.stem for path in RECORDED), "histories from before a patch"
+
+
+def test_the_manifest_lists_every_history_and_each_patch_it_protects_is_in_the_code() -> None:
+    manifest = tomllib.loads((HISTORIES / "manifest.toml").read_text(encoding="utf-8"))
+    listed = {entry["file"]: entry for entry in manifest["history"]}
+    assert sorted(listed) == sorted(path.name for path in RECORDED)
+    code = "\n".join(p.read_text(encoding="utf-8") for p in WORKFLOWS.glob("*.py"))
+    for name, entry in listed.items():
+        assert entry["protects"] and entry["delete_when"], name
+        for patch in entry["protects"]:
+            if re.fullmatch(r"[a-z-]+", patch):  # a patch id: still patched in the code
+                assert f'"{patch}"' in code, (name, patch)
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_committed_histories_replay_on_the_current_workflow(path: Path) -> None:
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=sealed_converter())
+    await replayer.replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_an_unpatched_change_to_the_workflow_fails_replay(path: Path) -> None:
+    replayer = Replayer(workflows=[ChangedComplaintWorkflow], data_converter=sealed_converter())
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_the_same_change_behind_workflow_patched_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[PatchedComplaintWorkflow], data_converter=sealed_converter())
+    await replayer.replay_workflow(load(path))
+
+
+async def test_a_history_recorded_now_replays_too(tmp_path: Path) -> None:
+    text = await record("fresh", SCENARIOS["extended_by_interim_reply"], tmp_path)
+    replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=sealed_converter())
+    await replayer.replay_workflow(WorkflowHistory.from_json("fresh", text))
+
+
+class FailsAfterSaving(ComplaintActivities):
+    """Saves the event, then loses the reply once, as a dropped connection would."""
+
+    @activity.defn(name="apply_command")
+    def apply_command(self, command: CaseCommand) -> CaseView:
+        view = super().apply_command(command)
+        if command.action.type == "answer" and activity.info().attempt == 1:
+            raise ConnectionError("connection lost after the save")
+        return view
+
+
+async def test_an_activity_retried_after_its_save_records_the_event_once(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(ts_env.client, tmp_path, activities_class=FailsAfterSaving) as stack:
+        handle, _ = await file_complaint(stack.client, sample_intake(), stack.task_queue)
+        view = await api_act(handle, Answer(text="답변드립니다", by="lee.service"))
+        assert view.status == "answered"
+        names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
+        assert names.count("Answered") == 1
+        assert names.count("CommitmentMet") == 1
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.HasField("activity_task_failed_event_attributes")]
+        # The retry happened inside one activity execution; Temporal records the last attempt.
+        started = [
+            e.activity_task_started_event_attributes.attempt
+            for e in history.events
+            if e.HasField("activity_task_started_event_attributes")
+        ]
+        assert max(started) == 2 and not failed
+
+
+async def test_a_long_lived_case_continues_as_new_and_keeps_its_state(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(ts_env.client, tmp_path, history_limit=60) as stack:
+        handle, view = await file_complaint(stack.client, sample_intake(), stack.task_queue)
+        first_run = (await handle.describe()).run_id
+        staff = ["kim.casemgr", "lee.service"]
+        for number in range(30):
+            await api_act(handle, Assign(staff=staff[number % 2], by="han.ops"))
+        latest = stack.client.get_workflow_handle(handle.id, result_type=CaseView)
+        description = await latest.describe()
+        assert description.run_id != first_run
+        now = await latest.query(ComplaintWorkflow.status)
+        assert now.receipt_code == view.receipt_code
+        assert now.assignee == staff[29 % 2]
+        assert now.commitment("reply").status == "open"
+        names = [type(e).__name__ for e in stack.complaints.history(uuid.UUID(view.case_id))]
+        assert names.count("Received") == 1
+        assert names.count("Reassigned") == 30
+
+
+def test_every_patch_is_listed_with_its_removal_plan_and_every_listed_one_is_in_use() -> None:
+    """The old branches have one home (workflows/legacy.py): each `workflow.patched`
+    names a patch listed there, with its commit and when it may go."""
+    from workflows import legacy
+
+    listed = {patch.name: patch for patch in legacy.PATCHES}
+    used: set[str] = set()
+    for path in WORKFLOWS.glob("*.py"):
+        if path.name == "legacy.py":
+            continue  # the list itself, and its instructions
+        for call in re.findall(r"workflow\.patched\(\s*([\w.]+)\s*\)", path.read_text("utf-8")):
+            used.add(getattr(legacy, call.removeprefix("legacy.")))
+    assert used == set(listed)
+    for patch in listed.values():
+        assert re.fullmatch(r"[0-9a-f]{7}", patch.since) and patch.old_path and patch.remove_when

@@ -1,0 +1,116 @@
+"""What workflow runs started before a change still need, in one place, with when it goes.
+
+A run replays its recorded history on every worker restart, so a change to what a
+workflow does is made behind `workflow.patched(NAME)`: new runs take the new path,
+runs recorded before keep the old one. Each patch is listed in `PATCHES` with the
+commit that introduced it, what the old path still does, and when it may go.
+
+Removing one (docs/architecture.md, "Long cases"):
+1. once no run started before its commit is open (in production nothing from
+   `temporal workflow list --query "ExecutionStatus = 'Running' AND StartTime <
+   '<that deploy>'"`), `workflow.patched(NAME)` becomes
+   `workflow.deprecate_patch(NAME)` for one release;
+2. then the old branch here, the patch's entry and the recorded histories that
+   protect it (tests/histories/manifest.toml) are deleted together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.complaints import ComplaintActivities
+    from workflows.models import Escalate, Notice
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    since: str  # the commit that introduced the new path
+    old_path: str  # what runs started before it still do
+    remove_when: str
+
+
+# Notices are delivered by channel (e-mail, SMS) with their own retries; runs
+# recorded before that queued a subset of them in a file.
+NOTICES_BY_CHANNEL = "notices-by-channel"
+# A closed case's announcement clock is warned, breached and escalated.
+ANNOUNCEMENT_CLOCK = "announcement-clock"
+# A breach is told to the resident too, with how to ask for an investigation.
+RESIDENT_OVERDUE_NOTICE = "resident-overdue-notice"
+# Escalations recorded with their `act_by` (working time) are followed by it.
+WORKING_TIME_ESCALATION = "working-time-escalation"
+# The reconciler's pass follows a changed calendar, then signs a checkpoint.
+CALENDAR_WATCH = "calendar-watch"
+CHECKPOINTS = "checkpoints"
+
+NO_RUN_BEFORE = "no run of its workflow started before {since} is open"
+PATCHES = (
+    Patch(
+        NOTICES_BY_CHANNEL,
+        "c0eac05",
+        "queue_notice_as_before: six kinds of notice appended to the outbox file",
+        NO_RUN_BEFORE.format(since="c0eac05"),
+    ),
+    Patch(
+        ANNOUNCEMENT_CLOCK,
+        "6c9abb1",
+        "a closed case's run ends when its window passes, the announcement unwatched",
+        NO_RUN_BEFORE.format(since="6c9abb1"),
+    ),
+    Patch(
+        RESIDENT_OVERDUE_NOTICE,
+        "eaf4b97",
+        "a breach is told to the staff member alone",
+        NO_RUN_BEFORE.format(since="eaf4b97"),
+    ),
+    Patch(
+        WORKING_TIME_ESCALATION,
+        "ff83760",
+        "clock_hours_escalation: the next level after clock hours",
+        NO_RUN_BEFORE.format(since="ff83760"),
+    ),
+    Patch(
+        CALENDAR_WATCH,
+        "24e09c0",
+        "the reconciler's pass does not follow the calendar",
+        NO_RUN_BEFORE.format(since="24e09c0") + " (each pass is short: soon after deploy)",
+    ),
+    Patch(
+        CHECKPOINTS,
+        "4eb8a38",
+        "the reconciler's pass signs no checkpoint",
+        NO_RUN_BEFORE.format(since="4eb8a38") + " (each pass is short: soon after deploy)",
+    ),
+)
+
+# The notices the file outbox took before notices were delivered by channel.
+LEGACY_NOTICE_KINDS = ("receipt", "reminder", "breach", "escalation", "answer", "interim_reply")
+
+
+async def queue_notice_as_before(
+    notice: Notice, timeout: timedelta, retry_policy: RetryPolicy
+) -> None:
+    """NOTICES_BY_CHANNEL's old path: runs started before notices were delivered keep
+    queueing the kinds they queued, in the outbox file."""
+    if notice.kind in LEGACY_NOTICE_KINDS:
+        await workflow.execute_activity_method(
+            ComplaintActivities.queue_notice,
+            notice,
+            start_to_close_timeout=timeout,
+            retry_policy=retry_policy,
+        )
+
+
+def clock_hours_escalation(
+    to_role: str, escalated_at: datetime, hours: float
+) -> tuple[datetime, Escalate]:
+    """WORKING_TIME_ESCALATION's old path: the next level after `hours` clock hours."""
+    reason = f"{to_role} did not act within {hours:g} h of the escalation"
+    return escalated_at + timedelta(hours=hours), Escalate(
+        reason=reason, by="system", trigger="deadline"
+    )
