@@ -29,9 +29,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar import CalendarWatch
 from activities.reconcile import Reconciler
+from application.service import Complaints
+from application.store import open_complaints
 from domain.calendar import SEOUL
-from domain.service import Complaints
-from domain.store import open_complaints
 from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
 from runtime.logs import configure_logging

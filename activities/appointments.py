@@ -16,8 +16,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notices import NoticeActivities
+from application.service import Complaints
 from domain.appointment import Appointment, AppointmentNotFoundError
-from domain.service import Complaints
 from workflows.models import AppointmentNotice, AppointmentView
 
 log = structlog.get_logger()

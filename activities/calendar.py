@@ -22,9 +22,9 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from application.service import Complaints
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
-from domain.service import Complaints
 from workflows.client import recount, workflow_id
 from workflows.models import CalendarReport, FollowCalendar, Moved, Recount
 

@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import IntegrityError
 from temporalio import activity
 
+from application.service import Complaints
 from domain.calendar import SEOUL
 from domain.checkpoint import (
     Signer,
     sign_checkpoint,
 )
-from domain.service import Complaints
 from privacy.files import appending, private_folder
 from privacy.signing import key_id, public_key_text, sign
 from runtime.settings import Settings

@@ -22,11 +22,11 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from application.service import Complaints, Intake
 from domain.access import SYSTEM_ACTORS, AccessDeniedError
 from domain.commands import Action
-from domain.complaint import Commitment, Complaint, ComplaintError
+from domain.complaint import CaseNotFoundError, Commitment, Complaint, ComplaintError
 from domain.policy import PolicyError
-from domain.service import CaseNotFoundError, Complaints, Intake
 from privacy.files import appending
 from privacy.transit import UnsealedTextError, open_action
 from runtime.settings import Settings

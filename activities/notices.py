@@ -25,11 +25,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channels, Message, PermanentDeliveryError, TemporaryDeliveryError
+from application.service import Complaints
 from domain.calendar import korean_moment
 from domain.complaint import Complaint
 from domain.contact import contact_channel
 from domain.roster import StaffMember
-from domain.service import Complaints
 from workflows.models import Notice, NoticeDelivery
 
 log = structlog.get_logger()

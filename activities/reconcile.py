@@ -45,9 +45,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from application.service import Complaints
 from domain.calendar import SEOUL
-from domain.complaint import Complaint
-from domain.service import CaseNotFoundError, Complaints
+from domain.complaint import CaseNotFoundError, Complaint
 from runtime.settings import Settings
 from workflows.appointment import appointment_workflow_id
 from workflows.client import WORKFLOW_PREFIX, wake_appointment, workflow_id

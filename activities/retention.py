@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from temporalio import activity
 
-from domain.service import Complaints
+from application.service import Complaints
 from workflows.models import SweepInput, SweepResult
 
 log = structlog.get_logger()

@@ -17,8 +17,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notices import NoticeActivities
+from application.service import Complaints
 from domain.calendar import SEOUL
-from domain.service import Complaints
 from domain.survey import QUESTIONS, day_in
 from runtime.settings import Settings
 from workflows.models import SurveyBatch, SurveyPlan

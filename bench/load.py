@@ -65,8 +65,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quiet_server import DEV_SERVER, TEST_SERVER, start_server, start_skipping_server  # noqa: E402
 
+from application.service import Complaints  # noqa: E402
 from domain.policy import load_policy, policy_path  # noqa: E402
-from domain.service import Complaints  # noqa: E402
 from workflows.client import act, exit_without_finalizing, file_complaint  # noqa: E402
 from workflows.codec import new_key  # noqa: E402
 from workflows.models import Answer, CaseView, FileComplaintInput, TakeMessage  # noqa: E402

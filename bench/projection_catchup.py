@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scratch_stores import postgres_schema_env
 
+from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.complaint import Complaint
-from domain.service import Complaints, Intake
 from projections import NAMES, ReadModels
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=SEOUL)

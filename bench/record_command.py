@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline import Tally
 from scratch_stores import STORE_PAIRS
 
+from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.commands import (
     Action,
@@ -54,7 +55,6 @@ from domain.commands import (
     SendInterimReply,
     Warn,
 )
-from domain.service import Complaints, Intake
 
 TARGET_RATIO = 0.8
 ROUNDS = 5

@@ -59,10 +59,10 @@ from baseline import Tally
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from scratch_stores import STORE_PAIRS
 
+from application.service import Complaints, Intake
 from domain import audit
 from domain.calendar import SEOUL
 from domain.checkpoint import Signer, sign_checkpoint, verify_store
-from domain.service import Complaints, Intake
 from privacy.signing import Verifier, public_key_text, sign
 
 TARGET_RATIO = 0.7

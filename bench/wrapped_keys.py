@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scratch_stores import postgres_schema_env
 
+from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.commands import AddNote
-from domain.service import Complaints, Intake
 from privacy.kek import Wrapper, new_kek_text
 
 TARGET_RATIO = 0.9

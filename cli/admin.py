@@ -97,7 +97,7 @@ def register(subparsers: Any) -> None:
 def run_reconcile(args: argparse.Namespace) -> int:
     # The server's own modules: only this command needs Temporal and the store.
     from activities.reconcile import Reconciler
-    from domain.store import open_complaints
+    from application.store import open_complaints
     from workflows.client import TemporalSettings, connect
 
     process = server_settings()
@@ -133,7 +133,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 
 def run_rotate_kek(args: argparse.Namespace) -> int:
-    from domain.store import open_complaints
+    from application.store import open_complaints
     from privacy.kek import KekError
 
     try:
@@ -152,11 +152,11 @@ def run_rotate_kek(args: argparse.Namespace) -> int:
 
 def run_bootstrap(args: argparse.Namespace) -> int:
     # The server's own modules: only this command needs the store.
+    from application.store import open_complaints
     from domain.access import DIRECTOR, OPS, roles_of
     from domain.calendar import SEOUL
     from domain.credentials import CredentialError
     from domain.policy import PolicyError
-    from domain.store import open_complaints
     from domain.tokens import issue_token, valid_tokens
 
     now = datetime.now(SEOUL)

@@ -85,8 +85,8 @@ def register(actions: Any, admin_note: str) -> None:
 def run_reload(args: argparse.Namespace) -> int:
     # The server's own modules: only this command needs Temporal and the store.
     from activities.calendar import CalendarWatch
+    from application.store import open_complaints
     from domain.calendar import CalendarError
-    from domain.store import open_complaints
     from workflows.client import TemporalSettings, connect
 
     process = server_settings()

@@ -39,7 +39,7 @@ def register(actions: Any, admin_note: str) -> None:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     from activities.checkpoint import Checkpoints
-    from domain.store import open_complaints
+    from application.store import open_complaints
     from privacy.signing import DEV_KEY_FILE, SigningKeyError, signing_key
 
     process = server_settings()
@@ -100,9 +100,9 @@ def register_export(actions: Any, admin_note: str) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from application.store import open_complaints
     from domain.bundle import export_lines
     from domain.checkpoint import checkpoint_log
-    from domain.store import open_complaints
     from privacy.files import write_private
 
     complaints = open_complaints(server_settings().env)

@@ -36,8 +36,8 @@ from domain.chained import ChainedAggregate
 from domain.commands import RequestCommand, ShortText, StaffId, Text, rule_of
 
 if TYPE_CHECKING:
+    from application.service import Complaints
     from domain.complaint import Complaint
-    from domain.service import Complaints
 
 APPOINTMENT_NAMESPACE = uuid.UUID("9c4d7a1e-3b52-4f08-a6d9-1e7f2c8b5a30")
 KINDS = ("visit", "home")

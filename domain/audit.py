@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import is_
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from eventsourcing.utils import get_topic
 
@@ -36,10 +36,12 @@ from domain.chain import (
     name_of,
     verify_chain,
 )
-from domain.complaint import Commitment, Complaint, ComplaintError
+from domain.complaint import CaseNotFoundError, Commitment, Complaint, ComplaintError
 from domain.disclosure import ACTOR_BY_NAME, masked
 from domain.receipt import ReceiptIndex
-from domain.service import CaseNotFoundError, Complaints
+
+if TYPE_CHECKING:
+    from application.service import Complaints
 
 # Shown apart from the details (version, moment, actor) or only noise to a reader.
 NOT_DETAILS = frozenset(

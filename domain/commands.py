@@ -44,8 +44,8 @@ from domain.access import (
 )
 
 if TYPE_CHECKING:
+    from application.service import Complaints
     from domain.complaint import Complaint
-    from domain.service import Complaints
 
 # -- field types shared by every path ---------------------------------------------------------
 

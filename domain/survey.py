@@ -38,7 +38,7 @@ from domain.complaint import Complaint
 from domain.contact import contact_channel
 
 if TYPE_CHECKING:
-    from domain.service import Complaints
+    from application.service import Complaints
 
 SURVEY_NAMESPACE = uuid.UUID("5e0b8f3a-7c21-4d6e-9b14-2a8f6c0d1e73")
 

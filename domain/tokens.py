@@ -8,13 +8,16 @@ needs the director: ops may issue tokens for staff, ops and auditors only.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.access import DIRECTOR, DIRECTOR_ISSUED_ROLES, AccessDeniedError, require
 from domain.calendar import SEOUL
 from domain.credentials import AccessToken, CredentialError
-from domain.service import Complaints
+
+if TYPE_CHECKING:
+    from application.service import Complaints
 
 DEFAULT_DAYS = 90
 

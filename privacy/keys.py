@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from domain.tables import StoreTables, row_values
 from privacy.kek import Wrapper
+from store.tables import StoreTables, row_values
 
 KEY_BYTES = 32
 PEPPER = "person-pepper"

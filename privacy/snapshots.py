@@ -10,8 +10,12 @@ store, its WAL, its backups. Nothing else ever reads a snapshot: the hash chain,
 `verify`, the audit replay and the checkpoints read the stored events only.
 
 A record is `MAGIC`, the digest of the code that wrote it (`source_digest`), a
-newline, then the nonce and the sealed, compressed JSON of the state (the
-application's cipher, if one is set, encrypts the whole record again). A snapshot
+newline, then the nonce and the sealed state (the application's cipher, if one is
+set, encrypts the whole record again). What is sealed is the length of the
+compressed JSON of the state (4 bytes), that JSON, then the values of the types
+`prepare` names as packed (a case's command ids), each as the bytes it gives
+(`snapshot_bytes`): a load hands them back to their type as they are
+(`from_snapshot_bytes`), with no item of them decoded. A snapshot
 that cannot be used is passed over and the case is replayed from its events
 (`SnapshotStore.get`): its person erased, its bytes altered, moved to another case
 or version, or written by other code, whose state might not be what this code's
@@ -31,7 +35,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -82,6 +86,13 @@ class SnapshotUnusableError(ValueError):
         self.why = why
 
 
+class Packed(Protocol):
+    """A value of a state that a snapshot holds as the bytes it gives, not as JSON;
+    its class reads them back (`from_snapshot_bytes`)."""
+
+    def snapshot_bytes(self) -> bytes: ...
+
+
 class _SetAsList(Transcoding):
     type = set
     name = "set"
@@ -99,12 +110,21 @@ class _DataclassAsDict(Transcoding):
     def __init__(self, cls: type) -> None:
         self.type = cls
         self.name = get_topic(cls)
+        self.fields = frozenset(f.name for f in fields(cls))
+        # Made without its __init__ (a frozen one sets each field through
+        # object.__setattr__: a long case's notes are a thousand of them), when that
+        # __init__ would only set the fields.
+        self.plain = not (hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"))
 
     def encode(self, obj: Any) -> dict[str, Any]:
         return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
     def decode(self, data: dict[str, Any]) -> Any:
-        return self.type(**data)
+        if not self.plain or data.keys() != self.fields:
+            return self.type(**data)
+        obj: Any = object.__new__(self.type)
+        obj.__dict__.update(data)
+        return obj
 
 
 @lru_cache
@@ -159,14 +179,32 @@ class SealedSnapshotMapper(Mapper[uuid.UUID]):
         for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), _SetAsList()):
             self.state.register(transcoding)
         self.code = b""
+        # The types of a state's values held packed, by their topics and back.
+        self.packed_topics: dict[type, str] = {}
+        self.packed_types: dict[str, Any] = {}
 
-    def prepare(self, keys: PersonKeys, aggregate: type, state_types: Iterable[type] = ()) -> None:
+    def prepare(
+        self,
+        keys: PersonKeys,
+        aggregate: type,
+        state_types: Iterable[type] = (),
+        packed_types: Iterable[type] = (),
+    ) -> None:
+        """`state_types`: the dataclasses the state holds, written by their fields;
+        `packed_types`: types held as the bytes they give (`snapshot_bytes`), read
+        back by their `from_snapshot_bytes`. The code's digest covers them, and this
+        module: a snapshot in another format is written by other code."""
         self.keys = keys
         types = tuple(state_types)
         for cls in types:
             assert is_dataclass(cls), cls
             self.state.register(_DataclassAsDict(cls))
-        self.code = source_digest((aggregate, *types)).encode("ascii")
+        packed = tuple(packed_types)
+        for cls in packed:
+            assert callable(getattr(cls, "from_snapshot_bytes", None)), cls
+            self.packed_topics[cls] = get_topic(cls)
+            self.packed_types[get_topic(cls)] = cls
+        self.code = source_digest((aggregate, *types, *packed, type(self))).encode("ascii")
 
     def _person(self, case_id: uuid.UUID) -> str:
         assert self.keys is not None, "prepare() attaches the key store"
@@ -179,18 +217,34 @@ class SealedSnapshotMapper(Mapper[uuid.UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         snapshot = domain_event
-        state = dict(snapshot.state)
-        last = state.get(LAST_EVENT)
-        if last is not None:
-            state[LAST_EVENT] = {"topic": get_topic(type(last)), "state": dict(vars(last))}
-        body = {"timestamp": snapshot.timestamp, "topic": snapshot.topic, "state": state}
-        plain = zlib.compress(self.state.encode(body), 1)
         assert self.keys is not None, "prepare() attaches the key store"
+        # The key first: an erased person's case is loaded by a replay every time,
+        # and asked to be snapshotted again each time; its state is not even encoded.
         key = self.keys.key_for_writing(self._person(snapshot.originator_id))
         if key is None:
             raise SnapshotNotTakenError(
                 f"case {snapshot.originator_id}: its person was erased, nothing new of them is kept"
             )
+        state = dict(snapshot.state)
+        last = state.get(LAST_EVENT)
+        if last is not None:
+            state[LAST_EVENT] = {"topic": get_topic(type(last)), "state": dict(vars(last))}
+        # The values held packed: [name, topic, length in bytes] each, in order.
+        packed: list[list[Any]] = []
+        written: list[bytes] = []
+        for name, value in list(state.items()):
+            topic = self.packed_topics.get(type(value))
+            if topic is not None:
+                given = cast(Packed, value).snapshot_bytes()
+                packed.append([name, topic, len(given)])
+                written.append(given)
+                del state[name]
+        body = {"timestamp": snapshot.timestamp, "topic": snapshot.topic, "state": state,
+                "packed": packed}  # fmt: skip
+        # What is packed goes as its type gives it: a case's command ids compress
+        # what would shrink, not their uuids' bytes, which would only cost a load.
+        compressed = zlib.compress(self.state.encode(body), 1)
+        plain = b"".join([len(compressed).to_bytes(4, "big"), compressed, *written])
         nonce = os.urandom(NONCE_BYTES)
         place = self._place(snapshot.originator_id, snapshot.originator_version)
         data = MAGIC + self.code + b"\n" + nonce + AESGCM(key).encrypt(nonce, plain, place)
@@ -223,14 +277,15 @@ class SealedSnapshotMapper(Mapper[uuid.UUID]):
         key = self.keys.key(self._person(case_id))
         if key is None:
             raise SnapshotUnusableError(record, "its person was erased")
-        nonce, sealed = data[head : head + NONCE_BYTES], data[head + NONCE_BYTES :]
+        # Views, not copies: a long case's snapshot is a few hundred kilobytes.
+        view = memoryview(data)
+        nonce, sealed = view[head : head + NONCE_BYTES], view[head + NONCE_BYTES :]
         place = self._place(case_id, record.originator_version)
         try:
             plain = AESGCM(key).decrypt(nonce, sealed, place)
         except InvalidTag:
             raise SnapshotUnusableError(record, "altered or moved") from None
-        body = self.state.decode(zlib.decompress(plain))
-        state = body["state"]
+        body, state = self._opened(plain)
         last = state.get(LAST_EVENT)
         if last is not None:
             event = object.__new__(resolve_topic(last["topic"]))
@@ -249,6 +304,20 @@ class SealedSnapshotMapper(Mapper[uuid.UUID]):
             },
         )
         return snapshot
+
+    def _opened(self, plain: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The body and the state of an opened snapshot, what is packed read back."""
+        view = memoryview(plain)
+        start = 4 + int.from_bytes(view[:4], "big")
+        body = self.state.decode(zlib.decompress(view[4:start]))
+        state = body["state"]
+        packed = body["packed"]
+        if len(view) != start + sum(length for _, _, length in packed):
+            raise ValueError("what is packed does not end where the snapshot does")
+        for name, topic, length in packed:
+            state[name] = self.packed_types[topic].from_snapshot_bytes(view[start : start + length])
+            start += length
+        return body, state
 
 
 class SnapshotStore(EventStore[uuid.UUID]):

@@ -50,6 +50,8 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment
 
+from application.service import DEFAULT_SQLITE_PATH, Complaints
+from application.store import creating_tables, store_env
 from domain.calendar import BusinessCalendar
 from domain.policy import (
     OVERRIDES_ENV,
@@ -59,8 +61,6 @@ from domain.policy import (
     overrides_path,
     policy_path,
 )
-from domain.service import DEFAULT_SQLITE_PATH, Complaints
-from domain.store import creating_tables, store_env
 from privacy.sqlite import private_factory
 from projections.appointments import (
     AppointmentBookProjection,

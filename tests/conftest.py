@@ -21,7 +21,7 @@ import pytest_asyncio
 import structlog
 from temporalio.testing import WorkflowEnvironment
 
-from domain.service import Complaints, Intake
+from application.service import Complaints, Intake
 from tests.support.keys import TEST_ACTOR_KEY_TEXT
 from tests.support.samples import sample_intake
 from tests.support.stores import POSTGRES_ENV, fresh_postgres_schema

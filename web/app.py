@@ -29,8 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from domain.service import Complaints
-from domain.store import creating_tables, open_complaints
+from application.service import Complaints
+from application.store import creating_tables, open_complaints
 from runtime.settings import Settings
 from web import (
     api,

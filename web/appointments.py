@@ -38,7 +38,7 @@ from domain.appointment import (
     RecordAppointmentOutcome,
 )
 from domain.calendar import WEEKDAYS, to_seoul
-from domain.service import CaseNotFoundError
+from domain.complaint import CaseNotFoundError
 from projections.appointments import BookLine
 from web.api import Staff, desk_of
 from web.desk import Desk, StaffUser, forbidden

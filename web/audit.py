@@ -38,6 +38,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from application.service import Complaints
 from cli.audit import EVENTS_HEADER, RECEIPT_HEADER
 from cli.remote import EXIT_HEADER
 from domain import audit, checkpoint
@@ -45,9 +46,8 @@ from domain.access import PERMISSIONS, AccessDeniedError, Grant, authorize
 from domain.audit import Anchor, CaseRef, CaseVerdict, HistoryRow, Replay
 from domain.calendar import SEOUL, to_seoul
 from domain.checkpoint import read_checkpoint_file
-from domain.complaint import Commitment, Complaint
+from domain.complaint import CaseNotFoundError, Commitment, Complaint
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
-from domain.service import CaseNotFoundError, Complaints
 from privacy.signing import SigningKeyError, Verifier, public_key
 from runtime.settings import Settings
 from web.api import Staff, desk_of, origin

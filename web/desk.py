@@ -37,6 +37,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.complaints import case_view
 from activities.notices import COMMITMENT_LABELS, STATUS_LABELS
+from application.service import (
+    Claim,
+    Complaints,
+    Intake,
+    LinkedCaseRequiredError,
+    event_moment,
+)
 from domain.access import (
     DIRECTOR,
     OFFICER,
@@ -54,7 +61,7 @@ from domain.audit import NOT_DETAILS
 from domain.calendar import SEOUL, korean_moment, to_seoul
 from domain.chain import is_meta, personal_fields
 from domain.commands import STAFF_ACTIONS, Action, Escalate, with_actor
-from domain.complaint import ERASED, Complaint
+from domain.complaint import ERASED, CaseNotFoundError, Complaint
 from domain.credentials import (
     AccessToken,
     CredentialError,
@@ -67,14 +74,6 @@ from domain.disclosure import actor_of, mask_contact, mask_text, masked
 from domain.policy import CommitmentRule, UnknownCategoryError
 from domain.receipt import ReceiptCodeError, normalise_receipt_code
 from domain.roster import StaffMember
-from domain.service import (
-    CaseNotFoundError,
-    Claim,
-    Complaints,
-    Intake,
-    LinkedCaseRequiredError,
-    event_moment,
-)
 from domain.tokens import check_issuer, issue_token, revoke_token
 from privacy.transit import seal_action
 from runtime.settings import Settings

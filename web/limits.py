@@ -14,7 +14,7 @@
   only themselves.
 
 The counts live in one table in the event store's database
-(`minwon_rate_limits`, `domain.tables`): every web server of an installation
+(`minwon_rate_limits`, `store.tables`): every web server of an installation
 counts together, and a restart forgets nothing. Not as events: a count changes
 at every attempt and means nothing a day later, and as events an attacker's
 attempts would grow the store for ever. A key is one row, read and written
@@ -35,8 +35,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from domain.service import Complaints
-from domain.tables import StoreTables, row_values
+from application.service import Complaints
+from store.tables import StoreTables, row_values
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 UNITS = {"s": 1.0, "m": MINUTE, "h": HOUR, "d": DAY}

@@ -32,15 +32,16 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from application.service import Complaints
 from domain.access import (
     PRIVATE_CASE_ROLES,
     Grant,
     may_see_case,
 )
 from domain.calendar import to_seoul
+from domain.complaint import CaseNotFoundError
 from domain.policy import PolicyError
 from domain.receipt import ReceiptCodeError
-from domain.service import CaseNotFoundError, Complaints
 from projections import ReadModels, UnsupportedStoreError
 from projections.case_board import BoardRow
 from projections.conduct import ConductYear, StaffConduct

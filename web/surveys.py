@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain.access import PERMISSIONS, AccessDeniedError, authorize
 from domain.calendar import to_seoul
-from domain.service import CaseNotFoundError
+from domain.complaint import CaseNotFoundError
 from domain.survey import (
     QUESTIONS,
     RecordImprovement,

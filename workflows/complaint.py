@@ -34,6 +34,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    # By module name: `from workflows import legacy` would run legacy's code again in
+    # every workflow's sandbox (a submodule taken from a package is not passed through).
+    import workflows.legacy as legacy
     from activities.complaints import ComplaintActivities
     from activities.notices import NoticeActivities
     from domain.access import SYSTEM_ACTORS
@@ -44,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         check_apology,
         check_interim_reply,
     )
-    from workflows import legacy
     from workflows.codec import unsealed_reason
     from workflows.models import (
         Action,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 # The actions are declared once, in the command registry; the workflow's update
 # takes them as they are.
@@ -86,6 +86,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _blank_is_none(value: object) -> object:
+    """An empty or blank reference names nothing: read as no reference at all."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class FileComplaintInput(_Model):
     """A new complaint. `intake_ref` names the case for good; it is never personal data.
 
@@ -104,7 +109,8 @@ class FileComplaintInput(_Model):
     ) = None
     text: Text | None = None
     received_at: AwareDatetime | None = None
-    linked_to: str | None = None
+    # The receipt code of the case this complaint is about, if any (blank: none).
+    linked_to: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
     # Started again by the reconciler for a case already recorded: its receipt went out.
     restored: bool = False
 

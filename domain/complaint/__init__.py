@@ -3,7 +3,8 @@
 - `aggregate` — `Complaint`: the commands, each followed by the event class it
   records (typed fields, an `apply` that changes the case); `@once` per command id.
 - `events` — what every event derives from (the chain's link, the command's id
-  kept once), and the values the events put into the case (`Commitment` …).
+  kept once), and the values the events put into the case (`Commitment` …, and
+  `CommandIds`, the ids kept, searched where a snapshot holds them).
 - `rules` — the charter's rules the commands and the workflow's validator share.
 - `errors` — `ComplaintError` and the refusals a command raises.
 
@@ -17,6 +18,7 @@ from domain.complaint.errors import (
     AnnouncementNotPendingError,
     ApologyRequiredError,
     CaseClosedError,
+    CaseNotFoundError,
     CaseWithdrawnError,
     CommitmentAlreadyOpenError,
     CommitmentNotOpenError,
@@ -42,6 +44,7 @@ from domain.complaint.events import (
     CaseEvent,
     CaseNote,
     CommandEvent,
+    CommandIds,
     Commitment,
     Escalation,
 )
@@ -86,9 +89,11 @@ __all__ = [
     "ApologyRequiredError",
     "CaseClosedError",
     "CaseEvent",
+    "CaseNotFoundError",
     "CaseNote",
     "CaseWithdrawnError",
     "CommandEvent",
+    "CommandIds",
     "Commitment",
     "CommitmentAlreadyOpenError",
     "CommitmentNotOpenError",

@@ -46,6 +46,7 @@ from domain.complaint.events import (
     CaseEvent,
     CaseNote,
     CommandEvent,
+    CommandIds,
     Commitment,
     Escalation,
 )
@@ -70,6 +71,19 @@ from domain.complaint.rules import (
 CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
 
 P = ParamSpec("P")
+_CONTAINERS = (list, dict, set)
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is list:
+        return [_copied(item) if type(item) in _CONTAINERS else item for item in value]
+    if kind is dict:
+        return {k: _copied(item) if type(item) in _CONTAINERS else item
+                for k, item in value.items()}  # fmt: skip
+    if kind is set:
+        return set(value)
+    return value
 
 
 def once(
@@ -227,7 +241,19 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
         self.notices: list[dict[str, Any]] = []
         # When the case's workflow was found gone and started again, and what was found.
         self.restorations: list[dict[str, Any]] = []
-        self.command_ids: set[str] = set()
+        self.command_ids = CommandIds()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
+        """A private copy for one command, as the chained aggregate's: its containers
+        copied, what they hold shared (never changed in place). A case's containers
+        are plain lists, dicts and sets, told by their type rather than by
+        `isinstance` (a long case's apologies and notes are copied on every load),
+        and its command ids, which copy themselves."""
+        copy = object.__new__(type(self))
+        state = {name: _copied(value) for name, value in self.__dict__.items()}
+        state["command_ids"] = self.command_ids.copy()
+        copy.__dict__.update(state)
+        return copy
 
     # -- helpers ----------------------------------------------------------------
 

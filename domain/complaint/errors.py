@@ -11,6 +11,10 @@ class ComplaintError(Exception):
     """A command the charter's rules do not allow."""
 
 
+class CaseNotFoundError(ComplaintError):
+    """No case with that id (or receipt code) in the store."""
+
+
 class CaseClosedError(ComplaintError):
     pass
 

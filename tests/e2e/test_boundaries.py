@@ -37,10 +37,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from domain.calendar import SEOUL
-from domain.complaint import Complaint
+from domain.complaint import CaseNotFoundError, Complaint
 from domain.credentials import AccessToken
 from domain.receipt import ReceiptIndex
-from domain.service import CaseNotFoundError
 from tests.support.temporal import collect_payloads
 from tests.support.web import WebStack, minwon, web_stack
 from workflows.actor_proof import ActorSeal, default_seal

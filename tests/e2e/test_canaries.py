@@ -23,9 +23,9 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from activities.channels import Channels, FileSmsOutbox, SmtpEmail
+from application.service import Complaints
 from domain.calendar import SEOUL
 from domain.commands import AddNote, Answer, RateSatisfaction
-from domain.service import Complaints
 from privacy.snapshots import SnapshotUnusableError
 from projections.runner import ReadModels
 from tests.support.mail import Mailbox, smtp_server

@@ -25,7 +25,7 @@ from psycopg import sql
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.processes import (
     DEADLINE_SECONDS,
     WorkerProcess,

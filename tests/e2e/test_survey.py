@@ -41,9 +41,9 @@ from activities.channels import (
 )
 from activities.notices import NoticeActivities
 from activities.surveys import SurveyActivities
+from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.commands import Answer, Close
-from domain.service import Complaints, Intake
 from domain.survey import QUESTIONS
 from tests.support.browser import chromium, screenshot
 from tests.support.web import WebStack, web_stack

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from application.service import Intake
 from domain.calendar import SEOUL
 from domain.credentials import AccessToken, ResidentSecret
 from domain.disclosure import mask_contact
-from domain.service import Intake
 from tests.support.web import WebStack, web_stack
 from workflows.client import workflow_id
 from workflows.models import FileComplaintInput

@@ -293,7 +293,7 @@ def test_every_field_and_value_the_domain_names_has_a_korean_label() -> None:
         "topic": tuple(load_policy().routing.topics),
         "role": get_args(Role),
         "kind": get_args(CommitmentKind),
-        "rule": (*get_args(CountingRule), "promised"),  # a callback's time (domain.service)
+        "rule": (*get_args(CountingRule), "promised"),  # a callback's time (application.service)
         "limit_rule": get_args(CountingMethod),
         "warn_counting": get_args(HourCounting),
         "mode": get_args(ApologyMode),

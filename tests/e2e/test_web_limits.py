@@ -26,11 +26,11 @@ import httpx
 import pytest
 from eventsourcing.utils import get_topic
 
+from application.service import Complaints
+from application.store import open_complaints as open_store
 from domain.complaint import Complaint
 from domain.credentials import ResidentSecret
-from domain.service import Complaints
-from domain.store import open_complaints as open_store
-from domain.tables import row_values
+from store.tables import row_values
 from tests.support.processes import free_port
 from tests.support.samples import sample_intake
 from tests.support.stores import POSTGRES_ENV, fresh_postgres_schema

@@ -356,6 +356,16 @@ async def outcome_of_start(handle: WorkflowHandle[Any, Any]) -> CaseView | BaseE
     }
 )
 @example(payload={"intake_ref": FRESH, "channel": "pigeon", "category": "inquiry"})
+@example(  # a blank link names no case: registered without one (found by this test)
+    payload={
+        "intake_ref": FRESH,
+        "channel": "visit",
+        "category": "inquiry",
+        "contact": "010-1234-5678",
+        "text": "0",
+        "linked_to": "",
+    }
+)
 @example(
     payload={
         "intake_ref": FRESH,

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.faults import (
     DevServer,
     act_until_answered,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.faults import all_stored_topics, event_counts, new_intake, stored_events
 from tests.support.processes import start_dev_server
 from tests.support.temporal import running_stack

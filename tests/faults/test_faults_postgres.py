@@ -42,7 +42,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.faults import (
     DevServer,
     act_until_answered,

@@ -40,8 +40,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reconcile import Reconciler
+from application.service import Complaints
 from cli.main import main
-from domain.service import Complaints
 from tests.support.api import api_server
 from tests.support.faults import (
     DevServer,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.faults import (
     DevServer,
     Killer,

@@ -2,7 +2,7 @@
 
 - **A first start at the same moment.** Two processes open the store on an empty
   schema together, 20 rounds in a row, each on a fresh schema of its own. The
-  process is the smallest that runs the real path: `domain.store.open_complaints`,
+  process is the smallest that runs the real path: `application.store.open_complaints`,
   which the worker, the web server and `minwon admin` open the store with (tables,
   types and functions of the event store, the key store's tables). Both wait at a
   barrier after their imports, so their DDL meets. Pass: both exit 0, every round,
@@ -44,8 +44,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from domain.service import Complaints
-from domain.store import POOL_DEFAULTS
+from application.service import Complaints
+from application.store import POOL_DEFAULTS
 from tests.support.faults import (
     DevServer,
     Killer,
@@ -66,7 +66,7 @@ START_SECONDS = 60.0
 # Imports first, then a line on stdin lets both processes open the store together.
 OPEN_THE_STORE = """
 import sys
-from domain.store import open_complaints
+from application.store import open_complaints
 print("ready", flush=True)
 sys.stdin.readline()
 open_complaints().close()

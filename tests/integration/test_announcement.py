@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from application.service import Complaints
 from domain.commands import Announce, Answer, Close, DeclineAnnouncement, Escalate
 from domain.complaint import AnnouncementNotPendingError, CaseClosedError, Complaint
-from domain.service import Complaints
 from tests.support.samples import kst, sample_intake
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from application.service import Complaints
 from cli.main import main
 from domain.audit import (
     Anchor,
@@ -36,7 +37,6 @@ from domain.chain import event_digest
 from domain.complaint import Complaint
 from domain.disclosure import mask_contact, mask_text, masked
 from domain.receipt import ReceiptIndex
-from domain.service import Complaints
 from tests.support.api import ApiServer, api_server
 from tests.support.audit import CONTACT, TEXT, AuditedCase, file_audited_case, flip_a_digit
 from tests.support.samples import kst, sample_intake

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
+from application.service import Complaints, event_moment
 from domain import audit, disclosure
 from domain.chain import is_meta, personal_fields
 from domain.commands import Reopen, SendInterimReply
 from domain.complaint import Complaint
-from domain.service import Complaints, event_moment
 from tests.support.audit import file_audited_case
 from tests.support.samples import kst
 from tests.support.stores import StoredRows

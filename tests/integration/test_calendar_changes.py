@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from domain.calendar import BusinessCalendar, CalendarFile, _public_holidays
 from domain.commands import Recount, SendInterimReply
 from domain.complaint import Complaint
 from domain.policy import load_policy
-from domain.service import Complaints
 from tests.support.files import write
 from tests.support.samples import kst, sample_intake
 

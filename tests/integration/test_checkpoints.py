@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from application.service import Complaints
 from cli.main import main
 from domain.access_log import AccessLog
 from domain.bundle import export_lines, verify_bundle
@@ -29,7 +30,6 @@ from domain.checkpoint import (
 )
 from domain.commands import Answer, Close, Reopen
 from domain.receipt import ReceiptIndex
-from domain.service import Complaints
 from privacy.signing import PUBLIC_KEY_ENV, Verifier, public_key_text, sign
 from tests.support.api import ApiServer, api_server
 from tests.support.samples import kst, sample_intake

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from cli.main import main
 from cli.projections import READ_MODEL_NAMES
-from domain.service import Complaints
 from tests.support.api import ApiServer, api_server
 from tests.support.samples import kst, sample_intake
 from tests.support.scenario import CANARY, Scenario, build_scenario

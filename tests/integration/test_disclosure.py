@@ -3,9 +3,9 @@ and the audit's replay read the same stored case the same way (`domain.disclosur
 
 from __future__ import annotations
 
+from application.service import Complaints
 from domain import audit
 from domain.disclosure import mask_contact, mask_text
-from domain.service import Complaints
 from tests.support.audit import CONTACT, TEXT, file_audited_case
 from web.desk import history_entries
 

@@ -25,12 +25,12 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic, resolve_topic
 
+from application.service import Complaints
 from cli.main import main
 from domain import audit
 from domain.commands import AddNote
 from domain.complaint import Complaint
 from domain.personal_data import FIELDS
-from domain.service import Complaints
 from privacy.kek import KEK_ENV
 from tests.fixtures.write_events import record_cases
 from tests.support.api import api_without_temporal

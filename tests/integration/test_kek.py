@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.service import Complaints
+from application.service import Complaints
 from privacy.kek import KekError, new_kek_text
 from tests.support.samples import sample_intake
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Claim, Complaints, LinkedCaseRequiredError
 from domain.commands import Answer, Breach, RateSatisfaction
 from domain.complaint import Complaint
 from domain.policy import load_policy
-from domain.service import Claim, Complaints, LinkedCaseRequiredError
 from tests.support.samples import kst, sample_intake
 
 POLICY = Path(__file__).resolve().parents[2] / "policy" / "ansim.toml"

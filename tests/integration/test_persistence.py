@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from application.service import Complaints
 from domain import audit
 from domain.chain import Link, event_digest
 from domain.commands import Assign, RecordApology, SendInterimReply
-from domain.complaint import Complaint
-from domain.service import CaseNotFoundError, Complaints
+from domain.complaint import CaseNotFoundError, Complaint
 from tests.support.samples import kst, sample_intake
 from tests.support.stores import StoredRows, run_in_threads
 

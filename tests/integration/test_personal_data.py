@@ -23,10 +23,10 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from application.service import Complaints
 from domain.calendar import SEOUL
 from domain.chain import GENESIS, class_chain_name, class_personal_fields
 from domain.personal_data import FIELDS, Decision
-from domain.service import Complaints
 
 ROOT = Path(__file__).resolve().parents[2]
 # What eventsourcing gives every event, and the chain's link: not the event's own state.

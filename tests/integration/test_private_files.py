@@ -27,9 +27,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.channels import Channels, Message
 from activities.complaints import ComplaintActivities
+from application.service import Complaints
+from application.store import open_complaints
 from domain.calendar import SEOUL
-from domain.service import Complaints
-from domain.store import open_complaints
 from privacy import files
 from privacy.files import appending, private_folder
 from projections import ReadModels

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Tracking
 
+from application.service import Complaints
 from cli import projections as projections_command
 from domain.complaint import Complaint
-from domain.service import Complaints
 from projections import NAMES, AlreadyTracked, ReadModels
 from projections.case_board import BoardRow
 from projections.public_notices import Notice

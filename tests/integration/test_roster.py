@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from cli.main import main
 from domain.calendar import SEOUL
 from domain.commands import Escalate
@@ -33,7 +34,6 @@ from domain.roster import (
     UnknownStaffError,
     load_roster_file,
 )
-from domain.service import Complaints
 from domain.tokens import UnknownStaffError as UnknownTokenHolderError
 from tests.support.api import ApiServer, api_without_temporal
 from tests.support.samples import kst, sample_intake

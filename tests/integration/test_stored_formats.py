@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from domain.calendar import SEOUL
 from domain.commands import Reopen, SendInterimReply
 from domain.complaint import Complaint
@@ -30,7 +31,6 @@ from domain.credentials import (
     session_id_of,
     token_id_of,
 )
-from domain.service import Complaints
 from domain.tokens import find_token, revoke_token
 from tests.support.api import api_without_temporal
 from tests.support.samples import kst

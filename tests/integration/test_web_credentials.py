@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from cli.main import main
 from domain.calendar import SEOUL
 from domain.credentials import AccessToken, ResidentSecret, token_digest, token_id_of
-from domain.service import Complaints
 from domain.tokens import token_ids_of
 from tests.support.api import ApiServer, api_server
 from tests.support.samples import kst

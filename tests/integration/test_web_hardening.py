@@ -18,8 +18,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from application.service import Complaints
 from domain.credentials import StaffSession
-from domain.service import Complaints
 from domain.tokens import issue_token, revoke_token
 from web.app import create_app
 from web.desk import Desk

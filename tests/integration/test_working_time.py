@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from application.service import Complaints
 from domain.calendar import BusinessCalendar
 from domain.commands import Breach, Escalate, SendInterimReply, TakeMessage
 from domain.complaint import (
@@ -17,7 +18,6 @@ from domain.complaint import (
     ExtensionTooLongError,
 )
 from domain.policy import load_policy
-from domain.service import Complaints
 from tests.support.samples import kst, sample_intake
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from application.service import Complaints
 from cli import remote
-from domain.service import Complaints
 from domain.tokens import issue_token
 from tests.support.temporal import TEST_KEY
 from web.app import create_app

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from application.service import Complaints
 from domain.commands import Action, Answer, Assign, RecordApology, SendInterimReply
-from domain.service import Complaints
 from tests.support.samples import kst, sample_intake
 
 CONTACT = "홍길동 010-1234-5678"

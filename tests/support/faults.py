@@ -33,7 +33,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.keys import TEST_ACTOR_KEY_TEXT
 from tests.support.processes import TEST_KEY_TEXT, WorkerProcess, free_port
 from tests.support.temporal import DEV_SERVER, sealed_converter

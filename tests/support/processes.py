@@ -21,8 +21,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from application.service import Complaints
 from domain.access import AccessDeniedError, authorize
-from domain.service import Complaints
 from tests.support.keys import TEST_ACTOR_KEY_TEXT
 from tests.support.temporal import DEV_SERVER, TEST_KEY, sealed_converter
 from workflows.models import Escalate

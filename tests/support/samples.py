@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from application.service import Intake
 from domain.calendar import SEOUL
-from domain.service import Intake
 
 
 def kst(text: str) -> datetime:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from application.service import Complaints
 from domain.commands import (
     Action,
     Announce,
@@ -31,7 +32,6 @@ from domain.commands import (
     Withdraw,
 )
 from domain.complaint import Complaint
-from domain.service import Complaints
 from tests.support.samples import kst, sample_intake
 
 CANARY = "CANARY"

@@ -20,7 +20,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from domain.service import Complaints
+from application.service import Complaints
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.complaints import ComplaintActivities
-from domain.service import Complaints
+from application.service import Complaints
 from runtime.settings import Settings
 from runtime.worker import build_worker
 from workflows.codec import EncryptionCodec, data_converter

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from activities.channels import Channels
-from domain.service import Complaints
+from application.service import Complaints
 from domain.tokens import issue_token
 from runtime.settings import Settings
 from tests.support.processes import free_port, start_dev_server

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from application.service import Complaints, Intake
 from cli.main import main
 from domain.access import (
     PERMISSIONS,
@@ -32,7 +33,6 @@ from domain.complaint import Complaint
 from domain.credentials import ResidentSecret
 from domain.disclosure import mask_contact
 from domain.roster import Roster
-from domain.service import Complaints, Intake
 from tests.support.api import ApiServer, api_server
 from tests.support.temporal import running_stack
 from web.desk import Desk

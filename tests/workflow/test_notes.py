@@ -11,10 +11,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from application.service import Complaints, Intake
 from cli.main import main
 from domain.access import AccessDeniedError, authorize
 from domain.complaint import ERASED
-from domain.service import Complaints, Intake
 from tests.support.api import api_server
 from tests.support.temporal import running_stack, start_time_skipping
 from workflows.client import act, file_complaint

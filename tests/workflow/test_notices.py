@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.channels import Channels, FileSmsOutbox, SmtpEmail, SmtpSettings
 from activities.notices import NoticeActivities, resident_channel
-from domain.service import Complaints
+from application.service import Complaints
 from tests.support.mail import Mailbox, smtp_server
 from tests.support.temporal import Stack, running_stack
 from workflows.client import act as api_act
@@ -255,7 +255,7 @@ async def test_a_refused_address_is_recorded_at_once_without_retrying(
 def test_sending_the_same_notice_twice_delivers_and_records_it_once(
     tmp_path: Path, mailbox: Mailbox, smtp: SmtpSettings
 ) -> None:
-    from domain.service import Intake
+    from application.service import Intake
 
     complaints = Complaints(env={"SQLITE_DBNAME": str(tmp_path / "events.db")})
     try:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from application.service import Complaints, Intake
 from cli.main import main
 from domain.complaint import ERASED
-from domain.service import Complaints, Intake
 from tests.support.api import api_server
 from tests.support.temporal import running_stack, sealed_converter
 from workflows.client import act as api_act

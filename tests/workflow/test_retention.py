@@ -12,9 +12,9 @@ import pytest
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
+from application.service import Complaints, Intake
 from domain.commands import Answer, Close
 from domain.complaint import ERASED
-from domain.service import Complaints, Intake
 from tests.support.temporal import running_stack, sealed_converter, start_time_skipping
 from workflows.models import SweepInput, SweepResult
 from workflows.retention import SCHEDULE_ID, RetentionSweepWorkflow, ensure_retention_schedule

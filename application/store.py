@@ -27,7 +27,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
-from domain.service import Complaints
+from application.service import Complaints
 
 # Per pool: 2 kept open, at most 2 + 4. A worker's 16 activity threads hold a
 # connection only for a statement or a save, so 6 keep them busy.
