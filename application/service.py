@@ -280,7 +280,8 @@ class Complaints(Application[uuid.UUID]):
 
     def construct_snapshot_store(self) -> EventStore[uuid.UUID]:
         # The library's table (stored_snapshots; minwon_snapshots on PostgreSQL), made
-        # on first use like the events' own, with each snapshot sealed whole.
+        # on first use like the events' own, with each snapshot sealed whole; only a
+        # case's latest is kept (SnapshotStore.put deletes the ones before it).
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
         mapper = self.factory.mapper(
             transcoder=self.construct_transcoder(), mapper_class=SealedSnapshotMapper

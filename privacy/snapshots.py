@@ -31,7 +31,7 @@ import os
 import sys
 import uuid
 import zlib
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,13 +48,17 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
     PersistenceError,
+    Recording,
     StoredEvent,
     Transcoder,
     Transcoding,
     UUIDAsHex,
     find_id_convertor,
 )
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore
 from eventsourcing.utils import get_topic, resolve_topic
+from psycopg.sql import SQL, Identifier
 
 from privacy.keys import PersonKeys
 
@@ -325,7 +329,53 @@ class SnapshotStore(EventStore[uuid.UUID]):
 
     The repository asks for a case's latest snapshot; one that does not open is
     left out, so the case is replayed from its first event as if it had none.
+
+    Only a case's latest snapshot is kept: storing one deletes the case's older ones
+    in the same transaction (`put`). A load at a version before it finds none and
+    replays the case from its first event.
     """
+
+    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[uuid.UUID]]:
+        """Store the snapshots, and delete the older ones of their cases with them.
+
+        On SQLite and PostgreSQL the insert and the delete are one transaction: a
+        snapshot that is not stored (another process stored it first) deletes
+        nothing. Only the rows before the one stored go: one stored for an earlier
+        version than the latest (`take_snapshot(version=N)`) leaves the latest in
+        place, and goes with it when a later one is stored.
+        """
+        recorder = self.recorder
+        datastore = getattr(recorder, "datastore", None)
+        if not isinstance(datastore, (SQLiteDatastore, PostgresDatastore)):
+            return super().put(domain_events, **kwargs)
+        records = [self.mapper.to_stored_event(snapshot) for snapshot in domain_events]
+        if not records:
+            return []
+        # Each case's latest snapshot stored now: the rows before it go.
+        latest: dict[Any, int] = {}
+        for record in records:
+            case_id = record.originator_id
+            latest[case_id] = max(latest.get(case_id, 0), record.originator_version)
+        if isinstance(recorder, SQLiteAggregateRecorder):
+            assert isinstance(datastore, SQLiteDatastore)
+            table = recorder.events_table_name
+            delete = f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?"
+            with datastore.transaction(commit=True) as cursor:
+                recorder._insert_events(cursor, records)
+                for case_id, version in latest.items():
+                    hexed = case_id.hex if isinstance(case_id, uuid.UUID) else case_id
+                    cursor.execute(delete, (hexed, version))
+        else:
+            assert isinstance(recorder, PostgresAggregateRecorder)
+            assert isinstance(datastore, PostgresDatastore)
+            statement = SQL(
+                "DELETE FROM {table} WHERE originator_id = %s AND originator_version < %s"
+            ).format(table=Identifier(datastore.schema, recorder.events_table_name))
+            with datastore.transaction(commit=True) as cursor:
+                recorder._insert_stored_events(cursor, records)
+                for case_id, version in latest.items():
+                    cursor.execute(statement, (case_id, version))
+        return []
 
     def get(
         self,

@@ -12,7 +12,8 @@ a command retried with any id it recorded, the first as the last, and records on
 id only looks like one of them. An erasure leaves nothing
 of the person readable in a snapshot, in the SQLite file or a `pg_dump`. Stores written
 before there were snapshots get the table, keep every record and are snapshotted on
-first long load.
+first long load. Only a case's latest snapshot is kept (one row in the table), and a
+load at a version before it replays the case.
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ def test_the_next_event_after_a_load_from_a_snapshot_chains_on_and_verifies(
         case.add_note(text=f"메모 {turn}", by="lee.service", at=at, command_id=f"more-{turn}")
     last.save(case)
     second = 2 * SNAPSHOT_INTERVAL
-    assert SnapshotRows(store_env).versions(case_id) == [SNAPSHOT_INTERVAL, events + 1, second]
+    assert SnapshotRows(store_env).versions(case_id) == [second]  # the latest alone
     (case, start), applied = loaded(fresh(), case_id)
     assert start is not None and start.originator_version == second
     assert applied == case.version - second
@@ -353,9 +354,9 @@ def test_an_unusable_snapshot_is_passed_over_and_the_case_replayed(
     app = fresh()
     events = SNAPSHOT_INTERVAL + 20
     case_id = file_long_case(app, events)
-    other_id = file_long_case(app, events + 10)
+    other_id = file_long_case(app, events + 2)
     rows = SnapshotRows(store_env)
-    at = SNAPSHOT_INTERVAL  # the one snapshot of each case
+    at = SNAPSHOT_INTERVAL  # the one snapshot of each case (only the latest is kept)
     state = rows.state(case_id, at)
     if damage == "altered":
         rows.set_state(case_id, at, state[:-40] + bytes([state[-40] ^ 1]) + state[-39:])
@@ -422,6 +423,46 @@ def test_a_case_recorded_before_snapshots_is_snapshotted_on_its_first_long_load(
     (case, start), applied = loaded(fresh(), case_id)
     assert start is not None and start.originator_version == 130 and applied == 0
     the_same(case, replayed(app, case_id))
+
+
+# -- only the latest snapshot of a case is kept ---------------------------------------
+
+
+def test_only_the_latest_snapshot_is_kept_and_a_load_before_it_replays(
+    fresh: Callable[[], Complaints], store_env: dict[str, str]
+) -> None:
+    app = fresh()
+    case_id = file_long_case(app, 60)
+    rows = SnapshotRows(store_env)
+    # Snapshotted at 25 and 50: the row at 25 was deleted when the one at 50 was stored.
+    count = rows._run("SELECT COUNT(*) FROM {table} WHERE originator_id = %s", case_id)
+    assert count[0][0] == 1
+    assert rows.versions(case_id) == [2 * SNAPSHOT_INTERVAL]
+
+    later = fresh()  # a process that never saw the case
+    (case, start), applied = loaded(later, case_id, 30)
+    assert start is None and applied == 30  # no snapshot at or before 30: replayed
+    the_same(case, replayed(later, case_id, 30))
+    the_same(later.get_case(case_id, version=30), replayed(later, case_id, 30))
+    (case, start), applied = loaded(later, case_id, 55)
+    assert start is not None and start.originator_version == 2 * SNAPSHOT_INTERVAL
+    assert applied == 5
+    the_same(case, replayed(later, case_id, 55))
+    the_same(later.get_case(case_id), replayed(later, case_id))
+
+    # A snapshot taken again at a version already stored deletes nothing; one of an
+    # earlier version than the latest leaves the latest in place, and both go when
+    # a later one is stored.
+    later.take_snapshot(case_id, version=2 * SNAPSHOT_INTERVAL)
+    assert rows.versions(case_id) == [2 * SNAPSHOT_INTERVAL]
+    later.take_snapshot(case_id, version=40)
+    assert rows.versions(case_id) == [40, 2 * SNAPSHOT_INTERVAL]
+    later.take_snapshot(case_id)
+    assert rows.versions(case_id) == [60]
+    # Another case's snapshots are not touched.
+    other_id = file_long_case(app, 30)
+    assert rows.versions(other_id) == [SNAPSHOT_INTERVAL]
+    assert rows.versions(case_id) == [60]
 
 
 # -- a long case's command ids ----------------------------------------------------------
@@ -553,7 +594,7 @@ def test_a_snapshot_as_c0d122d_sealed_it_is_passed_over_and_the_case_snapshotted
         assert sorted(case.command_ids) == OLD_EXPECTED["command_ids"]
         # The load read more than the interval: it snapshots the case in this format.
         app.get_case(case_id)
-        assert rows.versions(case_id) == [100, OLD_EXPECTED["version"]]
+        assert rows.versions(case_id) == [OLD_EXPECTED["version"]]  # the latest alone
     finally:
         app.close()
 
@@ -628,7 +669,7 @@ def test_an_erasure_leaves_no_snapshot_readable_and_the_case_replays_erased(
     app.take_snapshot(case_id)  # its last event, a note, in it too
     head = app.get_case(case_id).version
     rows = SnapshotRows(store_env)
-    taken = [*range(SNAPSHOT_INTERVAL, head, SNAPSHOT_INTERVAL), head]
+    taken = [head]  # the latest alone
     assert rows.versions(case_id) == taken
     assert app.snapshots is not None
     with app.keys.one_reading():
