@@ -130,7 +130,11 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
             temporal=settings.address,
             event_store=complaints.factory.__class__.__module__,
         )
-        web = await serve_web(client, complaints, process, dev) if dev or with_web else None
+        web = (
+            await serve_web(client, complaints, process, settings.task_queue, dev)
+            if dev or with_web
+            else None
+        )
         if dev:
             print_dev_banner(settings, process)
         async with worker:
@@ -176,13 +180,13 @@ async def reconcile_at_start(reconciler: Reconciler, watch: CalendarWatch) -> No
 
 
 async def serve_web(
-    client: Client, complaints: Complaints, process: Settings, dev: bool
+    client: Client, complaints: Complaints, process: Settings, task_queue: str, dev: bool
 ) -> tuple[web_serve.EmbeddedServer, asyncio.Task[None]]:
     """The pages and the HTTP API, served in this loop with the worker's client and store."""
     app = create_app(
         complaints=complaints,
         client=client,
-        task_queue=TemporalSettings.from_env(process.env).task_queue,
+        task_queue=task_queue,
         dev=dev,
         settings=process,
     )

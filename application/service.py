@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -206,10 +206,7 @@ class Complaints(Application[uuid.UUID]):
         calendar: BusinessCalendar | None = None,
         roster: RosterReader | None = None,
     ) -> None:
-        # The settings as the library reads them: its defaults, the process, `env`.
-        if self.construct_env(self.name, env).get("SQLITE_DBNAME") == str(DEFAULT_SQLITE_PATH):
-            # The embedded default keeps its file under var/, created on first use.
-            DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        make_default_folder(env)
         super().__init__(env)
         settings = {name: self.env.get(name) or "" for name in (POLICY_ENV, OVERRIDES_ENV)}
         source = policy_path(settings)
@@ -890,6 +887,19 @@ class Complaints(Application[uuid.UUID]):
                 yield self.mapper.to_domain_event(record)
             except Exception as error:  # a tampered record may fail in any way
                 yield _Undecodable(record.originator_version, f"{type(error).__name__}: {error}")
+
+
+def store_settings(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The store's settings as eventsourcing reads them for `Complaints`: the class's
+    defaults, then the process environment, then `env` (the library's own merge)."""
+    unbuilt = object.__new__(Complaints)
+    return dict(unbuilt.construct_env(Complaints.name, dict(env) if env is not None else None))
+
+
+def make_default_folder(env: Mapping[str, str] | None = None) -> None:
+    """The embedded default keeps its SQLite file under var/, created on first use."""
+    if store_settings(env).get("SQLITE_DBNAME") == str(DEFAULT_SQLITE_PATH):
+        DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _not_snapshotted(case_id: uuid.UUID, version: int | None, error: Exception) -> None:

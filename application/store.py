@@ -27,7 +27,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
-from application.service import Complaints
+from application.service import Complaints, store_settings
 
 # Per pool: 2 kept open, at most 2 + 4. A worker's 16 activity threads hold a
 # connection only for a statement or a save, so 6 keep them busy.
@@ -36,18 +36,11 @@ POOL_DEFAULTS = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
 _LOCK_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
 
 
-def configured(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The store's settings as eventsourcing reads them for `Complaints`: the class's
-    defaults, then the process environment, then `env` (the library's own merge)."""
-    unbuilt = object.__new__(Complaints)
-    return dict(unbuilt.construct_env(Complaints.name, dict(env) if env is not None else None))
-
-
 def store_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """`env` for an eventsourcing application, with the pool defaults where neither
     it nor the process environment sets them."""
     given = dict(env or {})
-    merged = configured(env)
+    merged = store_settings(env)
     for name, value in POOL_DEFAULTS.items():
         if not merged.get(name):
             given[name] = value
@@ -57,7 +50,7 @@ def store_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 @contextmanager
 def creating_tables(env: Mapping[str, str] | None = None) -> Iterator[None]:
     """On PostgreSQL, one process of all those on the schema at a time; else nothing."""
-    settings = {**configured(env), **_LOCK_POOL}
+    settings = {**store_settings(env), **_LOCK_POOL}
     factory = InfrastructureFactory.construct(Environment(Complaints.name, settings))
     try:
         if not isinstance(factory, PostgresFactory):

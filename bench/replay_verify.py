@@ -45,7 +45,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,59 +57,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from baseline import Tally
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from long_case import SAVE_BATCH, build_case
 from scratch_stores import STORE_PAIRS
 
-from application.service import Complaints, Intake
+from application.service import Complaints
 from domain import audit
 from domain.calendar import SEOUL
 from domain.checkpoint import Signer, sign_checkpoint, verify_store
 from privacy.signing import Verifier, public_key_text, sign
 
 TARGET_RATIO = 0.7
-SAVE_BATCH = 1_000
-APOLOGY_EVERY = 50
-
-
-START = datetime(2026, 9, 21, 10, 0, tzinfo=SEOUL)
-STAFF = ("kim.casemgr", "lee.service")
-
-
-def build_case(app: Complaints, events: int) -> uuid.UUID:
-    """A case with exactly `events` events, saved `SAVE_BATCH` at a time."""
-    case = app.file(
-        Intake(
-            intake_ref=f"bench-{uuid.uuid4()}",
-            channel="homepage",
-            category="opinion",
-            topic="program",
-            private=False,
-            contact="bench 010-0000-0000",
-            text="프로그램 일정 변경을 요청합니다.",
-            received_at=START,
-        )
-    )
-    at = START
-    turn = 0
-    while case.version < events:
-        turn += 1
-        at += timedelta(minutes=1)
-        if turn % APOLOGY_EVERY == 0:
-            case.make_apology(
-                mode="phone", by="park.officer", note=f"#{turn}", at=at, command_id=f"c{turn}"
-            )
-        else:
-            # The routing gave the case to the opinion's holder: alternating two other
-            # staff members makes every assignment a new event.
-            case.assign(
-                staff=STAFF[turn % 2],
-                role="case_manager",
-                by="han.ops",
-                at=at,
-                command_id=f"c{turn}",
-            )
-        if case.version % SAVE_BATCH == 0 or case.version == events:
-            app.save(case)
-    return case.id
 
 
 class BareApplication(Application[uuid.UUID]):

@@ -50,7 +50,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment
 
-from application.service import DEFAULT_SQLITE_PATH, Complaints
+from application.service import Complaints, make_default_folder
 from application.store import creating_tables, store_env
 from domain.calendar import BusinessCalendar
 from domain.policy import (
@@ -158,11 +158,7 @@ class EventLog(Application[uuid.UUID]):
     env: ClassVar[dict[str, str]] = Complaints.env
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        # The settings as the library reads them: its defaults, the process, `env`.
-        named = self.construct_env(self.name, dict(env) if env is not None else None)
-        if named.get("SQLITE_DBNAME") == str(DEFAULT_SQLITE_PATH):
-            # The embedded default keeps its file under var/, as `Complaints` does.
-            DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+        make_default_folder(env)  # the same file as `Complaints`
         super().__init__(dict(env) if env is not None else None)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:

@@ -71,19 +71,6 @@ from domain.complaint.rules import (
 CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
 
 P = ParamSpec("P")
-_CONTAINERS = (list, dict, set)
-
-
-def _copied(value: Any) -> Any:
-    kind = type(value)
-    if kind is list:
-        return [_copied(item) if type(item) in _CONTAINERS else item for item in value]
-    if kind is dict:
-        return {k: _copied(item) if type(item) in _CONTAINERS else item
-                for k, item in value.items()}  # fmt: skip
-    if kind is set:
-        return set(value)
-    return value
 
 
 def once(
@@ -244,15 +231,11 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
         self.command_ids = CommandIds()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
-        """A private copy for one command, as the chained aggregate's: its containers
-        copied, what they hold shared (never changed in place). A case's containers
-        are plain lists, dicts and sets, told by their type rather than by
-        `isinstance` (a long case's apologies and notes are copied on every load),
-        and its command ids, which copy themselves."""
-        copy = object.__new__(type(self))
-        state = {name: _copied(value) for name, value in self.__dict__.items()}
-        state["command_ids"] = self.command_ids.copy()
-        copy.__dict__.update(state)
+        """A private copy for one command, as the chained aggregate makes it, with its
+        own command ids (what a snapshot gave is shared by both: never changed)."""
+        copy = super().__deepcopy__(memo)
+        assert isinstance(copy, Complaint)
+        copy.command_ids = self.command_ids.copy()
         return copy
 
     # -- helpers ----------------------------------------------------------------
