@@ -26,8 +26,6 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -45,7 +43,7 @@ from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.commands import Answer, Close
 from domain.survey import QUESTIONS
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import after_submit, chromium, screenshot
 from tests.support.web import WebStack, web_stack
 from workflows.client import act, file_complaint
 from workflows.models import FileComplaintInput, SurveyBatch, SurveyPlan
@@ -156,9 +154,8 @@ def answer_in_chromium(
         driver.find_element(By.ID, f"{question}-{score}").click()
     driver.find_element(By.ID, "comment").send_keys(comment)
     screenshot(driver, shots / "survey.png")
-    form = driver.find_element(By.TAG_NAME, "form")
     driver.find_element(By.ID, "survey-submit").click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(form))
+    after_submit(driver, "main .alert[role=status]")  # the thanks, not the form again
     return driver.find_element(By.TAG_NAME, "main").text
 
 

@@ -21,12 +21,10 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from domain.calendar import SEOUL
-from tests.support.browser import PHONE, chromium, screenshot
+from tests.support.browser import PHONE, after_submit, chromium, screenshot
 from tests.support.web import WebStack, web_stack
 
 pytestmark = pytest.mark.temporal
@@ -69,15 +67,6 @@ def fits_the_screen(driver: WebDriver) -> bool:
         "return document.documentElement.scrollWidth <= window.innerWidth"
     )
     return wide
-
-
-def after_submit(driver: WebDriver, css: str, seconds: float = 30.0) -> WebElement:
-    """A click on a submit button returns before the next page loads: wait for it."""
-    wait = WebDriverWait(driver, seconds)
-    element: WebElement = wait.until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
-    return element
 
 
 def reload_until(driver: WebDriver, text: str, seconds: float = 30.0) -> None:

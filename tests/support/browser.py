@@ -11,7 +11,11 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -61,3 +65,14 @@ def screenshot(driver: WebDriver, path: Path, size: tuple[int, int] = DESKTOP) -
     driver.set_window_size(size[0], max(size[1], int(height) + 120))
     assert driver.get_screenshot_as_file(str(path)), path
     driver.set_window_size(*DESKTOP)
+
+
+def after_submit(driver: WebDriver, css: str, seconds: float = 30.0) -> WebElement:
+    """A click on a submit button returns before the next page loads: wait for an
+    element of that page (the form's own staleness is no sign: while the page is
+    replaced, Chromium may answer a question about it with an error of its own)."""
+    wait = WebDriverWait(driver, seconds)
+    element: WebElement = wait.until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+    return element
