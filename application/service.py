@@ -40,7 +40,8 @@ from domain.commands import Action, Run
 from domain.complaint import (
     ANNOUNCEMENT,
     POOR_RATING,
-    CaseNote,
+    Apologies,
+    CaseNotes,
     CaseNotFoundError,
     CommandIds,
     Commitment,
@@ -77,9 +78,10 @@ CONFLICT_RETRIES = 10
 # case's whole first load.
 SNAPSHOT_INTERVAL = 25
 # The dataclasses a case's state holds, besides plain values, moments and sets; and
-# what a snapshot holds packed, not as JSON (its command ids: no item decoded).
-SNAPSHOT_STATE_TYPES = (Commitment, Escalation, CaseNote)
-SNAPSHOT_PACKED_TYPES = (CommandIds,)
+# what a snapshot holds packed, not as JSON (its command ids, notes and apologies:
+# none of their items decoded by a load).
+SNAPSHOT_STATE_TYPES = (Commitment, Escalation)
+SNAPSHOT_PACKED_TYPES = (CommandIds, CaseNotes, Apologies)
 RECEIVED_TOPIC = get_topic(Complaint.Received)
 A = TypeVar("A", bound=Aggregate)
 

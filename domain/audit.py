@@ -17,8 +17,10 @@ through the `Complaints` application.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import is_
@@ -141,6 +143,54 @@ class _RowsOf:
         self.personal = tuple(key for key in details if key in self.hidden)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block, if it was on; back on after it.
+
+    Why a replay pauses it: a long case's replay keeps a row per event, and every
+    row is an object the collector tracks for as long as it lives (a `HistoryRow` is
+    a named tuple, which CPython never stops tracking, and it holds the clocks'
+    `Commitment`s, which are tracked too), beside the records and the batch of events
+    being read. Every 700 tracked objects made start a collection of the young ones,
+    which finds the rows all alive and moves them on, to the oldest generation in
+    the end; with 10,000 of them, a full collection of the whole process followed
+    in almost every replay of a 10,000-event case: 20-30 ms, more than the rows cost
+    to make (bench/README.md, `replay_verify.py`). The replay makes nothing for the
+    collector to find: rows, events and the case are freed by their reference counts
+    as soon as they are dropped.
+
+    Why it is safe:
+
+    - pausing the collector only delays it. Reference counting frees everything
+      that is not in a cycle as usual; a cycle made meanwhile (by this thread or
+      another) is found by the first collection after the pause, and the objects
+      made meanwhile are counted, so that collection comes with the next tracked
+      object made after it. `gc.collect()` still collects while the collector is off;
+    - the collector is switched back on in a `finally`, whatever ends the block (an
+      `AuditError`, an error from the events' iterator, an interrupt), and only if
+      this block switched it off: a process that runs with it off keeps it off;
+    - it is process-wide. The web server replays in a worker thread
+      (`asyncio.to_thread`), so while one replay runs (reading the events included:
+      about 0.15 s for a 10,000-event case on SQLite, in proportion to the case's
+      length, longer if the store is slow to answer) no thread's cycles are collected.
+      That is accepted: the pause is bounded by one replay, it loses nothing, and
+      audit replays are an auditor's occasional request, not a hot path. With two
+      replays at once, the one that paused the collector switches it back on when it
+      ends, even if the other still runs (which then merely runs with it on): it is
+      never left off for longer than the replay that switched it off. The one thing
+      not kept is another thread's own `gc.disable()` made during a replay that had
+      paused the collector; nothing in this project does that.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def replay(
     events: Iterable[object],
     *,
@@ -159,8 +209,23 @@ def replay(
     a row whose event left the clocks as they were shares the row before's tuple of
     them (the same commitment objects, in the same order), and the rows are made as
     plain tuples. What a row says is what `event_moment`, `actor_of`,
-    `personal_fields` and `masked` decide.
+    `personal_fields` and `masked` decide. The cyclic garbage collector is paused
+    while the rows are made (`_collector_paused` says why, and why that is safe).
     """
+    with _collector_paused():
+        return _replay(
+            events, show_personal=show_personal, version=version, as_of=as_of, digests=digests
+        )
+
+
+def _replay(
+    events: Iterable[object],
+    *,
+    show_personal: bool,
+    version: int | None,
+    as_of: datetime | None,
+    digests: bool,
+) -> Replay:
     moment_limit = to_seoul(as_of) if as_of is not None else None
     case: Complaint | None = None
     rows: list[HistoryRow] = []

@@ -13,9 +13,10 @@ A record is `MAGIC`, the digest of the code that wrote it (`source_digest`), a
 newline, then the nonce and the sealed state (the application's cipher, if one is
 set, encrypts the whole record again). What is sealed is the length of the
 compressed JSON of the state (4 bytes), that JSON, then the values of the types
-`prepare` names as packed (a case's command ids), each as the bytes it gives
-(`snapshot_bytes`): a load hands them back to their type as they are
-(`from_snapshot_bytes`), with no item of them decoded. A snapshot
+`prepare` names as packed (a case's command ids, its notes and its apologies), each
+as the bytes it gives (`snapshot_bytes`): a load hands them back to their type as
+they are (`from_snapshot_bytes`), with no item of them decoded; the notes and the
+apologies are decoded when the case's code first reads one of them. A snapshot
 that cannot be used is passed over and the case is replayed from its events
 (`SnapshotStore.get`): its person erased, its bytes altered, moved to another case
 or version, or written by other code, whose state might not be what this code's
@@ -116,8 +117,7 @@ class _DataclassAsDict(Transcoding):
         self.name = get_topic(cls)
         self.fields = frozenset(f.name for f in fields(cls))
         # Made without its __init__ (a frozen one sets each field through
-        # object.__setattr__: a long case's notes are a thousand of them), when that
-        # __init__ would only set the fields.
+        # object.__setattr__), when that __init__ would only set the fields.
         self.plain = not (hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"))
 
     def encode(self, obj: Any) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 - `aggregate` — `Complaint`: the commands, each followed by the event class it
   records (typed fields, an `apply` that changes the case); `@once` per command id.
 - `events` — what every event derives from (the chain's link, the command's id
-  kept once), and the values the events put into the case (`Commitment` …, and
-  `CommandIds`, the ids kept, searched where a snapshot holds them).
+  kept once), and the values the events put into the case (`Commitment` …;
+  `CommandIds`, the ids kept, searched where a snapshot holds them; `CaseNotes` and
+  `Apologies`, lists a snapshot's items stay packed in until read).
 - `rules` — the charter's rules the commands and the workflow's validator share.
 - `errors` — `ComplaintError` and the refusals a command raises.
 
@@ -41,8 +42,10 @@ from domain.complaint.errors import (
 )
 from domain.complaint.events import (
     ERASED,
+    Apologies,
     CaseEvent,
     CaseNote,
+    CaseNotes,
     CommandEvent,
     CommandIds,
     Commitment,
@@ -85,12 +88,14 @@ __all__ = [
     "NOTE_MAX_LENGTH",
     "POOR_RATING",
     "AnnouncementNotPendingError",
+    "Apologies",
     "ApologyMode",
     "ApologyRequiredError",
     "CaseClosedError",
     "CaseEvent",
     "CaseNotFoundError",
     "CaseNote",
+    "CaseNotes",
     "CaseWithdrawnError",
     "CommandEvent",
     "CommandIds",

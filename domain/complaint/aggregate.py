@@ -43,8 +43,10 @@ from domain.complaint.errors import (
 )
 from domain.complaint.events import (
     ERASED,
+    Apologies,
     CaseEvent,
     CaseNote,
+    CaseNotes,
     CommandEvent,
     CommandIds,
     Commitment,
@@ -215,13 +217,13 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
         self.investigation: Literal["none", "open", "concluded"] = "none"
         self.fault_confirmed: bool | None = None
         self.finding: str | None = None
-        self.apologies: list[dict[str, Any]] = []
+        self.apologies = Apologies()
         self.corrective_actions: list[dict[str, Any]] = []
         self.answer: str | None = None
         self.answered_at: datetime | None = None
         self.announcement: str | None = None
         self.satisfaction: int | None = None
-        self.notes: list[CaseNote] = []
+        self.notes = CaseNotes()
         self.appointments: list[dict[str, Any]] = []
         self.closed_at: datetime | None = None
         self.withdrawn_reason: str | None = None
@@ -232,10 +234,12 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Complaint:
         """A private copy for one command, as the chained aggregate makes it, with its
-        own command ids (what a snapshot gave is shared by both: never changed)."""
+        own command ids, notes and apologies (what a snapshot gave is shared by both:
+        never changed)."""
         copy = super().__deepcopy__(memo)
         assert isinstance(copy, Complaint)
         copy.command_ids = self.command_ids.copy()
+        copy.notes, copy.apologies = self.notes.copy(), self.apologies.copy()
         return copy
 
     # -- helpers ----------------------------------------------------------------
@@ -1290,8 +1294,8 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
                 case.answer = ERASED
             if case.finding is not None:
                 case.finding = ERASED
-            case.apologies = [{**apology, "note": ERASED} for apology in case.apologies]
-            case.notes = [replace(note, text=ERASED) for note in case.notes]
+            case.apologies = Apologies({**apology, "note": ERASED} for apology in case.apologies)
+            case.notes = CaseNotes(replace(note, text=ERASED) for note in case.notes)
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         # Once erased, nothing new of the person is kept, in memory as in the store.

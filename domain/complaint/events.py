@@ -14,18 +14,21 @@ two bases here:
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Set
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, MutableSequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from domain.chained import ChainedAggregate
 from domain.complaint.rules import EscalationTrigger
 
 # What a personal field reads once the person's key is destroyed.
 ERASED = "[erased]"
+T = TypeVar("T")
 
 
 class CaseEvent(ChainedAggregate.Event):
@@ -234,3 +237,162 @@ class CaseNote:
     text: str
     by: str
     at: datetime
+
+
+class PackedList(MutableSequence[T]):
+    """A list of a case's values that loading its snapshot does not build: what a
+    snapshot holds stays packed until the list is read (docs/decisions/0009).
+
+    A case holds every working note and apology of its history; a long case, a
+    thousand notes. Made one by one from a snapshot's JSON (an object and a moment
+    each) they were most of what loading a long case from its snapshot cost, while a
+    load rarely reads them: a command reads how many apologies there are, an event
+    after the snapshot adds one. So the items a snapshot holds are kept as it holds
+    them (`from_snapshot_bytes`: their count, then their JSON, compressed) and
+    decoded, all at once, the first time an item is read; `len` and `append` do not
+    decode them, and `snapshot_bytes` writes them with the items added since without
+    decoding them. Otherwise it is the list it replaces (`==` holds it equal to a
+    list of the same items). A snapshot's bytes open only when sealed by this code
+    (privacy.snapshots), so they decode as they were written.
+
+    Each subclass says how one of its items is written (`_written`: JSON values) and
+    read back (`_read`).
+    """
+
+    __slots__ = ("_added", "_count", "_items", "_packed")
+
+    def __init__(self, items: Iterable[T] = ()) -> None:
+        # Either the items (`_items`), or what a snapshot held packed (`_count` items
+        # in `_packed`) and those added since (`_added`).
+        self._items: list[T] | None = list(items)
+        self._packed = b""
+        self._count = 0
+        self._added: list[T] = []
+
+    @classmethod
+    def from_snapshot_bytes(cls, data: bytes | memoryview) -> Self:
+        """The items `snapshot_bytes` wrote, kept as they are."""
+        items = cls()
+        items._items, items._count = None, int.from_bytes(data[:4], "big")
+        items._packed = bytes(data[4:])
+        return items
+
+    def snapshot_bytes(self) -> bytes:
+        """How many items (4 bytes), then their JSON values, written by `_written`,
+        separated by commas, compressed."""
+        if self._items is None:
+            held = zlib.decompress(self._packed).decode("ascii")
+            added = [json.dumps(self._written(item)) for item in self._added]
+            text = ",".join([held, *added] if held else added)
+        else:
+            text = ",".join(json.dumps(self._written(item)) for item in self._items)
+        count = len(self).to_bytes(4, "big")
+        return count + zlib.compress(text.encode("ascii"), 1)
+
+    @abstractmethod
+    def _written(self, item: T) -> Any: ...
+
+    @abstractmethod
+    def _read(self, data: Any) -> T: ...
+
+    def _copied(self, items: list[T]) -> list[T]:
+        """A copy of `items` for another case's copy (`copy`)."""
+        return list(items)
+
+    def _decoded(self) -> list[T]:
+        if self._items is None:
+            text = zlib.decompress(self._packed).decode("ascii")
+            items = [self._read(data) for data in json.loads(f"[{text}]")]
+            if len(items) != self._count:
+                raise ValueError(f"{type(self).__name__}: {len(items)} items, not {self._count}")
+            self._items = items + self._added
+            self._packed, self._count, self._added = b"", 0, []
+        return self._items
+
+    def copy(self) -> Self:
+        """Another list of the same items, for a copy of the case (what a snapshot gave
+        is shared: never changed)."""
+        copied = type(self)()
+        copied._packed, copied._count = self._packed, self._count
+        copied._added = self._copied(self._added)
+        copied._items = None if self._items is None else self._copied(self._items)
+        return copied
+
+    def append(self, value: T) -> None:
+        if self._items is None:
+            self._added.append(value)
+        else:
+            self._items.append(value)
+
+    def insert(self, index: int, value: T) -> None:
+        self._decoded().insert(index, value)
+
+    def __len__(self) -> int:
+        if self._items is None:
+            return self._count + len(self._added)
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        return self._decoded()[index]
+
+    @overload
+    def __setitem__(self, index: int, value: T) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[T]) -> None: ...
+    def __setitem__(self, index: int | slice, value: Any) -> None:
+        self._decoded()[index] = value
+
+    def __delitem__(self, index: int | slice) -> None:
+        del self._decoded()[index]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._decoded())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedList):
+            return self._decoded() == other._decoded()
+        if isinstance(other, list):
+            return self._decoded() == other
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._decoded()!r})"
+
+
+class CaseNotes(PackedList[CaseNote]):
+    """A case's working notes (`Complaint.notes`), each written [text, by, at]."""
+
+    __slots__ = ()
+
+    def _written(self, item: CaseNote) -> list[str]:
+        return [item.text, item.by, item.at.isoformat()]
+
+    def _read(self, data: list[str]) -> CaseNote:
+        text, by, at = data
+        return CaseNote(text=text, by=by, at=datetime.fromisoformat(at))
+
+
+class Apologies(PackedList[dict[str, Any]]):
+    """A case's apologies (`Complaint.apologies`), each a dict as `ApologyMade`
+    makes it, written [mode, by, note, at]."""
+
+    __slots__ = ()
+    KEYS = ("mode", "by", "note", "at")
+
+    def _written(self, item: dict[str, Any]) -> list[Any]:
+        if tuple(item) != self.KEYS:
+            raise ValueError(f"an apology with the keys {list(item)}, not {list(self.KEYS)}")
+        mode, by, note, at = item.values()
+        return [mode, by, note, at.isoformat()]
+
+    def _read(self, data: list[Any]) -> dict[str, Any]:
+        mode, by, note, at = data
+        return {"mode": mode, "by": by, "note": note, "at": datetime.fromisoformat(at)}
+
+    def _copied(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Each dict copied, as a case's copy copies the containers it holds (domain.chained).
+        return [dict(item) for item in items]

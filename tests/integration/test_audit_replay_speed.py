@@ -5,13 +5,16 @@
 (bench/replay_verify.py measures the speed). These tests hold the shortcuts to the
 plain rules: each row as the straightforward per-event computation makes it, even
 where one event class is stored with different attributes; one key read per replay;
-a record that no longer decodes stops the replay where it stands, and only there.
+a record that no longer decodes stops the replay where it stands, and only there;
+the garbage collector, paused while the rows are made, as it was afterwards, however
+the replay ends.
 """
 
 from __future__ import annotations
 
+import gc
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -195,3 +198,82 @@ def test_a_record_that_no_longer_decodes_stops_the_replay_at_its_version_only(
         audit.stored_events(complaints, audited.case_id), as_of=first_apology.moment
     )
     assert [row.version for row in until.rows] == list(range(1, audited.middle + 1))
+
+
+def collector_seen(events: Iterable[Any], seen: list[bool]) -> Iterator[Any]:
+    """The events, noting before each whether the garbage collector is on."""
+    for event in events:
+        seen.append(gc.isenabled())
+        yield event
+
+
+def failing_after(events: Iterable[Any], count: int) -> Iterator[Any]:
+    """The first `count` events, then an error that is not the replay's own."""
+    for number, event in enumerate(events):
+        if number == count:
+            raise RuntimeError("the store went away")
+        yield event
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    if was:
+        gc.enable()
+
+
+def test_the_collector_is_paused_while_the_rows_are_made_and_back_on_after(
+    complaints: Complaints, collector_on: None
+) -> None:
+    audited = file_audited_case(complaints)
+    seen: list[bool] = []
+
+    replayed = audit.replay(collector_seen(audit.stored_events(complaints, audited.case_id), seen))
+
+    assert len(seen) == len(replayed.rows) > 1 and not any(seen)
+    assert gc.isenabled()
+
+
+def test_the_collector_is_back_on_however_the_replay_ends(
+    complaints: Complaints, store_env: dict[str, str], collector_on: None
+) -> None:
+    audited = file_audited_case(complaints)
+    events = list(audit.stored_events(complaints, audited.case_id))
+
+    # The replay's own errors: an event that is not a complaint's, a version gap, and
+    # a record that no longer decodes; then another's, from the events' iterator.
+    with pytest.raises(audit.AuditError, match="not an event of a complaint"):
+        audit.replay([*events[:3], object()])
+    assert gc.isenabled()
+    with pytest.raises(audit.AuditError, match="does not apply to the case"):
+        audit.replay([*events[:3], *events[4:]])
+    assert gc.isenabled()
+    StoredRows(store_env).set_state(audited.case_id, audited.middle, b"{not json")
+    with pytest.raises(audit.AuditError, match="no longer decodes"):
+        audit.replay(audit.stored_events(complaints, audited.case_id))
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="the store went away"):
+        audit.replay(failing_after(events, 5))
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_is_left_off(complaints: Complaints, collector_off: None) -> None:
+    audited = file_audited_case(complaints)
+    events = list(audit.stored_events(complaints, audited.case_id))
+
+    assert len(audit.replay(events).rows) == len(events)
+    assert not gc.isenabled()
+    with pytest.raises(RuntimeError, match="the store went away"):
+        audit.replay(failing_after(events, 5))
+    assert not gc.isenabled()

@@ -3,13 +3,15 @@
 A case loaded from its snapshot is the case its events give, to the last attribute
 and the last event (whose digest the next event carries): for every version of cases
 that between them record every kind of event. The next event after such a load
-chains on and verifies. A snapshot that cannot be used (altered, not one at all,
+chains on and verifies. A case's notes and apologies stay packed through a load,
+events after the snapshot appending to them, and through the next snapshot; read,
+they are the replay's. A snapshot that cannot be used (altered, not one at all,
 moved from another case, written by other code, its person erased) is passed over
-and the case replayed, as is one in the layout before (a store written at c0d122d;
-one sealed under this code's digest but laid out as before). A snapshot of a
-10,000-event case holds every command id: loaded from it, the case records nothing for
-a command retried with any id it recorded, the first as the last, and records one whose
-id only looks like one of them. An erasure leaves nothing
+and the case replayed, as is one in a layout before (a store written at c0d122d;
+one sealed under this code's digest but laid out as c0d122d or 22ef399 did). A
+snapshot of a 10,000-event case holds every command id: loaded from it, the case
+records nothing for a command retried with any id it recorded, the first as the last,
+and records one whose id only looks like one of them. An erasure leaves nothing
 of the person readable in a snapshot, in the SQLite file or a `pg_dump`. Stores written
 before there were snapshots get the table, keep every record and are snapshotted on
 first long load. Only a case's latest snapshot is kept (one row in the table), and a
@@ -36,6 +38,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import Snapshot
+from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from application.service import SNAPSHOT_INTERVAL, Complaints, _mutate_in_order
@@ -47,7 +50,8 @@ from domain.commands import (
     RecordApology,
     TakeMessage,
 )
-from domain.complaint import ERASED, Complaint
+from domain.complaint import ERASED, CaseNote, Complaint
+from domain.complaint.events import PackedList
 from privacy.kek import KEK_ENV
 from privacy.snapshots import MAGIC, SnapshotUnusableError
 from tests.support.samples import kst, sample_intake
@@ -93,7 +97,7 @@ def differences(a: Any, b: Any, path: str = "case") -> list[str]:
         if set(a) != set(b):
             return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
         return [d for key in a for d in differences(a[key], b[key], f"{path}.{key}")]
-    if isinstance(a, (list, tuple)):
+    if isinstance(a, (list, tuple, PackedList)):
         if len(a) != len(b):
             return [f"{path}: {len(a)} vs {len(b)} items"]
         return [
@@ -337,6 +341,69 @@ def test_the_next_event_after_a_load_from_a_snapshot_chains_on_and_verifies(
     assert applied == case.version - second
     the_same(case, replayed(last, case_id))
     assert last.verify(case_id) is None
+
+
+def decoded(items: PackedList[Any]) -> bool:
+    """Whether a case's notes or apologies were made from what its snapshot held."""
+    return items._items is not None
+
+
+def test_notes_and_apologies_stay_packed_through_a_load_and_are_the_ones_the_events_give(
+    fresh: Callable[[], Complaints], store_env: dict[str, str]
+) -> None:
+    app = fresh()
+    case_id = file_long_case(app, 40)
+    at = AT + timedelta(days=3)
+    awkward = '쉼표, "따옴표"] 백슬래시 \\ 줄\n바꿈'
+    app.perform(case_id, Answer(text="답변", by="lee.service"), at=at, command_id="answer")
+    app.perform(case_id, AddNote(text=awkward, by="lee.service"),
+                at=at + timedelta(minutes=1), command_id="awkward")  # fmt: skip
+    app.perform(case_id, RecordApology(mode="phone", by="park.officer", note=awkward),
+                at=at + timedelta(minutes=2), command_id="apology-1")  # fmt: skip
+    app.perform(case_id, RecordApology(mode="in_person", by="park.officer", note=""),
+                at=at + timedelta(minutes=3), command_id="apology-2")  # fmt: skip
+    app.take_snapshot(case_id)
+    head = app.get_case(case_id).version
+    rows = SnapshotRows(store_env)
+    assert rows.versions(case_id) == [head]
+
+    later = fresh()  # a process that never saw the case
+    (case, start), applied = loaded(later, case_id)
+    assert start is not None and start.originator_version == head and applied == 0
+    # Loaded, and counted, without one of them made; read, they are the replay's.
+    assert len(case.apologies) == 2 and len(case.notes) > 5
+    assert not decoded(case.notes) and not decoded(case.apologies)
+    got = later.get_case(case_id)
+    assert not decoded(got.notes) and not decoded(got.apologies)
+    the_same(case, replayed(later, case_id))
+    assert case.notes[-1].text == case.apologies[0]["note"] == awkward
+    the_same(got, replayed(later, case_id))
+
+    # Added to after the snapshot: a load appends without decoding, and a snapshot of
+    # such a case writes the items added beside those it held, still undecoded.
+    later.perform(case_id, AddNote(text="스냅샷 뒤", by="lee.service"),
+                  at=at + timedelta(hours=1), command_id="after-1")  # fmt: skip
+    later.perform(case_id, RecordApology(mode="phone", by="lee.service", note="다시 사과"),
+                  at=at + timedelta(hours=2), command_id="after-2")  # fmt: skip
+    third = fresh()
+    (case, start), applied = loaded(third, case_id)
+    assert start is not None and start.originator_version == head and applied == 2
+    assert not decoded(case.notes) and not decoded(case.apologies)
+    assert len(case.apologies) == 3
+    the_same(case, replayed(third, case_id))
+    third.take_snapshot(case_id)
+    assert rows.versions(case_id) == [head + 2]
+    (case, start), applied = loaded(fresh(), case_id)
+    assert start is not None and start.originator_version == head + 2 and applied == 0
+    the_same(case, replayed(third, case_id))
+    assert [a["note"] for a in case.apologies] == [awkward, "", "다시 사과"]
+
+    # A command on one copy of a case changes neither the cached case nor another copy.
+    mine, other = third.get_case(case_id), third.get_case(case_id)
+    mine.add_note(text="이 사본에만", by="lee.service", at=at + timedelta(hours=3),
+                  command_id="copy-only")  # fmt: skip
+    assert len(mine.notes) == len(other.notes) + 1 == len(third.get_case(case_id).notes) + 1
+    assert third.verify(case_id) is None
 
 
 UNUSABLE = {
@@ -613,13 +680,17 @@ def test_a_snapshot_as_c0d122d_sealed_it_is_passed_over_and_the_case_snapshotted
         again.close()
 
 
-def test_a_sealed_snapshot_in_the_former_layout_is_passed_over_and_the_case_replayed(
+@pytest.mark.parametrize("layout", ["c0d122d", "22ef399"])
+def test_a_sealed_snapshot_in_a_former_layout_is_passed_over_and_the_case_replayed(
     fresh: Callable[[], Complaints],
     store_env: dict[str, str],
     caplog: pytest.LogCaptureFixture,
+    layout: str,
 ) -> None:
-    """Sealed with the person's key under this code's digest, but laid out as before
-    (compressed JSON alone, the command ids a list): it opens, and cannot be read."""
+    """Sealed with the person's key under this code's digest, but laid out as before:
+    as c0d122d laid it out (compressed JSON alone, the command ids a list) or as
+    22ef399 did (the command ids packed, the notes and apologies in the JSON). It
+    opens, and cannot be read."""
     app = fresh()
     events = SNAPSHOT_INTERVAL + 20
     case_id = file_long_case(app, events)
@@ -632,20 +703,37 @@ def test_a_sealed_snapshot_in_the_former_layout_is_passed_over_and_the_case_repl
     head = len(MAGIC) + len(mapper.code) + 1
     raw = rows.state(case_id, SNAPSHOT_INTERVAL)
     plain = AESGCM(key).decrypt(raw[head : head + 12], raw[head + 12 :], place)
-    packed = 4 + int.from_bytes(plain[:4], "big")
-    body = json.loads(zlib.decompress(plain[4:packed]))
-    assert [name for name, _, _ in body.pop("packed")] == ["command_ids"]
-    ids = sorted(app.get_case(case_id, version=SNAPSHOT_INTERVAL).command_ids)
-    body["state"]["command_ids"] = {"_type_": "set", "_data_": ids}
-    former = zlib.compress(json.dumps(body).encode(), 1)
+    start = 4 + int.from_bytes(plain[:4], "big")
+    body = json.loads(zlib.decompress(plain[4:start]))
+    packed: dict[str, bytes] = {}
+    for name, _, length in body["packed"]:
+        packed[name], start = plain[start : start + length], start + length
+    assert list(packed) == ["apologies", "notes", "command_ids"]
+    case = app.get_case(case_id, version=SNAPSHOT_INTERVAL)
+    assert case.notes
+    body["state"]["notes"] = [
+        {"_type_": get_topic(CaseNote), "_data_": {"text": note.text, "by": note.by,
+                                                   "at": {"_type_": "datetime_iso",
+                                                          "_data_": note.at.isoformat()}}}
+        for note in case.notes
+    ]  # fmt: skip
+    body["state"]["apologies"] = []
+    if layout == "c0d122d":
+        del body["packed"]
+        body["state"]["command_ids"] = {"_type_": "set", "_data_": sorted(case.command_ids)}
+        former = zlib.compress(json.dumps(body).encode(), 1)
+    else:
+        body["packed"] = [entry for entry in body["packed"] if entry[0] == "command_ids"]
+        compressed = zlib.compress(json.dumps(body).encode(), 1)
+        former = len(compressed).to_bytes(4, "big") + compressed + packed["command_ids"]
     nonce = os.urandom(12)
     rows.set_state(case_id, SNAPSHOT_INTERVAL,
                    raw[:head] + nonce + AESGCM(key).encrypt(nonce, former, place))  # fmt: skip
 
     later = fresh()
     with caplog.at_level(logging.WARNING, logger="privacy.snapshots"):
-        (case, start), applied = loaded(later, case_id)
-    assert start is None and applied == events
+        (case, start_from), applied = loaded(later, case_id)
+    assert start_from is None and applied == events
     assert "passed over" in caplog.text
     the_same(case, replayed(later, case_id))
     the_same(later.get_case(case_id), replayed(later, case_id))
@@ -700,13 +788,19 @@ def test_an_erasure_leaves_no_snapshot_readable_and_the_case_replays_erased(
         place = f"{case_id}:{record.originator_version}:snapshot:".encode()
         sealed = AESGCM(key).decrypt(raw[start : start + 12], raw[start + 12 :],
                                      place + raw[len(MAGIC) : start - 1])  # fmt: skip
-        # The length of the compressed JSON, that JSON, then the command ids as text.
+        # The length of the compressed JSON, that JSON, then the apologies, the notes
+        # and the command ids, packed: the notes' text is there, as their snapshot holds it.
         packed = 4 + int.from_bytes(sealed[:4], "big")
-        assert canary.encode() in zlib.decompress(sealed[4:packed])
+        body = json.loads(zlib.decompress(sealed[4:packed]))
+        assert canary in body["state"]["contact"]
+        lengths = {name: length for name, _, length in body["packed"]}
+        notes = packed + lengths["apologies"]
+        assert canary.encode() in zlib.decompress(sealed[notes + 4 : notes + lengths["notes"]])
     case = later.get_case(case_id)
     the_same(case, replayed(later, case_id))
     assert case.contact == case.text == case.answer == ERASED
     assert {note.text for note in case.notes} == {ERASED}
+    assert [apology["note"] for apology in case.apologies] == [ERASED]
     assert later.verify(case_id) is None
     # Nothing new of an erased person is kept: no snapshot is taken of the case again.
     later.take_snapshot(case_id)
