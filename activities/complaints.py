@@ -32,6 +32,7 @@ from privacy.transit import UnsealedTextError, open_action
 from runtime.settings import Settings
 from workflows.actor_proof import ActorProofError, ActorSeal, default_seal
 from workflows.models import (
+    AlarmCommands,
     CaseCommand,
     CaseView,
     CommitmentView,
@@ -191,42 +192,85 @@ class ComplaintActivities:
     @activity.defn
     def apply_command(self, command: CaseCommand) -> CaseView:
         """Run one staff, ops or timer action on the case; a repeat is recorded once."""
-        action = command.action
-        case_id = uuid.UUID(command.case_id)
+        view = self._logged(
+            command.action.name,
+            command.case_id,
+            lambda: case_view(self._perform(command), self.complaints),
+        )
+        log.info(
+            f"{command.action.name}_recorded",
+            case_id=command.case_id,
+            command=command.action.command,
+        )
+        return view
+
+    @activity.defn
+    def apply_alarms(self, commands: AlarmCommands) -> CaseView:
+        """Record what the case's clocks did at one moment, in order, in one step.
+
+        A breach and the escalation it sets off fall due together; recording them
+        in one activity keeps a deadline peak to one activity per case. Each
+        command keeps its own id, so a retry after the first was stored records
+        only the rest. The first command refused fails the activity as
+        `apply_command` would; a later one refused ends the step with what was
+        recorded (the workflow sees it missing from the view and tries it alone).
+        """
+        first, *rest = commands.commands
 
         def work() -> CaseView:
-            # The workflow's own timers act as the system: its update validator refuses
-            # that actor from outside. Every other action, whatever path it came by
-            # (web, API, CLI, any Temporal client), is decided again here.
-            loaded = None
-            if action.actor not in SYSTEM_ACTORS:
+            case = self._perform(first)
+            for command in rest:
                 try:
-                    # The actor is the API's word for it, and the roster decides.
-                    self.seal.check(activity.info().workflow_id or "", command.update_id, action)
-                    loaded, _ = self.complaints.authorized(case_id, action, command.at)
-                except (ActorProofError, AccessDeniedError) as error:
-                    raise ApplicationError(
-                        str(error), type="AccessDeniedError", non_retryable=True
-                    ) from None
-            recorded: Action = action
-            if action.personal:
-                # Sealed under the person's key on its way through Temporal: opened here.
-                loaded = loaded or self.complaints.get_case(case_id)
-                person = loaded.person_id or f"case-{case_id}"
-                try:
-                    recorded = open_action(action, self.complaints.keys.key(person), case_id)
-                except UnsealedTextError as error:
-                    raise ApplicationError(
-                        str(error), type="TamperedPersonalDataError", non_retryable=True
-                    ) from None
-            case = self.complaints.perform(
-                case_id, recorded, at=command.at, command_id=command.command_id, loaded=loaded
-            )
+                    case = self._perform(command, loaded=case)
+                except ComplaintError as error:
+                    log.info(
+                        "alarm_refused",
+                        case_id=command.case_id,
+                        command=command.action.command,
+                        error=type(error).__name__,
+                    )
+                    break
             return case_view(case, self.complaints)
 
-        view = self._logged(action.name, command.case_id, work)
-        log.info(f"{action.name}_recorded", case_id=command.case_id, command=action.command)
+        view = self._logged("alarms", first.case_id, work)
+        for command in commands.commands:
+            log.info(
+                f"{command.action.name}_recorded",
+                case_id=command.case_id,
+                command=command.action.command,
+            )
         return view
+
+    def _perform(self, command: CaseCommand, loaded: Complaint | None = None) -> Complaint:
+        """Decide who acts, open what came sealed, and record the action once."""
+        action = command.action
+        case_id = uuid.UUID(command.case_id)
+        # The workflow's own timers act as the system: its update validator refuses
+        # that actor from outside. Every other action, whatever path it came by
+        # (web, API, CLI, any Temporal client), is decided again here.
+        if action.actor not in SYSTEM_ACTORS:
+            try:
+                # The actor is the API's word for it, and the roster decides.
+                self.seal.check(activity.info().workflow_id or "", command.update_id, action)
+                loaded, _ = self.complaints.authorized(case_id, action, command.at)
+            except (ActorProofError, AccessDeniedError) as error:
+                raise ApplicationError(
+                    str(error), type="AccessDeniedError", non_retryable=True
+                ) from None
+        recorded: Action = action
+        if action.personal:
+            # Sealed under the person's key on its way through Temporal: opened here.
+            loaded = loaded or self.complaints.get_case(case_id)
+            person = loaded.person_id or f"case-{case_id}"
+            try:
+                recorded = open_action(action, self.complaints.keys.key(person), case_id)
+            except UnsealedTextError as error:
+                raise ApplicationError(
+                    str(error), type="TamperedPersonalDataError", non_retryable=True
+                ) from None
+        return self.complaints.perform(
+            case_id, recorded, at=command.at, command_id=command.command_id, loaded=loaded
+        )
 
     @activity.defn
     def workflow_policy(self) -> WorkflowPolicy:
@@ -278,6 +322,7 @@ class ComplaintActivities:
             self.workflow_policy,
             self.register_complaint,
             self.apply_command,
+            self.apply_alarms,
             self.current_view,
             self.queue_notice,
         ]

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.codec import unsealed_reason
     from workflows.models import (
         Action,
+        AlarmCommands,
         AnyAction,
         Breach,
         CaseCommand,
@@ -280,8 +281,15 @@ class ComplaintWorkflow:
         return Alarm(*legacy.clock_hours_escalation(last.to_role, last.at, hours))
 
     async def _fire(self, action: Warn | Breach | Escalate) -> None:
+        actions = [action]
+        escalations = len(self._current.escalations)
+        set_off = self._escalation_set_off(action)
+        if set_off is not None and workflow.patched(legacy.BREACH_ESCALATES_AT_ONCE):
+            # Recorded with the breach, in one step: at a deadline peak every case's
+            # breach and escalation are one store visit, not two in a row.
+            actions.append(set_off)
         try:
-            view = await self._apply(action)
+            view = await self._record(actions)
         except ApplicationError as error:
             # The clock must not stop: log, wait a little, and look at the case again.
             workflow.logger.warning("alarm_refused", extra={"reason": str(error)})
@@ -295,6 +303,34 @@ class ComplaintWorkflow:
                 )
             )
             return
+        if len(view.escalations) == escalations:
+            # The escalation was refused after the breach was recorded: its own
+            # alarm tries it again, alone, next.
+            actions = [action]
+        for done in actions:
+            await self._tell(view, done)
+
+    def _escalation_set_off(self, action: Warn | Breach | Escalate) -> Escalate | None:
+        """The escalation a breach makes due at once, if any: what the next alarm
+        would be once the breach is recorded."""
+        if not isinstance(action, Breach):
+            return None
+        view = self._current
+        breached = [
+            c.model_copy(update={"status": "breached"})
+            if c.kind == action.kind and c.status == "open"
+            else c
+            for c in view.commitments
+        ]
+        alarm = self._escalation_alarm(
+            view.model_copy(update={"commitments": breached}), self._policy_values
+        )
+        if alarm is None or alarm.at is None or alarm.at > workflow.now():
+            return None
+        return alarm.action if isinstance(alarm.action, Escalate) else None
+
+    async def _tell(self, view: CaseView, action: Warn | Breach | Escalate) -> None:
+        """The notices of one alarm recorded."""
         # Without an assignee, the designated officer hears of the deadline.
         owner = view.assignee or "designated_officer"
         if isinstance(action, Warn):
@@ -312,22 +348,38 @@ class ComplaintWorkflow:
 
     async def _apply(self, action: AnyAction) -> CaseView:
         """Record one action through the activity, one at a time per case."""
+        return await self._record([action])
+
+    async def _record(self, actions: list[Warn | Breach | Escalate] | list[AnyAction]) -> CaseView:
+        """Record actions in order, one step at a time per case: one action through
+        `apply_command`, the alarms of one moment through `apply_alarms`."""
         async with self._lock:
             update = workflow.current_update_info()
-            command = CaseCommand(
-                case_id=self._current.case_id,
-                at=workflow.now(),
-                command_id=str(workflow.uuid4()),
-                action=action,
-                update_id=update.id if update else None,
-            )
-            try:
-                view = await workflow.execute_activity_method(
-                    ComplaintActivities.apply_command,
-                    command,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=RETRY,
+            commands = [
+                CaseCommand(
+                    case_id=self._current.case_id,
+                    at=workflow.now(),
+                    command_id=str(workflow.uuid4()),
+                    action=action,
+                    update_id=update.id if update else None,
                 )
+                for action in actions
+            ]
+            try:
+                if len(commands) == 1:
+                    view = await workflow.execute_activity_method(
+                        ComplaintActivities.apply_command,
+                        commands[0],
+                        start_to_close_timeout=ACTIVITY_TIMEOUT,
+                        retry_policy=RETRY,
+                    )
+                else:
+                    view = await workflow.execute_activity_method(
+                        ComplaintActivities.apply_alarms,
+                        AlarmCommands(commands=commands),
+                        start_to_close_timeout=ACTIVITY_TIMEOUT,
+                        retry_policy=RETRY,
+                    )
             except ActivityError as error:
                 cause = error.cause
                 if isinstance(cause, ApplicationError):

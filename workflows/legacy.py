@@ -47,6 +47,8 @@ WORKING_TIME_ESCALATION = "working-time-escalation"
 # The reconciler's pass follows a changed calendar, then signs a checkpoint.
 CALENDAR_WATCH = "calendar-watch"
 CHECKPOINTS = "checkpoints"
+# A breach and the escalation it sets off are recorded together, in one activity.
+BREACH_ESCALATES_AT_ONCE = "breach-escalates-at-once"
 
 NO_RUN_BEFORE = "no run of its workflow started before {since} is open"
 PATCHES = (
@@ -85,6 +87,12 @@ PATCHES = (
         "4eb8a38",
         "the reconciler's pass signs no checkpoint",
         NO_RUN_BEFORE.format(since="4eb8a38") + " (each pass is short: soon after deploy)",
+    ),
+    Patch(
+        BREACH_ESCALATES_AT_ONCE,
+        "HEAD",
+        "the breach is recorded, then the escalation, each by its own activity",
+        NO_RUN_BEFORE.format(since="HEAD"),
     ),
 )
 

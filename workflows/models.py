@@ -126,6 +126,13 @@ class CaseCommand(_Model):
     update_id: str | None = None
 
 
+class AlarmCommands(_Model):
+    """Activity input: what a case's clocks did at one moment (a breach and the
+    escalation it sets off), recorded in order."""
+
+    commands: list[CaseCommand] = Field(min_length=1)
+
+
 # -- what the workflow knows of a case -------------------------------------------------
 
 

@@ -87,6 +87,47 @@ async def sleep_until(ts_env: WorkflowEnvironment, moment, slack=timedelta(minut
         await ts_env.sleep(moment + slack - now)
 
 
+async def test_a_breach_and_the_escalation_it_sets_off_are_recorded_in_one_step(
+    ts_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    """At a deadline peak each case costs one activity for its breach and its first
+    escalation; the next level, due later, is its own step."""
+    handle, _ = await file_complaint(stack.client, intake(), stack.task_queue)
+    reply = (await view_of(handle)).commitment("reply")
+    await sleep_until(ts_env, reply.due)
+    view = await view_of(handle)
+    await sleep_until(ts_env, view.escalations[0].act_by)
+    view = await view_of(handle)
+    assert [e.to_role for e in view.escalations] == ["designated_officer", "director"]
+
+    steps = []
+    async for event in handle.fetch_history_events():
+        attributes = event.activity_task_scheduled_event_attributes
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            steps.append(attributes.activity_type.name)
+    assert steps.count("apply_alarms") == 1
+    # The warning, then the director's escalation: one command each.
+    assert steps.count("apply_command") == 2
+    events = [
+        e
+        for e in stack.complaints.history(uuid.UUID(view.case_id))
+        if type(e).__name__ in ("CommitmentBreached", "Escalated")
+    ]
+    assert [type(e).__name__ for e in events] == ["CommitmentBreached", "Escalated", "Escalated"]
+    breached, first, second = events
+    assert breached.at == first.at  # type: ignore[attr-defined]
+    assert second.at >= first.act_by  # type: ignore[attr-defined]
+    await stack.wait_for_notices(
+        view.case_id,
+        [
+            ("breach", "lee.service"),
+            ("overdue", "resident"),
+            ("escalation", "park.officer"),
+            ("escalation", "jung.director"),
+        ],
+    )
+
+
 async def test_a_late_reply_is_warned_breached_and_escalated_to_the_officer_then_the_director(
     ts_env: WorkflowEnvironment, stack: Stack
 ) -> None:
