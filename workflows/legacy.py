@@ -90,9 +90,9 @@ PATCHES = (
     ),
     Patch(
         BREACH_ESCALATES_AT_ONCE,
-        "HEAD",
+        "d2a3081",
         "the breach is recorded, then the escalation, each by its own activity",
-        NO_RUN_BEFORE.format(since="HEAD"),
+        NO_RUN_BEFORE.format(since="d2a3081"),
     ),
 )
 
