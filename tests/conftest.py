@@ -22,12 +22,14 @@ import structlog
 from temporalio.testing import WorkflowEnvironment
 
 from application.service import Complaints, Intake
-from tests.support.keys import TEST_ACTOR_KEY_TEXT
+from tests.support.keys import TEST_ACTOR_KEY_TEXT, TEST_KEK_TEXT
 from tests.support.samples import sample_intake
 from tests.support.stores import POSTGRES_ENV, fresh_postgres_schema
 
 # The actor key of this test process and of every worker and API process it starts.
 os.environ["MINWON_ACTOR_KEY"] = TEST_ACTOR_KEY_TEXT
+# Likewise the KEK that wraps the person keys of every store a test opens.
+os.environ["MINWON_KEK"] = TEST_KEK_TEXT
 # The server's logs go to stderr, as worker.py sends them: a test of the `minwon` command
 # run in process against the app reads the command's stdout alone.
 structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))

@@ -19,6 +19,7 @@ import pytest
 from domain.calendar import BusinessCalendar, to_seoul
 from tests.support.api import TEST_KEY_TEXT
 from tests.support.files import write
+from tests.support.keys import TEST_KEK_TEXT
 from tests.support.web import WebStack, minwon, web_stack
 from workflows.models import ReconcileRequest
 from workflows.reconcile import ReconcileWorkflow
@@ -82,6 +83,7 @@ def admin(web: WebStack, overrides: Path, *args: str) -> subprocess.CompletedPro
         "TEMPORAL_ADDRESS": web.client.service_client.config.target_host,
         "MINWON_TASK_QUEUE": web.task_queue,
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
+        "MINWON_KEK": TEST_KEK_TEXT,
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": web.complaints.env["SQLITE_DBNAME"],
         "MINWON_CALENDAR_OVERRIDES": str(overrides),

@@ -34,7 +34,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from application.service import Complaints
-from tests.support.keys import TEST_ACTOR_KEY_TEXT
+from tests.support.keys import TEST_ACTOR_KEY_TEXT, TEST_KEK_TEXT
 from tests.support.processes import TEST_KEY_TEXT, WorkerProcess, free_port
 from tests.support.temporal import DEV_SERVER, sealed_converter
 from workflows.client import act as api_act
@@ -139,6 +139,7 @@ def worker_env(
         "MINWON_TASK_QUEUE": task_queue,
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
         "MINWON_ACTOR_KEY": TEST_ACTOR_KEY_TEXT,
+        "MINWON_KEK": TEST_KEK_TEXT,
         "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
         "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
         "MINWON_MAIL_OUTBOX": str(folder / "mail"),

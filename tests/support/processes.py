@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.service import Complaints
 from domain.access import AccessDeniedError, authorize
-from tests.support.keys import TEST_ACTOR_KEY_TEXT
+from tests.support.keys import TEST_ACTOR_KEY_TEXT, TEST_KEK_TEXT
 from tests.support.temporal import DEV_SERVER, TEST_KEY, sealed_converter
 from workflows.models import Escalate
 from workflows.search import ALL_KEYS
@@ -85,6 +85,7 @@ def base_env(server: WorkflowEnvironment, task_queue: str, outbox: Path) -> dict
         "MINWON_TASK_QUEUE": task_queue,
         "MINWON_PAYLOAD_KEY": TEST_KEY_TEXT,
         "MINWON_ACTOR_KEY": TEST_ACTOR_KEY_TEXT,
+        "MINWON_KEK": TEST_KEK_TEXT,
         "MINWON_OUTBOX": str(outbox),
         "MINWON_MAIL_OUTBOX": str(outbox.parent / "mail"),
         "MINWON_SMS_OUTBOX": str(outbox.parent / "sms.jsonl"),
