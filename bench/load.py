@@ -114,64 +114,97 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 class Worker:
-    """`python worker.py`, configured through the environment, logging to a file."""
+    """`python worker.py`, configured through the environment, logging to a file; with
+    `processes` above 1, that many on the same task queue and store (each with its own
+    log and outboxes), as a deployment runs more workers."""
 
     def __init__(
-        self, address: str, key: str, folder: Path, cache: int, *, schedules: bool = True
+        self,
+        address: str,
+        key: str,
+        folder: Path,
+        cache: int,
+        *,
+        schedules: bool = True,
+        processes: int = 1,
     ) -> None:
-        self.log = folder / "worker.log"
         self.task_queue = f"bench-load-{uuid.uuid4().hex[:8]}"
         self.store = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(folder / "events.db"),
         }
-        env = {
-            **os.environ,
-            **self.store,
-            "TEMPORAL_ADDRESS": address,
-            "MINWON_TASK_QUEUE": self.task_queue,
-            "MINWON_PAYLOAD_KEY": key,
-            "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
-            "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
-            "MINWON_MAIL_OUTBOX": str(folder / "mail"),
-            "MINWON_WORKFLOW_CACHE": str(cache),
-            # The time-skipping test server has no schedules.
-            "MINWON_RETENTION_SCHEDULE": "on" if schedules else "off",
-        }
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.logs: list[Path] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for number in range(1, processes + 1):
+            own = folder / (f"worker-{number}" if processes > 1 else ".")
+            own.mkdir(exist_ok=True)
+            env = {
+                **os.environ,
+                **self.store,
+                "TEMPORAL_ADDRESS": address,
+                "MINWON_TASK_QUEUE": self.task_queue,
+                "MINWON_PAYLOAD_KEY": key,
+                "MINWON_OUTBOX": str(own / "outbox.jsonl"),
+                "MINWON_SMS_OUTBOX": str(own / "sms.jsonl"),
+                "MINWON_MAIL_OUTBOX": str(own / "mail"),
+                "MINWON_WORKFLOW_CACHE": str(cache),
+                # The time-skipping test server has no schedules; one worker runs them.
+                "MINWON_RETENTION_SCHEDULE": "on" if schedules and number == 1 else "off",
+            }
+            log = own / "worker.log"
+            with log.open("wb") as out:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, str(ROOT / "worker.py")],
+                        cwd=ROOT,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            self.logs.append(log)
 
     async def started(self) -> None:
         deadline = time.monotonic() + START_SECONDS
-        while b"worker_started" not in self.log.read_bytes():
+        while not all(b"worker_started" in log.read_bytes() for log in self.logs):
             self.check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError("worker.py did not start")
             await asyncio.sleep(0.1)
 
     def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
-            raise RuntimeError(f"worker.py exited with {self.process.returncode}:\n{tail}")
+        for process, log in zip(self.processes, self.logs, strict=True):
+            if process.poll() is not None:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+                raise RuntimeError(f"worker.py exited with {process.returncode}:\n{tail}")
 
     def memory(self) -> dict[str, int]:
-        return memory_kib(self.process.pid)
+        """VmRSS and VmHWM, summed over the processes."""
+        total: Counter[str] = Counter()
+        for process in self.processes:
+            total.update(memory_kib(process.pid))
+        return dict(total)
 
     def stop(self) -> int | None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return None
+        """0 if every process exited with 0 in time; else the first other status."""
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        statuses = []
+        for process in self.processes:
+            try:
+                statuses.append(process.wait(timeout=STOP_SECONDS))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                statuses.append(None)
+        return next((status for status in statuses if status != 0), 0)
+
+    def kill(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 async def bounded(count: int, work) -> list:  # type: ignore[no-untyped-def, type-arg]
@@ -248,14 +281,21 @@ async def answer_all(handles: list[WorkflowHandle], by: list[str], count: int) -
     await bounded(count, one)
 
 
-async def run(n: int, answered_share: float, cache: int, folder: Path, skipping: bool) -> int:
+async def run(
+    n: int, answered_share: float, cache: int, folder: Path, skipping: bool, processes: int = 1
+) -> int:
     key = new_key()
     # The worker is told this process's actor key (its env is a copy of ours), so the
     # actions this process signs are the ones the worker accepts.
     os.environ.setdefault("MINWON_ACTOR_KEY", new_key())
     env: WorkflowEnvironment = await (start_skipping_server(key) if skipping else start_server(key))
     worker = Worker(
-        env.client.service_client.config.target_host, key, folder, cache, schedules=not skipping
+        env.client.service_client.config.target_host,
+        key,
+        folder,
+        cache,
+        schedules=not skipping,
+        processes=processes,
     )
     client = env.client
     answered = round(n * answered_share)
@@ -323,9 +363,7 @@ async def run(n: int, answered_share: float, cache: int, folder: Path, skipping:
         phases.append(("deadline", reached, f"{where}until all {expected} escalations {place}"))
         status = worker.stop()
     finally:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait()
+        worker.kill()
         await env.shutdown()
 
     assert tally is not None
@@ -371,7 +409,10 @@ async def run(n: int, answered_share: float, cache: int, folder: Path, skipping:
 
     kind = "written inquiries (7 working days)" if skipping else "callback cases"
     server = "time-skipping test server" if skipping else "dev server, real time"
-    print(f"load: {n} {kind}, {answered} answered in time, cache {cache} workflows, {server}")
+    workers = f"{processes} worker processes, " if processes > 1 else ""
+    print(
+        f"load: {n} {kind}, {answered} answered in time, {workers}cache {cache} workflows, {server}"
+    )
     print(f"{'phase':<16}{'seconds':>9}  detail")
     for name, took, detail in phases:
         print(f"{name:<16}{took:>9.1f}  {detail}")
@@ -409,15 +450,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", type=int, default=200, help="MINWON_WORKFLOW_CACHE for the worker (default 200)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker.py processes on the same task queue and store (default 1)",
+    )
     args = parser.parse_args(argv)
-    if args.n < 1 or not 0 <= args.answered < 1:
-        parser.error("--n must be positive and --answered in [0, 1)")
+    if args.n < 1 or not 0 <= args.answered < 1 or args.workers < 1:
+        parser.error("--n and --workers must be positive and --answered in [0, 1)")
     binary = TEST_SERVER if args.server == "skip" else DEV_SERVER
     if not binary.exists():
         parser.error(f"the Temporal server is not at {binary}: run `make install`")
     with tempfile.TemporaryDirectory(prefix="minwon-load-") as folder:
         return asyncio.run(
-            run(args.n, args.answered, args.cache, Path(folder), args.server == "skip")
+            run(
+                args.n,
+                args.answered,
+                args.cache,
+                Path(folder),
+                args.server == "skip",
+                args.workers,
+            )
         )
 
 
