@@ -192,17 +192,11 @@ class ComplaintActivities:
     @activity.defn
     def apply_command(self, command: CaseCommand) -> CaseView:
         """Run one staff, ops or timer action on the case; a repeat is recorded once."""
-        view = self._logged(
+        return self._logged(
             command.action.name,
             command.case_id,
             lambda: case_view(self._perform(command), self.complaints),
         )
-        log.info(
-            f"{command.action.name}_recorded",
-            case_id=command.case_id,
-            command=command.action.command,
-        )
-        return view
 
     @activity.defn
     def apply_alarms(self, commands: AlarmCommands) -> CaseView:
@@ -232,14 +226,7 @@ class ComplaintActivities:
                     break
             return case_view(case, self.complaints)
 
-        view = self._logged("alarms", first.case_id, work)
-        for command in commands.commands:
-            log.info(
-                f"{command.action.name}_recorded",
-                case_id=command.case_id,
-                command=command.action.command,
-            )
-        return view
+        return self._logged("alarms", first.case_id, work)
 
     def _perform(self, command: CaseCommand, loaded: Complaint | None = None) -> Complaint:
         """Decide who acts, open what came sealed, and record the action once."""
@@ -268,9 +255,11 @@ class ComplaintActivities:
                 raise ApplicationError(
                     str(error), type="TamperedPersonalDataError", non_retryable=True
                 ) from None
-        return self.complaints.perform(
+        case = self.complaints.perform(
             case_id, recorded, at=command.at, command_id=command.command_id, loaded=loaded
         )
+        log.info(f"{action.name}_recorded", case_id=command.case_id, command=action.command)
+        return case
 
     @activity.defn
     def workflow_policy(self) -> WorkflowPolicy:

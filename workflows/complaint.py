@@ -23,6 +23,7 @@ clock rings next. Every alarm is derived from the latest view of the case:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -303,7 +304,7 @@ class ComplaintWorkflow:
                 )
             )
             return
-        if len(view.escalations) == escalations:
+        if len(actions) > 1 and len(view.escalations) == escalations:
             # The escalation was refused after the breach was recorded: its own
             # alarm tries it again, alone, next.
             actions = [action]
@@ -350,7 +351,7 @@ class ComplaintWorkflow:
         """Record one action through the activity, one at a time per case."""
         return await self._record([action])
 
-    async def _record(self, actions: list[Warn | Breach | Escalate] | list[AnyAction]) -> CaseView:
+    async def _record(self, actions: Sequence[AnyAction]) -> CaseView:
         """Record actions in order, one step at a time per case: one action through
         `apply_command`, the alarms of one moment through `apply_alarms`."""
         async with self._lock:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -91,13 +92,18 @@ def test_an_escalation_refused_after_the_breach_leaves_the_breach_recorded(
         )
     run = ActivityEnvironment().run
 
-    view = run(
-        activities(complaints, tmp_path).apply_alarms,
-        alarms(case.id, due, Breach(kind="reply"), DEADLINE),
-    )
+    with capture_logs() as logs:
+        view = run(
+            activities(complaints, tmp_path).apply_alarms,
+            alarms(case.id, due, Breach(kind="reply"), DEADLINE),
+        )
 
     assert view.commitment("reply").status == "breached"
     assert len(view.escalations) == 2
+    # The log says what was recorded, and what was not.
+    said = [entry["event"] for entry in logs]
+    assert "breach_recorded" in said and "alarm_refused" in said
+    assert "escalate_recorded" not in said
     assert names(complaints, case.id).count("Escalated") == 2
 
 
