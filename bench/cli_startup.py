@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, start_server  # noqa: E402
+from quiet_server import DEV_SERVER, start_server, start_worker  # noqa: E402
 
 from workflows.client import exit_without_finalizing  # noqa: E402
 from workflows.codec import new_key  # noqa: E402
@@ -74,15 +74,7 @@ class Worker:
 
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.log = folder / "worker.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = start_worker(env, self.log)
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:

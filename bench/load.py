@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, TEST_SERVER, start_server, start_skipping_server  # noqa: E402
+from quiet_server import DEV_SERVER, TEST_SERVER, start_server, start_skipping_server, start_worker  # noqa: E402
 
 from application.service import Complaints  # noqa: E402
 from domain.policy import load_policy, policy_path  # noqa: E402
@@ -152,17 +152,7 @@ class Worker:
                 "MINWON_RETENTION_SCHEDULE": "on" if schedules and number == 1 else "off",
             }
             log = own / "worker.log"
-            with log.open("wb") as out:
-                self.processes.append(
-                    subprocess.Popen(
-                        [sys.executable, str(ROOT / "worker.py")],
-                        cwd=ROOT,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+            self.processes.append(start_worker(env, log))
             self.logs.append(log)
 
     async def started(self) -> None:

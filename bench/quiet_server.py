@@ -1,8 +1,10 @@
-"""Temporal servers for the benchmarks that run the worker as its own process."""
+"""Temporal servers, and the worker process, for the benchmarks that run the worker as
+its own process."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,20 @@ from workflows.search import ALL_KEYS, register_search_attributes
 
 DEV_SERVER = Path(sys.executable).parent / "temporal"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python worker.py` as deployed, configured by `env` alone, its output in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def start_server(key: str) -> WorkflowEnvironment:

@@ -38,7 +38,7 @@ from temporalio.client import Client
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, start_server
+from quiet_server import DEV_SERVER, start_server, start_worker
 
 from workflows.client import exit_without_finalizing, file_complaint
 from workflows.codec import new_key
@@ -95,15 +95,7 @@ class WorkerProcess:
             "MINWON_SMS_OUTBOX": str(self.outbox),
             "MINWON_WORKFLOW_CACHE": str(cache),
         }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = start_worker(env, self.log)
 
     @property
     def pid(self) -> int:
