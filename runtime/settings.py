@@ -61,6 +61,8 @@ class Settings(BaseModel):
     web_port: int = Field(default=8000, ge=1, le=65535)
     activity_threads: int = Field(default=16, ge=1, le=512)
     workflow_cache: int = Field(default=200, ge=0)
+    # Run workflow code in the Temporal SDK's sandbox (the tests do; see decision 0011).
+    workflow_sandbox: bool = False
     # Off only for a Temporal server without schedules (the time-skipping test server).
     schedules: bool = True
     # Where residents reach the pages: the links in survey invitations.
@@ -156,6 +158,7 @@ _VARIABLES: dict[str, tuple[str, Any]] = {
     "web_port": ("MINWON_WEB_PORT", _number(int)),
     "activity_threads": ("MINWON_ACTIVITY_THREADS", _number(int)),
     "workflow_cache": ("MINWON_WORKFLOW_CACHE", _number(int)),
+    "workflow_sandbox": ("MINWON_WORKFLOW_SANDBOX", _flag),
     "schedules": ("MINWON_RETENTION_SCHEDULE", _flag),
     "public_url": ("MINWON_PUBLIC_URL", _text),
     "outbox": ("MINWON_OUTBOX", _path),

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.appointments import AppointmentActivities
 from activities.calendar import CalendarWatch
@@ -74,6 +75,22 @@ def bytecode_is_fresh(source: Path, cached: Path) -> bool:
     )
 
 
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """How the worker runs workflow code: in the SDK's sandbox only when asked.
+
+    The sandbox checks, while a workflow runs, that its code makes no
+    non-deterministic call, and imports its module afresh for every workflow. That
+    check costs a third of a worker's CPU per lifecycle here (a workflow instance
+    built by the importer, and code compiled again for every payload it converts:
+    bench/workflow_throughput.py), so it is a check of the tests (their workers run
+    sandboxed, `MINWON_WORKFLOW_SANDBOX=on`), not of every case in production; the
+    committed histories replay in the sandbox too (decision 0011).
+    """
+    if settings.workflow_sandbox:
+        return SandboxedWorkflowRunner()
+    return UnsandboxedWorkflowRunner()
+
+
 def build_worker(
     client: Client,
     complaints: Complaints,
@@ -127,6 +144,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=threads,
         max_cached_workflows=max_cached_workflows,
+        workflow_runner=workflow_runner(settings),
         # On SIGTERM, activities in flight get this long to finish their save.
         graceful_shutdown_timeout=timedelta(seconds=30),
     )

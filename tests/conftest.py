@@ -30,6 +30,10 @@ from tests.support.stores import POSTGRES_ENV, fresh_postgres_schema
 os.environ["MINWON_ACTOR_KEY"] = TEST_ACTOR_KEY_TEXT
 # Likewise the KEK that wraps the person keys of every store a test opens.
 os.environ["MINWON_KEK"] = TEST_KEK_TEXT
+# The workers built in this process run workflow code in the SDK's sandbox, which
+# refuses a non-deterministic call at once; worker.py processes started by the tests
+# (a clean environment) run it as production does, unsandboxed.
+os.environ["MINWON_WORKFLOW_SANDBOX"] = "on"
 # The server's logs go to stderr, as worker.py sends them: a test of the `minwon` command
 # run in process against the app reads the command's stdout alone.
 structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))

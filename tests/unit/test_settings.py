@@ -6,9 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from runtime.paths import VAR
 from runtime.settings import Settings, SettingsError
+from runtime.worker import workflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 # The packages a minwon process runs; tests and bench scripts set up processes of their own.
@@ -27,6 +30,7 @@ def test_the_defaults_are_the_embedded_stacks() -> None:
     assert settings.checkpoint_file == VAR / "checkpoints.jsonl"
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.trusted_proxies == ()
+    assert not settings.workflow_sandbox
 
 
 def test_every_variable_is_read_and_typed() -> None:
@@ -38,6 +42,7 @@ def test_every_variable_is_read_and_typed() -> None:
             "MINWON_WEB_PORT": "8443",
             "MINWON_ACTIVITY_THREADS": "4",
             "MINWON_WORKFLOW_CACHE": "0",
+            "MINWON_WORKFLOW_SANDBOX": "on",
             "MINWON_RETENTION_SCHEDULE": "off",
             "MINWON_PUBLIC_URL": "https://minwon.example.org/",
             "MINWON_OUTBOX": "/srv/minwon/outbox.jsonl",
@@ -53,6 +58,7 @@ def test_every_variable_is_read_and_typed() -> None:
     assert settings.log_level == "DEBUG" and settings.serve_web
     assert (settings.web_host, settings.web_port) == ("0.0.0.0", 8443)
     assert (settings.activity_threads, settings.workflow_cache) == (4, 0)
+    assert settings.workflow_sandbox
     assert not settings.schedules
     assert settings.public_url == "https://minwon.example.org"
     assert settings.outbox == Path("/srv/minwon/outbox.jsonl")
@@ -107,3 +113,13 @@ def test_nothing_but_the_settings_reads_the_environment() -> None:
                 ):
                     readers.add(str(path.relative_to(ROOT)))
     assert readers == READERS
+
+
+def test_workflow_code_runs_in_the_sandbox_only_when_asked() -> None:
+    assert isinstance(workflow_runner(Settings.load({})), UnsandboxedWorkflowRunner)
+    sandboxed = Settings.load({"MINWON_WORKFLOW_SANDBOX": "on"})
+    assert isinstance(workflow_runner(sandboxed), SandboxedWorkflowRunner)
+    with pytest.raises(SettingsError, match="MINWON_WORKFLOW_SANDBOX='maybe'"):
+        Settings.load({"MINWON_WORKFLOW_SANDBOX": "maybe"})
+    # The workers this test process builds run workflow code in the sandbox (conftest).
+    assert isinstance(workflow_runner(Settings.load()), SandboxedWorkflowRunner)
