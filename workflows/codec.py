@@ -26,10 +26,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    EncodingPayloadConverter,
     PayloadCodec,
 )
 
@@ -129,6 +131,27 @@ def codec_from_env(env: Mapping[str, str], dev_key_file: Path | None = None) -> 
     return EncryptionCodec(decode_key(text), old)
 
 
+class SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """The SDK's pydantic payload converter, its parts made once for every instance.
+
+    The worker's SDK builds a new data converter, and with it a new payload converter,
+    for every workflow activation it encodes or decodes. A new
+    `PydanticPayloadConverter` makes its encoding converters again and starts with an
+    empty cache of pydantic type adapters, so every activation built the adapters of
+    the types it met again. The encoding converters keep no state but that cache (an
+    `lru_cache`, safe across threads); here every instance shares one set.
+    """
+
+    _shared: tuple[EncodingPayloadConverter, ...] = ()
+
+    def __init__(self) -> None:
+        if not SharedPydanticPayloadConverter._shared:
+            # Two threads may both get here first: each makes a set, one is kept.
+            made = PydanticPayloadConverter().converters.values()
+            SharedPydanticPayloadConverter._shared = tuple(made)
+        CompositePayloadConverter.__init__(self, *SharedPydanticPayloadConverter._shared)
+
+
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
     """pydantic models in and out; sealed by `codec` on the wire, failures included.
 
@@ -137,10 +160,13 @@ def data_converter(codec: PayloadCodec | None) -> DataConverter:
     repeat what it was given. With a codec they travel as encoded attributes,
     sealed like any payload (the history shows "Encoded failure").
     """
+    shared = dataclasses.replace(
+        pydantic_data_converter, payload_converter_class=SharedPydanticPayloadConverter
+    )
     if codec is None:
-        return dataclasses.replace(pydantic_data_converter, payload_codec=None)
+        return dataclasses.replace(shared, payload_codec=None)
     return dataclasses.replace(
-        pydantic_data_converter,
+        shared,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
