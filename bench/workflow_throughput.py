@@ -349,7 +349,9 @@ class Timings:
         ]
 
 
-async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, int]:
+async def measure(
+    n: int, concurrency: int, tmp: Path, settings: Settings
+) -> tuple[Plan, Timings, int]:
     """Each side's `n` lifecycles, timed in alternating rounds."""
     # This file as the workflow sandbox imports it (by name, not as __main__).
     module = importlib.import_module(Path(__file__).stem)
@@ -360,7 +362,6 @@ async def measure(n: int, concurrency: int, tmp: Path) -> tuple[Plan, Timings, i
     client = env.client
     queues = {side: f"bench-{side[:4]}-{uuid.uuid4().hex[:8]}" for side in ("ours", "bare")}
     queues["bare unsandboxed"] = f"bench-unsb-{uuid.uuid4().hex[:8]}"
-    settings = Settings.load()
     handles: dict[str, list[WorkflowHandle[Any, Any]]] = {side: [] for side in SIDES}
     try:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -445,10 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     if not DEV_SERVER.exists():
         parser.error(f"the Temporal CLI is not at {DEV_SERVER}: run `make install`")
     configure_logging("WARNING")  # the activities log every command at INFO
+    settings = Settings.load()
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="minwon-bench-") as folder:
-        plan, timings, terminated = asyncio.run(measure(args.n, args.concurrency, Path(folder)))
+        plan, timings, terminated = asyncio.run(
+            measure(args.n, args.concurrency, Path(folder), settings)
+        )
     took = time.perf_counter() - started
 
     ratio = timings.ratio("bare")
@@ -456,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     print("complaint lifecycle (file → answer → close) vs bare workflows")
     print(f"activities per lifecycle: {plan}")
     print(f"bare: the same activities through the server; per phase: {per_phase()}")
-    sandboxed = "in the sandbox" if Settings.load().workflow_sandbox else "unsandboxed"
+    sandboxed = "in the sandbox" if settings.workflow_sandbox else "unsandboxed"
     print(
         f"workflow code: ours {sandboxed} (MINWON_WORKFLOW_SANDBOX), bare and per phase in "
         "the SDK's sandbox (its default), bare unsandboxed without it"

@@ -106,7 +106,9 @@ def build_worker(
     """The worker of one process; its parts take what they need from `settings`
     (read from the environment when not given)."""
     settings = settings or Settings.load()
-    cache_workflow_bytecode()
+    if settings.workflow_sandbox:
+        # Only the sandbox imports the workflow modules again for every workflow.
+        cache_workflow_bytecode()
     activities = activities or ComplaintActivities(
         complaints, outbox=settings.outbox, seal=seal_from_env(settings.env)
     )
