@@ -268,15 +268,19 @@ class Reconciler:
         """The id of the running run if its own view of the case is not `status`.
 
         Visibility lags behind: an action that just ended the case may not show in
-        the search attributes yet. A run with an activity in flight (the action's
-        record, a notice) is left to finish it; a query is answered after the
-        workflow has taken in what is already done, so its view is the run's own.
+        the search attributes yet. A run with work in flight is left to finish it: a
+        workflow task (the action's record runs in one, as a local activity, and is
+        stored before the task completes; a task lost with its worker is pending until
+        another takes it) or an activity (a notice, or a step of a run started before
+        the store's steps were local). A query is answered after the workflow has
+        taken in what is already done, so its view is the run's own.
         """
         handle = self.client.get_workflow_handle(workflow_id)
         described = await handle.describe()
         if described.status != WorkflowExecutionStatus.RUNNING:
             return None
-        if described.raw_description.pending_activities:
+        raw = described.raw_description
+        if raw.pending_activities or raw.HasField("pending_workflow_task"):
             return None
         view = await handle.query("status", result_type=CaseView, rpc_timeout=QUERY_TIMEOUT)
         return None if view.status == status else described.run_id

@@ -145,6 +145,8 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=threads,
+        # The store's steps run as local activities, on the same threads.
+        max_concurrent_local_activities=threads,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(settings),
         # On SIGTERM, activities in flight get this long to finish their save.

@@ -23,10 +23,11 @@ clock rings next. Every alarm is derived from the latest view of the case:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -73,6 +74,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search import search_attribute_updates
     from workflows.waiting import until
 
+T = TypeVar("T")
+# The namespace of the command ids a run derives from their causes.
+COMMAND_IDS = uuid.UUID("6d696e77-6f6e-5cf1-8c6d-6d616e647300")
+
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # A timer action the store refused is tried again after this, not in a tight loop.
@@ -95,6 +100,13 @@ NOTICE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=6,
 )
+
+
+def _update_cause() -> str:
+    """The update being handled, as the cause of what it records."""
+    update = workflow.current_update_info()
+    assert update is not None, "called from an update handler"
+    return f"update/{update.id}"
 
 
 def _announcement_overdue(view: CaseView, policy: WorkflowPolicy) -> CommitmentView | None:
@@ -145,6 +157,7 @@ class ComplaintWorkflow:
         self._lock = asyncio.Lock()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._draining = False  # moving to a new run: new actions are refused
+        self._steps_local = False  # decided first thing in run(), by its patch
 
     # -- the process ----------------------------------------------------------------
 
@@ -156,17 +169,9 @@ class ComplaintWorkflow:
         intake = _accepted_intake(intake)
         if intake.received_at is None:
             intake = intake.model_copy(update={"received_at": workflow.now()})
-        self._policy = await workflow.execute_activity_method(
-            ComplaintActivities.workflow_policy,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
-        view = await workflow.execute_activity_method(
-            ComplaintActivities.register_complaint,
-            intake,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
+        self._steps_local = workflow.patched(legacy.STORE_STEPS_LOCAL)
+        self._policy = await self._store_step(ComplaintActivities.workflow_policy)
+        view = await self._store_step(ComplaintActivities.register_complaint, intake)
         # A run the reconciler started again for a recorded case sends no second receipt.
         first_run = workflow.info().continued_run_id is None and not intake.restored
         self._set_view(view)
@@ -177,7 +182,7 @@ class ComplaintWorkflow:
             if await self._wait_for(alarm):
                 if alarm.action is None:
                     break  # withdrawn, or closed and past the window for announcements
-                await self._fire(alarm.action)
+                await self._fire(alarm.action, alarm.at or workflow.now())
             if self._history_is_long():
                 # The case lives on in the event store; the new run reads it back.
                 # Notices going out may take minutes (a mail server down): wait for
@@ -281,7 +286,7 @@ class ComplaintWorkflow:
             return Alarm(last.act_by, Escalate(reason=reason, by="system", trigger="deadline"))
         return Alarm(*legacy.clock_hours_escalation(last.to_role, last.at, hours))
 
-    async def _fire(self, action: Warn | Breach | Escalate) -> None:
+    async def _fire(self, action: Warn | Breach | Escalate, at: datetime) -> None:
         actions = [action]
         escalations = len(self._current.escalations)
         set_off = self._escalation_set_off(action)
@@ -290,18 +295,13 @@ class ComplaintWorkflow:
             # breach and escalation are one store visit, not two in a row.
             actions.append(set_off)
         try:
-            view = await self._record(actions)
+            view = await self._record(actions, cause=f"alarm/{at.isoformat()}")
         except ApplicationError as error:
             # The clock must not stop: log, wait a little, and look at the case again.
             workflow.logger.warning("alarm_refused", extra={"reason": str(error)})
             await workflow.sleep(FAILED_ALARM_BACKOFF)
             self._set_view(
-                await workflow.execute_activity_method(
-                    ComplaintActivities.current_view,
-                    self._current.case_id,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=RETRY,
-                )
+                await self._store_step(ComplaintActivities.current_view, self._current.case_id)
             )
             return
         if len(actions) > 1 and len(view.escalations) == escalations:
@@ -347,11 +347,11 @@ class ComplaintWorkflow:
 
     # -- recording ------------------------------------------------------------------
 
-    async def _apply(self, action: AnyAction) -> CaseView:
+    async def _apply(self, action: AnyAction, cause: str) -> CaseView:
         """Record one action through the activity, one at a time per case."""
-        return await self._record([action])
+        return await self._record([action], cause)
 
-    async def _record(self, actions: Sequence[AnyAction]) -> CaseView:
+    async def _record(self, actions: Sequence[AnyAction], cause: str) -> CaseView:
         """Record actions in order, one step at a time per case: one action through
         `apply_command`, the alarms of one moment through `apply_alarms`."""
         async with self._lock:
@@ -360,7 +360,7 @@ class ComplaintWorkflow:
                 CaseCommand(
                     case_id=self._current.case_id,
                     at=workflow.now(),
-                    command_id=str(workflow.uuid4()),
+                    command_id=self._command_id(cause, action),
                     action=action,
                     update_id=update.id if update else None,
                 )
@@ -368,26 +368,53 @@ class ComplaintWorkflow:
             ]
             try:
                 if len(commands) == 1:
-                    view = await workflow.execute_activity_method(
-                        ComplaintActivities.apply_command,
-                        commands[0],
-                        start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=RETRY,
-                    )
+                    view = await self._store_step(ComplaintActivities.apply_command, commands[0])
                 else:
-                    view = await workflow.execute_activity_method(
-                        ComplaintActivities.apply_alarms,
-                        AlarmCommands(commands=commands),
-                        start_to_close_timeout=ACTIVITY_TIMEOUT,
-                        retry_policy=RETRY,
+                    view = await self._store_step(
+                        ComplaintActivities.apply_alarms, AlarmCommands(commands=commands)
                     )
             except ActivityError as error:
-                cause = error.cause
-                if isinstance(cause, ApplicationError):
-                    raise ApplicationError(str(cause.message), type=cause.type) from None
+                refusal = error.cause
+                if isinstance(refusal, ApplicationError):
+                    raise ApplicationError(str(refusal.message), type=refusal.type) from None
                 raise
             self._set_view(view)
             return view
+
+    def _command_id(self, cause: str, action: AnyAction) -> str:
+        """The id the store records an action under once, from what caused it.
+
+        A local activity saves before its workflow task is recorded: if that task is
+        lost (a worker gone, a task timed out), the step runs again from the replayed
+        history, and another action may reach the case first. An id drawn from the
+        run's random sequence would then follow the order of arrival, and a different
+        action could take the id of one already stored (and be dropped as a repeat).
+        So the id is made of the cause: the update that asked for the action, the
+        alarm that rang (its moment), the notice that failed; and the action's type
+        and kind.
+        Runs before STORE_STEPS_LOCAL drew it from the random sequence: their steps
+        were scheduled, with the id, before anything was stored.
+        """
+        if not self._steps_local:
+            return str(workflow.uuid4())
+        info = workflow.info()
+        # Two clocks may ring at one moment: the kind tells their alarms apart.
+        kind = getattr(action, "kind", "")
+        name = f"{info.workflow_id}/{info.run_id}/{cause}/{action.type}/{kind}"
+        return str(uuid.uuid5(COMMAND_IDS, name))
+
+    async def _store_step(self, step: Callable[..., T], *args: Any) -> T:
+        """One of the store's steps (load, decide, save: short, and idempotent by its
+        command id), run as a local activity inside the workflow task that asks for
+        it: no activity task through the server, no second workflow task. Retried in
+        the worker by the same policy; a worker lost mid-step runs it again from the
+        replayed task, with the same command id, and the store records it once."""
+        if self._steps_local:
+            result: T = await workflow.execute_local_activity_method(
+                step, args=args, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+            )
+            return result
+        return await legacy.store_step_through_server(step, args, ACTIVITY_TIMEOUT, RETRY)  # type: ignore[no-any-return]
 
     def _set_view(self, view: CaseView) -> None:
         current = self._view
@@ -434,7 +461,8 @@ class ComplaintWorkflow:
             cause = error.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
             await self._apply(
-                RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason)
+                RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason),
+                cause=f"notice/{notice.command_id}",
             )
             return
         # Histories recorded before the result carried the head hold the channel alone.
@@ -477,7 +505,7 @@ class ComplaintWorkflow:
                 self._check(action)
             except ValueError as error:
                 raise ApplicationError(str(error), type="ActionRefused") from None
-        view = await self._apply(action)
+        view = await self._apply(action, cause=_update_cause())
         to_resident = RESIDENT_NOTICES.get(action.type)
         if to_resident:
             await self._notify(view, to_resident, "resident")
@@ -487,7 +515,7 @@ class ComplaintWorkflow:
     async def recount(self, action: Recount) -> CaseView:
         await workflow.wait_condition(lambda: self._view is not None)
         before = {c.kind: c.due for c in self._current.commitments if c.status == "open"}
-        view = await self._apply(action)
+        view = await self._apply(action, cause=_update_cause())
         for commitment in view.commitments:
             previous = before.get(commitment.kind)
             if commitment.status == "open" and previous is not None and commitment.due > previous:

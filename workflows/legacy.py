@@ -16,8 +16,10 @@ Removing one (docs/architecture.md, "Long cases"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -49,6 +51,8 @@ CALENDAR_WATCH = "calendar-watch"
 CHECKPOINTS = "checkpoints"
 # A breach and the escalation it sets off are recorded together, in one activity.
 BREACH_ESCALATES_AT_ONCE = "breach-escalates-at-once"
+# The store's steps run as local activities, inside the workflow task that asks for them.
+STORE_STEPS_LOCAL = "store-steps-local"
 
 NO_RUN_BEFORE = "no run of its workflow started before {since} is open"
 PATCHES = (
@@ -94,6 +98,12 @@ PATCHES = (
         "the breach is recorded, then the escalation, each by its own activity",
         NO_RUN_BEFORE.format(since="d2a3081"),
     ),
+    Patch(
+        STORE_STEPS_LOCAL,
+        "HEAD",
+        "store_step_through_server: each of the store's steps its own activity task",
+        NO_RUN_BEFORE.format(since="HEAD"),
+    ),
 )
 
 # The notices the file outbox took before notices were delivered by channel.
@@ -112,6 +122,16 @@ async def queue_notice_as_before(
             start_to_close_timeout=timeout,
             retry_policy=retry_policy,
         )
+
+
+async def store_step_through_server(
+    step: Callable[..., Any], args: tuple[Any, ...], timeout: timedelta, retry_policy: RetryPolicy
+) -> Any:
+    """STORE_STEPS_LOCAL's old path: runs started before it schedule each of the
+    store's steps as an activity of its own, through the server."""
+    return await workflow.execute_activity_method(
+        step, args=args, start_to_close_timeout=timeout, retry_policy=retry_policy
+    )
 
 
 def clock_hours_escalation(

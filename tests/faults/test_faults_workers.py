@@ -13,7 +13,10 @@
   SIGKILLed twice and restarted (the `Killer` of the single-worker test: once right
   after a save, once at random). Temporal hands each activity to whichever worker
   polls first, so a case's commands and notices are recorded by different
-  processes, each with its own in-memory case cache.
+  processes, each with its own in-memory case cache. The store's steps run as local
+  activities, in the workflow task, on the worker that holds the workflow; here no worker
+  keeps a workflow in memory (`MINWON_WORKFLOW_CACHE=0`), so each task goes to
+  whichever worker polls first too.
 
   Pass: every case ends closed; per case one Received, Answered, CommitmentMet,
   Closed, no command id twice, the receipt and answer notices once; every hash
@@ -78,6 +81,10 @@ CASES = int(os.environ.get("WORKERS_CASES", "600"))
 WORKERS = 3
 KILLS = 2
 IN_FLIGHT = 30
+# No workflow kept in a worker's memory: each workflow task, with the store's steps that
+# run in it, goes to whichever worker polls first (a cached workflow's tasks would stay
+# with its worker).
+WORKFLOW_CACHE = 0
 # An activity lost with its worker is retried after its 30 s start-to-close timeout.
 ALL_DONE_SECONDS = 400.0
 POOL_MAX = int(POOL_DEFAULTS["POSTGRES_POOL_SIZE"]) + int(POOL_DEFAULTS["POSTGRES_MAX_OVERFLOW"])
@@ -206,7 +213,14 @@ async def test_three_workers_on_one_queue_close_every_case_once_while_one_is_kil
     for number in range(1, WORKERS + 1):
         folder = tmp_path / f"worker-{number}"
         folder.mkdir()
-        env = worker_env(server.address, task_queue, folder, store, PGAPPNAME=f"{prefix}-{number}")
+        env = worker_env(
+            server.address,
+            task_queue,
+            folder,
+            store,
+            PGAPPNAME=f"{prefix}-{number}",
+            MINWON_WORKFLOW_CACHE=str(WORKFLOW_CACHE),
+        )
         workers.append(WorkerProcess(env, folder / "worker.log"))
     killer = Killer(workers[0], total_steps=3 * CASES, kills=KILLS)
     connections = ConnectionCount(prefix)

@@ -8,10 +8,11 @@ activities, so what a test asserts about the event store was really recorded.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -35,6 +37,17 @@ BIN = Path(sys.executable).parent
 TEST_SERVER = BIN / "temporal-test-server"
 DEV_SERVER = BIN / "temporal"
 TEST_KEY = bytes(range(32))
+
+
+def local_activity_markers(events: Iterable[HistoryEvent]) -> list[dict[str, Any]]:
+    """What each local activity in a history recorded about itself (its type, its
+    last attempt), from the SDK's markers, in order."""
+    return [
+        json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)
+        for event in events
+        if event.HasField("marker_recorded_event_attributes")
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
 
 
 def sealed_converter():  # type: ignore[no-untyped-def]

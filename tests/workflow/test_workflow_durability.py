@@ -16,10 +16,10 @@ from temporalio.worker import Replayer
 from activities.complaints import ComplaintActivities
 from tests.support.changed_workflow import ChangedComplaintWorkflow, PatchedComplaintWorkflow
 from tests.support.histories_scenarios import HISTORIES, SCENARIOS, record, sample_intake
-from tests.support.temporal import running_stack, sealed_converter
+from tests.support.temporal import local_activity_markers, running_stack, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import file_complaint
-from workflows.complaint import ComplaintWorkflow
+from workflows.complaint import COMMAND_IDS, ComplaintWorkflow
 from workflows.models import Answer, Assign, CaseCommand, CaseView
 
 pytestmark = pytest.mark.temporal
@@ -99,13 +99,38 @@ async def test_an_activity_retried_after_its_save_records_the_event_once(
         assert names.count("CommitmentMet") == 1
         history = await handle.fetch_history()
         failed = [e for e in history.events if e.HasField("activity_task_failed_event_attributes")]
-        # The retry happened inside one activity execution; Temporal records the last attempt.
-        started = [
-            e.activity_task_started_event_attributes.attempt
-            for e in history.events
-            if e.HasField("activity_task_started_event_attributes")
+        # The store's steps are local activities: the retry ran in the worker, and the
+        # step's marker records the attempt that succeeded.
+        attempts = {
+            step["activity_type"]: step["attempt"]
+            for step in local_activity_markers(history.events)
+        }
+        assert attempts["apply_command"] == 2 and not failed
+
+
+async def test_a_store_step_is_recorded_under_an_id_made_of_what_asked_for_it(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A local store step saves before its workflow task is recorded: run again (a lost
+    task, the update delivered again), it must find its own id, whatever reached the
+    case in between. The id is made of the update that asked (with the run, the
+    action's type), not drawn in order of arrival: a repeated update is recorded once,
+    two updates never share an id."""
+    async with running_stack(ts_env.client, tmp_path) as stack:
+        handle, view = await file_complaint(stack.client, sample_intake(), stack.task_queue)
+        run_id = (await handle.describe()).run_id
+        kim, lee = "kim.casemgr", "lee.service"
+        for update_id, staff in [("assign-1", kim), ("assign-2", lee), ("assign-1", kim)]:
+            await api_act(handle, Assign(staff=staff, by="han.ops"), update_id=update_id)
+        recorded = [
+            e.command_id  # type: ignore[attr-defined]
+            for e in stack.complaints.history(uuid.UUID(view.case_id))
+            if type(e).__name__ == "Reassigned"
         ]
-        assert max(started) == 2 and not failed
+        assert recorded == [
+            str(uuid.uuid5(COMMAND_IDS, f"{handle.id}/{run_id}/update/{update_id}/assign/"))
+            for update_id in ("assign-1", "assign-2")
+        ]
 
 
 async def test_a_long_lived_case_continues_as_new_and_keeps_its_state(

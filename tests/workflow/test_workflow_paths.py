@@ -11,7 +11,7 @@ import pytest_asyncio
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.support.temporal import Stack, running_stack
+from tests.support.temporal import Stack, local_activity_markers, running_stack
 from workflows.client import act as api_act
 from workflows.client import file_complaint
 from workflows.complaint import ComplaintWorkflow
@@ -100,11 +100,9 @@ async def test_a_breach_and_the_escalation_it_sets_off_are_recorded_in_one_step(
     view = await view_of(handle)
     assert [e.to_role for e in view.escalations] == ["designated_officer", "director"]
 
-    steps = []
-    async for event in handle.fetch_history_events():
-        attributes = event.activity_task_scheduled_event_attributes
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            steps.append(attributes.activity_type.name)
+    # The store's steps are local activities, each recorded by a marker.
+    history = await handle.fetch_history()
+    steps = [step["activity_type"] for step in local_activity_markers(history.events)]
     assert steps.count("apply_alarms") == 1
     # The warning, then the director's escalation: one command each.
     assert steps.count("apply_command") == 2
