@@ -100,9 +100,9 @@ PATCHES = (
     ),
     Patch(
         STORE_STEPS_LOCAL,
-        "HEAD",
+        "70f2bce",
         "store_step_through_server: each of the store's steps its own activity task",
-        NO_RUN_BEFORE.format(since="HEAD"),
+        NO_RUN_BEFORE.format(since="70f2bce"),
     ),
 )
 
