@@ -30,7 +30,7 @@ from domain.calendar import korean_moment
 from domain.complaint import Complaint
 from domain.contact import contact_channel
 from domain.roster import StaffMember
-from workflows.models import Notice, NoticeDelivery
+from workflows.models import Notice, NoticeBatch, NoticeDelivery, NoticeOutcome, NoticeOutcomes
 
 log = structlog.get_logger()
 
@@ -201,13 +201,48 @@ class NoticeActivities:
     @activity.defn
     def send_notice(self, notice: Notice) -> NoticeDelivery | str:
         """Render and deliver one notice once; returns the channel and the case's new head."""
-        case_id = uuid.UUID(notice.case_id)
-        at = notice.at or activity.info().scheduled_time
-        case = self.complaints.get_case(case_id)
+        case = self.complaints.get_case(uuid.UUID(notice.case_id))
+        delivery, _ = self._send_once(case, notice)
+        return delivery
+
+    @activity.defn
+    def send_notices(self, batch: NoticeBatch) -> NoticeOutcomes:
+        """The notices of one moment of a case (an alarm's), each delivered and recorded
+        once, in order, with one load of the case.
+
+        A notice that can never be delivered is reported as failed and the rest go
+        on. One whose channel may work later is left until every other was tried,
+        then the activity fails to be tried again: those sent are found recorded and
+        not sent twice.
+        """
+        case = self.complaints.get_case(uuid.UUID(batch.notices[0].case_id))
+        outcomes: list[NoticeOutcome] = []
+        deferred: list[str] = []
+        for notice in batch.notices:
+            try:
+                delivery, case = self._send_once(case, notice)
+            except ApplicationError as error:
+                if not error.non_retryable:
+                    deferred.append(f"{notice.kind} to {notice.recipient}: {error.message}")
+                    continue
+                outcomes.append(NoticeOutcome(failure=error.message))
+                continue
+            outcomes.append(NoticeOutcome(delivery=delivery))
+        if deferred:
+            raise ApplicationError(
+                "not delivered yet: " + "; ".join(deferred), type="TemporaryDeliveryError"
+            )
+        return NoticeOutcomes(outcomes=outcomes)
+
+    def _send_once(self, case: Complaint, notice: Notice) -> tuple[NoticeDelivery, Complaint]:
+        """Deliver `notice` unless the case records it sent, then record it; the delivery
+        and the case after its record."""
         if case.already_done(notice.command_id):
-            return NoticeDelivery(
+            delivery = NoticeDelivery(
                 channel="already sent", version=case.version, head_digest=case.head_digest
             )
+            return delivery, case
+        at = notice.at or activity.info().scheduled_time
         bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=activity.info().attempt)
         channel, recipient = self.deliver(
             kind=notice.kind,
@@ -219,7 +254,7 @@ class NoticeActivities:
             log=bound,
         )
         recorded = self.complaints.execute(
-            case_id,
+            case.id,
             lambda latest: latest.record_notice_sent(
                 kind=notice.kind,
                 channel=channel,
@@ -230,6 +265,7 @@ class NoticeActivities:
             loaded=case,
         )
         bound.info("notice_sent", channel=channel, recipient=recipient)
-        return NoticeDelivery(
+        delivery = NoticeDelivery(
             channel=channel, version=recorded.version, head_digest=recorded.head_digest
         )
+        return delivery, recorded

@@ -465,7 +465,8 @@ class Complaints(Application[uuid.UUID]):
     ) -> tuple[Complaint, Grant]:
         """The case, if the action's actor may run it on the case on the day `at`."""
         case = self.get_case(case_id)
-        return case, authorize(self.roster, action.actor, action.rule, at, case)
+        # The roster as it stands, read once for the whole decision.
+        return case, authorize(self.roster.current(), action.actor, action.rule, at, case)
 
     def start_callback(
         self, case: Complaint, callback_by: datetime, at: datetime, command_id: str

@@ -85,6 +85,7 @@ OFFICER = "park.officer"  # the designated officer in policy/roster.toml
 SKIP = timedelta(days=20)
 SKIP_STEP = timedelta(hours=1)
 SETTLE_SECONDS = 3.0  # an escalation too many would show by then
+VISIBILITY_SECONDS = 60.0  # for visibility to show every escalated case, after the burst
 
 
 # What differs between the two servers' cases: a written inquiry with the charter's
@@ -328,29 +329,37 @@ async def run(
             phases.append(("promise+answer", time.monotonic() - started, detail))
         after_answer = worker.memory()
 
-        async def escalations() -> int:
-            if skipping:
-                return tally.update()["Complaint.Escalated"]  # type: ignore[union-attr]
-            return await count_escalated(client, worker.task_queue)
+        def escalations() -> int:
+            # Counted in the store, not in Temporal's visibility: a count over every
+            # open case's workflow, twice a second, is work for the server that the
+            # burst itself queues on.
+            return tally.update()["Complaint.Escalated"]  # type: ignore[union-attr]
 
         if skipping:
             started = time.monotonic()
             await skip_time(env, SKIP)
         else:
+            escalations()  # the store read up to now, before the burst
             await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
             started = time.monotonic()
-        while (seen := await escalations()) < expected:
+        while (stored := escalations()) < expected:
             worker.check_alive()
             if time.monotonic() - started > 60 + n / 5:
-                raise TimeoutError(f"only {seen} of {expected} escalations")
+                raise TimeoutError(f"only {stored} of {expected} escalations")
             await asyncio.sleep(0.5)
         reached = time.monotonic() - started
         await asyncio.sleep(SETTLE_SECONDS)
-        seen = await escalations()
+        shown = 0
+        if not skipping:
+            # After the burst: the escalated cases must show in visibility too.
+            settled = time.monotonic() + VISIBILITY_SECONDS
+            while (shown := await count_escalated(client, worker.task_queue)) < unanswered:
+                if time.monotonic() > settled:
+                    break
+                await asyncio.sleep(1.0)
         after_deadline = worker.memory()
         where = f"{SKIP.days} days skipped, " if skipping else ""
-        place = "are stored" if skipping else "show in visibility"
-        phases.append(("deadline", reached, f"{where}until all {expected} escalations {place}"))
+        phases.append(("deadline", reached, f"{where}until all {expected} escalations are stored"))
         status = worker.stop()
     finally:
         worker.kill()
@@ -395,7 +404,7 @@ async def run(
             level_late
         ) >= timedelta(0)
     else:
-        checks["escalations (visibility) = unanswered"] = seen == unanswered
+        checks["escalations (visibility) = unanswered"] = shown == unanswered
 
     kind = "written inquiries (7 working days)" if skipping else "callback cases"
     server = "time-skipping test server" if skipping else "dev server, real time"

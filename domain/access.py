@@ -88,8 +88,8 @@ class RosterView(Protocol):
 
 
 def roles_of(roster: RosterView, actor: str, at: datetime) -> frozenset[str]:
-    # Two reads of the roster, not one per role: the stored roster reads the store on
-    # each call (every command is authorised this way).
+    # Two questions, not one per role: a stored roster reads the store on each call
+    # (`Complaints.authorized` asks the roster read once instead).
     roles = set(roster.roles_of(actor, at))
     # Auditors read; they are not case workers unless the directory says so.
     if roster.staff(actor) is not None or roles - {AUDITOR}:

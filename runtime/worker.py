@@ -131,6 +131,7 @@ def build_worker(
         activities=[
             *activities.all(),
             notices.send_notice,
+            notices.send_notices,
             appointments.appointment_view,
             appointments.send_appointment_notice,
             surveys.survey_plan,

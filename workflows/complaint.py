@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         Escalate,
         FileComplaintInput,
         Notice,
+        NoticeBatch,
         NoticeDelivery,
         NoticeKind,
         RecordApology,
@@ -93,6 +94,11 @@ RESIDENT_NOTICES: dict[str, NoticeKind] = {
     "finding": "investigation_result",
     "apology": "apology",
 }
+# An alarm's notices sent together: a channel still failing after these tries leaves
+# each notice to go on alone, with NOTICE_RETRY.
+BATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10), backoff_coefficient=2.0, maximum_attempts=3
+)
 # A mail server that is down gets about ten minutes before the failure is recorded.
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10),
@@ -158,6 +164,7 @@ class ComplaintWorkflow:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._draining = False  # moving to a new run: new actions are refused
         self._steps_local = False  # decided first thing in run(), by its patch
+        self._gathered: list[Notice] | None = None  # an alarm's notices, sent together
 
     # -- the process ----------------------------------------------------------------
 
@@ -308,6 +315,18 @@ class ComplaintWorkflow:
             # The escalation was refused after the breach was recorded: its own
             # alarm tries it again, alone, next.
             actions = [action]
+        if workflow.patched(legacy.ALARM_NOTICES_TOGETHER):
+            # The notices of one moment (a breach told to the assignee and the
+            # resident, the escalation to the officer) go out by one activity.
+            # `_notify` gathers them: on this path it never suspends, so no other
+            # handler's notice can land in the batch.
+            self._gathered = []
+            for done in actions:
+                await self._tell(view, done)
+            gathered, self._gathered = self._gathered, None
+            if gathered:  # a run from before notices by channel queues them in a file
+                self._start_delivery(self._deliver_together(gathered))
+            return
         for done in actions:
             await self._tell(view, done)
 
@@ -442,11 +461,47 @@ class ComplaintWorkflow:
             at=workflow.now(),
         )
         if workflow.patched(legacy.NOTICES_BY_CHANNEL):
-            task = asyncio.create_task(self._deliver(notice))
-            self._deliveries.add(task)
-            task.add_done_callback(self._deliveries.discard)
+            if self._gathered is not None:
+                self._gathered.append(notice)
+            else:
+                self._start_delivery(self._deliver(notice))
         else:
             await legacy.queue_notice_as_before(notice, ACTIVITY_TIMEOUT, RETRY)
+
+    def _start_delivery(self, delivery: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(delivery)
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver_together(self, notices: list[Notice]) -> None:
+        """An alarm's notices by one activity, each delivered and recorded once; one
+        that can never be delivered is recorded as failed. While a channel keeps
+        failing after the batch's tries, each notice left goes on alone, with its own
+        tries (those already sent are found recorded)."""
+        if len(notices) == 1:
+            await self._deliver(notices[0])
+            return
+        try:
+            outcomes = await workflow.execute_activity_method(
+                NoticeActivities.send_notices,
+                NoticeBatch(notices=notices),
+                start_to_close_timeout=ACTIVITY_TIMEOUT * len(notices),
+                retry_policy=BATCH_RETRY,
+            )
+        except ActivityError:
+            await asyncio.gather(*(self._deliver(notice) for notice in notices))
+            return
+        for notice, outcome in zip(notices, outcomes.outcomes, strict=True):
+            if outcome.delivery is not None:
+                self._anchor(outcome.delivery.version, outcome.delivery.head_digest)
+            else:
+                await self._record_failure(notice, outcome.failure or "undeliverable")
+
+    async def _record_failure(self, notice: Notice, reason: str) -> None:
+        await self._apply(
+            RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason),
+            cause=f"notice/{notice.command_id}",
+        )
 
     async def _deliver(self, notice: Notice) -> None:
         try:
@@ -460,10 +515,7 @@ class ComplaintWorkflow:
             # Out of retries, or undeliverable: recorded on the case for ops to see.
             cause = error.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-            await self._apply(
-                RecordNoticeFailed(kind=notice.kind, recipient=notice.recipient, reason=reason),
-                cause=f"notice/{notice.command_id}",
-            )
+            await self._record_failure(notice, reason)
             return
         # Histories recorded before the result carried the head hold the channel alone.
         if isinstance(delivered, NoticeDelivery):

@@ -53,6 +53,8 @@ CHECKPOINTS = "checkpoints"
 BREACH_ESCALATES_AT_ONCE = "breach-escalates-at-once"
 # The store's steps run as local activities, inside the workflow task that asks for them.
 STORE_STEPS_LOCAL = "store-steps-local"
+# The notices of one alarm go out by one activity.
+ALARM_NOTICES_TOGETHER = "alarm-notices-together"
 
 NO_RUN_BEFORE = "no run of its workflow started before {since} is open"
 PATCHES = (
@@ -103,6 +105,12 @@ PATCHES = (
         "70f2bce",
         "store_step_through_server: each of the store's steps its own activity task",
         NO_RUN_BEFORE.format(since="70f2bce"),
+    ),
+    Patch(
+        ALARM_NOTICES_TOGETHER,
+        "HEAD",
+        "each of an alarm's notices by an activity of its own",
+        NO_RUN_BEFORE.format(since="HEAD"),
     ),
 )
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 # The actions are declared once, in the command registry; the workflow's update
 # takes them as they are.
@@ -250,6 +258,32 @@ class NoticeDelivery(_Model):
     channel: str  # "email", "sms", or "already sent"
     version: int
     head_digest: str
+
+
+class NoticeBatch(_Model):
+    """Activity input: the notices of one moment of one case, delivered in order."""
+
+    notices: list[Notice] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_case(self) -> NoticeBatch:
+        if len({notice.case_id for notice in self.notices}) != 1:
+            raise ValueError("a batch of notices is one case's")
+        return self
+
+
+class NoticeOutcome(_Model):
+    """One notice of a batch: delivered (and the case's head after its record), or
+    never deliverable (why)."""
+
+    delivery: NoticeDelivery | None = None
+    failure: str | None = None
+
+
+class NoticeOutcomes(_Model):
+    """What `send_notices` did with each notice of its batch, in order."""
+
+    outcomes: list[NoticeOutcome]
 
 
 class EscalationStep(_Model):

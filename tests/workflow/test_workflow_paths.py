@@ -104,6 +104,14 @@ async def test_a_breach_and_the_escalation_it_sets_off_are_recorded_in_one_step(
     history = await handle.fetch_history()
     steps = [step["activity_type"] for step in local_activity_markers(history.events)]
     assert steps.count("apply_alarms") == 1
+    # Their three notices (breach, overdue, escalation) by one activity; the warning's
+    # and the director's escalation's alone.
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.count("send_notices") == 1
     # The warning, then the director's escalation: one command each.
     assert steps.count("apply_command") == 2
     events = [
