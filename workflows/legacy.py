@@ -108,9 +108,9 @@ PATCHES = (
     ),
     Patch(
         ALARM_NOTICES_TOGETHER,
-        "HEAD",
+        "3635ea9",
         "each of an alarm's notices by an activity of its own",
-        NO_RUN_BEFORE.format(since="HEAD"),
+        NO_RUN_BEFORE.format(since="3635ea9"),
     ),
 )
 
