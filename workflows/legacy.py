@@ -34,7 +34,11 @@ class Patch:
     name: str
     since: str  # the commit that introduced the new path
     old_path: str  # what runs started before it still do
-    remove_when: str
+    note: str = ""  # what else bears on when it may go
+
+    @property
+    def remove_when(self) -> str:
+        return f"no run of its workflow started before {self.since} is open{self.note}"
 
 
 # Notices are delivered by channel (e-mail, SMS) with their own retries; runs
@@ -56,61 +60,53 @@ STORE_STEPS_LOCAL = "store-steps-local"
 # The notices of one alarm go out by one activity.
 ALARM_NOTICES_TOGETHER = "alarm-notices-together"
 
-NO_RUN_BEFORE = "no run of its workflow started before {since} is open"
 PATCHES = (
     Patch(
         NOTICES_BY_CHANNEL,
         "c0eac05",
         "queue_notice_as_before: six kinds of notice appended to the outbox file",
-        NO_RUN_BEFORE.format(since="c0eac05"),
     ),
     Patch(
         ANNOUNCEMENT_CLOCK,
         "6c9abb1",
         "a closed case's run ends when its window passes, the announcement unwatched",
-        NO_RUN_BEFORE.format(since="6c9abb1"),
     ),
     Patch(
         RESIDENT_OVERDUE_NOTICE,
         "eaf4b97",
         "a breach is told to the staff member alone",
-        NO_RUN_BEFORE.format(since="eaf4b97"),
     ),
     Patch(
         WORKING_TIME_ESCALATION,
         "ff83760",
         "clock_hours_escalation: the next level after clock hours",
-        NO_RUN_BEFORE.format(since="ff83760"),
     ),
     Patch(
         CALENDAR_WATCH,
         "24e09c0",
         "the reconciler's pass does not follow the calendar",
-        NO_RUN_BEFORE.format(since="24e09c0") + " (each pass is short: soon after deploy)",
+        " (each pass is short: soon after deploy)",
     ),
     Patch(
         CHECKPOINTS,
         "4eb8a38",
         "the reconciler's pass signs no checkpoint",
-        NO_RUN_BEFORE.format(since="4eb8a38") + " (each pass is short: soon after deploy)",
+        " (each pass is short: soon after deploy)",
     ),
     Patch(
         BREACH_ESCALATES_AT_ONCE,
         "d2a3081",
         "the breach is recorded, then the escalation, each by its own activity",
-        NO_RUN_BEFORE.format(since="d2a3081"),
     ),
     Patch(
         STORE_STEPS_LOCAL,
         "70f2bce",
         "store_step_through_server: each of the store's steps its own activity task",
-        NO_RUN_BEFORE.format(since="70f2bce"),
     ),
     Patch(
         ALARM_NOTICES_TOGETHER,
         "3635ea9",
         "each of an alarm's notices by an activity of its own",
-        NO_RUN_BEFORE.format(since="3635ea9"),
     ),
 )
 

@@ -5,7 +5,6 @@ one whose channel is down tried again without sending the rest twice."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels import Channels, FileEmail, FileSmsOutbox, Message, TemporaryDeliveryError
 from activities.notices import NoticeActivities
 from application.service import Complaints
-from application.store import open_complaints
 from domain.complaint import Complaint
 from tests.support.samples import sample_intake
 from workflows.models import Notice, NoticeBatch
@@ -33,15 +31,6 @@ class MailServer(FileEmail):
         if self.down:
             raise TemporaryDeliveryError("connection-refused", "the mail server is down")
         super().send(to, message)
-
-
-@pytest.fixture
-def complaints(tmp_path: Path) -> Iterator[Complaints]:
-    app = open_complaints(
-        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.db")}
-    )
-    yield app
-    app.close()
 
 
 def notice(case: Complaint, kind: str, recipient: str) -> Notice:
