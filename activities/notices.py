@@ -222,12 +222,12 @@ class NoticeActivities:
             try:
                 delivery, case = self._send_once(case, notice)
             except ApplicationError as error:
-                if not error.non_retryable:
+                if error.non_retryable:
+                    outcomes.append(NoticeOutcome(failure=error.message))
+                else:
                     deferred.append(f"{notice.kind} to {notice.recipient}: {error.message}")
-                    continue
-                outcomes.append(NoticeOutcome(failure=error.message))
-                continue
-            outcomes.append(NoticeOutcome(delivery=delivery))
+            else:
+                outcomes.append(NoticeOutcome(delivery=delivery))
         if deferred:
             raise ApplicationError(
                 "not delivered yet: " + "; ".join(deferred), type="TemporaryDeliveryError"

@@ -315,20 +315,18 @@ class ComplaintWorkflow:
             # The escalation was refused after the breach was recorded: its own
             # alarm tries it again, alone, next.
             actions = [action]
-        if workflow.patched(legacy.ALARM_NOTICES_TOGETHER):
+        together = workflow.patched(legacy.ALARM_NOTICES_TOGETHER)
+        if together:
             # The notices of one moment (a breach told to the assignee and the
             # resident, the escalation to the officer) go out by one activity.
             # `_notify` gathers them: on this path it never suspends, so no other
             # handler's notice can land in the batch.
             self._gathered = []
-            for done in actions:
-                await self._tell(view, done)
-            gathered, self._gathered = self._gathered, None
-            if gathered:  # a run from before notices by channel queues them in a file
-                self._start_delivery(self._deliver_together(gathered))
-            return
         for done in actions:
             await self._tell(view, done)
+        gathered, self._gathered = self._gathered, None
+        if together and gathered:  # a run from before notices by channel queues them
+            self._start_delivery(self._deliver_together(gathered))
 
     def _escalation_set_off(self, action: Warn | Breach | Escalate) -> Escalate | None:
         """The escalation a breach makes due at once, if any: what the next alarm
