@@ -14,6 +14,7 @@ record.
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import tomllib
@@ -313,11 +314,14 @@ class Roster(Aggregate):
 class StoredRoster:
     """The event store's roster as routing reads it: seeded on first use, kept current.
 
-    Every read first applies the events recorded since the cached version (one
+    Every read first asks for the events recorded since the cached version (one
     indexed query), so a change another process recorded (`minwon roster assign`)
-    routes the very next case. Activities run on a thread pool: one lock guards
-    the cached aggregate, and commands run on a fresh copy, so a refused or
-    conflicting command never leaves the cache half-changed.
+    routes the very next case. Activities run on a thread pool and every one of
+    them reads the roster: the query runs outside the lock (holding it across a
+    read of the store would queue every activity behind every write), and a change
+    is applied to a copy that then replaces the cached roster, so a roster once
+    returned never changes under its reader and a refused or conflicting command
+    never leaves the cache half-changed.
     """
 
     def __init__(self, app: Application[uuid.UUID], seed_file: str | Path) -> None:
@@ -327,15 +331,29 @@ class StoredRoster:
         self._lock = threading.Lock()
 
     def current(self) -> Roster:
+        cached = self._cached
+        if cached is None:
+            with self._lock:
+                if self._cached is None:
+                    self._cached = self._load_or_seed()
+                return self._cached
+        later = list(self._app.events.get(ROSTER_ID, gt=cached.version))
+        if not later:
+            return cached
         with self._lock:
-            if self._cached is None:
-                self._cached = self._load_or_seed()
-            else:
-                for domain_event in self._app.events.get(ROSTER_ID, gt=self._cached.version):
+            # Another thread may have applied some or all of them meanwhile.
+            roster = self._cached
+            assert roster is not None, "a roster's later events never remove it"
+            unseen = [e for e in later if e.originator_version > roster.version]
+            if unseen:
+                # Applied to a copy: the roster returned before stays as it was.
+                changed: Roster | None = copy.deepcopy(roster)
+                for domain_event in unseen:
                     # A roster event applies itself to the roster, as on a full load.
-                    self._cached = cast(Roster.Event, domain_event).mutate(self._cached)
-            assert self._cached is not None, "a roster's later events never remove it"
-            return self._cached
+                    changed = cast(Roster.Event, domain_event).mutate(changed)
+                assert changed is not None, "a roster's later events never remove it"
+                self._cached = roster = changed
+            return roster
 
     def _load_or_seed(self) -> Roster:
         try:

@@ -208,6 +208,29 @@ def test_a_change_recorded_by_one_instance_routes_the_next_case_filed_by_another
     assert history == [("Seeded", None), ("RoleAssigned", "han.ops")]
 
 
+def test_a_roster_once_read_stays_as_it_was_and_every_later_read_sees_the_change(
+    complaints: Complaints, open_complaints: OpenComplaints
+) -> None:
+    worker = open_complaints()
+    monday = kst("2026-10-05T09:30")
+    before = stored(worker).current()
+
+    stored(complaints).assign(
+        role="case_manager",
+        staff="choi.tour",
+        start=date(2026, 10, 5),
+        by="han.ops",
+        at=kst("2026-10-02T11:00"),
+    )
+    # The worker's activity threads read it at once.
+    after = run_in_threads([stored(worker).current for _ in range(8)])
+
+    # A reader keeps the roster it was given: the change went to a new copy.
+    assert before.holder("case_manager", monday) == "kim.casemgr"
+    assert [r.holder("case_manager", monday) for r in after] == ["choi.tour"] * 8
+    assert {r.version for r in after} == {before.version + 1}
+
+
 def test_escalation_goes_to_the_officer_holding_the_role_at_the_moment_it_happens(
     complaints: Complaints, open_complaints: OpenComplaints
 ) -> None:
