@@ -88,8 +88,9 @@ class RosterView(Protocol):
 
 
 def roles_of(roster: RosterView, actor: str, at: datetime) -> frozenset[str]:
-    # Two questions, not one per role: a stored roster reads the store on each call
-    # (`Complaints.authorized` asks the roster read once instead).
+    # Two questions of the roster: callers holding the stored roster pass the roster
+    # as it stands (`StoredRoster.current()`), read once, so both answers come from
+    # the same version of it and neither reads the store.
     roles = set(roster.roles_of(actor, at))
     # Auditors read; they are not case workers unless the directory says so.
     if roster.staff(actor) is not None or roles - {AUDITOR}:

@@ -199,7 +199,7 @@ def _history(app: Complaints, ask: Ask, *, digests: bool) -> History:
         raise _damaged(ref, ask.code, error) from None
     # Decided on the case as it is now: a private case, and whose it is, are today's.
     try:
-        grant = authorize(app.roster, ask.actor, PERMISSIONS["audit"], ask.at, case)
+        grant = authorize(app.roster.current(), ask.actor, PERMISSIONS["audit"], ask.at, case)
     except AccessDeniedError as error:
         raise forbidden(str(error)) from None
     if ask.show_personal and not grant.personal_data:

@@ -175,6 +175,11 @@ def may(roster: RosterView, user: StaffUser, case: Complaint, name: str) -> bool
     return True
 
 
+def allowed_actions(roster: RosterView, user: StaffUser, case: Complaint) -> list[str]:
+    """The staff actions the user may run on the case, decided on one roster."""
+    return [name for name in STAFF_ACTIONS if may(roster, user, case, name)]
+
+
 def to_action(name: str, body: BaseModel, actor: str) -> Action:
     """The workflow's action for an API or form body; the actor is the signed-in staff."""
     return with_actor(STAFF_ACTIONS[name], body.model_dump(), actor)
@@ -336,7 +341,10 @@ class Desk:
         """The user's grant for one of `PERMISSIONS` on the day (now by default), or 403."""
         try:
             return authorize(
-                self.complaints.roster, user.staff, PERMISSIONS[permission], at or self.clock()
+                self.complaints.roster.current(),
+                user.staff,
+                PERMISSIONS[permission],
+                at or self.clock(),
             )
         except AccessDeniedError as error:
             raise forbidden(str(error)) from None
@@ -675,7 +683,7 @@ class Desk:
     async def act(self, user: StaffUser, code: str, name: str, body: BaseModel) -> CaseView:
         """One staff or ops action on a case, through the workflow's update `act`."""
         case = await self._case(code)
-        check_action(self.complaints.roster, user, case, name)
+        check_action(self.complaints.roster.current(), user, case, name)
         try:
             action = to_action(name, body, user.staff)
         except ValidationError as error:
@@ -692,7 +700,9 @@ class Desk:
         """The case and the user's grant on it for `rule`, or 403 (domain.access)."""
         case = await self._case(code)
         try:
-            grant = authorize(self.complaints.roster, user.staff, rule, self.clock(), case)
+            grant = authorize(
+                self.complaints.roster.current(), user.staff, rule, self.clock(), case
+            )
         except AccessDeniedError as error:
             raise forbidden(str(error)) from None
         return case, grant
@@ -782,7 +792,7 @@ class Desk:
 
         def revoke() -> TokenRevoked:
             try:
-                require(self.complaints.roster, user.staff, "manage_tokens", now)
+                require(self.complaints.roster.current(), user.staff, "manage_tokens", now)
             except AccessDeniedError as error:
                 raise forbidden(str(error)) from None
             return self._revoked(token_id, user.staff, now)
@@ -816,7 +826,7 @@ class Desk:
 
         def erase() -> ErasureDone:
             try:
-                require(self.complaints.roster, user.staff, "erase_person", now)
+                require(self.complaints.roster.current(), user.staff, "erase_person", now)
             except AccessDeniedError as error:
                 raise forbidden(str(error)) from None
             if form.contact:
@@ -908,9 +918,7 @@ class Desk:
             apology_required=case.apology_required,
             answer=case.answer if shown else mask_text(case.answer or "") or None,
             history=history_entries(events, shown),
-            allowed_actions=[
-                name for name in STAFF_ACTIONS if may(self.complaints.roster, user, case, name)
-            ],
+            allowed_actions=allowed_actions(self.complaints.roster.current(), user, case),
         )
 
     # -- queues (Temporal visibility) -------------------------------------------------------------
@@ -956,7 +964,7 @@ class Desk:
         except (CaseNotFoundError, ReceiptCodeError) as error:
             return str(error)
         try:
-            authorize(self.complaints.roster, user.staff, rule, now, case)
+            authorize(self.complaints.roster.current(), user.staff, rule, now, case)
         except AccessDeniedError as error:
             return str(error)
         return None

@@ -24,7 +24,7 @@ T = TypeVar("T")
 def allowed(desk: Desk, user: StaffUser, rule: Rule, at: datetime) -> None:
     """The user may do what `rule` says on the day `at` (domain.access), or 403."""
     try:
-        authorize(desk.complaints.roster, user.staff, rule, at)
+        authorize(desk.complaints.roster.current(), user.staff, rule, at)
     except AccessDeniedError as error:
         raise forbidden(str(error)) from None
 

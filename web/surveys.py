@@ -138,7 +138,7 @@ async def refuse(request: Request, body: RecordSurveyRefusal, user: Staff) -> Re
     def record() -> bool:
         case = desk.complaints.find_by_receipt(body.receipt_code)
         try:
-            authorize(desk.complaints.roster, user.staff, PERMISSIONS["show"], now, case)
+            authorize(desk.complaints.roster.current(), user.staff, PERMISSIONS["show"], now, case)
         except AccessDeniedError as error:
             raise forbidden(str(error)) from None
         return desk.complaints.surveys.refuse(
