@@ -29,7 +29,6 @@ import asyncio
 import json
 import statistics
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,9 +45,8 @@ from tests.support.faults import (
     file_until_registered,
     new_intake,
     repeated_commands,
-    sqlite_store,
+    sqlite_worker,
     stored_events,
-    worker_env,
 )
 from tests.support.processes import WorkerProcess
 from workflows.models import TakeMessage
@@ -149,11 +147,7 @@ def summary(late: list[float]) -> str:
 async def test_deadlines_fire_once_and_never_early_through_server_kills(tmp_path: Path) -> None:
     server = DevServer(tmp_path)
     client = await server.start()
-    store = sqlite_store(tmp_path)
-    task_queue = f"faults-server-{uuid.uuid4().hex[:8]}"
-    worker = WorkerProcess(
-        worker_env(server.address, task_queue, tmp_path, store), tmp_path / "worker.log"
-    )
+    store, task_queue, worker = sqlite_worker(server, tmp_path, "server")
     kills: list[str] = []
     try:
         await worker.start()
@@ -191,11 +185,7 @@ async def test_deadlines_that_passed_while_everything_was_down_fire_once_after_r
 ) -> None:
     server = DevServer(tmp_path)
     client = await server.start()
-    store = sqlite_store(tmp_path)
-    task_queue = f"faults-down-{uuid.uuid4().hex[:8]}"
-    worker = WorkerProcess(
-        worker_env(server.address, task_queue, tmp_path, store), tmp_path / "worker.log"
-    )
+    store, task_queue, worker = sqlite_worker(server, tmp_path, "down")
     try:
         await worker.start()
         first_due = datetime.now(UTC) + timedelta(seconds=8)
@@ -279,11 +269,7 @@ async def test_an_alarms_notices_are_each_recorded_once_when_the_worker_dies_bet
 ) -> None:
     server = DevServer(tmp_path, persistent=False)
     client = await server.start()
-    store = sqlite_store(tmp_path)
-    task_queue = f"faults-notices-{uuid.uuid4().hex[:8]}"
-    worker = WorkerProcess(
-        worker_env(server.address, task_queue, tmp_path, store), tmp_path / "worker.log"
-    )
+    store, task_queue, worker = sqlite_worker(server, tmp_path, "notices")
     complaints = Complaints(env=store)
     # Per case, the alarm notices recorded when a kill left its batch half done.
     half_told: dict[str, list[Any]] = {}

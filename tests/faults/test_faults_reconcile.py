@@ -51,6 +51,7 @@ from tests.support.faults import (
     new_intake,
     repeated_commands,
     sqlite_store,
+    sqlite_worker,
     stored_events,
     worker_env,
 )
@@ -135,10 +136,7 @@ async def test_a_lost_temporal_database_heals_and_every_missed_deadline_fires_on
 ) -> None:
     server = DevServer(tmp_path)
     client = await server.start()
-    store = sqlite_store(tmp_path)
-    task_queue = f"faults-lost-{uuid.uuid4().hex[:8]}"
-    env = worker_env(server.address, task_queue, tmp_path, store)
-    worker = WorkerProcess(env, tmp_path / "worker.log")
+    store, task_queue, worker = sqlite_worker(server, tmp_path, "lost")
     try:
         await worker.start()
         due = datetime.now(UTC) + timedelta(seconds=12)
@@ -152,7 +150,7 @@ async def test_a_lost_temporal_database_heals_and_every_missed_deadline_fires_on
         client = await server.start()
         # Before any worker is back, the auditor's verify names every open case as a
         # finding: its deadlines run on no clock.
-        monkeypatch.setenv("MINWON_PAYLOAD_KEY", env["MINWON_PAYLOAD_KEY"])
+        monkeypatch.setenv("MINWON_PAYLOAD_KEY", worker.env["MINWON_PAYLOAD_KEY"])
         for name, value in store.items():
             monkeypatch.setenv(name, value)
         assert verify_all(monkeypatch, capsys, client, task_queue) == (
@@ -211,7 +209,7 @@ async def test_a_lost_temporal_database_heals_and_every_missed_deadline_fires_on
             complaints.close()
 
         # The auditor's verify, through the API, against the restored workflows.
-        monkeypatch.setenv("MINWON_PAYLOAD_KEY", env["MINWON_PAYLOAD_KEY"])
+        monkeypatch.setenv("MINWON_PAYLOAD_KEY", worker.env["MINWON_PAYLOAD_KEY"])
         for name, value in store.items():
             monkeypatch.setenv(name, value)
         with api_server(client=client, task_queue=task_queue) as api:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -32,12 +31,10 @@ from tests.support.faults import (
     assert_answered_and_closed_once,
     close_cases_while_killing,
     saves_repeated,
-    sqlite_store,
+    sqlite_worker,
     stored_events,
     wait_for_notices,
-    worker_env,
 )
-from tests.support.processes import WorkerProcess
 from workflows.complaint import ComplaintWorkflow
 
 pytestmark = [pytest.mark.faults, pytest.mark.temporal]
@@ -55,11 +52,7 @@ async def test_cases_in_flight_end_answered_and_closed_once_through_repeated_wor
 ) -> None:
     server = DevServer(tmp_path, persistent=False)
     client = await server.start()
-    store = sqlite_store(tmp_path)
-    task_queue = f"faults-kill-{uuid.uuid4().hex[:8]}"
-    worker = WorkerProcess(
-        worker_env(server.address, task_queue, tmp_path, store), tmp_path / "worker.log"
-    )
+    store, task_queue, worker = sqlite_worker(server, tmp_path, "kill")
     killer = Killer(worker, total_steps=3 * CASES, kills=KILLS)
     started = time.monotonic()
     try:

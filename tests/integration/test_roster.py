@@ -52,6 +52,17 @@ def stored(app: Complaints) -> StoredRoster:
     return app.roster
 
 
+def assign_choi_from_monday(app: Complaints) -> None:
+    """On Friday 2026-10-02, ops make choi.tour the case manager from Monday."""
+    stored(app).assign(
+        role="case_manager",
+        staff="choi.tour",
+        start=date(2026, 10, 5),
+        by="han.ops",
+        at=kst("2026-10-02T11:00"),
+    )
+
+
 # -- the aggregate --------------------------------------------------------------------------
 
 
@@ -191,13 +202,7 @@ def test_a_change_recorded_by_one_instance_routes_the_next_case_filed_by_another
     before = worker.file(sample_intake(topic="intake", received_at=kst("2026-10-02T10:00")))
     assert before.assignee == "kim.casemgr"
 
-    stored(complaints).assign(
-        role="case_manager",
-        staff="choi.tour",
-        start=date(2026, 10, 5),
-        by="han.ops",
-        at=kst("2026-10-02T11:00"),
-    )
+    assign_choi_from_monday(complaints)
 
     # Filed by the instance that had the roster cached before the change.
     on_friday = worker.file(sample_intake(topic="intake", received_at=kst("2026-10-02T15:00")))
@@ -215,13 +220,7 @@ def test_a_roster_once_read_stays_as_it_was_and_every_later_read_sees_the_change
     monday = kst("2026-10-05T09:30")
     before = stored(worker).current()
 
-    stored(complaints).assign(
-        role="case_manager",
-        staff="choi.tour",
-        start=date(2026, 10, 5),
-        by="han.ops",
-        at=kst("2026-10-02T11:00"),
-    )
+    assign_choi_from_monday(complaints)
     # The worker's activity threads read it at once.
     after = run_in_threads([stored(worker).current for _ in range(8)])
 

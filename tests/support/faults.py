@@ -155,6 +155,19 @@ def sqlite_store(folder: Path) -> dict[str, str]:
     }
 
 
+def sqlite_worker(
+    server: DevServer, folder: Path, prefix: str
+) -> tuple[dict[str, str], str, WorkerProcess]:
+    """A SQLite store in `folder`, a task queue of its own and `python worker.py` for
+    them on `server` (not started): the store's settings, the queue, the worker."""
+    store = sqlite_store(folder)
+    task_queue = f"faults-{prefix}-{uuid.uuid4().hex[:8]}"
+    worker = WorkerProcess(
+        worker_env(server.address, task_queue, folder, store), folder / "worker.log"
+    )
+    return store, task_queue, worker
+
+
 def new_intake(prefix: str, category: str = "inquiry", **fields: Any) -> FileComplaintInput:
     defaults: dict[str, Any] = {
         "channel": "phone" if category == "callback" else "homepage",
