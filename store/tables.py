@@ -76,6 +76,11 @@ class StoreTables:
 
     def _one(self, statement: str, values: tuple[Any, ...]) -> Any:
         """The first column of the first row, or None."""
+        row = self._row(statement, values)
+        return None if row is None else row[0]
+
+    def _row(self, statement: str, values: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row's values, or None."""
         if self._postgres is not None:
             # One statement reads consistently by itself: in autocommit it is one
             # round trip, where a transaction around it would add BEGIN and ROLLBACK.
@@ -85,7 +90,7 @@ class StoreTables:
             with self._cursor(commit=False) as cursor:
                 cursor.execute(self._sql(statement), values)
                 row = cursor.fetchone()
-        return None if row is None else row_values(row)[0]
+        return None if row is None else row_values(row)
 
 
 def row_values(row: Any) -> tuple[Any, ...]:

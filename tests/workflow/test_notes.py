@@ -64,6 +64,7 @@ def test_a_note_is_stored_sealed_and_reads_erased_once_the_person_is_erased(
     assert fresh.verify(case.id) is None
     # The erasing process keeps recent cases in memory: they hold no more than the store.
     add_note(complaints, case.id, "지운 뒤의 메모", "note-after")
+    assert case.person_id not in complaints.keys.persons()  # no key made again to seal it
     for app in (complaints, fresh, open_complaints()):
         assert [n.text for n in app.get_case(case.id).notes] == [ERASED, ERASED]
         assert (app.get_case(case.id).contact, app.get_case(case.id).text) == (ERASED, ERASED)
