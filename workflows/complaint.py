@@ -325,7 +325,9 @@ class ComplaintWorkflow:
         for done in actions:
             await self._tell(view, done)
         gathered, self._gathered = self._gathered, None
-        if together and gathered:  # a run from before notices by channel queues them
+        # None without the patch; empty where a run from before notices by channel
+        # queued them.
+        if gathered:
             self._start_delivery(self._deliver_together(gathered))
 
     def _escalation_set_off(self, action: Warn | Breach | Escalate) -> Escalate | None:
