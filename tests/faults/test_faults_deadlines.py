@@ -256,12 +256,12 @@ async def next_notice_logged(worker: WorkerProcess, kind: str, timeout: float = 
     return False
 
 
+def alarm_notices(events: list[Any]) -> list[Any]:
+    return [e for e in events if type(e).__name__ == "NoticeSent" and e.kind in ALARM_NOTICES]
+
+
 def alarm_notices_recorded(complaints: Complaints, case_id: str) -> list[Any]:
-    return [
-        e
-        for e in stored_events(complaints, case_id)
-        if type(e).__name__ == "NoticeSent" and e.kind in ALARM_NOTICES
-    ]
+    return alarm_notices(stored_events(complaints, case_id))
 
 
 async def test_an_alarms_notices_are_each_recorded_once_when_the_worker_dies_between_them(
@@ -303,25 +303,22 @@ async def test_an_alarms_notices_are_each_recorded_once_when_the_worker_dies_bet
             assert time.monotonic() < deadline, "an alarm's notices were never all recorded"
             await asyncio.sleep(0.5)
         late = check_fired_once_and_never_early(store, dues)
-        for case_id in dues:
-            events = stored_events(complaints, case_id)
-            told = Counter(e.kind for e in alarm_notices_recorded(complaints, case_id))
-            assert told == Counter(ALARM_NOTICES), (case_id, told)
-            assert repeated_commands(events) == [], case_id
-            assert event_counts(events)["NoticeFailed"] == 0, case_id
         sms_ids = Counter(
             json.loads(line)["id"]
             for line in (tmp_path / "sms.jsonl").read_text(encoding="utf-8").splitlines()
         )
+        for case_id in dues:
+            events = stored_events(complaints, case_id)
+            told = alarm_notices(events)
+            assert Counter(e.kind for e in told) == Counter(ALARM_NOTICES), (case_id, told)
+            assert repeated_commands(events) == [], case_id
+            assert event_counts(events)["NoticeFailed"] == 0, case_id
+            [overdue] = [e for e in told if e.kind == "overdue"]
+            assert sms_ids[overdue.command_id] >= 1, case_id
         # A notice recorded before the kill was not delivered again after it.
         for notice in recorded_before:
             if notice.kind == "overdue":
                 assert sms_ids[notice.command_id] == 1, notice
-        for case_id in dues:
-            [overdue] = [
-                e for e in alarm_notices_recorded(complaints, case_id) if e.kind == "overdue"
-            ]
-            assert sms_ids[overdue.command_id] >= 1, case_id
         resent = sum(count - 1 for count in sms_ids.values() if count > 1)
         await worker.stop()
     finally:
