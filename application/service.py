@@ -26,7 +26,7 @@ from eventsourcing.utils import Environment, get_topic
 from domain import credentials  # noqa: F401  (records under its old module's topic resolve)
 from domain.access import Grant, authorize
 from domain.access_log import AccessLog
-from domain.appointment import Appointments
+from domain.appointment import Appointment, Appointments
 from domain.calendar import (
     COUNTING_RULES,
     BusinessCalendar,
@@ -732,6 +732,32 @@ class Complaints(Application[uuid.UUID]):
         self, *, actor: str, at: datetime, origin: str, case: Complaint, action: str
     ) -> None:
         """One entry per read of a person's data: who, when, from where, whose, what."""
+        self._log_read(
+            actor=actor,
+            at=at,
+            origin=origin,
+            person_id=case.person_id or f"case-{case.id}",
+            record_id=str(case.id),
+            action=action,
+        )
+
+    def log_appointment_access(
+        self, *, actor: str, at: datetime, origin: str, appointment: Appointment, action: str
+    ) -> None:
+        """One entry per read of an appointment's sealed details (purpose, contact,
+        address); the entry names the appointment where a case read names the case."""
+        self._log_read(
+            actor=actor,
+            at=at,
+            origin=origin,
+            person_id=appointment.person_id,
+            record_id=f"appointment-{appointment.id}",
+            action=action,
+        )
+
+    def _log_read(
+        self, *, actor: str, at: datetime, origin: str, person_id: str, record_id: str, action: str
+    ) -> None:
         day = to_seoul(at).date()
 
         def load() -> AccessLog:
@@ -747,8 +773,8 @@ class Complaints(Application[uuid.UUID]):
                 actor=actor,
                 at=at,
                 origin=origin,
-                person_id=case.person_id or f"case-{case.id}",
-                case_id=str(case.id),
+                person_id=person_id,
+                case_id=record_id,
                 action=action,
             ),
             f"access log of {day}",

@@ -17,6 +17,7 @@ case is recorded on the case too, through the case's workflow (action `record_ap
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -40,7 +41,7 @@ from domain.appointment import (
 from domain.calendar import WEEKDAYS, to_seoul
 from domain.complaint import CaseNotFoundError
 from projections.appointments import BookLine
-from web.api import Staff, desk_of
+from web.api import Staff, desk_of, origin
 from web.desk import Desk, StaffUser, forbidden
 from web.labels import APPOINTMENT_KIND_LABELS, APPOINTMENT_STATUS_LABELS
 from web.pages import render, signed_in
@@ -108,6 +109,31 @@ def _out(user: StaffUser, appointment: Appointment, recorded: bool, clock: str) 
         contact=appointment.contact if shown else None,
         address=(appointment.address or None) if shown else None,
     )
+
+
+def _log_read(
+    desk: Desk, user: StaffUser, appointment: Appointment, where: str, action: str
+) -> None:
+    """A reader shown an appointment's sealed details (purpose, contact, address) is
+    one access-log entry, as a case's personal data is; a masked line is none."""
+    if _theirs(user, appointment.staff, appointment.booked_by):
+        desk.complaints.log_appointment_access(
+            actor=user.staff, at=desk.clock(), origin=where, appointment=appointment, action=action
+        )
+
+
+async def _shown(
+    request: Request,
+    user: StaffUser,
+    appointment: Appointment,
+    recorded: bool,
+    clock: str,
+    action: str,
+) -> AppointmentOut:
+    """The appointment an action answers with, its reading logged."""
+    where = origin(request, "api")
+    await asyncio.to_thread(_log_read, desk_of(request), user, appointment, where, action)
+    return _out(user, appointment, recorded, clock)
 
 
 def _kst(moment: datetime) -> str:
@@ -191,7 +217,7 @@ async def book(
 
     appointment, new = await _recorded(record)
     clock = await _wake(desk, appointment)
-    out = _out(user, appointment, new, clock)
+    out = await _shown(request, user, appointment, new, clock, "appointment book")
     return answer(out, _lines(out), format, 201 if new else 200)
 
 
@@ -243,7 +269,8 @@ async def move(
     )
     on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
-    out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
+    out = await _shown(request, user, appointment, new, clock, "appointment move")
+    out = out.model_copy(update={"on_case": on_case})
     return answer(out, _lines(out), format)
 
 
@@ -275,7 +302,8 @@ async def outcome(
     )
     on_case = await _on_case(desk, user, appointment)
     clock = await _wake(desk, appointment)
-    out = _out(user, appointment, new, clock).model_copy(update={"on_case": on_case})
+    out = await _shown(request, user, appointment, new, clock, "appointment outcome")
+    out = out.model_copy(update={"on_case": on_case})
     return answer(out, _lines(out), format)
 
 
@@ -289,12 +317,16 @@ def _book_lines(desk: Desk, days: tuple[date, ...]) -> list[BookLine]:
         return models.appointment_book.lines(days)
 
 
-def _listed(desk: Desk, user: StaffUser, days: tuple[date, ...]) -> list[AppointmentOut]:
-    """The days' appointments; the personal details only where they are the reader's."""
+def _listed(
+    desk: Desk, user: StaffUser, days: tuple[date, ...], where: str, action: str
+) -> list[AppointmentOut]:
+    """The days' appointments; the personal details only where they are the reader's,
+    each such reading logged."""
     listed = []
     for line in _book_lines(desk, days):
         if _theirs(user, line.staff, line.booked_by):
             appointment = desk.complaints.appointments.get(uuid.UUID(line.appointment_id))
+            _log_read(desk, user, appointment, where, action)
             listed.append(_out(user, appointment, True, line.status))
         else:
             listed.append(
@@ -333,7 +365,7 @@ async def listing(
 
     def read() -> list[AppointmentOut]:
         allowed(desk, user, BookAppointment.rule, now)
-        return _listed(desk, user, days)
+        return _listed(desk, user, days, origin(request, "api"), "appointment list")
 
     found = await _recorded(read)
     if format == "json":
@@ -360,7 +392,10 @@ async def page(request: Request) -> HTMLResponse:
     desk = desk_of(request)
     now = desk.clock()
     today = to_seoul(now).date()
-    found = await _recorded(lambda: _listed(desk, user, _days(None, now)))
+    where = origin(request, "web")
+    found = await _recorded(
+        lambda: _listed(desk, user, _days(None, now), where, "web appointments page")
+    )
     days = [
         (label, [out for out in found if to_seoul(out.start).date() == day])
         for label, day in (("오늘", today), ("내일", today + timedelta(days=1)))

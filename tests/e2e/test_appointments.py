@@ -201,6 +201,39 @@ def test_only_its_staff_member_its_booker_or_a_supervisor_changes_an_appointment
     assert appointment_events(server) == ["Booked", "Moved"]
 
 
+def test_whoever_is_shown_an_appointments_details_is_in_the_access_log_and_no_one_else(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reads() -> list[tuple[str, str, str, str]]:
+        today = datetime.now(SEOUL).date()
+        entries = server.complaints.access_entries(since=today - timedelta(days=1), until=today)
+        assert all(CONTACT not in str(entry) and PURPOSE not in str(entry) for entry in entries)
+        return [(e["actor"], e["person_id"], e["case_id"], e["action"]) for e in entries]
+
+    assert main([*BOOK, "--kind", "visit", "--json"]) == 0
+    appointment_id = json.loads(capsys.readouterr().out)["id"]
+    person = server.complaints.appointments.get(uuid.UUID(appointment_id)).person_id
+    seen = ("kim.casemgr", person, f"appointment-{appointment_id}", "appointment book")
+    assert reads() == [seen]
+
+    # Someone else's appointment is listed masked, and a masked line is no reading.
+    server.login(monkeypatch, "choi.tour")
+    [line] = json.loads(_list(capsys, "--on", IN_THREE_DAYS.date().isoformat()))
+    assert (line["purpose"], line["contact"]) == (None, None)
+    assert reads() == [seen]
+
+    # Its staff member reads the details: one entry for the one appointment shown.
+    server.login(monkeypatch, "lee.service")
+    [line] = json.loads(_list(capsys, "--on", IN_THREE_DAYS.date().isoformat()))
+    assert (line["purpose"], line["contact"]) == (PURPOSE, CONTACT)
+    listed = ("lee.service", person, f"appointment-{appointment_id}", "appointment list")
+    assert reads() == [seen, listed]
+    later = (IN_THREE_DAYS + timedelta(days=1)).isoformat()
+    assert main(["appointment", "move", appointment_id, "--at", later, "--reason", "병원"]) == 0
+    moved = ("lee.service", person, f"appointment-{appointment_id}", "appointment move")
+    assert reads() == [seen, listed, moved]
+
+
 def test_a_resident_page_or_an_unknown_token_gets_no_appointment(server: ApiServer) -> None:
     assert server.http.get("/api/appointments").status_code == 401
     assert server.http.get("/staff/appointments", follow_redirects=False).status_code == 303

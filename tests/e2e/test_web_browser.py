@@ -273,6 +273,13 @@ def test_staff_see_todays_and_tomorrows_appointments_with_details_only_on_their_
     assert "서류 작성 도움" in main  # theirs: the purpose shows
     assert "견학 일정 상담" not in main and "(담당자만)" in main  # a colleague's: hidden
     screenshot(browser, shots / "appointments.png")
+    # The details shown are one access-log entry; the colleague's masked line none.
+    today = datetime.now(SEOUL).date()
+    reads = web.complaints.access_entries(since=today, until=today, actor="lee.service")
+    shown = [f"appointment-{one}" for one in booked]
+    assert [
+        (e["case_id"], e["action"], e["origin"][:4]) for e in reads if e["case_id"] in shown
+    ] == [(shown[0], "web appointments page", "web:")]
 
 
 def test_supervisors_read_the_charters_other_promises_on_one_page(
