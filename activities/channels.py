@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.message import Message as EmailMessage
+from email.policy import SMTPUTF8
 from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
@@ -77,9 +78,12 @@ class SmtpSettings:
         )
 
 
-def email_message(sender: str, to: str, message: Message) -> EmailMessage[str, str | Header]:
+def email_message(
+    sender: str, to: str, message: Message, *, utf8: bool = False
+) -> EmailMessage[str, str | Header]:
     """The e-mail of a notice: UTF-8, body in base64 (7-bit clean for any relay),
-    a subject that is not ASCII RFC 2047-encoded.
+    a subject that is not ASCII RFC 2047-encoded (`utf8`: left as it is, for a server
+    that takes SMTPUTF8).
 
     Built with the `email` package's compat32 API: the header registry of its newer
     one parses and refolds every header, five times the cost, and at a deadline
@@ -90,12 +94,25 @@ def email_message(sender: str, to: str, message: Message) -> EmailMessage[str, s
     mail["To"] = to
     subject = message.subject
     mail["Subject"] = (
-        subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")
+        subject if subject.isascii() or utf8 else Header(subject, "utf-8", header_name="Subject")
     )
     mail["Date"] = formatdate(localtime=True)
     mail["Message-ID"] = f"<{message.message_id}@minwon>"
     mail.set_payload(message.body, "utf-8")
     return mail
+
+
+def smtp_address(address: str) -> str:
+    """The address as mail servers take it: a domain that is not ASCII (한국.kr) in its
+    IDNA form, which every server takes. A local part that is not ASCII stays as it is:
+    only a server that offers SMTPUTF8 (RFC 6531) takes it."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        raise PermanentDeliveryError("address-invalid", "the domain is no valid name") from None
 
 
 class EmailSender(Protocol):
@@ -108,13 +125,29 @@ class SmtpEmail:
 
     def send(self, to: str, message: Message) -> None:
         s = self.settings
+        address = smtp_address(to)
+        international = not address.isascii()
+        mail = email_message(s.sender, address, message, utf8=international)
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
                 if s.starttls:
                     smtp.starttls()
                 if s.user and s.password:
                     smtp.login(s.user, s.password)
-                smtp.send_message(email_message(s.sender, to, message))
+                if not international:
+                    smtp.send_message(mail)
+                    return
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentDeliveryError(
+                        "address-not-ascii", "the mail server does not offer SMTPUTF8"
+                    )
+                smtp.sendmail(
+                    s.sender,
+                    [address],
+                    mail.as_bytes(policy=SMTPUTF8),
+                    mail_options=["SMTPUTF8", "BODY=8BITMIME"],
+                )
         except smtplib.SMTPRecipientsRefused as error:
             codes = sorted({str(answer[0]) for answer in error.recipients.values()})
             raise PermanentDeliveryError("recipient-refused", f"SMTP {', '.join(codes)}") from None

@@ -19,6 +19,7 @@ class Mailbox:
     def __init__(self, refuse_with: str | None = None) -> None:
         self.refuse_with = refuse_with
         self.received: list[EmailMessage] = []
+        self.envelopes: list[tuple[list[str], bool]] = []  # recipients, SMTPUTF8 asked
         self.attempts = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
@@ -27,15 +28,17 @@ class Mailbox:
             return self.refuse_with
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.received.append(message)
+        self.envelopes.append((envelope.rcpt_tos, envelope.smtp_utf8))
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.received if m["To"] == address]
 
 
-def smtp_server(mailbox: Mailbox) -> Iterator[SmtpSettings]:
+def smtp_server(mailbox: Mailbox, *, smtputf8: bool = False) -> Iterator[SmtpSettings]:
+    """`smtputf8`: the server offers SMTPUTF8 (RFC 6531), as aiosmtpd does only if told."""
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
     controller.start()
     try:
         yield SmtpSettings(host="127.0.0.1", port=port, sender="minwon@ansim.example")
