@@ -95,8 +95,13 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
         if await ensure_retention_schedule(client, settings.task_queue):
             log.info("retention_schedule_created", schedule=RETENTION_SCHEDULE)
         every = timedelta(minutes=process.reconcile_minutes)
-        if await ensure_reconcile_schedule(client, settings.task_queue, every):
-            log.info("reconcile_schedule_created", schedule=RECONCILE_SCHEDULE)
+        reconciling = await ensure_reconcile_schedule(client, settings.task_queue, every)
+        if reconciling != "kept":
+            log.info(
+                f"reconcile_schedule_{reconciling}",
+                schedule=RECONCILE_SCHEDULE,
+                minutes=process.reconcile_minutes,
+            )
         if await ensure_survey_schedule(client, settings.task_queue):
             log.info("survey_schedule_created", schedule=SURVEY_SCHEDULE)
     # This year's survey waits for its day (a worker installed mid-year included).

@@ -12,7 +12,7 @@ store is signed when a checkpoint is due.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.client import (
@@ -23,6 +23,8 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.common import RetryPolicy
 
@@ -70,9 +72,12 @@ class ReconcileWorkflow:
 
 async def ensure_reconcile_schedule(
     client: Client, task_queue: str, every: timedelta = timedelta(minutes=DEFAULT_MINUTES)
-) -> bool:
-    """Create the reconciler's schedule unless it exists; True if it was created."""
-    return await ensure_schedule(
+) -> Literal["created", "retimed", "kept"]:
+    """Create the reconciler's schedule unless it exists. One that exists with other
+    times (made before passes began halfway through their interval, or with another
+    `every`) is given these; its action and policy stay as they are."""
+    spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every, offset=pass_offset(every))])
+    created = await ensure_schedule(
         client,
         SCHEDULE_ID,
         Schedule(
@@ -82,10 +87,24 @@ async def ensure_reconcile_schedule(
                 id="minwon-reconcile-run",
                 task_queue=task_queue,
             ),
-            spec=ScheduleSpec(
-                intervals=[ScheduleIntervalSpec(every=every, offset=pass_offset(every))]
-            ),
+            spec=spec,
             # One pass at a time: a slow one is not overtaken by the next.
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         ),
     )
+    if created:
+        return "created"
+    retimed = False
+
+    def retime(given: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        nonlocal retimed
+        schedule = given.description.schedule
+        times = [(i.every, i.offset) for i in schedule.spec.intervals]
+        if times == [(i.every, i.offset) for i in spec.intervals]:
+            return None
+        schedule.spec = spec
+        retimed = True
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(SCHEDULE_ID).update(retime)
+    return "retimed" if retimed else "kept"
