@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
+import pytest
 from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
@@ -14,26 +13,18 @@ from temporalio.client import (
     SchedulePolicy,
     ScheduleSpec,
 )
-from temporalio.testing import WorkflowEnvironment
 
-from tests.support.temporal import sealed_converter
+from tests.support.processes import start_dev_server
 from workflows.models import ReconcileRequest
 from workflows.reconcile import SCHEDULE_ID, ReconcileWorkflow, ensure_reconcile_schedule
-from workflows.search import ALL_KEYS
+
+pytestmark = pytest.mark.temporal
 
 QUEUE = "reconcile-schedule-test"
 
 
-async def dev_server() -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=ALL_KEYS,
-        data_converter=sealed_converter(),
-    )
-
-
 async def test_the_reconcilers_passes_begin_between_the_round_times_deadlines_fall_on() -> None:
-    env = await dev_server()
+    env = await start_dev_server()
     try:
         assert await ensure_reconcile_schedule(env.client, QUEUE) == "created"
         assert await ensure_reconcile_schedule(env.client, QUEUE) == "kept"
@@ -51,7 +42,7 @@ async def test_the_reconcilers_passes_begin_between_the_round_times_deadlines_fa
 async def test_a_schedule_made_on_round_times_or_with_another_interval_is_retimed_at_start() -> (
     None
 ):
-    env = await dev_server()
+    env = await start_dev_server()
     try:
         # As a worker before this change made it: every 10 minutes, on round times.
         await env.client.create_schedule(

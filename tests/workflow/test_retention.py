@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from temporalio.client import ScheduleActionStartWorkflow
-from temporalio.testing import WorkflowEnvironment
 
 from application.service import Complaints, Intake
 from domain.commands import Answer, Close
 from domain.complaint import ERASED
-from tests.support.temporal import running_stack, sealed_converter, start_time_skipping
+from tests.support.processes import start_dev_server
+from tests.support.temporal import running_stack, start_time_skipping
 from workflows.models import SweepInput, SweepResult
 from workflows.retention import SCHEDULE_ID, RetentionSweepWorkflow, ensure_retention_schedule
-from workflows.search import ALL_KEYS
 
 pytestmark = pytest.mark.temporal
 
@@ -84,11 +82,7 @@ async def test_the_sweep_erases_only_persons_whose_cases_all_ended_past_the_rete
 
 
 async def test_the_worker_creates_a_daily_schedule_that_starts_the_sweep(tmp_path: Path) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        search_attributes=ALL_KEYS,
-        data_converter=sealed_converter(),
-    )
+    env = await start_dev_server()
     try:
         async with running_stack(env.client, tmp_path) as stack:
             assert await ensure_retention_schedule(stack.client, stack.task_queue) is True
