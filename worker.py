@@ -130,6 +130,7 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
         )
         log.info(
             "worker_started",
+            role=process.worker_role,
             task_queue=settings.task_queue,
             namespace=settings.namespace,
             temporal=settings.address,

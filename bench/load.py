@@ -38,6 +38,7 @@ escalations were stored (with --server dev also the notices, which have no targe
 and the worker's memory (VmRSS after each phase, VmHWM peak).
 
     .venv/bin/python bench/load.py [--server skip|dev] [--n 1000] [--answered 0.7] [--cache 200]
+                                   [--workers 1 | --split]
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ SETTLE_SECONDS = 3.0  # an escalation too many would show by then
 # --server dev: a breached case's notices (its owner, the resident, the officer).
 ALARM_NOTICES = ("breach", "overdue", "escalation")
 VISIBILITY_SECONDS = 60.0  # for visibility to show every escalated case, after the burst
+# --split: the activities' process yields the CPU to the workflows' and the server's
+# (deploy/minwon-worker-activities.conf sets the same for that role).
+ACTIVITIES_NICE = 10
 
 
 # What differs between the two servers' cases: a written inquiry with the charter's
@@ -121,7 +125,9 @@ def memory_kib(pid: int) -> dict[str, int]:
 class Worker:
     """`python worker.py`, configured through the environment, logging to a file; with
     `processes` above 1, that many on the same task queue and store (each with its own
-    log and outboxes), as a deployment runs more workers."""
+    log and outboxes), as a deployment runs more workers. With `split`, two: one for
+    the workflows and the store's steps in them, one for the other activities at a lower
+    CPU priority (`MINWON_WORKER_ROLE`, docs/operations.md)."""
 
     def __init__(
         self,
@@ -132,6 +138,7 @@ class Worker:
         *,
         schedules: bool = True,
         processes: int = 1,
+        split: bool = False,
     ) -> None:
         self.task_queue = f"bench-load-{uuid.uuid4().hex[:8]}"
         self.store = {
@@ -140,8 +147,9 @@ class Worker:
         }
         self.logs: list[Path] = []
         self.processes: list[subprocess.Popen[bytes]] = []
-        for number in range(1, processes + 1):
-            own = folder / (f"worker-{number}" if processes > 1 else ".")
+        roles = ["workflows", "activities"] if split else ["all"] * processes
+        for number, role in enumerate(roles, start=1):
+            own = folder / (f"worker-{number}" if len(roles) > 1 else ".")
             own.mkdir(exist_ok=True)
             env = {
                 **os.environ,
@@ -155,9 +163,11 @@ class Worker:
                 "MINWON_WORKFLOW_CACHE": str(cache),
                 # The time-skipping test server has no schedules; one worker runs them.
                 "MINWON_RETENTION_SCHEDULE": "on" if schedules and number == 1 else "off",
+                "MINWON_WORKER_ROLE": role,
             }
             log = own / "worker.log"
-            self.processes.append(start_worker(env, log))
+            nice = ACTIVITIES_NICE if role == "activities" else 0
+            self.processes.append(start_worker(env, log, nice))
             self.logs.append(log)
 
     async def started(self) -> None:
@@ -286,7 +296,13 @@ async def answer_all(handles: list[WorkflowHandle], by: list[str], count: int) -
 
 
 async def run(
-    n: int, answered_share: float, cache: int, folder: Path, skipping: bool, processes: int = 1
+    n: int,
+    answered_share: float,
+    cache: int,
+    folder: Path,
+    skipping: bool,
+    processes: int = 1,
+    split: bool = False,
 ) -> int:
     key = new_key()
     # The worker is told this process's actor key (its env is a copy of ours), so the
@@ -300,6 +316,7 @@ async def run(
         cache,
         schedules=not skipping,
         processes=processes,
+        split=split,
     )
     client = env.client
     answered = round(n * answered_share)
@@ -441,6 +458,8 @@ async def run(
     kind = "written inquiries (7 working days)" if skipping else "callback cases"
     server = "time-skipping test server" if skipping else "dev server, real time"
     workers = f"{processes} worker processes, " if processes > 1 else ""
+    if split:
+        workers = f"2 worker processes (workflows; activities at nice {ACTIVITIES_NICE}), "
     print(
         f"load: {n} {kind}, {answered} answered in time, {workers}cache {cache} workflows, {server}"
     )
@@ -489,9 +508,17 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="worker.py processes on the same task queue and store (default 1)",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="two worker.py processes: the workflows, and the other activities at nice "
+        f"{ACTIVITIES_NICE} (MINWON_WORKER_ROLE)",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or not 0 <= args.answered < 1 or args.workers < 1:
         parser.error("--n and --workers must be positive and --answered in [0, 1)")
+    if args.split and args.workers > 1:
+        parser.error("--split runs two processes of its own: leave out --workers")
     binary = TEST_SERVER if args.server == "skip" else DEV_SERVER
     if not binary.exists():
         parser.error(f"the Temporal server is not at {binary}: run `make install`")
@@ -504,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(folder),
                 args.server == "skip",
                 args.workers,
+                args.split,
             )
         )
 

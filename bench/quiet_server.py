@@ -18,11 +18,12 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`python worker.py` as deployed, configured by `env` alone, its output in `log`."""
+def start_worker(env: dict[str, str], log: Path, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`python worker.py` as deployed, configured by `env` alone, its output in `log`;
+    `nice` as systemd's `Nice=` would set it."""
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
+            ["nice", "-n", str(nice), sys.executable, str(ROOT / "worker.py")],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from runtime.paths import VAR
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# What a worker process polls Temporal for (`runtime.worker.build_worker`).
+WorkerRole = Literal["all", "workflows", "activities"]
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -61,6 +63,9 @@ class Settings(BaseModel):
     web_port: int = Field(default=8000, ge=1, le=65535)
     activity_threads: int = Field(default=16, ge=1, le=512)
     workflow_cache: int = Field(default=200, ge=0)
+    # `workflows`: workflow tasks and the store's steps in them (local activities);
+    # `activities`: the other activities (notices, sweeps); `all`: both.
+    worker_role: WorkerRole = "all"
     # Run workflow code in the Temporal SDK's sandbox (the tests do; see decision 0011).
     workflow_sandbox: bool = False
     # Off only for a Temporal server without schedules (the time-skipping test server).
@@ -142,6 +147,10 @@ def _level(text: str, name: str) -> str:
     return text.strip().upper()
 
 
+def _word(text: str, name: str) -> str:
+    return text.strip().lower()
+
+
 def _list(text: str, name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
@@ -158,6 +167,7 @@ _VARIABLES: dict[str, tuple[str, Any]] = {
     "web_port": ("MINWON_WEB_PORT", _number(int)),
     "activity_threads": ("MINWON_ACTIVITY_THREADS", _number(int)),
     "workflow_cache": ("MINWON_WORKFLOW_CACHE", _number(int)),
+    "worker_role": ("MINWON_WORKER_ROLE", _word),
     "workflow_sandbox": ("MINWON_WORKFLOW_SANDBOX", _flag),
     "schedules": ("MINWON_RETENTION_SCHEDULE", _flag),
     "public_url": ("MINWON_PUBLIC_URL", _text),

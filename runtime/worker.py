@@ -34,6 +34,14 @@ from workflows.retention import RetentionSweepWorkflow
 from workflows.survey import SurveyNewYearWorkflow, SurveyYearWorkflow
 
 WORKFLOW_MODULES = Path(__file__).resolve().parent.parent / "workflows"
+WORKFLOWS = [
+    ComplaintWorkflow,
+    AppointmentWorkflow,
+    SurveyYearWorkflow,
+    SurveyNewYearWorkflow,
+    RetentionSweepWorkflow,
+    ReconcileWorkflow,
+]
 
 
 def cache_workflow_bytecode(folder: Path = WORKFLOW_MODULES) -> int:
@@ -104,7 +112,8 @@ def build_worker(
     settings: Settings | None = None,
 ) -> Worker:
     """The worker of one process; its parts take what they need from `settings`
-    (read from the environment when not given)."""
+    (read from the environment when not given). `settings.worker_role` says what it
+    polls for: everything, the workflows alone, or the activities outside them."""
     settings = settings or Settings.load()
     if settings.workflow_sandbox:
         # Only the sandbox imports the workflow modules again for every workflow.
@@ -120,14 +129,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[
-            ComplaintWorkflow,
-            AppointmentWorkflow,
-            SurveyYearWorkflow,
-            SurveyNewYearWorkflow,
-            RetentionSweepWorkflow,
-            ReconcileWorkflow,
-        ],
+        workflows=WORKFLOWS if settings.worker_role != "activities" else [],
         activities=[
             *activities.all(),
             notices.send_notice,
@@ -144,6 +146,9 @@ def build_worker(
             CalendarWatch(complaints, client).run,
             Checkpoints(complaints, checkpoint_key, settings=settings).run,
         ],
+        # A `workflows` worker runs the store's steps (local activities, registered
+        # above) inside its workflow tasks and polls for no other activity.
+        no_remote_activities=settings.worker_role == "workflows",
         activity_executor=executor,
         max_concurrent_activities=threads,
         # The store's steps run as local activities, on the same threads.

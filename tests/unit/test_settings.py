@@ -31,6 +31,7 @@ def test_the_defaults_are_the_embedded_stacks() -> None:
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.trusted_proxies == ()
     assert not settings.workflow_sandbox
+    assert settings.worker_role == "all"
 
 
 def test_every_variable_is_read_and_typed() -> None:
@@ -43,6 +44,7 @@ def test_every_variable_is_read_and_typed() -> None:
             "MINWON_ACTIVITY_THREADS": "4",
             "MINWON_WORKFLOW_CACHE": "0",
             "MINWON_WORKFLOW_SANDBOX": "on",
+            "MINWON_WORKER_ROLE": " Workflows ",
             "MINWON_RETENTION_SCHEDULE": "off",
             "MINWON_PUBLIC_URL": "https://minwon.example.org/",
             "MINWON_OUTBOX": "/srv/minwon/outbox.jsonl",
@@ -58,7 +60,7 @@ def test_every_variable_is_read_and_typed() -> None:
     assert settings.log_level == "DEBUG" and settings.serve_web
     assert (settings.web_host, settings.web_port) == ("0.0.0.0", 8443)
     assert (settings.activity_threads, settings.workflow_cache) == (4, 0)
-    assert settings.workflow_sandbox
+    assert settings.workflow_sandbox and settings.worker_role == "workflows"
     assert not settings.schedules
     assert settings.public_url == "https://minwon.example.org"
     assert settings.outbox == Path("/srv/minwon/outbox.jsonl")
@@ -81,6 +83,7 @@ def test_every_variable_is_read_and_typed() -> None:
         ("MINWON_LOG_LEVEL", "LOUD", "Input should be 'DEBUG'"),
         ("MINWON_PUBLIC_URL", "minwon.example.org", "write the address residents open"),
         ("MINWON_CHECKPOINT_MINUTES", "0", "greater than 0"),
+        ("MINWON_WORKER_ROLE", "both", "Input should be 'all', 'workflows' or 'activities'"),
     ],
 )
 def test_a_value_that_does_not_parse_names_its_variable(
