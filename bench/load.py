@@ -79,8 +79,12 @@ CONCURRENCY = 20
 START_SECONDS = 60.0
 STOP_SECONDS = 60.0
 # --server dev: phase 2 does about as much per case as phase 1; D leaves it this much more.
-LEAD_FACTOR = 4.0
+LEAD_FACTOR = 3.0
 MIN_LEAD = timedelta(seconds=30)
+# --server dev: D is then moved on to a whole ten minutes, as the day's deadlines fall at
+# 18:00: the reconciler's passes, halfway through their 10 minutes (:05, :15, …), are
+# never at D, as they are not at 18:00 in production (docs/operations.md).
+ROUND_DUE = timedelta(minutes=10)
 # Issue #18.1: every breach and escalation stored within this long of its moment.
 TARGET_LATENESS = timedelta(seconds=60)
 OFFICER = "park.officer"  # the designated officer in policy/roster.toml
@@ -111,6 +115,12 @@ def intake(number: int, skipping: bool) -> FileComplaintInput:
         contact="010-0000-0000",
         **KINDS[skipping],  # type: ignore[arg-type]
     )
+
+
+def round_up(moment: datetime, step: timedelta) -> datetime:
+    """The first whole multiple of `step` (since midnight UTC) at or after `moment`."""
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + step * math.ceil((moment - midnight) / step)
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -348,14 +358,15 @@ async def run(
             phases.append(("answer", time.monotonic() - started, "by each case's assignee"))
         else:
             lead = max(MIN_LEAD, timedelta(seconds=LEAD_FACTOR * opened))
-            due = datetime.now(UTC) + lead
+            phase_1_end = datetime.now(UTC)
+            due = round_up(phase_1_end + lead, ROUND_DUE)
             message = TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=due)
             await bounded(n, lambda i: act(handles[i], message))
             # A callback case has no assignee: its designated officer answers it.
             await answer_all(handles, [OFFICER] * n, answered)
             if datetime.now(UTC) >= due:
                 raise RuntimeError("phase 2 ran past the deadline: answers raced the breaches")
-            detail = f"D = end of phase 1 + {lead.seconds} s"
+            detail = f"D = end of phase 1 + {(due - phase_1_end).seconds} s, at {due:%H:%M:%S}"
             phases.append(("promise+answer", time.monotonic() - started, detail))
         after_answer = worker.memory()
 
