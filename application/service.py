@@ -732,32 +732,36 @@ class Complaints(Application[uuid.UUID]):
         self, *, actor: str, at: datetime, origin: str, case: Complaint, action: str
     ) -> None:
         """One entry per read of a person's data: who, when, from where, whose, what."""
-        self._log_read(
-            actor=actor,
-            at=at,
-            origin=origin,
-            person_id=case.person_id or f"case-{case.id}",
-            record_id=str(case.id),
-            action=action,
-        )
+        reads = [(case.person_id or f"case-{case.id}", str(case.id))]
+        self._log_reads(actor=actor, at=at, origin=origin, reads=reads, action=action)
 
     def log_appointment_access(
-        self, *, actor: str, at: datetime, origin: str, appointment: Appointment, action: str
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        origin: str,
+        appointments: Sequence[Appointment],
+        action: str,
     ) -> None:
-        """One entry per read of an appointment's sealed details (purpose, contact,
-        address); the entry names the appointment where a case read names the case."""
-        self._log_read(
-            actor=actor,
-            at=at,
-            origin=origin,
-            person_id=appointment.person_id,
-            record_id=f"appointment-{appointment.id}",
-            action=action,
-        )
+        """One entry per appointment whose sealed details (purpose, contact, address)
+        were shown, all of one showing (a list) written together; the entry names the
+        appointment where a case read names the case."""
+        reads = [(a.person_id, f"appointment-{a.id}") for a in appointments]
+        self._log_reads(actor=actor, at=at, origin=origin, reads=reads, action=action)
 
-    def _log_read(
-        self, *, actor: str, at: datetime, origin: str, person_id: str, record_id: str, action: str
+    def _log_reads(
+        self,
+        *,
+        actor: str,
+        at: datetime,
+        origin: str,
+        reads: Sequence[tuple[str, str]],
+        action: str,
     ) -> None:
+        """The entries of one showing, (person, record) each, in one save of the day's log."""
+        if not reads:
+            return
         day = to_seoul(at).date()
 
         def load() -> AccessLog:
@@ -767,18 +771,18 @@ class Complaints(Application[uuid.UUID]):
                 return AccessLog.open_day(day)
             return log
 
-        self._retrying(
-            load,
-            lambda log: log.record(
-                actor=actor,
-                at=at,
-                origin=origin,
-                person_id=person_id,
-                case_id=record_id,
-                action=action,
-            ),
-            f"access log of {day}",
-        )
+        def record(log: AccessLog) -> None:
+            for person_id, record_id in reads:
+                log.record(
+                    actor=actor,
+                    at=at,
+                    origin=origin,
+                    person_id=person_id,
+                    case_id=record_id,
+                    action=action,
+                )
+
+        self._retrying(load, record, f"access log of {day}")
 
     def open_access_log_day(self, at: datetime, back: int = 31) -> None:
         """Open the day's access log if no read opened it, and those of the days before

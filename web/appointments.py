@@ -111,15 +111,15 @@ def _out(user: StaffUser, appointment: Appointment, recorded: bool, clock: str) 
     )
 
 
-def _log_read(
-    desk: Desk, user: StaffUser, appointment: Appointment, where: str, action: str
+def _log_reads(
+    desk: Desk, user: StaffUser, appointments: list[Appointment], where: str, action: str
 ) -> None:
-    """A reader shown an appointment's sealed details (purpose, contact, address) is
-    one access-log entry, as a case's personal data is; a masked line is none."""
-    if _theirs(user, appointment.staff, appointment.booked_by):
-        desk.complaints.log_appointment_access(
-            actor=user.staff, at=desk.clock(), origin=where, appointment=appointment, action=action
-        )
+    """A reader shown appointments' sealed details (purpose, contact, address) is one
+    access-log entry for each, as a case's personal data is; a masked line is none."""
+    shown = [a for a in appointments if _theirs(user, a.staff, a.booked_by)]
+    desk.complaints.log_appointment_access(
+        actor=user.staff, at=desk.clock(), origin=where, appointments=shown, action=action
+    )
 
 
 async def _shown(
@@ -132,7 +132,7 @@ async def _shown(
 ) -> AppointmentOut:
     """The appointment an action answers with, its reading logged."""
     where = origin(request, "api")
-    await asyncio.to_thread(_log_read, desk_of(request), user, appointment, where, action)
+    await asyncio.to_thread(_log_reads, desk_of(request), user, [appointment], where, action)
     return _out(user, appointment, recorded, clock)
 
 
@@ -323,10 +323,11 @@ def _listed(
     """The days' appointments; the personal details only where they are the reader's,
     each such reading logged."""
     listed = []
+    shown = []
     for line in _book_lines(desk, days):
         if _theirs(user, line.staff, line.booked_by):
             appointment = desk.complaints.appointments.get(uuid.UUID(line.appointment_id))
-            _log_read(desk, user, appointment, where, action)
+            shown.append(appointment)
             listed.append(_out(user, appointment, True, line.status))
         else:
             listed.append(
@@ -344,6 +345,8 @@ def _listed(
                     clock=line.status,
                 )
             )
+    # Logged before the list is answered: a list whose logging failed is not shown.
+    _log_reads(desk, user, shown, where, action)
     return listed
 
 

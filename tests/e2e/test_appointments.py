@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -232,6 +233,35 @@ def test_whoever_is_shown_an_appointments_details_is_in_the_access_log_and_no_on
     assert main(["appointment", "move", appointment_id, "--at", later, "--reason", "병원"]) == 0
     moved = ("lee.service", person, f"appointment-{appointment_id}", "appointment move")
     assert reads() == [seen, listed, moved]
+
+
+def test_a_list_of_appointments_writes_its_entries_to_the_access_log_in_one_save(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    booked = []
+    for hour in (10, 11, 15):
+        at = IN_THREE_DAYS.replace(hour=hour).isoformat()
+        assert main([*BOOK[:2], "--at", at, *BOOK[4:], "--kind", "visit", "--json"]) == 0
+        booked.append(json.loads(capsys.readouterr().out)["id"])
+    saves: list[list[str]] = []
+    real_save = server.complaints.save
+
+    def counted(*aggregates: Any, **kwargs: Any) -> Any:
+        saves.append([type(a).__name__ for a in aggregates])
+        return real_save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(server.complaints, "save", counted)
+    server.login(monkeypatch, "lee.service")
+    listed = json.loads(_list(capsys, "--on", IN_THREE_DAYS.date().isoformat()))
+
+    assert sorted(line["id"] for line in listed) == sorted(booked)
+    # One save of the day's access log (the token's own record is saved beside it).
+    assert [names for names in saves if "AccessLog" in names] == [["AccessLog"]]
+    today = datetime.now(SEOUL).date()
+    entries = server.complaints.access_entries(since=today - timedelta(days=1), until=today)
+    lists = [e for e in entries if e["action"] == "appointment list"]
+    assert sorted(e["case_id"] for e in lists) == sorted(f"appointment-{i}" for i in booked)
+    assert {e["actor"] for e in lists} == {"lee.service"}
 
 
 def test_a_resident_page_or_an_unknown_token_gets_no_appointment(server: ApiServer) -> None:
