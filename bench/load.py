@@ -81,10 +81,11 @@ STOP_SECONDS = 60.0
 # --server dev: phase 2 does about as much per case as phase 1; D leaves it this much more.
 LEAD_FACTOR = 3.0
 MIN_LEAD = timedelta(seconds=30)
-# --server dev: D is then moved on to a whole ten minutes, as the day's deadlines fall at
-# 18:00: the reconciler's passes, halfway through their 10 minutes (:05, :15, …), are
-# never at D, as they are not at 18:00 in production (docs/operations.md).
-ROUND_DUE = timedelta(minutes=10)
+# --server dev: D is then moved, if need be, to at least 3 minutes from the reconciler's
+# passes (every 10 minutes, halfway through: :05, :15, …), as 18:00, when the day's
+# deadlines fall in production, is 5 minutes from both of its (docs/operations.md).
+PASS_EVERY = timedelta(minutes=10)
+PASS_CLEARANCE = timedelta(minutes=3)
 # Issue #18.1: every breach and escalation stored within this long of its moment.
 TARGET_LATENESS = timedelta(seconds=60)
 OFFICER = "park.officer"  # the designated officer in policy/roster.toml
@@ -117,10 +118,18 @@ def intake(number: int, skipping: bool) -> FileComplaintInput:
     )
 
 
-def round_up(moment: datetime, step: timedelta) -> datetime:
-    """The first whole multiple of `step` (since midnight UTC) at or after `moment`."""
+def clear_of_passes(
+    moment: datetime, every: timedelta = PASS_EVERY, clearance: timedelta = PASS_CLEARANCE
+) -> datetime:
+    """`moment`, or the first moment after it at least `clearance` from every pass of a
+    schedule that runs every `every`, halfway through (`workflows.reconcile.pass_offset`)."""
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight + step * math.ceil((moment - midnight) / step)
+    since_pass = (moment - midnight - every / 2) % every
+    if since_pass < clearance:
+        return moment + (clearance - since_pass)
+    if every - since_pass < clearance:
+        return moment + (every - since_pass) + clearance
+    return moment
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -359,7 +368,7 @@ async def run(
         else:
             lead = max(MIN_LEAD, timedelta(seconds=LEAD_FACTOR * opened))
             phase_1_end = datetime.now(UTC)
-            due = round_up(phase_1_end + lead, ROUND_DUE)
+            due = clear_of_passes(phase_1_end + lead)
             message = TakeMessage(for_staff="lee.service", taken_by="kim.casemgr", callback_by=due)
             await bounded(n, lambda i: act(handles[i], message))
             # A callback case has no assignee: its designated officer answers it.
