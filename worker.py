@@ -142,6 +142,9 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
             else None
         )
         if dev:
+            if process.worker_role != "all":
+                # The embedded stack has this one worker: the other half would wait.
+                log.warning("embedded_stack_worker_role", role=process.worker_role)
             print_dev_banner(settings, process)
         async with worker:
             # Cases whose workflows Temporal lost while this worker was away get theirs
