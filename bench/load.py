@@ -74,6 +74,7 @@ from domain.policy import load_policy, policy_path  # noqa: E402
 from workflows.client import act, exit_without_finalizing, file_complaint  # noqa: E402
 from workflows.codec import new_key  # noqa: E402
 from workflows.models import Answer, CaseView, FileComplaintInput, TakeMessage  # noqa: E402
+from workflows.reconcile import DEFAULT_MINUTES, pass_offset  # noqa: E402
 
 CONCURRENCY = 20
 START_SECONDS = 60.0
@@ -84,7 +85,7 @@ MIN_LEAD = timedelta(seconds=30)
 # --server dev: D is then moved, if need be, to at least 3 minutes from the reconciler's
 # passes (every 10 minutes, halfway through: :05, :15, …), as 18:00, when the day's
 # deadlines fall in production, is 5 minutes from both of its (docs/operations.md).
-PASS_EVERY = timedelta(minutes=10)
+PASS_EVERY = timedelta(minutes=DEFAULT_MINUTES)
 PASS_CLEARANCE = timedelta(minutes=3)
 # Issue #18.1: every breach and escalation stored within this long of its moment.
 TARGET_LATENESS = timedelta(seconds=60)
@@ -121,10 +122,10 @@ def intake(number: int, skipping: bool) -> FileComplaintInput:
 def clear_of_passes(
     moment: datetime, every: timedelta = PASS_EVERY, clearance: timedelta = PASS_CLEARANCE
 ) -> datetime:
-    """`moment`, or the first moment after it at least `clearance` from every pass of a
-    schedule that runs every `every`, halfway through (`workflows.reconcile.pass_offset`)."""
+    """`moment`, or the first moment after it at least `clearance` from every pass of the
+    reconciler's schedule when it runs every `every`."""
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    since_pass = (moment - midnight - every / 2) % every
+    since_pass = (moment - midnight - pass_offset(every)) % every
     if since_pass < clearance:
         return moment + (clearance - since_pass)
     if every - since_pass < clearance:
