@@ -83,7 +83,8 @@ class SurveyActivities:
     def _send(self, invitation_id: uuid.UUID, closes_at: datetime) -> bool:
         surveys = self.complaints.surveys
         invitation = surveys.invitation(invitation_id)
-        if invitation.sent_at is not None or invitation.answered_at is not None:
+        done = (invitation.sent_at, invitation.undeliverable_at, invitation.answered_at)
+        if any(moment is not None for moment in done):
             return False
         secret = surveys.link_secret(invitation_id)
         context: dict[str, Any] = {
@@ -108,7 +109,10 @@ class SurveyActivities:
         except ApplicationError as error:
             if not error.non_retryable:
                 raise  # the mail server is away: the batch is tried again, the sent skipped
-            return False  # one resident unreachable does not hold up the others
+            # One resident unreachable does not hold up the others; recorded, so the
+            # report counts them, and a retried batch does not try them again.
+            surveys.record_undeliverable(invitation_id, at)
+            return False
         surveys.record_sent(invitation_id, channel, at)
         return True
 

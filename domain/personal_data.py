@@ -361,6 +361,7 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "at": FACT,
     },
     "SurveyInvitation.Sent": {"channel": FACT, "at": FACT},
+    "SurveyInvitation.Undeliverable": {"at": FACT},
     "SurveyInvitation.Answered": {
         "scores": Decision(False, "question → score 1–5: counted in the results, no words"),
         "comment": PERSONAL,

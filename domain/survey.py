@@ -6,8 +6,8 @@ year, its results taken into account.
   from its results are recorded on it, and the next year's report shows them.
 - `SurveyInvitation` (one per resident and year): the resident's contact (sealed
   under their key, like their cases), the category of their latest closed case,
-  the notice sent with their single-use link, and their answers (the free text
-  sealed). A link answers once.
+  the notice sent with their single-use link (or that it could not be sent: a contact
+  no channel can use), and their answers (the free text sealed). A link answers once.
 - `SurveyRefusal` (one per resident): a resident who asked not to be contacted for
   surveys is never invited again.
 
@@ -188,6 +188,7 @@ class SurveyInvitation(ChainedAggregate):
         self.closes_at = closes_at
         self.invited_at = at
         self.sent_at: datetime | None = None
+        self.undeliverable_at: datetime | None = None
         self.answered_at: datetime | None = None
         self.scores: dict[str, int] = {}
         self.comment = ""
@@ -202,6 +203,19 @@ class SurveyInvitation(ChainedAggregate):
     @event("Sent")
     def _sent(self, channel: str, at: datetime) -> None:
         self.sent_at = at
+
+    def record_undeliverable(self, *, at: datetime) -> bool:
+        """The invitation can never go out (no channel takes the contact): recorded once,
+        so the report counts who could not be asked. Why is in the log, not here: the
+        reason may quote the contact."""
+        if self.sent_at is not None or self.undeliverable_at is not None:
+            return False
+        self._undeliverable(at=to_seoul(at))
+        return True
+
+    @event("Undeliverable")
+    def _undeliverable(self, at: datetime) -> None:
+        self.undeliverable_at = at
 
     def check_open(self, at: datetime) -> None:
         if self.answered_at is not None:
@@ -344,12 +358,13 @@ class Surveys:
         self, year: int, *, opens_at: datetime, closes_at: datetime, by: str
     ) -> SurveyRound | None:
         """Invite each resident whose case closed in `year` and who did not refuse
-        contact, once (their latest closed case's category). The year's round, or
-        None when there is nobody to ask yet: no round is recorded then."""
+        contact, once (their latest closed case's category); one whose contact no
+        channel can use is recorded undeliverable at once. The year's round, or None
+        when there is nobody who can be asked yet: nothing is recorded then."""
         existing = self.round(year)
         if existing is not None:
             return existing
-        invited: list[str] = []
+        invitations: list[SurveyInvitation] = []
         seen: set[str] = set()
         for case in self.closed_in(year):
             person = case.person_id
@@ -357,8 +372,6 @@ class Surveys:
                 continue
             seen.add(person)
             if self._app.keys.is_erased(person) or self.refused(person):
-                continue
-            if contact_channel(case.contact) is None:
                 continue
             invitation = SurveyInvitation.invite(
                 year=year,
@@ -368,11 +381,17 @@ class Surveys:
                 closes_at=closes_at,
                 at=opens_at,
             )
+            if contact_channel(case.contact) is None:
+                # Asked, but no channel takes the contact: counted as unreachable in
+                # the report rather than left out of it.
+                invitation.record_undeliverable(at=opens_at)
+            invitations.append(invitation)
+        if all(invitation.undeliverable_at for invitation in invitations):
+            return None  # nobody can be reached yet: nothing is recorded
+        for invitation in invitations:
             with contextlib.suppress(IntegrityError):  # invited by a start cut short
                 self._app.save(invitation)
-            invited.append(str(invitation.id))
-        if not invited:
-            return None
+        invited = [str(invitation.id) for invitation in invitations]
         started = SurveyRound.start(
             year=year,
             opens_at=opens_at,
@@ -389,6 +408,9 @@ class Surveys:
 
     def record_sent(self, invitation: uuid.UUID, channel: str, at: datetime) -> None:
         self._change(invitation, SurveyInvitation, lambda i: i.record_sent(channel=channel, at=at))
+
+    def record_undeliverable(self, invitation: uuid.UUID, at: datetime) -> None:
+        self._change(invitation, SurveyInvitation, lambda i: i.record_undeliverable(at=at))
 
     def answer(
         self, invitation: uuid.UUID, secret: str, answer: SurveyAnswer, at: datetime

@@ -27,6 +27,7 @@ RoundClosed = nested(SurveyRound, "Closed")
 ImprovementRecorded = nested(SurveyRound, "ImprovementRecorded")
 Invited = nested(SurveyInvitation, "Invited")
 Sent = nested(SurveyInvitation, "Sent")
+Undeliverable = nested(SurveyInvitation, "Undeliverable")
 Answered = nested(SurveyInvitation, "Answered")
 
 
@@ -39,6 +40,7 @@ class YearResults:
     closed: bool = False
     invited: int = 0
     sent: int = 0
+    unreachable: int = 0  # invitations no channel could take
     answered: int = 0
     by_question: dict[str, float | None] = field(default_factory=dict)
     by_category: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -70,6 +72,10 @@ class SurveyResultsView(View):
             ),
             key=("invitation_id",),
         ),
+        # A table of its own, not a column of the one above: a view made before
+        # invitations could be undeliverable gains it as it starts, empty, which is
+        # right, since no such event was stored before.
+        Table("survey_unreachable", (("invitation_id", "text"),), key=("invitation_id",)),
         Table(
             "survey_scores",
             (("invitation_id", "text"), ("question", "text"), ("score", "integer")),
@@ -144,6 +150,13 @@ class SurveyResultsView(View):
                 invitation=invitation,
             )
 
+    def unreachable(self, tracking: Tracking, *, invitation: str) -> None:
+        with self._writing(tracking) as tx:
+            tx.execute(
+                "INSERT INTO {survey_unreachable} (invitation_id) VALUES (:invitation)",
+                invitation=invitation,
+            )
+
     def answered(self, tracking: Tracking, *, invitation: str, scores: dict[str, int]) -> None:
         with self._writing(tracking) as tx:
             tx.execute(
@@ -182,6 +195,9 @@ class SurveyResultsView(View):
             closed=bool(found and found["closed"]),
             invited=len(invitations),
             sent=sum(1 for r in invitations.values() if r["sent"]),
+            unreachable=sum(
+                1 for r in tables["survey_unreachable"] if r["invitation_id"] in invitations
+            ),
             answered=sum(1 for r in invitations.values() if r["answered"]),
             by_question={q: mean_of(scores) for q, scores in sorted(by_question.items())},
             by_category={
@@ -239,6 +255,10 @@ class SurveyResultsProjection(Projection[SurveyResultsView]):
     @process_event.register(Sent)
     def sent(self, event: Any, tracking: Tracking) -> None:
         self.view.sent(tracking, invitation=str(event.originator_id))
+
+    @process_event.register(Undeliverable)
+    def unreachable(self, event: Any, tracking: Tracking) -> None:
+        self.view.unreachable(tracking, invitation=str(event.originator_id))
 
     @process_event.register(Answered)
     def answered(self, event: Any, tracking: Tracking) -> None:

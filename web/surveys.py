@@ -197,6 +197,7 @@ def survey_report(view: Any, year: int) -> dict[str, Any]:
         "closed": this.closed,
         "invited": this.invited,
         "sent": this.sent,
+        "unreachable": this.unreachable,
         "answered": this.answered,
         "response_rate": round(this.answered / this.invited, 3) if this.invited else None,
         "questions": {
@@ -227,7 +228,8 @@ def survey_text(report: dict[str, Any]) -> str:
         lines = [
             f"이용자 만족도조사 {year}: {report['opens_at'][:10]} – {report['closes_at'][:10]}"
             f"{' (closed)' if report['closed'] else ' (open)'}",
-            f"invited {report['invited']}, sent {report['sent']}, answered {report['answered']}"
+            f"invited {report['invited']}, sent {report['sent']},"
+            f" unreachable {report['unreachable']}, answered {report['answered']}"
             f" ({'-' if rate is None else f'{rate:.0%}'})",
         ]
     rows = [
@@ -249,7 +251,7 @@ def survey_text(report: dict[str, Any]) -> str:
 def survey_csv(report: dict[str, Any]) -> str:
     rows: list[tuple[Any, ...]] = [
         ("survey", "all", measure, report[measure])
-        for measure in ("held", "invited", "sent", "answered", "response_rate")
+        for measure in ("held", "invited", "sent", "unreachable", "answered", "response_rate")
     ]
     for question, q in report["questions"].items():
         rows.append(("question", question, "average", q["average"]))

@@ -10,8 +10,10 @@ with another secret opens nothing.
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
+import io
 import os
 import re
 import shutil
@@ -45,6 +47,8 @@ from domain.commands import Answer, Close
 from domain.survey import QUESTIONS
 from tests.support.browser import after_submit, chromium, screenshot
 from tests.support.web import WebStack, web_stack
+from web.reports import open_read_models
+from web.surveys import survey_csv, survey_report, survey_text
 from workflows.client import act, file_complaint
 from workflows.models import FileComplaintInput, SurveyBatch, SurveyPlan
 from workflows.survey import SurveyYearWorkflow, ensure_survey_year, survey_workflow_id
@@ -202,7 +206,8 @@ def test_the_survey_starts_on_its_day_invites_once_and_reports_what_was_answered
         report = director.get("/api/reports/survey", params={"year": YEAR, "format": "json"})
     assert report.status_code == 200, report.text
     results = report.json()
-    assert (results["invited"], results["sent"], results["answered"]) == (3, 3, 2)
+    counts = [results[measure] for measure in ("invited", "sent", "unreachable", "answered")]
+    assert counts == [3, 3, 0, 2]
     for question in QUESTIONS:
         expected = round(mean(scores[question] for scores in answers.values()), 2)
         assert results["questions"][question]["average"] == expected, question
@@ -310,34 +315,76 @@ def test_with_nobody_to_ask_no_round_is_recorded_and_it_starts_the_next_morning(
 
 
 class FailingEmail:
-    """A mail server that refuses (`permanent`) or is away, then delivers to `folder`."""
+    """A mail server that is away while `error` is set, and refuses the addresses in
+    `refused` for good; it delivers the rest to `folder` and notes every address tried."""
 
-    def __init__(self, folder: Path, error: Exception | None) -> None:
+    def __init__(self, folder: Path, error: Exception | None, refused: set[str]) -> None:
         self.error = error
+        self.refused = refused
+        self.tried: list[str] = []
         self.delivered = FileEmail(folder)
 
     def send(self, to: str, message: Message) -> None:
+        self.tried.append(to)
         if self.error is not None:
             raise self.error
+        if to in self.refused:
+            raise PermanentDeliveryError("recipient-refused", "550")
         self.delivered.send(to, message)
 
 
-def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused_one_skipped(
-    tmp_path: Path,
-) -> None:
+def closed_cases(folder: Path, contacts: list[str]) -> Complaints:
+    """A store on a SQLite file in `folder` with one case closed this year per contact."""
+    folder.mkdir(exist_ok=True)
     app = Complaints(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "e.db")}
     )
     closed_at = datetime(YEAR, 1, 5, 10, tzinfo=SEOUL)
-    for number, contact in enumerate(RESIDENTS[:2]):
-        case = app.file(Intake(f"retry-{number}", "email", "inquiry", "program", False,
+    for number, contact in enumerate(contacts):
+        case = app.file(Intake(f"closed-{number}", "email", "inquiry", "program", False,
                                contact, "문의", closed_at))  # fmt: skip
         app.perform(
             case.id, Answer(text="안내", by="lee.service"), at=closed_at, command_id=f"a{number}"
         )
         app.perform(case.id, Close(by="lee.service"), at=closed_at, command_id=f"c{number}")
+    return app
+
+
+def test_a_resident_whose_contact_no_channel_takes_is_invited_as_unreachable_never_sent(
+    tmp_path: Path,
+) -> None:
+    unusable = "홍길동 (연락처 없음)"
+    app = closed_cases(tmp_path / "alone", [unusable])
+    # Nobody who can be reached: no round, nothing recorded, as with nobody at all.
+    stored = len(app.recorder.select_notifications(start=1, limit=1000))
+    assert app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="s") is None
+    assert len(app.recorder.select_notifications(start=1, limit=1000)) == stored
+    app.close()
+
+    app = closed_cases(tmp_path / "with", [RESIDENTS[0], unusable])
+    started = app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="s")
+    assert started is not None and len(started.invitations) == 2
+    mail = FailingEmail(tmp_path / "mail", None, refused=set())
+    notices = NoticeActivities(app, Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl")))
+    batch = SurveyBatch(year=YEAR, offset=0, limit=50)
+    activities = SurveyActivities(app, notices)
+    assert ActivityEnvironment().run(activities.send_survey_invitations, batch) == 1
+    assert mail.tried == [RESIDENTS[0]]
+    with open_read_models(app, ("survey_results",)) as models:
+        report = survey_report(models.survey_results, YEAR)
+    assert (report["invited"], report["sent"], report["unreachable"]) == (2, 1, 1)
+    app.close()
+
+
+def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused_one_counted(
+    tmp_path: Path,
+) -> None:
+    app = closed_cases(tmp_path, RESIDENTS[:3])
     app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="system")
-    mail = FailingEmail(tmp_path / "mail", PermanentDeliveryError("recipient-refused", "550"))
+    refused = RESIDENTS[2]
+    mail = FailingEmail(
+        tmp_path / "mail", TemporaryDeliveryError("mail-deferred", "421"), refused={refused}
+    )
     notices = NoticeActivities(app, Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl")))
     activities = SurveyActivities(app, notices)
     batch = SurveyBatch(year=YEAR, offset=0, limit=50)
@@ -346,21 +393,31 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
     assert started is not None
     ids = [uuid.UUID(text) for text in started.invitations]
 
-    def sent() -> list[object]:
-        return [app.surveys.invitation(i).sent_at for i in ids]
+    def outcome() -> list[str]:
+        found = [app.surveys.invitation(i) for i in ids]
+        return sorted(
+            "sent" if i.sent_at else "unreachable" if i.undeliverable_at else "-" for i in found
+        )
 
-    # Refused: passed over, the batch does not fail on one resident.
-    assert environment.run(activities.send_survey_invitations, batch) == 0
-    assert sent() == [None, None]
-    # Away: the activity fails to be retried, and no invitation counts as sent.
-    mail.error = TemporaryDeliveryError("mail-deferred", "421")
+    # Away: the activity fails to be retried; nothing counts as sent or unreachable.
     with pytest.raises(ApplicationError) as deferred:
         environment.run(activities.send_survey_invitations, batch)
     assert not deferred.value.non_retryable
-    assert sent() == [None, None]
-    # Back: the retry sends each once; run again, nothing more goes out.
+    assert outcome() == ["-", "-", "-"]
+    # Back, and one address refused for good: the batch does not fail on one
+    # resident, who is recorded as unreachable; the others are sent, each once.
     mail.error = None
     assert environment.run(activities.send_survey_invitations, batch) == 2
-    assert None not in sent()
+    assert outcome() == ["sent", "sent", "unreachable"]
+    # Run again: nothing more goes out, and the refused address is not tried again.
+    tries = len(mail.tried)
     assert environment.run(activities.send_survey_invitations, batch) == 0
+    assert mail.tried[tries:] == []
+    assert mail.tried.count(refused) == 1
+    # The report counts who could not be asked.
+    with open_read_models(app, ("survey_results",)) as models:
+        report = survey_report(models.survey_results, YEAR)
+    assert (report["invited"], report["sent"], report["unreachable"]) == (3, 2, 1)
+    assert "invited 3, sent 2, unreachable 1, answered 0" in survey_text(report)
+    assert ["survey", "all", "unreachable", "1"] in csv.reader(io.StringIO(survey_csv(report)))
     app.close()

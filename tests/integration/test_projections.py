@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,8 +28,10 @@ from eventsourcing.persistence import Tracking
 
 from application.service import Complaints
 from cli import projections as projections_command
+from domain.commands import Answer, Close
 from domain.complaint import Complaint
 from projections import NAMES, AlreadyTracked, ReadModels
+from projections.base import Writer
 from projections.case_board import BoardRow
 from projections.public_notices import Notice
 from projections.runner import DEFAULT_BATCH
@@ -254,6 +257,40 @@ def test_rows_and_tracking_written_in_a_batch_that_fails_are_both_rolled_back(
 
     assert read_models.position("case_board") == 0
     assert view.rows() == []
+
+
+def test_a_survey_view_made_before_undeliverable_invitations_gains_their_table_and_counts_them(
+    complaints: Complaints, store_env: dict[str, str]
+) -> None:
+    closed_at = kst("2026-11-02T10:00")
+    case = complaints.file(sample_intake(received_at=closed_at, contact="kim@example.org"))
+    complaints.perform(case.id, Answer(text="안내", by="lee.service"), at=closed_at, command_id="a")
+    complaints.perform(case.id, Close(by="lee.service"), at=closed_at, command_id="c")
+    started = complaints.surveys.start(
+        2026, opens_at=kst("2026-12-01T09:00"), closes_at=kst("2026-12-15T09:00"), by="system"
+    )
+    assert started is not None and len(started.invitations) == 1
+    models = ReadModels(store_env, names=("survey_results",))
+    models.catch_up()
+    view = models.views["survey_results"]
+    # As the code before made it: no table for undeliverable invitations.
+    with view._begin() as cursor:
+        Writer(view, cursor).execute("DROP TABLE {survey_unreachable}")
+    models.close()
+
+    invitation = uuid.UUID(started.invitations[0])
+    complaints.surveys.record_undeliverable(invitation, kst("2026-12-01T09:00"))
+    complaints.surveys.record_undeliverable(invitation, kst("2026-12-01T10:00"))  # once
+    reopened = ReadModels(store_env, names=("survey_results",))
+    try:
+        reopened.catch_up()
+        year = reopened.views["survey_results"].year(2026)  # type: ignore[attr-defined]
+    finally:
+        reopened.close()
+
+    assert (year.invited, year.sent, year.unreachable, year.answered) == (1, 0, 1, 0)
+    topics = [record.topic for record in complaints.recorder.select_events(invitation)]
+    assert [t.rsplit(".", 1)[-1] for t in topics] == ["Invited", "Undeliverable"]
 
 
 # -- rebuilt equals live -----------------------------------------------------------------
