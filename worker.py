@@ -25,6 +25,7 @@ from pathlib import Path
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.calendar import CalendarWatch
@@ -45,6 +46,7 @@ from workflows.reconcile import SCHEDULE_ID as RECONCILE_SCHEDULE
 from workflows.reconcile import ensure_reconcile_schedule
 from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE
 from workflows.retention import ensure_retention_schedule
+from workflows.schedules import running_elsewhere, schedules_elsewhere
 from workflows.search import ALL_KEYS, register_search_attributes
 from workflows.survey import SCHEDULE_ID as SURVEY_SCHEDULE
 from workflows.survey import (
@@ -54,6 +56,7 @@ from workflows.survey import (
 
 DEV_UI_PORT = 8233
 log = structlog.get_logger()
+SCHEDULES = (RETENTION_SCHEDULE, RECONCILE_SCHEDULE, SURVEY_SCHEDULE)
 
 
 async def start_dev_server(process: Settings) -> WorkflowEnvironment:
@@ -104,6 +107,7 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
             )
         if await ensure_survey_schedule(client, settings.task_queue):
             log.info("survey_schedule_created", schedule=SURVEY_SCHEDULE)
+        await warn_of_other_queues(client, settings.task_queue)
     # This year's survey waits for its day (a worker installed mid-year included).
     year = datetime.now(SEOUL).year
     if await ensure_survey_year(client, settings.task_queue, year):
@@ -166,6 +170,27 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
     if env is not None:
         await env.shutdown()
     log.info("worker_stopped")
+
+
+async def warn_of_other_queues(client: Client, task_queue: str) -> None:
+    """Say, at every start, what runs on another task queue than this worker's: after
+    `MINWON_TASK_QUEUE` changed, the schedules and every running case stay on the old
+    one, where no worker polls, and their deadlines would pass unseen. The worker
+    serves its own queue all the same (docs/operations.md says how to move)."""
+    try:
+        schedules = await schedules_elsewhere(client, SCHEDULES, task_queue)
+        running = await running_elsewhere(client, task_queue)
+    except RPCError as error:  # a server whose visibility cannot count by task queue
+        log.warning("task_queue_check_failed", reason=str(error))
+        return
+    if schedules or running:
+        log.error(
+            "task_queue_elsewhere",
+            task_queue=task_queue,
+            schedules=schedules,
+            running_workflows=running,
+            help="see 'Changing the task queue' in docs/operations.md",
+        )
 
 
 async def reconcile_at_start(reconciler: Reconciler, watch: CalendarWatch) -> None:
