@@ -5,6 +5,7 @@
   designated officer or the director, never about themselves;
 - `monitoring correct CALL_ID --action warning|training`: what a low score led to;
 - `monitoring list`, `award list`: the year's records (supervisors, auditors);
+  `monitoring list --mine`: the calls about oneself (any staff member);
 - `award grant`: a 모범직원포상 (the director); the server records the evidence of the
   year with it (ratings and monitoring scores).
 
@@ -67,6 +68,9 @@ def register(subparsers: Any) -> None:
 
     listing = actions.add_parser("list", help="the year's monitored calls")
     listing.add_argument("--year", type=int, help="default: this year (Seoul)")
+    listing.add_argument(
+        "--mine", action="store_true", help="only the calls about you (any staff member)"
+    )
     _text_option(listing)
     listing.set_defaults(handler=_lister("/api/monitoring"))
 
@@ -129,6 +133,8 @@ def run_grant(args: argparse.Namespace) -> int:
 def _lister(path: str) -> Any:
     def run(args: argparse.Namespace) -> int:
         params = _format(args) | ({"year": str(args.year)} if args.year else {})
+        if getattr(args, "mine", False):
+            params["mine"] = "true"
         return remote.printed(remote.request("GET", path, params=params))
 
     return run

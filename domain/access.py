@@ -63,6 +63,9 @@ PERMISSIONS: dict[str, Rule] = {
     "roster": _read("roster", OPS, DIRECTOR),
     # Evaluations of staff (monitoring scores, awards): the supervisors and auditors.
     "read_conduct": _read("read_conduct", OFFICER, DIRECTOR, AUDITOR),
+    # Their own: every staff member may read the monitored calls about them, and what
+    # followed (the scores and corrective actions are about them; 정보주체의 열람).
+    "read_own_conduct": _read("read_own_conduct", STAFF),
     # Sign-in tokens for the web desk and the API are handed out by ops or the director.
     "manage_tokens": _read("manage_tokens", OPS, DIRECTOR),
     # Reference reads that show nothing about a case or a person.

@@ -55,6 +55,11 @@ Format = Annotated[
 Year = Annotated[int | None, Query(ge=2000, le=9999, description="default: this year (Seoul)")]
 RecordId = Annotated[uuid.UUID, Path(description="the monitoring call's id")]
 READ_RULE = PERMISSIONS["read_conduct"]
+OWN_RULE = PERMISSIONS["read_own_conduct"]
+Mine = Annotated[
+    bool,
+    Query(description="only the calls about the signed-in staff member: theirs to read"),
+]
 
 router = APIRouter(tags=["conduct"])
 
@@ -181,22 +186,28 @@ async def corrective_action(
 
 @router.get(
     "/api/monitoring",
-    summary="The year's monitored calls: scores and what low ones led to",
+    summary="The year's monitored calls: scores and what low ones led to (with `mine`, "
+    "a staff member's own)",
     responses=REFUSED,
 )
 async def monitoring_year(
-    request: Request, user: Staff, year: Year = None, format: Format = "json"
+    request: Request, user: Staff, year: Year = None, mine: Mine = False, format: Format = "json"
 ) -> Response:
     desk = desk_of(request)
     now = desk.clock()
     chosen = year or to_seoul(now).year
 
     def read() -> list[dict[str, Any]]:
-        allowed(desk, user, READ_RULE, now)
+        allowed(desk, user, OWN_RULE if mine else READ_RULE, now)
         with open_read_models(desk.complaints, ("conduct",)) as models:
             rows = models.conduct.fetch("conduct_calls")["conduct_calls"]
         return sorted(
-            (row for row in rows if row["year"] == chosen), key=lambda row: row["called_at"]
+            (
+                row
+                for row in rows
+                if row["year"] == chosen and (not mine or row["staff"] == user.staff)
+            ),
+            key=lambda row: row["called_at"],
         )
 
     rows = await _recorded(read)

@@ -248,6 +248,39 @@ def test_evaluations_are_read_by_supervisors_and_auditors_only(
     assert "lee.service" in capsys.readouterr().out
 
 
+def test_a_staff_member_reads_the_calls_about_them_and_no_colleagues(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert record(*as_options(POOR), extra=("--note", NOTE)) == 0
+    assert record(*as_options(GOOD), staff="choi.tour") == 0
+    capsys.readouterr()
+    server.login(monkeypatch, "jung.director")
+    calls = {row["staff"]: row["call_id"] for row in json.loads(_listing(capsys))}
+    assert main(["monitoring", "correct", calls["lee.service"], "--action", "training"]) == 0
+    capsys.readouterr()
+
+    for who, other in (("lee.service", "choi.tour"), ("choi.tour", "lee.service")):
+        server.login(monkeypatch, who)
+        assert main(["monitoring", "list", "--mine", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [row["call_id"] for row in rows] == [calls[who]]
+        assert NOTE not in json.dumps(rows)
+        # The whole year's list stays the supervisors' and auditors'.
+        assert main(["monitoring", "list"]) == 2
+        assert f"refused: {who}" in capsys.readouterr().err
+        # Nor does asking by the API with a colleague's name in the query reach theirs.
+        answer = server.http.get(
+            "/api/monitoring",
+            params={"mine": "true", "staff": other, "format": "json"},
+            headers={"Authorization": f"Bearer {server.token(who)}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert [row["staff"] for row in answer.json()] == [who]
+    server.login(monkeypatch, "lee.service")
+    assert main(["monitoring", "list", "--mine"]) == 0
+    assert "lee.service    2.00  LOW  → training" in capsys.readouterr().out
+
+
 def test_the_director_gives_an_award_with_the_evidence_of_the_year(
     server: ApiServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -290,6 +323,7 @@ def test_the_reports_have_the_monitoring_and_award_sections_in_text_csv_and_json
 ) -> None:
     assert record(*as_options(POOR), extra=("--callback-kept", "1")) == 0
     assert record(*as_options(GOOD), staff="choi.tour") == 0
+    capsys.readouterr()
     server.login(monkeypatch, "jung.director")
     assert main(["award", "grant", "--staff", "choi.tour", "--title", "상반기 모범직원",
                  "--reason", REASON]) == 0  # fmt: skip
