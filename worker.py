@@ -37,7 +37,7 @@ from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
 from runtime.logs import configure_logging
 from runtime.settings import Settings, SettingsError
-from runtime.worker import build_worker
+from runtime.worker import WORKFLOWS, build_worker
 from web import serve as web_serve
 from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
@@ -179,7 +179,9 @@ async def warn_of_other_queues(client: Client, task_queue: str) -> None:
     serves its own queue all the same (docs/operations.md says how to move)."""
     try:
         schedules = await schedules_elsewhere(client, SCHEDULES, task_queue)
-        running = await running_elsewhere(client, task_queue)
+        # Each is registered under its class's name (none sets another).
+        names = [kind.__name__ for kind in WORKFLOWS]
+        running = await running_elsewhere(client, task_queue, names)
     except RPCError as error:  # a server whose visibility cannot count by task queue
         log.warning("task_queue_check_failed", reason=str(error))
         return

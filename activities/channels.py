@@ -38,6 +38,19 @@ class DeliveryError(Exception):
         super().__init__(f"{code} ({detail})" if detail else code)
 
 
+def delivery_code(message: str) -> str:
+    """The code a DeliveryError's message begins with (`recipient-refused (SMTP 550)`),
+    as it arrives in a Temporal ApplicationError."""
+    return message.split(" ", 1)[0]
+
+
+# Refusals about the address itself, not the mail server's setup (a refused sender or
+# a failed login is `mail-refused`: fixed by ops, then the same address works).
+ADDRESS_REFUSALS = frozenset(
+    {"recipient-refused", "address-invalid", "address-not-ascii", "no-usable-contact"}
+)
+
+
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help: a refused address, no usable contact."""
 

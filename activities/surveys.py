@@ -16,6 +16,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.channels import ADDRESS_REFUSALS, delivery_code
 from activities.notices import NoticeActivities
 from application.service import Complaints
 from domain.calendar import SEOUL
@@ -65,7 +66,14 @@ class SurveyActivities:
         if started is None:
             log.warning("survey_nobody_to_ask", year=year)
         else:
-            log.info("survey_started", year=year, invited=len(started.invitations))
+            found = [self.complaints.surveys.invitation(uuid.UUID(i)) for i in started.invitations]
+            unreachable = sum(1 for invitation in found if invitation.undeliverable_at)
+            log.info(
+                "survey_started",
+                year=year,
+                invited=len(started.invitations),
+                unreachable=unreachable,
+            )
         return self.survey_plan(year)
 
     @activity.defn
@@ -109,9 +117,13 @@ class SurveyActivities:
         except ApplicationError as error:
             if not error.non_retryable:
                 raise  # the mail server is away: the batch is tried again, the sent skipped
-            # One resident unreachable does not hold up the others; recorded, so the
-            # report counts them, and a retried batch does not try them again.
-            surveys.record_undeliverable(invitation_id, at)
+            # One resident unreachable does not hold up the others. An address refused
+            # for good is recorded, so the report counts it and a retried batch does not
+            # try it again. A refusal of the server's own setup (`mail-refused`: a failed
+            # login, a refused sender) says nothing of the resident: not counted, the
+            # invitation left unsent and the reason in the log (`notice_undeliverable`).
+            if delivery_code(str(error.message)) in ADDRESS_REFUSALS:
+                surveys.record_undeliverable(invitation_id, at)
             return False
         surveys.record_sent(invitation_id, channel, at)
         return True

@@ -205,9 +205,9 @@ class SurveyInvitation(ChainedAggregate):
         self.sent_at = at
 
     def record_undeliverable(self, *, at: datetime) -> bool:
-        """The invitation can never go out (no channel takes the contact): recorded once,
-        so the report counts who could not be asked. Why is in the log, not here: the
-        reason may quote the contact."""
+        """The invitation can never go out (no channel takes the contact, or the mail
+        server refuses the address for good): recorded once, so the report counts who
+        could not be asked. Why is in the worker's log (`notice_undeliverable`, a code)."""
         if self.sent_at is not None or self.undeliverable_at is not None:
             return False
         self._undeliverable(at=to_seoul(at))
@@ -373,15 +373,17 @@ class Surveys:
             seen.add(person)
             if self._app.keys.is_erased(person) or self.refused(person):
                 continue
+            usable = contact_channel(case.contact) is not None
             invitation = SurveyInvitation.invite(
                 year=year,
                 person_id=person,
-                contact=case.contact,
+                # A contact no channel takes is of no use here: not copied.
+                contact=case.contact if usable else "",
                 category=case.category,
                 closes_at=closes_at,
                 at=opens_at,
             )
-            if contact_channel(case.contact) is None:
+            if not usable:
                 # Asked, but no channel takes the contact: counted as unreachable in
                 # the report rather than left out of it.
                 invitation.record_undeliverable(at=opens_at)

@@ -7,7 +7,8 @@ call it.
 - `POST /api/awards`: a 모범직원포상 (the director), with the evidence of the year
   taken from the read models at that moment;
 - `GET /api/monitoring`, `GET /api/awards`: the year's records (the director, the
-  officer, auditors).
+  officer, auditors); `GET /api/monitoring?mine=true`: the calls about the signed-in
+  staff member, for any of them.
 
 Who acts is the token's person; the command's rule (domain.conduct) says who may.
 A request sent again with the same `request_id` records nothing twice. Answers are

@@ -370,6 +370,7 @@ def _survey_section(this: YearResults, last: YearResults) -> dict[str, Any]:
         "held": this.held,
         "opens_at": _iso(this.opens_at),
         "invited": this.invited,
+        "unreachable": this.unreachable,
         "answered": this.answered,
         "overall": this.by_question.get("overall"),
         "overall_last_year": last.by_question.get("overall"),
@@ -413,9 +414,10 @@ def _number(value: Any) -> str:
 def _survey_line(survey: dict[str, Any], year: int) -> str:
     if not survey["held"]:
         return f"{'Survey':<19}   -  not held in {year} (yet)"
+    unreachable = f" ({survey['unreachable']} unreachable)" if survey["unreachable"] else ""
     return (
-        f"{'Survey':<19} {survey['answered']:>3}  answer(s) of {survey['invited']} invited, "
-        f"from {survey['opens_at'][:10]}; overall {_score(survey['overall'])} "
+        f"{'Survey':<19} {survey['answered']:>3}  answer(s) of {survey['invited']} invited"
+        f"{unreachable}, from {survey['opens_at'][:10]}; overall {_score(survey['overall'])} "
         f"({year - 1}: {_score(survey['overall_last_year'])})"
     )
 
@@ -509,7 +511,14 @@ def compliance_csv(report: dict[str, Any]) -> str:
     survey = report["survey"]
     rows += [
         ("survey", "all", measure, survey[measure])
-        for measure in ("held", "invited", "answered", "overall", "overall_last_year")
+        for measure in (
+            "held",
+            "invited",
+            "unreachable",
+            "answered",
+            "overall",
+            "overall_last_year",
+        )
     ]
     rows += [("survey", "from_last_year", "improvement", t)
              for t in survey["improvements_from_last_year"]]  # fmt: skip

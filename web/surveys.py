@@ -189,6 +189,7 @@ async def report(
 def survey_report(view: Any, year: int) -> dict[str, Any]:
     """A year's results and the year before's, as plain data (text and CSV come from it)."""
     this, last = view.year(year), view.year(year - 1)
+    reached = this.invited - this.unreachable
     return {
         "year": year,
         "held": this.held,
@@ -199,7 +200,8 @@ def survey_report(view: Any, year: int) -> dict[str, Any]:
         "sent": this.sent,
         "unreachable": this.unreachable,
         "answered": this.answered,
-        "response_rate": round(this.answered / this.invited, 3) if this.invited else None,
+        # Of those who could be asked: an unreachable resident never saw the link.
+        "response_rate": round(this.answered / reached, 3) if reached else None,
         "questions": {
             question: {
                 "text": text,

@@ -43,11 +43,17 @@ async def schedules_elsewhere(
     return found
 
 
-async def running_elsewhere(client: Client, task_queue: str) -> int | None:
-    """How many running workflows of the namespace are on other task queues (None for a
-    queue name a visibility query cannot quote). A workflow keeps its queue for life:
-    a case's timers ring there, where no worker of this queue takes them."""
+async def running_elsewhere(
+    client: Client, task_queue: str, workflow_types: Sequence[str]
+) -> int | None:
+    """How many running workflows of `workflow_types` (minwon's: a namespace may hold
+    others') are on other task queues; None for a queue name a visibility query cannot
+    quote. A workflow keeps its queue for life: a case's timers ring there, where no
+    worker of this queue takes them."""
     if "'" in task_queue or "\\" in task_queue:
         return None
-    query = f"ExecutionStatus = 'Running' AND TaskQueue != '{task_queue}'"
+    types = ", ".join(f"'{name}'" for name in workflow_types)
+    query = (
+        f"ExecutionStatus = 'Running' AND TaskQueue != '{task_queue}' AND WorkflowType IN ({types})"
+    )
     return (await client.count_workflows(query)).count

@@ -373,6 +373,10 @@ def test_a_resident_whose_contact_no_channel_takes_is_invited_as_unreachable_nev
     with open_read_models(app, ("survey_results",)) as models:
         report = survey_report(models.survey_results, YEAR)
     assert (report["invited"], report["sent"], report["unreachable"]) == (2, 1, 1)
+    assert report["response_rate"] == 0.0  # of the one who could be asked
+    # The unusable contact was not copied into its invitation.
+    contacts = sorted(app.surveys.invitation(uuid.UUID(i)).contact for i in started.invitations)
+    assert contacts == ["", RESIDENTS[0]]
     app.close()
 
 
@@ -404,16 +408,21 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
         environment.run(activities.send_survey_invitations, batch)
     assert not deferred.value.non_retryable
     assert outcome() == ["-", "-", "-"]
-    # Back, and one address refused for good: the batch does not fail on one
+    # The server's own setup refused (a failed login): nobody counts as unreachable.
+    mail.error = PermanentDeliveryError("mail-refused", "535")
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    assert outcome() == ["-", "-", "-"]
+    # Mended, and one address refused for good: the batch does not fail on one
     # resident, who is recorded as unreachable; the others are sent, each once.
     mail.error = None
+    tries = len(mail.tried)
     assert environment.run(activities.send_survey_invitations, batch) == 2
     assert outcome() == ["sent", "sent", "unreachable"]
+    assert mail.tried[tries:].count(refused) == 1
     # Run again: nothing more goes out, and the refused address is not tried again.
     tries = len(mail.tried)
     assert environment.run(activities.send_survey_invitations, batch) == 0
     assert mail.tried[tries:] == []
-    assert mail.tried.count(refused) == 1
     # The report counts who could not be asked.
     with open_read_models(app, ("survey_results",)) as models:
         report = survey_report(models.survey_results, YEAR)

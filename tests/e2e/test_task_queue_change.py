@@ -6,7 +6,8 @@ retention sweep and the survey would stop, and every open case's deadlines would
 unseen. On the dev server, with two `python worker.py` processes one after the other
 on one store: the first (queue `first`) makes the schedules and runs a case; the
 second (queue `second`) logs `task_queue_elsewhere` naming each schedule and counting
-the running workflows left on `first`. The first logs nothing of the kind.
+the running workflows left on `first` (not another application's, on a queue of its
+own). The first, started again on its own queue, logs nothing of the kind.
 """
 
 from __future__ import annotations
@@ -54,8 +55,19 @@ async def test_a_worker_on_a_changed_task_queue_names_the_schedules_and_cases_le
         assert logged(first, "worker_started"), first.log()
         handle, _ = await file_until_registered(client, new_intake("queue"), "first")
         await first.stop()
+        # Started again on its own queue, with a case running there: nothing to say.
+        await first.start()
+        await first.stop()
+        assert len(logged(first, "worker_started")) == 2
         assert logged(first, "task_queue_elsewhere") == []
 
+        # Another application's workflow in the namespace, on a queue of its own: not ours.
+        await client.start_workflow("SomeoneElsesWorkflow", id="foreign", task_queue="theirs")
+        ours = [
+            found
+            async for found in client.list_workflows("ExecutionStatus = 'Running'")
+            if found.task_queue == "first"
+        ]
         await second.start()
         [warning] = logged(second, "task_queue_elsewhere")
         assert warning["level"] == "error"
@@ -66,7 +78,7 @@ async def test_a_worker_on_a_changed_task_queue_names_the_schedules_and_cases_le
             SURVEY_SCHEDULE: "first",
         }
         # The case's workflow and this year's survey at least, both on `first`.
-        assert warning["running_workflows"] >= 2
+        assert warning["running_workflows"] == len(ours) >= 2
         assert (await handle.describe()).raw_description.execution_config.task_queue.name == (
             "first"
         )

@@ -239,6 +239,7 @@ def test_compliance_report_as_csv_has_one_measure_per_row(
     # The rest of the charter: no survey, monitored call or award in the scenario.
     assert values[("survey", "all", "held")] == "False"
     assert values[("survey", "all", "invited")] == "0"
+    assert values[("survey", "all", "unreachable")] == "0"
     assert values[("monitoring", "all", "calls")] == "0"
     assert values[("awards", "all", "count")] == "0"
     assert len(rows) == len(values)
