@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import holidays
 import httpx
 import pytest
 
@@ -382,7 +383,12 @@ def test_a_note_from_the_desk_is_kept_with_the_case_and_shown_only_to_its_people
 
 
 def _next_week_evening() -> str:
+    """18:00 of a working day 12 or more days ahead (a weekend or public holiday is
+    outside working time and refused as a due)."""
     moment = datetime.now(SEOUL) + timedelta(days=12)
+    days_off = holidays.country_holidays("KR")
+    while moment.weekday() >= 5 or moment.date() in days_off:
+        moment += timedelta(days=1)
     return moment.replace(hour=18, minute=0, second=0, microsecond=0).isoformat()
 
 
