@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import holidays
 import httpx
 import pytest
 
 from application.service import Intake
-from domain.calendar import SEOUL
+from domain.calendar import SEOUL, BusinessCalendar
 from domain.credentials import AccessToken, ResidentSecret
 from domain.disclosure import mask_contact
 from tests.support.web import WebStack, web_stack
@@ -386,8 +385,8 @@ def _next_week_evening() -> str:
     """18:00 of a working day 12 or more days ahead (a weekend or public holiday is
     outside working time and refused as a due)."""
     moment = datetime.now(SEOUL) + timedelta(days=12)
-    days_off = holidays.country_holidays("KR")
-    while moment.weekday() >= 5 or moment.date() in days_off:
+    calendar = BusinessCalendar()
+    while not calendar.is_working_day(moment.date()):
         moment += timedelta(days=1)
     return moment.replace(hour=18, minute=0, second=0, microsecond=0).isoformat()
 
