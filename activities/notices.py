@@ -29,7 +29,7 @@ from application.service import Complaints
 from domain.calendar import korean_moment
 from domain.complaint import Complaint
 from domain.contact import contact_channel
-from domain.roster import StaffMember
+from domain.roster import RosterReader, StaffMember
 from workflows.models import Notice, NoticeBatch, NoticeDelivery, NoticeOutcome, NoticeOutcomes
 
 log = structlog.get_logger()
@@ -85,9 +85,8 @@ class NoticeActivities:
         subject, _, body = text.partition("\n")
         return Message(subject=subject.strip(), body=body.lstrip("\n"), message_id=message_id)
 
-    def staff_member(self, recipient: str, at: datetime) -> StaffMember:
+    def staff_member(self, recipient: str, at: datetime, roster: RosterReader) -> StaffMember:
         """The directory entry of a staff id, or of the holder of a role on the day."""
-        roster = self.complaints.roster
         member = roster.staff(recipient)
         if member is None:
             holder = roster.holder(recipient, at)  # a role: its holder on that day
@@ -96,8 +95,7 @@ class NoticeActivities:
             raise PermanentDeliveryError("no-staff-entry", f"no directory entry for {recipient}")
         return member
 
-    def context(self, case: Complaint, notice: Notice) -> dict[str, Any]:
-        roster = self.complaints.roster
+    def context(self, case: Complaint, notice: Notice, roster: RosterReader) -> dict[str, Any]:
         commitments = [
             {
                 "kind": c.kind,
@@ -165,18 +163,22 @@ class NoticeActivities:
         message_id: str,
         at: datetime,
         log: Any,
+        roster: RosterReader | None = None,
     ) -> tuple[str, str]:
         """Render `kind` and send it to the resident (by their `contact`) or to a staff
         member or role's holder; the channel, and the recipient as recorded ("resident"
         or a staff id, never an address). A delivery that will never succeed fails the
-        activity for good; one that may later is retried by Temporal."""
+        activity for good; one that may later is retried by Temporal.
+
+        `roster`, the directory as the caller read it once for all its notices; by
+        default the store's, read now."""
         try:
             values = context()
             if recipient == "resident":
                 channel, address = resident_channel(contact())
                 recorded_as = "resident"
             else:
-                member = self.staff_member(recipient, at)
+                member = self.staff_member(recipient, at, roster or self.complaints.roster)
                 channel, address = (
                     ("email", member.email) if member.email else ("sms", member.phone)
                 )
@@ -202,7 +204,7 @@ class NoticeActivities:
     def send_notice(self, notice: Notice) -> NoticeDelivery | str:
         """Render and deliver one notice once; returns the channel and the case's new head."""
         case = self.complaints.get_case(uuid.UUID(notice.case_id))
-        delivery, _ = self._send_once(case, notice)
+        delivery, _ = self._send_once(case, notice, self.complaints.roster.current())
         return delivery
 
     @activity.defn
@@ -216,11 +218,14 @@ class NoticeActivities:
         not sent twice.
         """
         case = self.complaints.get_case(uuid.UUID(batch.notices[0].case_id))
+        # The directory read once for the batch: each read of the store's roster is
+        # a query, and a notice looks up several people.
+        roster = self.complaints.roster.current()
         outcomes: list[NoticeOutcome] = []
         deferred: list[str] = []
         for notice in batch.notices:
             try:
-                delivery, case = self._send_once(case, notice)
+                delivery, case = self._send_once(case, notice, roster)
             except ApplicationError as error:
                 if error.non_retryable:
                     outcomes.append(NoticeOutcome(failure=error.message))
@@ -234,7 +239,9 @@ class NoticeActivities:
             )
         return NoticeOutcomes(outcomes=outcomes)
 
-    def _send_once(self, case: Complaint, notice: Notice) -> tuple[NoticeDelivery, Complaint]:
+    def _send_once(
+        self, case: Complaint, notice: Notice, roster: RosterReader
+    ) -> tuple[NoticeDelivery, Complaint]:
         """Deliver `notice` unless the case records it sent, then record it; the delivery
         and the case after its record."""
         if case.already_done(notice.command_id):
@@ -248,10 +255,11 @@ class NoticeActivities:
             kind=notice.kind,
             recipient=notice.recipient,
             contact=lambda: case.contact,
-            context=lambda: self.context(case, notice),
+            context=lambda: self.context(case, notice, roster),
             message_id=notice.command_id,
             at=at,
             log=bound,
+            roster=roster,
         )
         recorded = self.complaints.execute(
             case.id,

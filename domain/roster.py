@@ -281,6 +281,11 @@ class Roster(Aggregate):
     def staff(self, staff_id: str) -> StaffMember | None:
         return self.directory.get(staff_id)
 
+    def current(self) -> Roster:
+        """This roster as it stands: read once, it answers every lookup after without
+        going back to the store."""
+        return self
+
     def members(self) -> list[StaffMember]:
         return sorted(self.directory.values(), key=lambda m: m.id)
 
