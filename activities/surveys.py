@@ -91,8 +91,7 @@ class SurveyActivities:
     def _send(self, invitation_id: uuid.UUID, closes_at: datetime) -> bool:
         surveys = self.complaints.surveys
         invitation = surveys.invitation(invitation_id)
-        done = (invitation.sent_at, invitation.undeliverable_at, invitation.answered_at)
-        if any(moment is not None for moment in done):
+        if not invitation.unsent:
             return False
         secret = surveys.link_secret(invitation_id)
         context: dict[str, Any] = {
@@ -121,12 +120,29 @@ class SurveyActivities:
             # for good is recorded, so the report counts it and a retried batch does not
             # try it again. A refusal of the server's own setup (`mail-refused`: a failed
             # login, a refused sender) says nothing of the resident: not counted, the
-            # invitation left unsent and the reason in the log (`notice_undeliverable`).
+            # invitation left unsent and the reason in the log (`notice_undeliverable`);
+            # the year's workflow tries it again each day until the round closes.
             if delivery_code(str(error.message)) in ADDRESS_REFUSALS:
                 surveys.record_undeliverable(invitation_id, at)
             return False
         surveys.record_sent(invitation_id, channel, at)
         return True
+
+    @activity.defn
+    def unsent_survey_invitations(self, year: int) -> int:
+        """How many of the round's invitations are still to go out: those a refusal of
+        the mail server's own setup (`mail-refused`: a failed login, a refused sender)
+        left unsent. Logged at warning level for ops while there are any."""
+        found = self.complaints.surveys.round(year)
+        if found is None:
+            return 0
+        surveys = self.complaints.surveys
+        unsent = sum(1 for text in found.invitations if surveys.invitation(uuid.UUID(text)).unsent)
+        if unsent:
+            log.warning(
+                "survey_invitations_unsent", year=year, unsent=unsent, closes_at=found.closes_at
+            )
+        return unsent
 
     @activity.defn
     def close_survey(self, year: int) -> SurveyPlan:

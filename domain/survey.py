@@ -194,6 +194,11 @@ class SurveyInvitation(ChainedAggregate):
         self.comment = ""
         self.refused = False
 
+    @property
+    def unsent(self) -> bool:
+        """Still to go out: neither sent, nor recorded undeliverable, nor answered."""
+        return self.sent_at is None and self.undeliverable_at is None and self.answered_at is None
+
     def record_sent(self, *, channel: str, at: datetime) -> bool:
         if self.sent_at is not None:
             return False

@@ -139,6 +139,7 @@ def build_worker(
             surveys.survey_plan,
             surveys.start_survey,
             surveys.send_survey_invitations,
+            surveys.unsent_survey_invitations,
             surveys.close_survey,
             surveys.warn_no_survey,
             RetentionActivities(complaints).erase_expired_persons,

@@ -59,6 +59,8 @@ BREACH_ESCALATES_AT_ONCE = "breach-escalates-at-once"
 STORE_STEPS_LOCAL = "store-steps-local"
 # The notices of one alarm go out by one activity.
 ALARM_NOTICES_TOGETHER = "alarm-notices-together"
+# A survey's invitations left unsent are tried again each day until the round closes.
+SURVEY_UNSENT_RETRIED = "survey-unsent-retried"
 
 PATCHES = (
     Patch(
@@ -107,6 +109,13 @@ PATCHES = (
         ALARM_NOTICES_TOGETHER,
         "3635ea9",
         "each of an alarm's notices by an activity of its own",
+    ),
+    Patch(
+        SURVEY_UNSENT_RETRIED,
+        "3a71d65",
+        "invitations left unsent after the first pass wait for the round's close unsent",
+        " (a survey year's run lasts at most a year; tests/histories/survey/ holds the"
+        " history from before it)",
     ),
 )
 

@@ -7,7 +7,8 @@ schedule `minwon-survey-year`, and by `minwon survey start` (signal `start_now`,
 which also starts the workflow if none runs). It waits for the policy's start day
 (09:00 Seoul; with `auto_start = false`, for `start_now` only), starts the round
 (each resident whose case closed that year and who did not refuse contact is
-invited once), sends the invitations in batches, waits for the close, and closes
+invited once), sends the invitations in batches, tries those left unsent (the mail
+server's own setup refused them) again each day, waits for the close, and closes
 it. If no round has started by the policy's `due` day, ops and the director are
 warned, once. Every step is decided from the store, so a run started again picks
 up where the store says the year is.
@@ -32,6 +33,8 @@ from temporalio.workflow import ParentClosePolicy
 from workflows.schedules import ensure_schedule
 
 with workflow.unsafe.imports_passed_through():
+    # By module name, as in workflows/complaint.py: passed through the sandbox.
+    import workflows.legacy as legacy
     from activities.surveys import SurveyActivities
     from domain.calendar import SEOUL
     from workflows.models import SurveyBatch, SurveyPlan
@@ -40,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(minutes=5)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 BATCH = 50
+RETRY_UNSENT_EVERY = timedelta(days=1)
 SCHEDULE_ID = "minwon-survey-year"
 # 00:05 on 1 January, Seoul: the new year's survey workflow starts waiting for its day.
 NEW_YEAR = "5 0 1 1 *"
@@ -86,16 +90,40 @@ class SurveyYearWorkflow:
                 plan = await self._activity(SurveyActivities.survey_plan, year)
             if not plan.started and now >= year_end:
                 return plan
-        for offset in range(0, plan.invitations, BATCH):
-            await self._activity(
-                SurveyActivities.send_survey_invitations,
-                SurveyBatch(year=year, offset=offset, limit=BATCH),
-            )
+        await self._send_invitations(plan)
+        closes_at = None if plan.closed else plan.closes_at
+        if closes_at is not None and workflow.patched(legacy.SURVEY_UNSENT_RETRIED):
+            # Invitations the mail server's own setup refused (a failed login) are tried
+            # again each day, at the hour the round began, until it closes: ops may
+            # mend the server on any day of the round.
+            next_try = workflow.now() + RETRY_UNSENT_EVERY
+            while next_try < closes_at and await self._count(
+                SurveyActivities.unsent_survey_invitations, year
+            ):
+                await self._wait(next_try, signals=False)
+                await self._send_invitations(plan)
+                next_try += RETRY_UNSENT_EVERY
         if not plan.closed and plan.closes_at is not None:
             await self._wait(plan.closes_at, signals=False)
             plan = await self._activity(SurveyActivities.close_survey, year)
         self._plan = plan
         return plan
+
+    async def _send_invitations(self, plan: SurveyPlan) -> None:
+        for offset in range(0, plan.invitations, BATCH):
+            await self._count(
+                SurveyActivities.send_survey_invitations,
+                SurveyBatch(year=plan.year, offset=offset, limit=BATCH),
+            )
+
+    async def _count(self, activity: Any, argument: object) -> int:
+        count: int = await workflow.execute_activity_method(
+            activity,
+            argument,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return count
 
     async def _activity(self, activity: Any, argument: object) -> SurveyPlan:
         result: object = await workflow.execute_activity_method(

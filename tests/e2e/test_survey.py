@@ -322,10 +322,13 @@ class FailingEmail:
         self.error = error
         self.refused = refused
         self.tried: list[str] = []
+        self.invitations: list[str] = []  # the addresses survey invitations were tried at
         self.delivered = FileEmail(folder)
 
     def send(self, to: str, message: Message) -> None:
         self.tried.append(to)
+        if message.message_id.startswith("survey-invitation-"):
+            self.invitations.append(to)
         if self.error is not None:
             raise self.error
         if to in self.refused:
@@ -430,3 +433,60 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
     assert "invited 3, sent 2, unreachable 1, answered 0" in survey_text(report)
     assert ["survey", "all", "unreachable", "1"] in csv.reader(io.StringIO(survey_csv(report)))
     app.close()
+
+
+@pytest.fixture
+def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail]]:
+    """The survey's stack with a mail server whose own setup refuses every message
+    (`mail-refused`: a failed login) until the test mends it."""
+    policy = policy_with(
+        tmp_path / "policy",
+        '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
+    )
+    mail = FailingEmail(tmp_path / "mail", PermanentDeliveryError("mail-refused", "535"), set())
+    channels = Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl"))
+    with web_stack(
+        tmp_path, env={"MINWON_POLICY": str(policy)}, channels=channels, time_skipping=True
+    ) as stack:
+        sleep_until(stack, at(1, 5, 10))
+        for resident in RESIDENTS[:2]:
+            close_a_case(stack, resident)
+        stack.run(ensure_survey_year(stack.client, stack.task_queue, YEAR))
+        yield stack, mail
+
+
+def test_invitations_the_mail_server_refused_go_out_the_day_after_it_is_mended_once(
+    refusing: tuple[WebStack, FailingEmail], tmp_path: Path
+) -> None:
+    web, mail = refusing
+    sleep_until(web, at(1, 12, 9, 5))
+    wait_for(lambda: sorted(mail.invitations) == RESIDENTS[:2])
+    # Refused for the server's setup: nobody recorded as sent or as unreachable.
+    assert invitation_events(web, "Sent") == invitation_events(web, "Undeliverable") == []
+    # Still refused the next morning: tried again, still nothing recorded.
+    sleep_until(web, at(1, 13, 9, 5))
+    wait_for(lambda: len(mail.invitations) == 4)
+    assert invitation_events(web, "Sent") == []
+    mail.error = None  # ops mend the server
+    sleep_until(web, at(1, 14, 9, 5))
+    wait_for(lambda: len(invitation_events(web, "Sent")) == 2)
+    assert sorted(links(tmp_path)) == RESIDENTS[:2]
+    # Sent once each: the days left in the round try nothing more.
+    sleep_until(web, at(1, 18, 10))
+    wait_for(lambda: not round_of(web).is_open)  # type: ignore[attr-defined]
+    assert sorted(mail.invitations) == sorted(RESIDENTS[:2] * 3)
+
+
+def test_invitations_never_sent_are_tried_each_day_of_the_round_and_no_longer(
+    refusing: tuple[WebStack, FailingEmail],
+) -> None:
+    web, mail = refusing
+    # The round runs from 12 January 09:00 for five days: one try on each of them.
+    sleep_until(web, at(1, 25, 10))
+    wait_for(lambda: not round_of(web).is_open)  # type: ignore[attr-defined]
+    assert sorted(mail.invitations) == sorted(RESIDENTS[:2] * 5)
+    assert invitation_events(web, "Sent") == invitation_events(web, "Undeliverable") == []
+    # The year's workflow ended with the round closed.
+    handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
+    plan = web.run(handle.result(), timeout=60)
+    assert plan.closed and plan.invitations == 2

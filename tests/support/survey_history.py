@@ -1,0 +1,84 @@
+"""A survey year's workflow history, recorded for replay (tests/histories/survey/).
+
+The year's run with the shipped policy (the round opens on 2 November at 09:00 for
+14 days): two residents' cases closed in October, the survey started on its day and
+both invitations sent; the history ends as the run waits for the round's close.
+`.venv/bin/python -m tests.support.survey_history NAME` writes it as
+tests/histories/survey/NAME.json; tests/workflow/test_survey_durability.py replays
+every file there on the current workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from domain.calendar import SEOUL
+from tests.support.histories_scenarios import HISTORIES
+from tests.support.temporal import running_stack, start_time_skipping
+from workflows.client import act, file_complaint
+from workflows.models import Answer, Close, FileComplaintInput
+from workflows.survey import ensure_survey_year, survey_workflow_id
+
+SURVEY_HISTORIES = HISTORIES / "survey"
+YEAR = 2027
+RESIDENTS = ("kim@example.org", "lee@example.org")
+
+
+async def record_survey_year(folder: Path) -> str:
+    """Run the year's survey to its wait for the close; its history as JSON."""
+    env = await start_time_skipping()
+    try:
+        async with running_stack(env.client, folder) as stack:
+
+            async def sleep_until(moment: datetime) -> None:
+                now = await env.get_current_time()
+                if moment > now:
+                    await env.sleep(moment - now)
+
+            await sleep_until(datetime(YEAR, 10, 5, 10, tzinfo=SEOUL))
+            for resident in RESIDENTS:
+                intake = FileComplaintInput(
+                    intake_ref=f"survey-history-{uuid.uuid4().hex[:12]}",
+                    channel="email",
+                    category="inquiry",
+                    topic="program",
+                    contact=resident,
+                    text="녹화용 문의",
+                )
+                handle, view = await file_complaint(stack.client, intake, stack.task_queue)
+                await act(handle, Answer(text="안내", by=view.assignee or "park.officer"))
+                await act(handle, Close(by=view.assignee or "park.officer"))
+            await ensure_survey_year(stack.client, stack.task_queue, YEAR)
+            await sleep_until(datetime(YEAR, 11, 2, 9, 5, tzinfo=SEOUL))
+            deadline = time.monotonic() + 30
+            while sent(stack.complaints) < len(RESIDENTS):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the invitations were not sent")
+                await asyncio.sleep(0.1)
+            survey = stack.client.get_workflow_handle(survey_workflow_id(YEAR))
+            return (await survey.fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+
+
+def sent(complaints: object) -> int:
+    records = complaints.recorder.select_notifications(start=1, limit=100_000)  # type: ignore[attr-defined]
+    return sum(1 for r in records if r.topic.endswith("SurveyInvitation.Sent"))
+
+
+async def main(name: str) -> None:
+    SURVEY_HISTORIES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        text = await record_survey_year(Path(folder))
+    (SURVEY_HISTORIES / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+    print(f"recorded {name}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
