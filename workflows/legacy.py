@@ -112,7 +112,7 @@ PATCHES = (
     ),
     Patch(
         SURVEY_UNSENT_RETRIED,
-        "3a71d65",
+        "57880cb",
         "invitations left unsent after the first pass wait for the round's close unsent",
         " (a survey year's run lasts at most a year; tests/histories/survey/ holds the"
         " history from before it)",
