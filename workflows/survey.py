@@ -17,7 +17,7 @@ up where the store says the year is.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import workflow
 from temporalio.client import (
@@ -117,24 +117,24 @@ class SurveyYearWorkflow:
             )
 
     async def _count(self, activity: Any, argument: object) -> int:
-        count: int = await workflow.execute_activity_method(
-            activity,
-            argument,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
-        return count
+        """An activity that answers with a number (invitations sent, or unsent)."""
+        return cast(int, await self._execute(activity, argument))
 
     async def _activity(self, activity: Any, argument: object) -> SurveyPlan:
+        """An activity that answers with the year's plan, kept for the `plan` query."""
+        result = await self._execute(activity, argument)
+        if isinstance(result, SurveyPlan):
+            self._plan = result
+        return self._plan  # type: ignore[return-value]
+
+    async def _execute(self, activity: Any, argument: object) -> object:
         result: object = await workflow.execute_activity_method(
             activity,
             argument,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
         )
-        if isinstance(result, SurveyPlan):
-            self._plan = result
-        return self._plan  # type: ignore[return-value]
+        return result
 
     async def _wait(self, moment: datetime | None, signals: bool = True) -> bool:
         """Until the moment (True) or, when `signals`, a `start_now` (False)."""
