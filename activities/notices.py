@@ -219,7 +219,8 @@ class NoticeActivities:
         """
         case = self.complaints.get_case(uuid.UUID(batch.notices[0].case_id))
         # The directory read once for the batch: each read of the store's roster is
-        # a query, and a notice looks up several people.
+        # a query, and a notice looks up several people. A change recorded while the
+        # batch runs reaches the next activity, not this batch's later notices.
         roster = self.complaints.roster.current()
         outcomes: list[NoticeOutcome] = []
         deferred: list[str] = []

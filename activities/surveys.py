@@ -28,6 +28,10 @@ log = structlog.get_logger()
 STARTS_AT = time(9, 0)
 
 
+class MailServerRefused(Exception):
+    """The mail server refused a message for its own setup (`mail-refused`)."""
+
+
 class SurveyActivities:
     def __init__(
         self, complaints: Complaints, notices: NoticeActivities, public_url: str | None = None
@@ -78,20 +82,30 @@ class SurveyActivities:
 
     @activity.defn
     def send_survey_invitations(self, batch: SurveyBatch) -> int:
-        """Send the batch's invitations not sent yet; how many went out now."""
+        """Send the batch's invitations not sent yet; how many went out now. Nothing
+        goes out once the round has closed, nor to a resident who refused meanwhile."""
         found = self.complaints.surveys.round(batch.year)
-        if found is None:
+        # A try retried past the close (the mail server away) ends without sending: a
+        # link sent then would open a closed survey.
+        if found is None or not found.is_open:
+            return 0
+        if activity.info().current_attempt_scheduled_time >= found.closes_at:
             return 0
         sent = 0
         for text in found.invitations[batch.offset : batch.offset + batch.limit]:
-            if self._send(uuid.UUID(text), found.closes_at):
-                sent += 1
+            try:
+                if self._send(uuid.UUID(text), found.closes_at):
+                    sent += 1
+            except MailServerRefused:
+                # Its own setup refused (a failed login): the rest of the batch would
+                # be refused too, each one more failed login on the center's account.
+                break
         return sent
 
     def _send(self, invitation_id: uuid.UUID, closes_at: datetime) -> bool:
         surveys = self.complaints.surveys
         invitation = surveys.invitation(invitation_id)
-        if not invitation.unsent:
+        if not surveys.to_send(invitation):
             return False
         secret = surveys.link_secret(invitation_id)
         context: dict[str, Any] = {
@@ -122,8 +136,11 @@ class SurveyActivities:
             # login, a refused sender) says nothing of the resident: not counted, the
             # invitation left unsent and the reason in the log (`notice_undeliverable`);
             # the year's workflow tries it again each day until the round closes.
-            if delivery_code(str(error.message)) in ADDRESS_REFUSALS:
+            code = delivery_code(str(error.message))
+            if code in ADDRESS_REFUSALS:
                 surveys.record_undeliverable(invitation_id, at)
+            elif code == "mail-refused":
+                raise MailServerRefused from None
             return False
         surveys.record_sent(invitation_id, channel, at)
         return True
@@ -137,7 +154,9 @@ class SurveyActivities:
         if found is None:
             return 0
         surveys = self.complaints.surveys
-        unsent = sum(1 for text in found.invitations if surveys.invitation(uuid.UUID(text)).unsent)
+        unsent = sum(
+            1 for text in found.invitations if surveys.to_send(surveys.invitation(uuid.UUID(text)))
+        )
         if unsent:
             log.warning(
                 "survey_invitations_unsent", year=year, unsent=unsent, closes_at=found.closes_at

@@ -348,6 +348,11 @@ class Surveys:
     def refused(self, person_id: str) -> bool:
         return self._get(refusal_id(person_id), SurveyRefusal) is not None
 
+    def to_send(self, invitation: SurveyInvitation) -> bool:
+        """Still to go out: unsent, and its resident has not refused survey contact
+        since the round began (staff may record a refusal on any day of it)."""
+        return invitation.unsent and not self.refused(invitation.person_id)
+
     def closed_in(self, year: int) -> list[Complaint]:
         """The cases closed in `year` (Seoul) and still closed, latest first."""
         closed_topic = get_topic(Complaint.Closed)

@@ -94,8 +94,8 @@ class SurveyYearWorkflow:
         closes_at = None if plan.closed else plan.closes_at
         if closes_at is not None and workflow.patched(legacy.SURVEY_UNSENT_RETRIED):
             # Invitations the mail server's own setup refused (a failed login) are tried
-            # again each day, at the hour the round began, until it closes: ops may
-            # mend the server on any day of the round.
+            # again a day after each pass, while one more pass falls before the close:
+            # ops may mend the server on any day of the round.
             next_try = workflow.now() + RETRY_UNSENT_EVERY
             while next_try < closes_at and await self._count(
                 SurveyActivities.unsent_survey_invitations, year

@@ -11,6 +11,7 @@ with another secret opens nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import email
 import email.policy
 import io
@@ -30,6 +31,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Replayer
 
 from activities.channels import (
     Channels,
@@ -46,6 +48,7 @@ from domain.calendar import SEOUL
 from domain.commands import Answer, Close
 from domain.survey import QUESTIONS
 from tests.support.browser import after_submit, chromium, screenshot
+from tests.support.temporal import sealed_converter
 from tests.support.web import WebStack, web_stack
 from web.reports import open_read_models
 from web.surveys import survey_csv, survey_report, survey_text
@@ -436,9 +439,10 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
 
 
 @pytest.fixture
-def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail]]:
+def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail, list[str]]]:
     """The survey's stack with a mail server whose own setup refuses every message
-    (`mail-refused`: a failed login) until the test mends it."""
+    (`mail-refused`: a failed login) until the test mends it; two residents' cases
+    closed, their receipt codes."""
     policy = policy_with(
         tmp_path / "policy",
         '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
@@ -449,44 +453,78 @@ def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail]]:
         tmp_path, env={"MINWON_POLICY": str(policy)}, channels=channels, time_skipping=True
     ) as stack:
         sleep_until(stack, at(1, 5, 10))
-        for resident in RESIDENTS[:2]:
-            close_a_case(stack, resident)
+        codes = [close_a_case(stack, resident) for resident in RESIDENTS[:2]]
         stack.run(ensure_survey_year(stack.client, stack.task_queue, YEAR))
-        yield stack, mail
+        yield stack, mail, codes
 
 
-def test_invitations_the_mail_server_refused_go_out_the_day_after_it_is_mended_once(
-    refusing: tuple[WebStack, FailingEmail], tmp_path: Path
+def test_invitations_the_mail_server_refused_go_out_once_it_is_mended_not_to_who_refused_since(
+    refusing: tuple[WebStack, FailingEmail, list[str]], tmp_path: Path
 ) -> None:
-    web, mail = refusing
+    web, mail, codes = refusing
     sleep_until(web, at(1, 12, 9, 5))
-    wait_for(lambda: sorted(mail.invitations) == RESIDENTS[:2])
+    # One failed login ends the pass: the second would fail the same way.
+    wait_for(lambda: len(mail.invitations) == 1)
     # Refused for the server's setup: nobody recorded as sent or as unreachable.
     assert invitation_events(web, "Sent") == invitation_events(web, "Undeliverable") == []
     # Still refused the next morning: tried again, still nothing recorded.
     sleep_until(web, at(1, 13, 9, 5))
-    wait_for(lambda: len(mail.invitations) == 4)
+    wait_for(lambda: len(mail.invitations) == 2)
     assert invitation_events(web, "Sent") == []
-    mail.error = None  # ops mend the server
+    # The second resident asks staff for no survey contact; then ops mend the server.
+    with web.http("lee.service") as staff:
+        refused = staff.post("/api/surveys/refusals", json={"receipt_code": codes[1]})
+    assert refused.status_code == 200, refused.text
+    mail.error = None
     sleep_until(web, at(1, 14, 9, 5))
-    wait_for(lambda: len(invitation_events(web, "Sent")) == 2)
-    assert sorted(links(tmp_path)) == RESIDENTS[:2]
-    # Sent once each: the days left in the round try nothing more.
+    wait_for(lambda: len(invitation_events(web, "Sent")) == 1)
+    assert sorted(links(tmp_path)) == [RESIDENTS[0]]
+    # Sent once, the one who refused never tried again: the days left try nothing more.
     sleep_until(web, at(1, 18, 10))
     wait_for(lambda: not round_of(web).is_open)  # type: ignore[attr-defined]
-    assert sorted(mail.invitations) == sorted(RESIDENTS[:2] * 3)
+    assert mail.invitations[2:] == [RESIDENTS[0]]
+    assert len(invitation_events(web, "Sent")) == 1
 
 
 def test_invitations_never_sent_are_tried_each_day_of_the_round_and_no_longer(
-    refusing: tuple[WebStack, FailingEmail],
+    refusing: tuple[WebStack, FailingEmail, list[str]],
 ) -> None:
-    web, mail = refusing
-    # The round runs from 12 January 09:00 for five days: one try on each of them.
+    web, mail, _ = refusing
+    # The round runs from 12 January 09:00 for five days: one pass on each of them,
+    # each ended by its first refusal.
     sleep_until(web, at(1, 25, 10))
     wait_for(lambda: not round_of(web).is_open)  # type: ignore[attr-defined]
-    assert sorted(mail.invitations) == sorted(RESIDENTS[:2] * 5)
+    assert len(mail.invitations) == 5
     assert invitation_events(web, "Sent") == invitation_events(web, "Undeliverable") == []
-    # The year's workflow ended with the round closed.
+    # The year's workflow ended with the round closed, and its history, daily passes
+    # included, replays on the current code.
     handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
     plan = web.run(handle.result(), timeout=60)
     assert plan.closed and plan.invitations == 2
+    history = web.run(handle.fetch_history(), timeout=60)
+    replayer = Replayer(workflows=[SurveyYearWorkflow], data_converter=sealed_converter())
+    web.run(replayer.replay_workflow(history), timeout=60)
+
+
+def test_a_batch_tried_at_or_after_the_close_sends_nothing(tmp_path: Path) -> None:
+    """A pass whose tries outlast the round (the mail server away until after the
+    close) ends without sending: the link would open a closed survey."""
+    app = closed_cases(tmp_path, RESIDENTS[:2])
+    app.surveys.start(YEAR, opens_at=at(1, 12, 9), closes_at=at(1, 17, 9), by="system")
+    mail = FailingEmail(tmp_path / "mail", None, refused=set())
+    notices = NoticeActivities(app, Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl")))
+    activities = SurveyActivities(app, notices)
+    batch = SurveyBatch(year=YEAR, offset=0, limit=50)
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(
+        environment.info, current_attempt_scheduled_time=at(1, 17, 9)
+    )
+    assert environment.run(activities.send_survey_invitations, batch) == 0
+    assert mail.tried == []
+    # A minute before the close, the same batch goes out.
+    environment.info = dataclasses.replace(
+        environment.info, current_attempt_scheduled_time=at(1, 17, 8, 59)
+    )
+    assert environment.run(activities.send_survey_invitations, batch) == 2
+    assert sorted(mail.tried) == RESIDENTS[:2]
+    app.close()

@@ -1,7 +1,7 @@
 """A survey year's workflow history, recorded for replay (tests/histories/survey/).
 
-The year's run with the shipped policy (the round opens on 2 November at 09:00 for
-14 days): two residents' cases closed in October, the survey started on its day and
+The next year's run with the shipped policy (the round opens on 2 November at 09:00
+for 14 days): two residents' cases closed in October, the survey started on its day and
 both invitations sent; the history ends as the run waits for the round's close.
 `.venv/bin/python -m tests.support.survey_history NAME` writes it as
 tests/histories/survey/NAME.json; tests/workflow/test_survey_durability.py replays
@@ -26,7 +26,8 @@ from workflows.models import Answer, Close, FileComplaintInput
 from workflows.survey import ensure_survey_year, survey_workflow_id
 
 SURVEY_HISTORIES = HISTORIES / "survey"
-YEAR = 2027
+# The next year: the time-skipping server's clock starts today and only moves on.
+YEAR = datetime.now(SEOUL).year + 1
 RESIDENTS = ("kim@example.org", "lee@example.org")
 
 

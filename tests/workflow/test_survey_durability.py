@@ -35,10 +35,6 @@ def replayer() -> Replayer:
     )
 
 
-def test_a_history_from_before_the_daily_retries_is_kept() -> None:
-    assert BEFORE_RETRIES in RECORDED
-
-
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_committed_survey_histories_replay_on_the_current_workflow(path: Path) -> None:
     await replayer().replay_workflow(load(path))
