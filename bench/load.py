@@ -35,7 +35,9 @@ its due moment; with --server skip each level no earlier than the one before plu
 its hours; with --server dev each breached case's three notices (its owner, the
 resident, the officer) recorded. Reported: the time of each phase, when breaches and
 escalations were stored (with --server dev also the notices, which have no target),
-and the worker's memory (VmRSS after each phase, VmHWM peak).
+the CPU the Temporal server and the workers used from the deadline until the last
+escalation was stored (per breached case too), and the worker's memory (VmRSS after
+each phase, VmHWM peak).
 
     .venv/bin/python bench/load.py [--server skip|dev] [--n 1000] [--answered 0.7] [--cache 200]
                                    [--workers 1 | --split]
@@ -131,6 +133,58 @@ def clear_of_passes(
     if every - since_pass < clearance:
         return moment + (every - since_pass) + clearance
     return moment
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid() -> int | None:
+    """The Temporal server this process started (a child running the dev server or the
+    time-skipping test server), or None if none is found."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == os.getpid() and (b"start-dev" in command or b"test-server" in command):
+            return int(entry.name)
+    return None
+
+
+class CpuMeter:
+    """CPU time used by the server and the workers between `start` and `stop`."""
+
+    def __init__(self, server: int | None, workers: list[int]) -> None:
+        self.pids = {"server": [server] if server else [], "workers": workers}
+        self.used: dict[str, float] = {}
+        self.seconds = 0.0
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
+
+    def start(self) -> None:
+        self._began, self._at = self._now(), time.monotonic()
+
+    def stop(self) -> None:
+        ended, self.seconds = self._now(), time.monotonic() - self._at
+        self.used = {name: ended[name] - self._began[name] for name in ended}
+
+    def report(self, cases: int) -> list[str]:
+        lines = []
+        for name, label in (("server", "Temporal server"), ("workers", "worker processes")):
+            if self.pids[name] and name in self.used:
+                used = self.used[name]
+                lines.append(
+                    f"  {label:<17}{used:7.1f} core-s ({used / self.seconds:.2f} cores), "
+                    f"{1000 * used / cases:.1f} ms per breached case"
+                )
+        return lines
 
 
 def memory_kib(pid: int) -> dict[str, int]:
@@ -347,6 +401,7 @@ async def run(
     expected = unanswered * levels
     phases: list[tuple[str, float, str]] = []
     tally: StoreTally | None = None
+    meter = CpuMeter(server_pid(), [process.pid for process in worker.processes])
     try:
         await worker.started()
         tally = StoreTally(worker.store)
@@ -387,11 +442,13 @@ async def run(
             return tally.update()["Complaint.Escalated"]  # type: ignore[union-attr]
 
         if skipping:
+            meter.start()
             started = time.monotonic()
             await skip_time(env, SKIP)
         else:
             escalations()  # the store read up to now, before the burst
             await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            meter.start()
             started = time.monotonic()
         while (stored := escalations()) < expected:
             worker.check_alive()
@@ -399,6 +456,7 @@ async def run(
                 raise TimeoutError(f"only {stored} of {expected} escalations")
             await asyncio.sleep(0.5)
         reached = time.monotonic() - started
+        meter.stop()
         if not skipping:
             # The alarms' notices go out after their records: waited for, and reported.
             def alarm_notices() -> int:
@@ -496,6 +554,10 @@ async def run(
         print("  " + lateness("escalations", stored_late["escalation"]))
         if stored_late["notice"]:
             print("  " + lateness("notices", stored_late["notice"], target=False))
+    if unanswered:
+        print(f"CPU from the deadline to the last escalation stored ({meter.seconds:.1f} s):")
+        for line in meter.report(unanswered):
+            print(line)
     print(
         f"worker memory: {mib(baseline['VmRSS'])} at start, {mib(after_open['VmRSS'])} with "
         f"{n} open, {mib(after_answer['VmRSS'])} after phase 2, "
