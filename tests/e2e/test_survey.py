@@ -48,12 +48,13 @@ from domain.calendar import SEOUL
 from domain.commands import Answer, Close
 from domain.survey import QUESTIONS
 from tests.support.browser import after_submit, chromium, screenshot
+from tests.support.survey_history import close_case
+from tests.support.survey_history import invitation_events as stored_invitation_events
 from tests.support.temporal import sealed_converter
 from tests.support.web import WebStack, web_stack
 from web.reports import open_read_models
 from web.surveys import survey_csv, survey_report, survey_text
-from workflows.client import act, file_complaint
-from workflows.models import FileComplaintInput, SurveyBatch, SurveyPlan
+from workflows.models import SurveyBatch, SurveyPlan
 from workflows.survey import SurveyYearWorkflow, ensure_survey_year, survey_workflow_id
 
 pytestmark = pytest.mark.temporal
@@ -100,23 +101,7 @@ def sleep_until(web: WebStack, moment: datetime) -> None:
 
 def close_a_case(web: WebStack, contact: str, category: str = "inquiry") -> str:
     """File a case for `contact`, answer and close it; its receipt code."""
-
-    async def work() -> str:
-        intake = FileComplaintInput(
-            intake_ref=f"survey-{uuid.uuid4().hex[:12]}",
-            channel="email",
-            category=category,
-            topic="program",
-            contact=contact,
-            text="프로그램 이용 문의",
-        )
-        handle, view = await file_complaint(web.client, intake, web.task_queue)
-        staff = view.assignee or "park.officer"
-        await act(handle, Answer(text="안내드렸습니다.", by=staff))
-        await act(handle, Close(by=staff))
-        return view.receipt_code
-
-    return web.run(work(), timeout=120)
+    return web.run(close_case(web.client, web.task_queue, contact, category), timeout=120)
 
 
 def links(folder: Path) -> dict[str, str]:
@@ -131,8 +116,7 @@ def links(folder: Path) -> dict[str, str]:
 
 
 def invitation_events(web: WebStack, name: str) -> list[object]:
-    records = web.complaints.recorder.select_notifications(start=1, limit=100_000)
-    return [r for r in records if r.topic.endswith(f"SurveyInvitation.{name}")]
+    return stored_invitation_events(web.complaints, name)
 
 
 def round_of(web: WebStack) -> object:

@@ -17,7 +17,11 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import Client
+
+from application.service import Complaints
 from domain.calendar import SEOUL
 from tests.support.histories_scenarios import HISTORIES
 from tests.support.temporal import running_stack, start_time_skipping
@@ -44,21 +48,11 @@ async def record_survey_year(folder: Path) -> str:
 
             await sleep_until(datetime(YEAR, 10, 5, 10, tzinfo=SEOUL))
             for resident in RESIDENTS:
-                intake = FileComplaintInput(
-                    intake_ref=f"survey-history-{uuid.uuid4().hex[:12]}",
-                    channel="email",
-                    category="inquiry",
-                    topic="program",
-                    contact=resident,
-                    text="녹화용 문의",
-                )
-                handle, view = await file_complaint(stack.client, intake, stack.task_queue)
-                await act(handle, Answer(text="안내", by=view.assignee or "park.officer"))
-                await act(handle, Close(by=view.assignee or "park.officer"))
+                await close_case(stack.client, stack.task_queue, resident)
             await ensure_survey_year(stack.client, stack.task_queue, YEAR)
             await sleep_until(datetime(YEAR, 11, 2, 9, 5, tzinfo=SEOUL))
             deadline = time.monotonic() + 30
-            while sent(stack.complaints) < len(RESIDENTS):
+            while len(invitation_events(stack.complaints, "Sent")) < len(RESIDENTS):
                 if time.monotonic() > deadline:
                     raise TimeoutError("the invitations were not sent")
                 await asyncio.sleep(0.1)
@@ -68,9 +62,30 @@ async def record_survey_year(folder: Path) -> str:
         await env.shutdown()
 
 
-def sent(complaints: object) -> int:
-    records = complaints.recorder.select_notifications(start=1, limit=100_000)  # type: ignore[attr-defined]
-    return sum(1 for r in records if r.topic.endswith("SurveyInvitation.Sent"))
+async def close_case(
+    client: Client, task_queue: str, contact: str, category: str = "inquiry"
+) -> str:
+    """File a case for `contact`, answer and close it (its assignee, or the designated
+    officer); its receipt code: a resident the year's survey asks."""
+    intake = FileComplaintInput(
+        intake_ref=f"survey-{uuid.uuid4().hex[:12]}",
+        channel="email",
+        category=category,
+        topic="program",
+        contact=contact,
+        text="프로그램 이용 문의",
+    )
+    handle, view = await file_complaint(client, intake, task_queue)
+    staff = view.assignee or "park.officer"
+    await act(handle, Answer(text="안내드렸습니다.", by=staff))
+    await act(handle, Close(by=staff))
+    return view.receipt_code
+
+
+def invitation_events(complaints: Complaints, name: str) -> list[Any]:
+    """The stored records of survey invitations' `name` events (Invited, Sent, …)."""
+    records = complaints.recorder.select_notifications(start=1, limit=100_000)
+    return [r for r in records if r.topic.endswith(f"SurveyInvitation.{name}")]
 
 
 async def main(name: str) -> None:
