@@ -63,6 +63,10 @@ class Settings(BaseModel):
     web_port: int = Field(default=8000, ge=1, le=65535)
     activity_threads: int = Field(default=16, ge=1, le=512)
     workflow_cache: int = Field(default=200, ge=0)
+    # How many task polls each worker keeps open at once, for workflow tasks and for
+    # activity tasks each (the SDK allows no fewer than 2; its default, 5, made a
+    # deadline peak later on a small host shared with the Temporal server).
+    task_polls: int = Field(default=2, ge=2, le=100)
     # `workflows`: workflow tasks and the store's steps in them (local activities);
     # `activities`: the other activities (notices, sweeps); `all`: both.
     worker_role: WorkerRole = "all"
@@ -167,6 +171,7 @@ _VARIABLES: dict[str, tuple[str, Any]] = {
     "web_port": ("MINWON_WEB_PORT", _number(int)),
     "activity_threads": ("MINWON_ACTIVITY_THREADS", _number(int)),
     "workflow_cache": ("MINWON_WORKFLOW_CACHE", _number(int)),
+    "task_polls": ("MINWON_TASK_POLLS", _number(int)),
     "worker_role": ("MINWON_WORKER_ROLE", _word),
     "workflow_sandbox": ("MINWON_WORKFLOW_SANDBOX", _flag),
     "schedules": ("MINWON_RETENTION_SCHEDULE", _flag),

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import (
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.appointments import AppointmentActivities
@@ -155,6 +160,8 @@ def build_worker(
         # The store's steps run as local activities, on the same threads.
         max_concurrent_local_activities=threads,
         max_cached_workflows=max_cached_workflows,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.task_polls),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.task_polls),
         workflow_runner=workflow_runner(settings),
         # On SIGTERM, activities in flight get this long to finish their save.
         graceful_shutdown_timeout=timedelta(seconds=30),
