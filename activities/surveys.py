@@ -28,6 +28,10 @@ log = structlog.get_logger()
 STARTS_AT = time(9, 0)
 
 
+# The error type of a batch the mail server's own setup refused: its pass ends there.
+PASS_REFUSED = "survey-pass-refused"
+
+
 class MailServerRefused(Exception):
     """The mail server refused a message for its own setup (`mail-refused`)."""
 
@@ -97,9 +101,15 @@ class SurveyActivities:
                 if self._send(uuid.UUID(text), found.closes_at):
                     sent += 1
             except MailServerRefused:
-                # Its own setup refused (a failed login): the rest of the batch would
-                # be refused too, each one more failed login on the center's account.
-                break
+                # Its own setup refused (a failed login): the rest of the pass would be
+                # refused too, each one more failed login on the center's account. The
+                # batch fails for good and the year's workflow ends the pass with it.
+                raise ApplicationError(
+                    f"the mail server refused its own setup (mail-refused) after {sent} "
+                    "invitation(s) of this batch went out; the pass ends here",
+                    type=PASS_REFUSED,
+                    non_retryable=True,
+                ) from None
         return sent
 
     def _send(self, invitation_id: uuid.UUID, closes_at: datetime) -> bool:

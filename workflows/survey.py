@@ -27,7 +27,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.schedules import ensure_schedule
@@ -35,7 +35,7 @@ from workflows.schedules import ensure_schedule
 with workflow.unsafe.imports_passed_through():
     # By module name, as in workflows/complaint.py: passed through the sandbox.
     import workflows.legacy as legacy
-    from activities.surveys import SurveyActivities
+    from activities.surveys import PASS_REFUSED, SurveyActivities
     from domain.calendar import SEOUL
     from workflows.models import SurveyBatch, SurveyPlan
     from workflows.waiting import until
@@ -110,11 +110,25 @@ class SurveyYearWorkflow:
         return plan
 
     async def _send_invitations(self, plan: SurveyPlan) -> None:
+        """One pass over the invitations, batch by batch. The first batch the mail
+        server's own setup refused (a failed login) ends the pass: each later batch would
+        be one more failed login on the center's account. The invitations left unsent
+        wait for the next pass. (A run recorded before batches failed so saw each such
+        batch complete, and replays as recorded.)"""
         for offset in range(0, plan.invitations, BATCH):
-            await self._count(
-                SurveyActivities.send_survey_invitations,
-                SurveyBatch(year=plan.year, offset=offset, limit=BATCH),
-            )
+            try:
+                await self._count(
+                    SurveyActivities.send_survey_invitations,
+                    SurveyBatch(year=plan.year, offset=offset, limit=BATCH),
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if not (isinstance(cause, ApplicationError) and cause.type == PASS_REFUSED):
+                    raise
+                workflow.logger.warning(
+                    "survey_pass_refused", extra={"year": plan.year, "offset": offset}
+                )
+                return
 
     async def _count(self, activity: Any, argument: object) -> int:
         """An activity that answers with a number (invitations sent, or unsent)."""

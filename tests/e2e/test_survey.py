@@ -42,7 +42,7 @@ from activities.channels import (
     TemporaryDeliveryError,
 )
 from activities.notices import NoticeActivities
-from activities.surveys import SurveyActivities
+from activities.surveys import PASS_REFUSED, SurveyActivities
 from application.service import Complaints, Intake
 from domain.calendar import SEOUL
 from domain.commands import Answer, Close
@@ -323,11 +323,11 @@ class FailingEmail:
         self.delivered.send(to, message)
 
 
-def closed_cases(folder: Path, contacts: list[str]) -> Complaints:
+def closed_cases(folder: Path, contacts: list[str], file: str = "e.db") -> Complaints:
     """A store on a SQLite file in `folder` with one case closed this year per contact."""
     folder.mkdir(exist_ok=True)
     app = Complaints(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / "e.db")}
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(folder / file)}
     )
     closed_at = datetime(YEAR, 1, 5, 10, tzinfo=SEOUL)
     for number, contact in enumerate(contacts):
@@ -398,9 +398,14 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
         environment.run(activities.send_survey_invitations, batch)
     assert not deferred.value.non_retryable
     assert outcome() == ["-", "-", "-"]
-    # The server's own setup refused (a failed login): nobody counts as unreachable.
+    # The server's own setup refused (a failed login): nobody counts as unreachable, and
+    # the batch fails for good after the first try, so the workflow ends its pass.
     mail.error = PermanentDeliveryError("mail-refused", "535")
-    assert environment.run(activities.send_survey_invitations, batch) == 0
+    tries = len(mail.tried)
+    with pytest.raises(ApplicationError) as refused_setup:
+        environment.run(activities.send_survey_invitations, batch)
+    assert refused_setup.value.non_retryable and refused_setup.value.type == PASS_REFUSED
+    assert len(mail.tried) == tries + 1
     assert outcome() == ["-", "-", "-"]
     # Mended, and one address refused for good: the batch does not fail on one
     # resident, who is recorded as unreachable; the others are sent, each once.
@@ -488,6 +493,46 @@ def test_invitations_never_sent_are_tried_each_day_of_the_round_and_no_longer(
     history = web.run(handle.fetch_history(), timeout=60)
     replayer = Replayer(workflows=[SurveyYearWorkflow], data_converter=sealed_converter())
     web.run(replayer.replay_workflow(history), timeout=60)
+
+
+def test_the_first_batch_the_mail_server_refuses_ends_the_pass_and_the_next_sends_them_all(
+    tmp_path: Path,
+) -> None:
+    """Two batches to send (51 residents, 50 a batch) and a failed login: one try in
+    the pass, not one per batch; mended, the next pass sends both batches."""
+    residents = [f"resident{number:02}@example.org" for number in range(51)]
+    closed_cases(tmp_path, residents, file="events.db").close()
+    policy = policy_with(
+        tmp_path / "policy",
+        '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
+    )
+    mail = FailingEmail(tmp_path / "mail", PermanentDeliveryError("mail-refused", "535"), set())
+    channels = Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl"))
+    with web_stack(
+        tmp_path, env={"MINWON_POLICY": str(policy)}, channels=channels, time_skipping=True
+    ) as web:
+        sleep_until(web, at(1, 5, 10))
+        web.run(ensure_survey_year(web.client, web.task_queue, YEAR))
+        sleep_until(web, at(1, 12, 9, 5))
+        wait_for(lambda: len(mail.invitations) == 1)
+        # An hour on, the pass is over: the second batch was never tried.
+        sleep_until(web, at(1, 12, 10, 5))
+        assert len(mail.invitations) == 1
+        assert invitation_events(web, "Sent") == invitation_events(web, "Undeliverable") == []
+        # Mended: the next morning's pass sends every invitation, each once.
+        mail.error = None
+        sleep_until(web, at(1, 13, 9, 5))
+        wait_for(lambda: len(invitation_events(web, "Sent")) == 51)
+        assert sorted(mail.invitations[1:]) == residents
+        # Its history, the failed batch included, replays on the current code.
+        handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
+        history = web.run(handle.fetch_history(), timeout=60)
+        replayer = Replayer(workflows=[SurveyYearWorkflow], data_converter=sealed_converter())
+        web.run(replayer.replay_workflow(history), timeout=60)
+    failed = [
+        event for event in history.events if event.HasField("activity_task_failed_event_attributes")
+    ]
+    assert len(failed) == 1
 
 
 def test_a_batch_tried_at_or_after_the_close_sends_nothing(tmp_path: Path) -> None:
