@@ -44,8 +44,12 @@ def delivery_code(message: str) -> str:
     return message.split(" ", 1)[0]
 
 
-# Refusals about the address itself, not the mail server's setup (a refused sender or
-# a failed login is `mail-refused`: fixed by ops, then the same address works).
+# A refusal of the mail server's own setup (a failed login, a refused sender, a refused
+# greeting): fixed by ops, then the same address works, and until then every message
+# would be refused alike. A message refused later (`mail-refused`, e.g. at DATA) may be
+# refused for itself or its recipient.
+SETUP_REFUSED = "mail-setup-refused"
+# Refusals about the address itself, not the mail server's setup.
 ADDRESS_REFUSALS = frozenset(
     {"recipient-refused", "address-invalid", "address-not-ascii", "no-usable-contact"}
 )
@@ -164,6 +168,17 @@ class SmtpEmail:
         except smtplib.SMTPRecipientsRefused as error:
             codes = sorted({str(answer[0]) for answer in error.recipients.values()})
             raise PermanentDeliveryError("recipient-refused", f"SMTP {', '.join(codes)}") from None
+        except (
+            smtplib.SMTPAuthenticationError,
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPHeloError,
+        ) as error:
+            # The server refused the center's own setup (its login, its sender address,
+            # its greeting) before any recipient: every message would be refused alike.
+            detail = f"SMTP {error.smtp_code}{_enhanced_status(error.smtp_error)}"
+            if error.smtp_code >= 500:
+                raise PermanentDeliveryError(SETUP_REFUSED, detail) from None
+            raise TemporaryDeliveryError("mail-deferred", detail) from None
         except smtplib.SMTPResponseException as error:
             detail = f"SMTP {error.smtp_code}{_enhanced_status(error.smtp_error)}"
             if error.smtp_code >= 500:

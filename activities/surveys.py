@@ -16,7 +16,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import ADDRESS_REFUSALS, delivery_code
+from activities.channels import ADDRESS_REFUSALS, SETUP_REFUSED, delivery_code
 from activities.notices import NoticeActivities
 from application.service import Complaints
 from domain.calendar import SEOUL
@@ -33,7 +33,7 @@ PASS_REFUSED = "survey-pass-refused"
 
 
 class MailServerRefused(Exception):
-    """The mail server refused a message for its own setup (`mail-refused`)."""
+    """The mail server refused a message for its own setup (`mail-setup-refused`)."""
 
 
 class SurveyActivities:
@@ -87,7 +87,9 @@ class SurveyActivities:
     @activity.defn
     def send_survey_invitations(self, batch: SurveyBatch) -> int:
         """Send the batch's invitations not sent yet; how many went out now. Nothing
-        goes out once the round has closed, nor to a resident who refused meanwhile."""
+        goes out once the round has closed, nor to a resident who refused meanwhile.
+        A refusal of the mail server's own setup fails the batch for good
+        (`PASS_REFUSED`): the year's workflow ends its pass there."""
         found = self.complaints.surveys.round(batch.year)
         # A try retried past the close (the mail server away) ends without sending: a
         # link sent then would open a closed survey.
@@ -105,7 +107,7 @@ class SurveyActivities:
                 # refused too, each one more failed login on the center's account. The
                 # batch fails for good and the year's workflow ends the pass with it.
                 raise ApplicationError(
-                    f"the mail server refused its own setup (mail-refused) after {sent} "
+                    f"the mail server refused its own setup ({SETUP_REFUSED}) after {sent} "
                     "invitation(s) of this batch went out; the pass ends here",
                     type=PASS_REFUSED,
                     non_retryable=True,
@@ -142,14 +144,17 @@ class SurveyActivities:
                 raise  # the mail server is away: the batch is tried again, the sent skipped
             # One resident unreachable does not hold up the others. An address refused
             # for good is recorded, so the report counts it and a retried batch does not
-            # try it again. A refusal of the server's own setup (`mail-refused`: a failed
-            # login, a refused sender) says nothing of the resident: not counted, the
-            # invitation left unsent and the reason in the log (`notice_undeliverable`);
-            # the year's workflow tries it again each day until the round closes.
+            # try it again. A refusal of the server's own setup (`mail-setup-refused`: a
+            # failed login, a refused sender) says nothing of the resident and would
+            # refuse every other invitation alike: the pass ends. Another refusal of the
+            # message (`mail-refused`, e.g. at DATA) may be of this message alone: the
+            # others go on. Either way it is not counted, the invitation is left unsent
+            # and the reason is in the log (`notice_undeliverable`); the year's workflow
+            # tries it again each day until the round closes.
             code = delivery_code(str(error.message))
             if code in ADDRESS_REFUSALS:
                 surveys.record_undeliverable(invitation_id, at)
-            elif code == "mail-refused":
+            elif code == SETUP_REFUSED:
                 raise MailServerRefused from None
             return False
         surveys.record_sent(invitation_id, channel, at)
@@ -158,8 +163,8 @@ class SurveyActivities:
     @activity.defn
     def unsent_survey_invitations(self, year: int) -> int:
         """How many of the round's invitations are still to go out: those a refusal of
-        the mail server's own setup (`mail-refused`: a failed login, a refused sender)
-        left unsent. Logged at warning level for ops while there are any."""
+        the mail server (`mail-setup-refused`: a failed login, a refused sender; or
+        `mail-refused`) left unsent. Logged at warning level for ops while there are any."""
         found = self.complaints.surveys.round(year)
         if found is None:
             return 0

@@ -7,6 +7,8 @@ not it is a permanent failure at once, not a retry that can never succeed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from activities.channels import Message, PermanentDeliveryError, SmtpEmail
@@ -59,3 +61,24 @@ def test_a_domain_that_is_no_valid_name_fails_at_once_and_sends_nothing() -> Non
 
     assert refused.value.code == "address-invalid"
     assert mailbox.attempts == 0 and mailbox.received == []
+
+
+def test_a_failed_login_is_a_refusal_of_the_servers_setup_and_sends_nothing() -> None:
+    """The center's account refused (SMTP 535): `mail-setup-refused`, which the survey
+    takes as "every message would be refused alike"; a message refused at DATA stays
+    `mail-refused` (it may be refused for itself or its recipient)."""
+    mailbox = Mailbox()
+    for settings in smtp_server(mailbox, password="right"):
+        SmtpEmail(settings).send("resident@example.org", NOTICE)
+        wrong = dataclasses.replace(settings, password="wrong")
+        with pytest.raises(PermanentDeliveryError) as refused:
+            SmtpEmail(wrong).send("resident@example.org", NOTICE)
+    assert refused.value.code == "mail-setup-refused"
+    assert str(refused.value).startswith("mail-setup-refused (SMTP 535")
+    assert mailbox.attempts == 1 and len(mailbox.received) == 1
+
+    at_data = Mailbox(refuse_with="554 5.7.1 Message refused")
+    for settings in smtp_server(at_data):
+        with pytest.raises(PermanentDeliveryError) as refused:
+            SmtpEmail(settings).send("resident@example.org", NOTICE)
+    assert refused.value.code == "mail-refused"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from activities.channels import SmtpSettings
 from tests.support.processes import free_port
@@ -35,12 +36,33 @@ class Mailbox:
         return [m for m in self.received if m["To"] == address]
 
 
-def smtp_server(mailbox: Mailbox, *, smtputf8: bool = False) -> Iterator[SmtpSettings]:
-    """`smtputf8`: the server offers SMTPUTF8 (RFC 6531), as aiosmtpd does only if told."""
+def smtp_server(
+    mailbox: Mailbox, *, smtputf8: bool = False, password: str | None = None
+) -> Iterator[SmtpSettings]:
+    """`smtputf8`: the server offers SMTPUTF8 (RFC 6531), as aiosmtpd does only if told.
+    `password`: the server offers AUTH (without TLS, on the loopback) and takes the
+    center's account only with this password; the settings yielded log in with
+    `ansim` and it."""
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
+    auth: dict[str, object] = {}
+    if password is not None:
+
+        def check(server, session, envelope, mechanism, data) -> AuthResult:  # type: ignore[no-untyped-def]
+            # `handled=False`: the server answers a refusal itself (535).
+            return AuthResult(success=data.password == password.encode(), handled=False)
+
+        auth = {"authenticator": check, "auth_require_tls": False}
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8, **auth
+    )
     controller.start()
     try:
-        yield SmtpSettings(host="127.0.0.1", port=port, sender="minwon@ansim.example")
+        yield SmtpSettings(
+            host="127.0.0.1",
+            port=port,
+            sender="minwon@ansim.example",
+            user="ansim" if password is not None else None,
+            password=password,
+        )
     finally:
         controller.stop()
