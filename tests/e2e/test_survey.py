@@ -21,6 +21,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from statistics import mean
@@ -434,11 +435,10 @@ def test_an_invitation_the_mail_server_defers_is_sent_on_the_retry_and_a_refused
     app.close()
 
 
-@pytest.fixture
-def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail, list[str]]]:
+@contextmanager
+def refusing_mail_server(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail]]:
     """The survey's stack with a mail server whose own setup refuses every message
-    (`mail-setup-refused`: a failed login) until the test mends it; two residents' cases
-    closed, their receipt codes."""
+    (`mail-setup-refused`: a failed login) until the test mends it, on 5 January."""
     policy = policy_with(
         tmp_path / "policy",
         '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
@@ -451,6 +451,13 @@ def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail, list[str]
         tmp_path, env={"MINWON_POLICY": str(policy)}, channels=channels, time_skipping=True
     ) as stack:
         sleep_until(stack, at(1, 5, 10))
+        yield stack, mail
+
+
+@pytest.fixture
+def refusing(tmp_path: Path) -> Iterator[tuple[WebStack, FailingEmail, list[str]]]:
+    """`refusing_mail_server`, two residents' cases closed, their receipt codes."""
+    with refusing_mail_server(tmp_path) as (stack, mail):
         codes = [close_a_case(stack, resident) for resident in RESIDENTS[:2]]
         stack.run(ensure_survey_year(stack.client, stack.task_queue, YEAR))
         yield stack, mail, codes
@@ -525,18 +532,7 @@ def test_the_first_batch_the_mail_server_refuses_ends_the_pass_and_the_next_send
     the pass, not one per batch; mended, the next pass sends both batches."""
     residents = [f"resident{number:02}@example.org" for number in range(51)]
     closed_cases(tmp_path, residents, file="events.db").close()
-    policy = policy_with(
-        tmp_path / "policy",
-        '[survey]\nstart = "01-12"\ndue = "01-30"\nopen_days = 5\n',
-    )
-    mail = FailingEmail(
-        tmp_path / "mail", PermanentDeliveryError("mail-setup-refused", "SMTP 535 5.7.8"), set()
-    )
-    channels = Channels(mail, FileSmsOutbox(tmp_path / "sms.jsonl"))
-    with web_stack(
-        tmp_path, env={"MINWON_POLICY": str(policy)}, channels=channels, time_skipping=True
-    ) as web:
-        sleep_until(web, at(1, 5, 10))
+    with refusing_mail_server(tmp_path) as (web, mail):
         web.run(ensure_survey_year(web.client, web.task_queue, YEAR))
         sleep_until(web, at(1, 12, 9, 5))
         handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
