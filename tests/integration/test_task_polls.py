@@ -33,11 +33,11 @@ async def test_the_setting_reaches_both_kinds_of_poller(
     )
     seen = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for given in ("", "5", "8"):
+        for given in ("", "2", "8"):
             worker = build_worker(
                 ts_env.client,
                 complaints,
-                f"polls-{given or 2}",  # one worker per queue
+                f"polls-{given or 5}",  # one worker per queue
                 pool,
                 2,
                 settings=settings_with(MINWON_TASK_POLLS=given),
@@ -50,7 +50,7 @@ async def test_the_setting_reaches_both_kinds_of_poller(
     complaints.close()
     assert seen == {
         given: (PollerBehaviorSimpleMaximum(polls), PollerBehaviorSimpleMaximum(polls))
-        for given, polls in (("", 2), ("5", 5), ("8", 8))
+        for given, polls in (("", 5), ("2", 2), ("8", 8))
     }
 
 

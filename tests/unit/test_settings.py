@@ -25,7 +25,7 @@ def test_the_defaults_are_the_embedded_stacks() -> None:
     settings = Settings.load({})
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8000)
     assert settings.activity_threads == 16 and settings.workflow_cache == 200
-    assert settings.task_polls == 2
+    assert settings.task_polls == 5
     assert settings.schedules and not settings.serve_web and not settings.has_payload_key
     assert settings.outbox == VAR / "outbox.jsonl"
     assert settings.checkpoint_file == VAR / "checkpoints.jsonl"
