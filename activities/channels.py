@@ -49,6 +49,8 @@ def delivery_code(message: str) -> str:
 # would be refused alike. A message refused later (`mail-refused`, e.g. at DATA) may be
 # refused for itself or its recipient.
 SETUP_REFUSED = "mail-setup-refused"
+# The SMTP answers that refuse the center's own setup (its login, its sender, its greeting).
+_SETUP_ERRORS = (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused, smtplib.SMTPHeloError)
 # Refusals about the address itself, not the mail server's setup.
 ADDRESS_REFUSALS = frozenset(
     {"recipient-refused", "address-invalid", "address-not-ascii", "no-usable-contact"}
@@ -168,22 +170,14 @@ class SmtpEmail:
         except smtplib.SMTPRecipientsRefused as error:
             codes = sorted({str(answer[0]) for answer in error.recipients.values()})
             raise PermanentDeliveryError("recipient-refused", f"SMTP {', '.join(codes)}") from None
-        except (
-            smtplib.SMTPAuthenticationError,
-            smtplib.SMTPSenderRefused,
-            smtplib.SMTPHeloError,
-        ) as error:
-            # The server refused the center's own setup (its login, its sender address,
-            # its greeting) before any recipient: every message would be refused alike.
-            detail = f"SMTP {error.smtp_code}{_enhanced_status(error.smtp_error)}"
-            if error.smtp_code >= 500:
-                raise PermanentDeliveryError(SETUP_REFUSED, detail) from None
-            raise TemporaryDeliveryError("mail-deferred", detail) from None
         except smtplib.SMTPResponseException as error:
             detail = f"SMTP {error.smtp_code}{_enhanced_status(error.smtp_error)}"
-            if error.smtp_code >= 500:
-                raise PermanentDeliveryError("mail-refused", detail) from None
-            raise TemporaryDeliveryError("mail-deferred", detail) from None
+            if error.smtp_code < 500:
+                raise TemporaryDeliveryError("mail-deferred", detail) from None
+            # A refusal of the center's own setup (before any recipient) has its own code:
+            # every message would be refused alike.
+            code = SETUP_REFUSED if isinstance(error, _SETUP_ERRORS) else "mail-refused"
+            raise PermanentDeliveryError(code, detail) from None
         except (smtplib.SMTPException, OSError) as error:
             raise TemporaryDeliveryError("mail-server-unreachable", type(error).__name__) from None
 

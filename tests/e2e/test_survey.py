@@ -30,7 +30,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
@@ -506,9 +506,15 @@ def test_invitations_never_sent_are_tried_each_day_of_the_round_and_no_longer(
     handle = web.client.get_workflow_handle(survey_workflow_id(YEAR), result_type=SurveyPlan)
     plan = web.run(handle.result(), timeout=60)
     assert plan.closed and plan.invitations == 2
+    replayed_history(web, handle)
+
+
+def replayed_history(web: WebStack, handle: WorkflowHandle) -> WorkflowHistory:  # type: ignore[type-arg]
+    """The year's workflow history so far, once it replayed on the current code."""
     history = web.run(handle.fetch_history(), timeout=60)
     replayer = Replayer(workflows=[SurveyYearWorkflow], data_converter=sealed_converter())
     web.run(replayer.replay_workflow(history), timeout=60)
+    return history
 
 
 def pass_refused(web: WebStack, handle: WorkflowHandle) -> str | None:  # type: ignore[type-arg]
@@ -547,9 +553,7 @@ def test_the_first_batch_the_mail_server_refuses_ends_the_pass_and_the_next_send
         wait_for(lambda: len(invitation_events(web, "Sent")) == 51)
         assert sorted(mail.invitations[1:]) == residents
         # Its history, the failed batch included, replays on the current code.
-        history = web.run(handle.fetch_history(), timeout=60)
-        replayer = Replayer(workflows=[SurveyYearWorkflow], data_converter=sealed_converter())
-        web.run(replayer.replay_workflow(history), timeout=60)
+        history = replayed_history(web, handle)
     failed = [
         event for event in history.events if event.HasField("activity_task_failed_event_attributes")
     ]
