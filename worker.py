@@ -37,7 +37,7 @@ from privacy.files import private_folder, private_umask
 from privacy.signing import PUBLIC_KEY_ENV, SigningKeyError, public_key_text, signing_key
 from runtime.logs import configure_logging
 from runtime.settings import Settings, SettingsError
-from runtime.worker import WORKFLOWS, build_worker
+from runtime.worker import WORKFLOWS, build_worker, delivering_notices
 from web import serve as web_serve
 from web.app import create_app
 from workflows.client import TemporalSettings, connect, exit_without_finalizing
@@ -150,22 +150,24 @@ async def run(dev: bool, process: Settings, with_web: bool = False) -> None:
                 # The embedded stack has this one worker: the other half would wait.
                 log.warning("embedded_stack_worker_role", role=process.worker_role)
             print_dev_banner(settings, process)
-        async with worker:
-            # Cases whose workflows Temporal lost while this worker was away get theirs
-            # back now, not at the schedule's next turn.
-            healing = asyncio.create_task(
-                reconcile_at_start(
-                    Reconciler(
-                        complaints, client, settings.task_queue, limit=process.restore_limit
-                    ),
-                    CalendarWatch(complaints, client),
+        # The notices the cases' clocks queue in the store go out from this process.
+        with delivering_notices(complaints, process.env, process):
+            async with worker:
+                # Cases whose workflows Temporal lost while this worker was away get
+                # theirs back now, not at the schedule's next turn.
+                healing = asyncio.create_task(
+                    reconcile_at_start(
+                        Reconciler(
+                            complaints, client, settings.task_queue, limit=process.restore_limit
+                        ),
+                        CalendarWatch(complaints, client),
+                    )
                 )
-            )
-            await stop.wait()
-            healing.cancel()
-            log.info("worker_stopping")
-            if web is not None:
-                await web_serve.stop(*web)
+                await stop.wait()
+                healing.cancel()
+                log.info("worker_stopping")
+                if web is not None:
+                    await web_serve.stop(*web)
     complaints.close()
     if env is not None:
         await env.shutdown()

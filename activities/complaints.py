@@ -256,7 +256,12 @@ class ComplaintActivities:
                     str(error), type="TamperedPersonalDataError", non_retryable=True
                 ) from None
         case = self.complaints.perform(
-            case_id, recorded, at=command.at, command_id=command.command_id, loaded=loaded
+            case_id,
+            recorded,
+            at=command.at,
+            command_id=command.command_id,
+            loaded=loaded,
+            notify=command.notify,
         )
         log.info(f"{action.name}_recorded", case_id=command.case_id, command=action.command)
         return case

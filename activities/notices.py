@@ -204,7 +204,7 @@ class NoticeActivities:
     def send_notice(self, notice: Notice) -> NoticeDelivery | str:
         """Render and deliver one notice once; returns the channel and the case's new head."""
         case = self.complaints.get_case(uuid.UUID(notice.case_id))
-        delivery, _ = self._send_once(case, notice, self.complaints.roster.current())
+        delivery, _ = self.send_once(case, notice, self.complaints.roster.current())
         return delivery
 
     @activity.defn
@@ -226,7 +226,7 @@ class NoticeActivities:
         deferred: list[str] = []
         for notice in batch.notices:
             try:
-                delivery, case = self._send_once(case, notice, roster)
+                delivery, case = self.send_once(case, notice, roster)
             except ApplicationError as error:
                 if error.non_retryable:
                     outcomes.append(NoticeOutcome(failure=error.message))
@@ -240,18 +240,20 @@ class NoticeActivities:
             )
         return NoticeOutcomes(outcomes=outcomes)
 
-    def _send_once(
-        self, case: Complaint, notice: Notice, roster: RosterReader
+    def send_once(
+        self, case: Complaint, notice: Notice, roster: RosterReader, attempt: int | None = None
     ) -> tuple[NoticeDelivery, Complaint]:
         """Deliver `notice` unless the case records it sent, then record it; the delivery
-        and the case after its record."""
+        and the case after its record. `attempt` and a notice without its moment are
+        taken from the activity running it, if not given."""
         if case.already_done(notice.command_id):
             delivery = NoticeDelivery(
                 channel="already sent", version=case.version, head_digest=case.head_digest
             )
             return delivery, case
         at = notice.at or activity.info().scheduled_time
-        bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=activity.info().attempt)
+        attempt = attempt if attempt is not None else activity.info().attempt
+        bound = log.bind(case_id=notice.case_id, kind=notice.kind, attempt=attempt)
         channel, recipient = self.deliver(
             kind=notice.kind,
             recipient=notice.recipient,

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -38,8 +38,10 @@ from domain.calendar_record import CalendarChange, CalendarRecord
 from domain.chain import BrokenLink, verify_chain
 from domain.commands import Action, Run
 from domain.complaint import (
+    ALARMS,
     ANNOUNCEMENT,
     POOR_RATING,
+    Alarm,
     Apologies,
     CaseNotes,
     CaseNotFoundError,
@@ -453,12 +455,30 @@ class Complaints(Application[uuid.UUID]):
         at: datetime,
         command_id: str,
         loaded: Complaint | None = None,
+        notify: bool = False,
     ) -> Complaint:
         """Run one action of the registry on the case (its typed handler), once per
         `command_id`. Who may run it is decided before, by `authorized`, whose case
-        (`loaded`) saves a second load when nobody wrote since."""
+        (`loaded`) saves a second load when nobody wrote since. With `notify` (an
+        alarm of the case's clock), who hears of it is queued in the same save, for
+        the notice outbox."""
         run = Run(service=self, at=at, command_id=command_id)
-        return self.execute(case_id, lambda case: action.apply(case, run), loaded=loaded)
+        if not notify:
+            return self.execute(case_id, lambda case: action.apply(case, run), loaded=loaded)
+        alarm = cast(Alarm, getattr(action, "type", ""))
+        if alarm not in ALARMS:
+            raise ValueError(f"'{alarm}' is not an alarm of a case's clock")
+
+        def decide(case: Complaint) -> None:
+            action.apply(case, run)
+            case.queue_alarm_notices(
+                alarm=alarm,
+                kind=getattr(action, "kind", ""),
+                at=at,
+                command_id=f"{command_id}:notices",
+            )
+
+        return self.execute(case_id, decide, loaded=loaded)
 
     def authorized(
         self, case_id: uuid.UUID, action: Action, at: datetime

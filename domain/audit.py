@@ -488,10 +488,12 @@ class Anchor:
     source: str  # "running workflow" or "workflow result"
 
 
-# Recorded in the background by the notice activity. The workflow moves its anchor to
-# the head the activity reports, but only once the result reaches it, and runs from
-# before notices reported their head never did: such records may follow its last view.
-UNSEEN_BY_WORKFLOW = frozenset({"NoticeSent"})
+# Recorded in the background: by the notice activity, whose result moves the
+# workflow's anchor only once it reaches the workflow (runs from before notices
+# reported their head never did), and by the notice outbox (activities.outbox), which
+# delivers a clock's notices, or gives them up, outside the workflow: such records
+# may follow its last view.
+UNSEEN_BY_WORKFLOW = frozenset({"NoticeSent", "NoticeFailed"})
 # Recorded beside the workflow by a lawful act of its own: an erasure (`minwon privacy
 # erase`, the retention sweep) is expected after the workflow's last view, and reported
 # as what it is (who, when, why), never as a break.

@@ -234,6 +234,14 @@ FIELDS: dict[str, dict[str, Decision]] = {
         "outcome": FACT,
         **_ACTED,
     },
+    "Complaint.NoticeQueued": {
+        "notice_id": FACT,
+        "kind": FACT,
+        "recipient": RECIPIENT,
+        "detail": FACT,
+        "at": FACT,
+        "command_id": FACT,
+    },
     "Complaint.NoticeSent": {
         "kind": FACT,
         "channel": FACT,

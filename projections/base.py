@@ -184,7 +184,7 @@ class View(TrackingRecorder, ABC):
                 cursor.execute(
                     self.dialect(f"SELECT {columns} FROM {{{table.name}}} ORDER BY {order}")
                 )
-                result[table.name] = [_typed(table, dict(row)) for row in cursor.fetchall()]
+                result[table.name] = [typed_row(table, dict(row)) for row in cursor.fetchall()]
         return result
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -192,11 +192,12 @@ class View(TrackingRecorder, ABC):
         return {name: [tuple(row.values()) for row in rows] for name, rows in self.fetch().items()}
 
 
-def _typed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+def typed_row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     # SQLite gives text and integers back; PostgreSQL gives moments in the
-    # session's zone. Both read back as the same Python values.
+    # session's zone. Both read back as the same Python values. (Only the columns
+    # the row holds: a statement may select some.)
     for name, kind in table.columns:
-        value = row[name]
+        value = row.get(name)
         if value is None:
             continue
         if kind == "moment":

@@ -210,10 +210,18 @@ class Progress:
 class ReadModels:
     """The read models of one event store, opened together; close when done."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, names: Sequence[str] = NAMES) -> None:
-        unknown = [name for name in names if name not in READ_MODELS]
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        names: Sequence[str] = NAMES,
+        models: Mapping[str, ReadModel] = READ_MODELS,
+    ) -> None:
+        """`models`, the views to choose `names` from: the read models, or another
+        tracked view of the same log (the notice outbox's)."""
+        self._models = models
+        unknown = [name for name in names if name not in models]
         if unknown:
-            raise KeyError(f"no read model named {unknown[0]!r}; known: {', '.join(NAMES)}")
+            raise KeyError(f"no read model named {unknown[0]!r}; known: {', '.join(models)}")
         self.names = tuple(names)
         self._factories: list[InfrastructureFactory[Any]] = []
         self.views: dict[str, View] = {}
@@ -234,7 +242,7 @@ class ReadModels:
                     )
                 self.settings = {**self.app.env, **_VIEW_POOL}
                 for name in self.names:
-                    model = READ_MODELS[name]
+                    model = models[name]
                     self.views[name] = _created(functools.partial(self._open_view, model))
                 self._projections = {
                     name: self._projection_class(name)(view=self.views[name]) for name in self.names
@@ -274,7 +282,7 @@ class ReadModels:
         return view
 
     def _projection_class(self, name: str) -> type[Projection[Any]]:
-        projection = READ_MODELS[name].projection
+        projection = self._models[name].projection
         if issubclass(projection, SlaReportProjection):
             return projection.counting_with(self.calendar)
         return projection

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import py_compile
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from activities.channels import Channels
 from activities.checkpoint import Checkpoints
 from activities.complaints import ComplaintActivities
 from activities.notices import NoticeActivities
+from activities.outbox import NoticeOutbox, running_outbox
 from activities.reconcile import Reconciler
 from activities.retention import RetentionActivities
 from activities.surveys import SurveyActivities
@@ -166,3 +169,24 @@ def build_worker(
         # On SIGTERM, activities in flight get this long to finish their save.
         graceful_shutdown_timeout=timedelta(seconds=30),
     )
+
+
+@contextmanager
+def delivering_notices(
+    complaints: Complaints,
+    env: Mapping[str, str],
+    settings: Settings | None = None,
+    channels: Channels | None = None,
+) -> Iterator[NoticeOutbox | None]:
+    """The notice outbox of the store `env` names (`complaints`'s) delivering in a
+    thread while the block runs, in a worker that runs activities; a `workflows`
+    worker sends nothing."""
+    settings = settings or Settings.load()
+    if settings.worker_role == "workflows":
+        yield None
+        return
+    notices = NoticeActivities(
+        complaints, channels or Channels.from_env(settings.env, var=settings.var)
+    )
+    with running_outbox(complaints, notices, env) as outbox:
+        yield outbox

@@ -190,6 +190,7 @@ EVENT_LABELS = {
     "Withdrawn": "취하",
     "SatisfactionRated": "만족도",
     "NoteAdded": "처리 메모",
+    "NoticeQueued": "알림 대기",
     "NoticeSent": "알림 발송",
     "NoticeFailed": "알림 실패",
     "WorkflowRestored": "처리 흐름 복구",
@@ -227,6 +228,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
 }
 # A `kind` names a clock, but a notice in the notices' events.
 EVENT_KINDS = {
+    "NoticeQueued": NOTICE_LABELS,
     "NoticeSent": NOTICE_LABELS,
     "NoticeFailed": NOTICE_LABELS,
     "AppointmentRecorded": APPOINTMENT_KIND_LABELS,

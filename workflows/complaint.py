@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.complaint import (
         ANNOUNCEMENT,
         ComplaintError,
+        alarm_notices,
         check_action_allowed,
         check_apology,
         check_interim_reply,
@@ -294,6 +295,10 @@ class ComplaintWorkflow:
         return Alarm(*legacy.clock_hours_escalation(last.to_role, last.at, hours))
 
     async def _fire(self, action: Warn | Breach | Escalate, at: datetime) -> None:
+        # Who hears of the alarm is queued in the store with its record, and the notice
+        # outbox (activities.outbox) delivers them: at a deadline peak no activity per
+        # case goes through the Temporal server for its notices.
+        queued = workflow.patched(legacy.ALARM_NOTICES_OUTBOX)
         actions = [action]
         escalations = len(self._current.escalations)
         set_off = self._escalation_set_off(action)
@@ -302,7 +307,7 @@ class ComplaintWorkflow:
             # breach and escalation are one store visit, not two in a row.
             actions.append(set_off)
         try:
-            view = await self._record(actions, cause=f"alarm/{at.isoformat()}")
+            view = await self._record(actions, cause=f"alarm/{at.isoformat()}", notify=queued)
         except ApplicationError as error:
             # The clock must not stop: log, wait a little, and look at the case again.
             workflow.logger.warning("alarm_refused", extra={"reason": str(error)})
@@ -310,6 +315,8 @@ class ComplaintWorkflow:
             self._set_view(
                 await self._store_step(ComplaintActivities.current_view, self._current.case_id)
             )
+            return
+        if queued:
             return
         if len(actions) > 1 and len(view.escalations) == escalations:
             # The escalation was refused after the breach was recorded: its own
@@ -350,19 +357,21 @@ class ComplaintWorkflow:
         return alarm.action if isinstance(alarm.action, Escalate) else None
 
     async def _tell(self, view: CaseView, action: Warn | Breach | Escalate) -> None:
-        """The notices of one alarm recorded."""
-        # Without an assignee, the designated officer hears of the deadline.
-        owner = view.assignee or "designated_officer"
-        if isinstance(action, Warn):
-            await self._notify(view, "reminder", owner, action.kind)
-        elif isinstance(action, Breach):
-            await self._notify(view, "breach", owner, action.kind)
-            if workflow.patched(legacy.RESIDENT_OVERDUE_NOTICE):
-                # The resident hears of it too, and how to ask for an investigation.
-                await self._notify(view, "overdue", "resident", action.kind)
-        else:
-            last = view.escalations[-1]
-            await self._notify(view, "escalation", last.to_staff or last.to_role, last.to_role)
+        """The notices of one alarm recorded, sent by the workflow (runs from before
+        ALARM_NOTICES_OUTBOX): who hears of what as the case queues it now."""
+        last = view.escalations[-1] if view.escalations else None
+        kind = getattr(action, "kind", "")
+        told = alarm_notices(
+            action.type,
+            kind,
+            assignee=view.assignee,
+            escalated_to=(last.to_role, last.to_staff) if last else None,
+            tell_resident=False,  # asked below, where these runs asked
+        )
+        for notice, recipient, detail in told:
+            await self._notify(view, cast(NoticeKind, notice), recipient, detail)
+        if isinstance(action, Breach) and workflow.patched(legacy.RESIDENT_OVERDUE_NOTICE):
+            await self._notify(view, "overdue", "resident", kind)
 
     # -- recording ------------------------------------------------------------------
 
@@ -370,9 +379,12 @@ class ComplaintWorkflow:
         """Record one action through the activity, one at a time per case."""
         return await self._record([action], cause)
 
-    async def _record(self, actions: Sequence[AnyAction], cause: str) -> CaseView:
+    async def _record(
+        self, actions: Sequence[AnyAction], cause: str, notify: bool = False
+    ) -> CaseView:
         """Record actions in order, one step at a time per case: one action through
-        `apply_command`, the alarms of one moment through `apply_alarms`."""
+        `apply_command`, the alarms of one moment through `apply_alarms`; with
+        `notify`, each alarm with who hears of it."""
         async with self._lock:
             update = workflow.current_update_info()
             commands = [
@@ -382,6 +394,7 @@ class ComplaintWorkflow:
                     command_id=self._command_id(cause, action),
                     action=action,
                     update_id=update.id if update else None,
+                    notify=notify,
                 )
                 for action in actions
             ]

@@ -61,6 +61,8 @@ STORE_STEPS_LOCAL = "store-steps-local"
 ALARM_NOTICES_TOGETHER = "alarm-notices-together"
 # A survey's invitations left unsent are tried again each day until the round closes.
 SURVEY_UNSENT_RETRIED = "survey-unsent-retried"
+# An alarm's notices are queued in the store with its record, for the notice outbox.
+ALARM_NOTICES_OUTBOX = "alarm-notices-outbox"
 
 PATCHES = (
     Patch(
@@ -109,6 +111,11 @@ PATCHES = (
         ALARM_NOTICES_TOGETHER,
         "3635ea9",
         "each of an alarm's notices by an activity of its own",
+    ),
+    Patch(
+        ALARM_NOTICES_OUTBOX,
+        "0000000",
+        "the workflow sends an alarm's notices by an activity after recording it",
     ),
     Patch(
         SURVEY_UNSENT_RETRIED,

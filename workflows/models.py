@@ -132,6 +132,9 @@ class CaseCommand(_Model):
     action: AnyAction
     # The update that brought the action in (its proof of who acts names it).
     update_id: str | None = None
+    # An alarm of the case's clock (warn, breach, escalate) whose notices are queued
+    # in the store with it, for the notice outbox; false where the workflow sends them.
+    notify: bool = False
 
 
 class AlarmCommands(_Model):

@@ -53,6 +53,7 @@ from domain.complaint.events import (
 )
 from domain.complaint.rules import (
     AFTER_CLOSING,
+    ALARMS,
     ANNOUNCEMENT,
     APOLOGY_MODES,
     CONSENT_MODES,
@@ -62,12 +63,14 @@ from domain.complaint.rules import (
     NEEDS_ANSWER,
     NOTE_MAX_LENGTH,
     POOR_RATING,
+    Alarm,
     ApologyMode,
     CommitmentTerms,
     ConsentMode,
     CorrectiveKind,
     EscalationTrigger,
     Status,
+    alarm_notices,
     check_action_allowed,
     check_apology,
     check_interim_reply,
@@ -76,6 +79,7 @@ from domain.complaint.rules import (
 
 __all__ = [
     "AFTER_CLOSING",
+    "ALARMS",
     "ANNOUNCEMENT",
     "APOLOGY_MODES",
     "CASE_NAMESPACE",
@@ -87,6 +91,7 @@ __all__ = [
     "NEEDS_ANSWER",
     "NOTE_MAX_LENGTH",
     "POOR_RATING",
+    "Alarm",
     "AnnouncementNotPendingError",
     "Apologies",
     "ApologyMode",
@@ -125,6 +130,7 @@ __all__ = [
     "PrivateCaseError",
     "Status",
     "UnknownCommitmentError",
+    "alarm_notices",
     "check_action_allowed",
     "check_apology",
     "check_interim_reply",

@@ -59,10 +59,12 @@ from domain.complaint.rules import (
     KEPT_BY_FINDING,
     NOTE_MAX_LENGTH,
     POOR_RATING,
+    Alarm,
     ApologyMode,
     CorrectiveKind,
     EscalationTrigger,
     Status,
+    alarm_notices,
     check_action_allowed,
     check_apology,
     check_interim_reply,
@@ -71,6 +73,8 @@ from domain.complaint.rules import (
 
 # Fixed namespace: the same intake reference always names the same case.
 CASE_NAMESPACE = uuid.UUID("6d1c2f8e-5b0a-4c3e-9a57-3f1e0d9b7c21")
+# The namespace of the ids of queued notices, made of the alarm's command id.
+NOTICE_IDS = uuid.UUID("6e6f7469-6365-5d00-8a1e-6f7574626f78")
 
 P = ParamSpec("P")
 
@@ -1168,6 +1172,47 @@ class Complaint(ChainedAggregate, created_event_name="Received"):
             )
 
     # -- notices --------------------------------------------------------------------
+
+    @once
+    def queue_alarm_notices(
+        self, *, alarm: Alarm, kind: str, at: datetime, command_id: str
+    ) -> None:
+        """Queue who hears of what the case's clock just did (`alarm_notices`), in the
+        save that records it: the notice outbox (activities.outbox) delivers each once
+        from the store, outside Temporal. A notice's id is made of the command's, so
+        a step run again queues nothing twice."""
+        last = self.escalations[-1] if self.escalations else None
+        told = alarm_notices(
+            alarm,
+            kind,
+            assignee=self.assignee,
+            escalated_to=(last.to_role, last.to_staff) if last else None,
+        )
+        for notice, recipient, detail in told:
+            self.trigger_event(
+                self.NoticeQueued,
+                notice_id=str(uuid.uuid5(NOTICE_IDS, f"{command_id}/{notice}/{recipient}")),
+                kind=notice,
+                recipient=recipient,
+                detail=detail,
+                at=to_seoul(at),
+                command_id=command_id,
+            )
+
+    class NoticeQueued(CommandEvent):
+        """A notice waiting in the case's outbox: sent once its `NoticeSent` (or given
+        up once its `NoticeFailed`) carries `notice_id` as its command id."""
+
+        TOPIC = "domain.complaint:Complaint.NoticeQueued"
+        notice_id: str
+        kind: str
+        recipient: str
+        detail: str
+        at: datetime
+        command_id: str
+
+        def apply(self, case: Complaint) -> None:
+            pass  # the outbox reads it from the store's log; the case shows the delivery
 
     @once
     def record_notice_sent(

@@ -47,6 +47,41 @@ KEPT_BY_FINDING = frozenset({"investigation"})
 NOTE_MAX_LENGTH = 2_000
 
 
+# What a case's clock did, as the notices of it name it.
+Alarm = Literal["warn", "breach", "escalate"]
+ALARMS: tuple[Alarm, ...] = ("warn", "breach", "escalate")
+
+
+def alarm_notices(
+    alarm: Alarm,
+    kind: str,
+    *,
+    assignee: str | None,
+    escalated_to: tuple[str, str | None] | None,
+    tell_resident: bool = True,
+) -> list[tuple[str, str, str]]:
+    """Who hears of what a case's clock did, by which notice: (notice, recipient,
+    detail), in the order they go out.
+
+    `kind` is the commitment's; `escalated_to`, the last escalation's role and the
+    staff member holding it, if known. Without an assignee the designated officer
+    hears of the deadline. A breach is told to the resident too (`tell_resident`),
+    with how to ask for an investigation; an escalation, to whoever it reached.
+    """
+    owner = assignee or "designated_officer"
+    if alarm == "warn":
+        return [("reminder", owner, kind)]
+    if alarm == "breach":
+        told = [("breach", owner, kind)]
+        if tell_resident:
+            told.append(("overdue", "resident", kind))
+        return told
+    if escalated_to is None:
+        raise ValueError("an escalation's notice needs the escalation")
+    role, staff = escalated_to
+    return [("escalation", staff or role, role)]
+
+
 class CommitmentTerms(Protocol):
     """What the interim-reply rule reads of a commitment (the aggregate's or a view)."""
 

@@ -8,8 +8,9 @@ with two `python worker.py` processes on one task queue and one SQLite store:
 
 - the workflows' process alone files cases, takes a callback promise and, when it
   passes, records the breach and the escalation: the store's steps need no other
-  process. It sends no notice: none is recorded, its outboxes stay empty and the
-  workflows show their notices as pending activities;
+  process. It sends no notice: none is recorded and its outboxes stay empty; the
+  clocks' notices wait in the store (queued with their records, for the notice outbox
+  of a process that runs activities), the receipt's as a pending activity;
 - the activities' process, started afterwards, sends each of them once;
 - the activities' process alone takes no workflow task: a case filed while only it
   runs is not started until the workflows' process is back.
@@ -93,11 +94,18 @@ async def promised_callbacks(client: Client, task_queue: str) -> dict[str, str]:
     return cases
 
 
-async def notices_pending(client: Client, workflow_id: str) -> bool:
-    """Whether the workflow waits on an alarm's notices (`send_notices`) in Temporal."""
+async def receipt_pending(client: Client, workflow_id: str) -> bool:
+    """Whether the workflow waits on its receipt's notice (`send_notice`) in Temporal,
+    and on no other activity."""
     described = await client.get_workflow_handle(workflow_id).describe()
     pending = described.raw_description.pending_activities
-    return any(p.activity_type.name == "send_notices" for p in pending)
+    return [p.activity_type.name for p in pending] == ["send_notice"]
+
+
+def queued_of(complaints: Complaints, case_id: str) -> Counter[str]:
+    return Counter(
+        e.kind for e in stored_events(complaints, case_id) if type(e).__name__ == "NoticeQueued"
+    )
 
 
 async def test_the_workflows_process_sends_nothing_and_the_activities_process_runs_no_workflow(
@@ -131,10 +139,11 @@ async def test_the_workflows_process_sends_nothing_and_the_activities_process_ru
             counts = event_counts(stored_events(complaints, case_id))
             assert counts["CommitmentBreached"] == counts["Escalated"] == 1, counts
             assert notices_of(complaints, case_id) == Counter(), case_id
-            # Pending once the workflow task that recorded the escalation completes.
+            # The clocks' notices queued with their records; the receipt's in Temporal.
+            assert queued_of(complaints, case_id) == NOTICES - Counter(receipt=1), case_id
             await wait_until(
-                lambda workflow_id=workflow_id: notices_pending(client, workflow_id),
-                f"send_notices pending on {workflow_id}",
+                lambda workflow_id=workflow_id: receipt_pending(client, workflow_id),
+                f"only the receipt's send_notice pending on {workflow_id}",
                 timeout=WAIT_SECONDS,
             )
         assert outbox_files(tmp_path / "workflows") == []

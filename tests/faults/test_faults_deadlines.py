@@ -18,9 +18,10 @@ after the promised time).
 
 The last test kills the worker (SIGKILL) while the deadlines' notices go out, the
 moment read from its log: right after a resident's overdue notice is recorded, the
-second of the three one alarm sends together (`send_notices`). Pass: every case
-ends with each of its alarm's notices recorded once, and a notice recorded before
-the kill is not sent again after it (the SMS outbox has it once).
+second of the three an alarm queues for the notice outbox (activities.outbox), which
+sends them a batch at a time. Pass: every case ends with each of its alarm's notices
+recorded once, and a notice recorded before the kill is not sent again after it (the
+SMS outbox has it once).
 """
 
 from __future__ import annotations
@@ -229,12 +230,12 @@ def after(store: dict[str, str], dues: dict[str, datetime], moment: datetime) ->
 
 # -- an alarm's notices, the worker killed between them ---------------------------------
 
-# What a breach and the escalation it sets off tell, in one `send_notices` batch: the
-# case's owner, the resident (by SMS: the contact is a phone number) and the officer.
+# What a breach and the escalation it sets off tell, queued together: the case's
+# owner, the resident (by SMS: the contact is a phone number) and the officer.
 ALARM_NOTICES = ("breach", "overdue", "escalation")
 MAX_KILLS = 5
-# A batch lost with its worker is tried again after its start-to-close timeout
-# (30 s a notice, three notices).
+# A batch lost with its worker is taken over by the new worker's outbox once its claim
+# runs out (60 s).
 TOLD_SECONDS = 180.0
 
 

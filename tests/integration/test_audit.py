@@ -600,3 +600,9 @@ def test_the_tail_check_tells_a_store_behind_changed_or_ahead_of_its_anchor() ->
     assert check_tail(anchor(8, final=True, in_flight=True), ahead).status == "broken"
     # A notice's delivery record is saved by an activity that does not update the view.
     assert check_tail(anchor(9), chain(10, "NoticeSent")).status == "matched_before"
+    # The notice outbox delivers a clock's notices, or gives them up, outside the workflow.
+    outbox = check_tail(anchor(8), chain(10, "NoticeSent", "NoticeFailed"))
+    assert outbox.status == "matched_before"
+    assert "(NoticeFailed, NoticeSent) are not anchored" in outbox.note
+    # A queued notice is the workflow's own record: one it never saw is a break.
+    assert check_tail(anchor(9), chain(10, "NoticeQueued")).status == "broken"

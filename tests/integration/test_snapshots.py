@@ -145,6 +145,8 @@ def file_every_other_event(app: Complaints) -> uuid.UUID:
     current.record_appointment(appointment_id="ap-1", kind="visit",
                                start=AT + timedelta(days=1), outcome="done", by="lee.service",
                                at=AT + timedelta(days=1, hours=1), command_id="r2")  # fmt: skip
+    current.queue_alarm_notices(alarm="warn", kind="reply", at=AT + timedelta(hours=10),
+                                command_id="r2:notices")  # fmt: skip
     current.record_notice_sent(kind="receipt", channel="sms", recipient="resident",
                                at=AT + timedelta(hours=11), command_id="r3")  # fmt: skip
     current.record_notice_failed(kind="answer", recipient="resident", reason="smtp 550",

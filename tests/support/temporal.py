@@ -29,7 +29,7 @@ from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.complaints import ComplaintActivities
 from application.service import Complaints
 from runtime.settings import Settings
-from runtime.worker import build_worker
+from runtime.worker import build_worker, delivering_notices
 from workflows.codec import EncryptionCodec, data_converter
 from workflows.search import register_search_attributes
 
@@ -115,15 +115,15 @@ async def running_stack(
     """A worker with the real activities on its own task queue and SQLite file;
     `env` adds settings to the store's (a calendar override file), `settings` are the
     worker's (by default the process's)."""
-    complaints = Complaints(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(folder / "events.db"),
-            **(env or {}),
-        }
-    )
+    store = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(folder / "events.db"),
+        **(env or {}),
+    }
+    complaints = Complaints(env=store)
     task_queue = f"minwon-test-{uuid.uuid4().hex[:8]}"
     outbox = folder / "outbox.jsonl"
+    channels = channels or Channels(FileEmail(folder / "mail"), FileSmsOutbox(folder / "sms.jsonl"))
     with ThreadPoolExecutor(max_workers=8) as pool:
         worker = build_worker(
             client,
@@ -133,12 +133,12 @@ async def running_stack(
             8,
             max_cached_workflows=max_cached_workflows,
             activities=activities_class(complaints, outbox=outbox, history_limit=history_limit),
-            channels=channels
-            or Channels(FileEmail(folder / "mail"), FileSmsOutbox(folder / "sms.jsonl")),
+            channels=channels,
             settings=settings,
         )
-        async with worker:
-            yield Stack(client, complaints, task_queue, outbox)
+        with delivering_notices(complaints, store, settings, channels):
+            async with worker:
+                yield Stack(client, complaints, task_queue, outbox)
     complaints.close()
 
 
