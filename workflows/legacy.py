@@ -114,7 +114,7 @@ PATCHES = (
     ),
     Patch(
         ALARM_NOTICES_OUTBOX,
-        "0000000",
+        "6113b02",
         "the workflow sends an alarm's notices by an activity after recording it",
     ),
     Patch(
