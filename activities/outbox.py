@@ -74,6 +74,7 @@ LAST_RETRY = timedelta(minutes=5)
 CLAIM = timedelta(seconds=60)
 BATCH = 50
 INTERVAL = 1.0
+OUTBOX_POOL = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
 
 
 @dataclass
@@ -241,7 +242,9 @@ def running_outbox(
 ) -> Iterator[NoticeOutbox]:
     """The outbox of the store `env` names (that of `complaints`) delivering in a
     thread while the block runs."""
-    with ReadModels(env, names=tuple(OUTBOX), models=OUTBOX) as models:
+    # One thread reads the log and writes the view: one connection for each (PostgreSQL).
+    own = {**(env if env is not None else os.environ), **OUTBOX_POOL}
+    with ReadModels(own, names=tuple(OUTBOX), models=OUTBOX) as models:
         outbox = NoticeOutbox(complaints, notices, models)
         stop = threading.Event()
         thread = threading.Thread(

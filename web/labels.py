@@ -158,6 +158,8 @@ FIELD_LABELS = {
     "score": "점수",
     "comment": "의견",
     "recipient": "받는 사람",
+    "notice_id": "알림 번호",
+    "detail": "알림 대상 기한·직책",
     "found": "발견 상태",
     "appointment_id": "예약 번호",
     "start": "예약 시각",

@@ -29,7 +29,8 @@
   refused; each such close was accepted, and stored after that answer. The
   cache holds 500 aggregates and at most `IN_FLIGHT` cases are in flight, so the
   case is still cached when its close comes. Each worker's connections (found by
-  `PGAPPNAME`) stay within its pool: `POSTGRES_POOL_SIZE` + `POSTGRES_MAX_OVERFLOW`.
+  `PGAPPNAME`) stay within its pool, `POSTGRES_POOL_SIZE` + `POSTGRES_MAX_OVERFLOW`,
+  and the notice outbox's two.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ IN_FLIGHT = 30
 WORKFLOW_CACHE = 0
 # An activity lost with its worker is retried after its 30 s start-to-close timeout.
 ALL_DONE_SECONDS = 400.0
-POOL_MAX = int(POOL_DEFAULTS["POSTGRES_POOL_SIZE"]) + int(POOL_DEFAULTS["POSTGRES_MAX_OVERFLOW"])
+# The store's pool, and the notice outbox's two (its log reader and its view).
+POOL_MAX = (
+    int(POOL_DEFAULTS["POSTGRES_POOL_SIZE"]) + int(POOL_DEFAULTS["POSTGRES_MAX_OVERFLOW"]) + 2
+)
 COUNT_CONNECTIONS = """
     SELECT application_name, count(*) FROM pg_stat_activity
     WHERE application_name LIKE %s GROUP BY application_name

@@ -336,10 +336,14 @@ def event_counts(events: Iterable[Any]) -> Counter[str]:
     return Counter(type(e).__name__ for e in events)
 
 
-def repeated_commands(events: Iterable[Any]) -> list[tuple[str, str]]:
-    """(event type, command id) pairs stored more than once: a command applied twice."""
+def repeated_commands(events: Iterable[Any]) -> list[tuple[str, str, str]]:
+    """(event type, command id) pairs stored more than once: a command applied twice.
+    (An alarm's queued notices share the command that queued them: each is told apart
+    by its own id.)"""
     seen = Counter(
-        (type(e).__name__, e.command_id) for e in events if getattr(e, "command_id", None)
+        (type(e).__name__, e.command_id, getattr(e, "notice_id", ""))
+        for e in events
+        if getattr(e, "command_id", None)
     )
     return [pair for pair, count in seen.items() if count > 1]
 
