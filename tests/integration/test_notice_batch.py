@@ -12,25 +12,13 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.channels import Channels, FileEmail, FileSmsOutbox, Message, TemporaryDeliveryError
+from activities.channels import Channels, FileSmsOutbox
 from activities.notices import NoticeActivities
 from application.service import Complaints
 from domain.complaint import Complaint
+from tests.support.mail import DownableMail
 from tests.support.samples import sample_intake
 from workflows.models import Notice, NoticeBatch
-
-
-class MailServer(FileEmail):
-    """Files each e-mail, or answers as a mail server that is down does."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self.down = False
-
-    def send(self, to: str, message: Message) -> None:
-        if self.down:
-            raise TemporaryDeliveryError("connection-refused", "the mail server is down")
-        super().send(to, message)
 
 
 def notice(case: Complaint, kind: str, recipient: str) -> Notice:
@@ -57,7 +45,7 @@ def test_a_batch_sends_each_notice_once_and_reports_the_undeliverable_one(
     complaints: Complaints, tmp_path: Path
 ) -> None:
     case = complaints.file(sample_intake(contact="010-1234-5678"))
-    mail = MailServer(tmp_path / "mail")
+    mail = DownableMail(tmp_path / "mail")
     sms = tmp_path / "sms.jsonl"
     activities = NoticeActivities(complaints, Channels(email=mail, sms=FileSmsOutbox(sms)))
     batch = NoticeBatch(

@@ -13,27 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from activities.channels import Channels, FileEmail, FileSmsOutbox, Message, TemporaryDeliveryError
+from activities.channels import Channels, FileEmail, FileSmsOutbox
 from activities.notices import NoticeActivities
 from activities.outbox import CLAIM, GIVE_UP_AFTER, OUTBOX, NoticeOutbox
 from application.service import Complaints
 from domain.commands import AddNote, Breach, Escalate, Warn
 from domain.complaint import Complaint
 from projections.runner import ReadModels
+from tests.support.mail import DownableMail
 from tests.support.samples import sample_intake
-
-
-class MailServer(FileEmail):
-    """Files each e-mail, or answers as a mail server that is down does."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self.down = False
-
-    def send(self, to: str, message: Message) -> None:
-        if self.down:
-            raise TemporaryDeliveryError("connection-refused", "the mail server is down")
-        super().send(to, message)
 
 
 class Clock:
@@ -85,7 +73,7 @@ def test_a_breach_queues_its_notices_in_its_own_save_and_the_outbox_sends_each_o
     history = names(complaints, case)
     # Queued right after the breach, in the same save (one version step per event).
     assert history[-3:] == ["CommitmentBreached", "NoticeQueued", "NoticeQueued"]
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     with outbox_on(complaints, store_env, mail, sms, Clock(at)) as outbox:
         done = outbox.deliver()
         assert (done.sent, done.failed, done.deferred) == (2, 0, 0)
@@ -106,7 +94,7 @@ def test_a_mail_server_down_defers_the_notice_and_it_goes_out_once_mended(
     complaints: Complaints, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     case, at = breached(complaints)
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     clock = Clock(at)
     with outbox_on(complaints, store_env, mail, sms, clock) as outbox:
         mail.down = True
@@ -132,7 +120,7 @@ def test_a_notice_that_never_goes_out_is_recorded_failed_for_ops(
     complaints: Complaints, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     case, at = breached(complaints)
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     clock = Clock(at)
     mail.down = True
     with outbox_on(complaints, store_env, mail, sms, clock) as outbox:
@@ -157,7 +145,7 @@ def test_a_notice_with_no_way_to_reach_its_recipient_is_given_up_at_once(
     complaints: Complaints, store_env: dict[str, str], tmp_path: Path
 ) -> None:
     case, at = breached(complaints, contact="방문 예정")  # neither e-mail nor phone
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     with outbox_on(complaints, store_env, mail, sms, Clock(at)) as outbox:
         done = outbox.deliver()
         assert (done.sent, done.failed, done.deferred) == (1, 1, 0)
@@ -172,7 +160,7 @@ def test_two_outboxes_on_one_store_never_hold_the_same_notice(
 ) -> None:
     complaints = open_complaints()
     case, at = breached(complaints)
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     clock = Clock(at)
     with (
         outbox_on(complaints, store_env, mail, sms, clock) as first,
@@ -195,7 +183,7 @@ def test_a_new_outbox_on_a_store_written_before_it_starts_at_the_end_of_the_log(
     for _ in range(3):
         complaints.file(sample_intake())
     last = complaints.recorder.max_notification_id()
-    mail, sms = MailServer(tmp_path / "mail"), tmp_path / "sms.jsonl"
+    mail, sms = DownableMail(tmp_path / "mail"), tmp_path / "sms.jsonl"
     with outbox_on(complaints, store_env, mail, sms, Clock(datetime.now().astimezone())) as box:
         assert box.deliver().sent == 0
         assert box.models.position("notice_outbox") == last

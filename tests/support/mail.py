@@ -6,11 +6,12 @@ import email
 import email.policy
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from activities.channels import SmtpSettings
+from activities.channels import FileEmail, Message, SmtpSettings, TemporaryDeliveryError
 from tests.support.processes import free_port
 
 
@@ -66,3 +67,16 @@ def smtp_server(
         )
     finally:
         controller.stop()
+
+
+class DownableMail(FileEmail):
+    """Files each e-mail, or answers as a mail server that is down does (`down`)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.down = False
+
+    def send(self, to: str, message: Message) -> None:
+        if self.down:
+            raise TemporaryDeliveryError("connection-refused", "the mail server is down")
+        super().send(to, message)
