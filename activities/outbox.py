@@ -236,14 +236,14 @@ class NoticeOutbox:
 def running_outbox(
     complaints: Complaints,
     notices: NoticeActivities,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     *,
     interval: float = INTERVAL,
 ) -> Iterator[NoticeOutbox]:
     """The outbox of the store `env` names (that of `complaints`) delivering in a
     thread while the block runs."""
     # One thread reads the log and writes the view: one connection for each (PostgreSQL).
-    own = {**(env if env is not None else os.environ), **OUTBOX_POOL}
+    own = {**env, **OUTBOX_POOL}
     with ReadModels(own, names=tuple(OUTBOX), models=OUTBOX) as models:
         outbox = NoticeOutbox(complaints, notices, models)
         stop = threading.Event()

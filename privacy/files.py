@@ -78,6 +78,13 @@ def open_private(path: Path, flags: int) -> int:
     return descriptor
 
 
+def tighten_path(path: Path) -> None:
+    """The file at `path`, tightened by its name, never opened: closing a descriptor of
+    a SQLite database drops every lock this process's connections hold on it (POSIX
+    record locks belong to the process), which corrupts their view of the WAL."""
+    _tighten(os.stat(path), lambda mode: os.chmod(path, mode))
+
+
 def tighten_open(descriptor: int) -> None:
     """The open file, tightened if an older version left it readable by others."""
     _tighten(os.fstat(descriptor), lambda mode: os.fchmod(descriptor, mode))

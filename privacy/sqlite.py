@@ -18,7 +18,7 @@ from typing import Any
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
-from privacy.files import open_private, tighten_open
+from privacy.files import open_private, tighten_path
 
 
 class _SecureDeletePool(SQLiteConnectionPool):
@@ -38,16 +38,20 @@ def private_factory(factory: InfrastructureFactory[Any]) -> InfrastructureFactor
         return factory
     pool = factory.datastore.pool
     if not (pool.is_sqlite_memory_mode or pool.db_name.startswith("file:")):
-        # An empty file is an empty database; -wal and -shm take its mode.
-        os.close(open_private(Path(pool.db_name), os.O_RDWR))
+        # A file that exists may be open in this process already (the worker's store
+        # when the notice outbox opens its view, the web's when a report opens the
+        # read models): it is tightened by its name, never opened and closed, which
+        # would drop the locks SQLite holds on it and on -wal and -shm.
+        path = Path(pool.db_name)
+        try:
+            # An empty file is an empty database; -wal and -shm take its mode.
+            os.close(open_private(path, os.O_RDWR | os.O_EXCL))
+        except FileExistsError:
+            tighten_path(path)
         for suffix in ("-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 # Left by an older version with its looser mode; never created here.
-                descriptor = os.open(pool.db_name + suffix, os.O_RDWR)
-                try:
-                    tighten_open(descriptor)
-                finally:
-                    os.close(descriptor)
+                tighten_path(Path(pool.db_name + suffix))
     # The factory has opened no connection yet: its pool is replaced by one alike.
     factory.datastore.pool = _SecureDeletePool(
         db_name=pool.db_name,

@@ -247,6 +247,9 @@ def value_label(field: str, value: Any, event: str = "") -> Any:
         return value
     if field == "kind":
         names = EVENT_KINDS.get(event, CLOCK_KIND_LABELS)
+    elif field == "detail":
+        # A queued notice's: the clock it is about, or the role an escalation reached.
+        names = {**CLOCK_KIND_LABELS, **ROLE_LABELS}
     else:
         names = VALUE_LABELS.get(field, {})
     return names.get(value, value)
