@@ -283,3 +283,45 @@ def test_each_entry_point_sets_a_umask_of_077_before_it_writes_anything(entry: s
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines()[-1] == "umask 0o77"
+
+
+CHECKPOINT = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], timeout=0)
+print(connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+"""
+
+
+def test_opening_another_view_of_a_store_in_use_leaves_its_readers_locks_held(
+    tmp_path: Path,
+) -> None:
+    """A worker opens the notice outbox's view beside its live store, a web server a
+    report's read models: each new factory makes sure the files are 0600. Done by
+    opening and closing them, that dropped the locks this process's SQLite
+    connections held (POSIX record locks belong to the process), and another process
+    could then truncate the WAL under a reader's feet. Here a reader holds a snapshot
+    while the views are opened; another process's TRUNCATE checkpoint must still find
+    it busy."""
+    store = tmp_path / "events.db"
+    env = sqlite_env(store)
+    complaints = Complaints(env=env)
+    reader = sqlite3.connect(store, isolation_level=None)
+    try:
+        complaints.file(sample_intake())
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM stored_events").fetchone()
+
+        def checkpoint_busy() -> int:
+            done = subprocess.run(
+                [sys.executable, "-c", CHECKPOINT, str(store)],
+                capture_output=True, text=True, check=True, timeout=60,
+            )  # fmt: skip
+            return int(done.stdout)
+
+        assert checkpoint_busy() == 1  # the reader's snapshot holds the WAL
+        with ReadModels(env):
+            assert checkpoint_busy() == 1  # and still does
+        reader.execute("SELECT count(*) FROM stored_events").fetchone()
+    finally:
+        reader.close()
+        complaints.close()
