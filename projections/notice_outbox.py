@@ -116,7 +116,7 @@ class NoticeOutboxView(View):
                 by=by,
             )
             rows = cursor.fetchall()
-        return [QueuedNotice(**typed_row(OUTBOX, {k: dict(r)[k] for k in _NOTICE})) for r in rows]
+        return [QueuedNotice(**typed_row(OUTBOX, dict(row))) for row in rows]
 
     def release(self, notice_ids: list[str], until: datetime) -> None:
         """Hold the notices until `until` (their next try), claimed by no one then."""

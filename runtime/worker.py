@@ -107,6 +107,15 @@ def workflow_runner(settings: Settings) -> WorkflowRunner:
     return UnsandboxedWorkflowRunner()
 
 
+def notice_activities(
+    complaints: Complaints, settings: Settings, channels: Channels | None = None
+) -> NoticeActivities:
+    """The notices, sent by `channels` or by those the settings configure."""
+    return NoticeActivities(
+        complaints, channels or Channels.from_env(settings.env, var=settings.var)
+    )
+
+
 def build_worker(
     client: Client,
     complaints: Complaints,
@@ -129,9 +138,7 @@ def build_worker(
     activities = activities or ComplaintActivities(
         complaints, outbox=settings.outbox, seal=seal_from_env(settings.env)
     )
-    notices = NoticeActivities(
-        complaints, channels or Channels.from_env(settings.env, var=settings.var)
-    )
+    notices = notice_activities(complaints, settings, channels)
     appointments = AppointmentActivities(complaints, notices)
     surveys = SurveyActivities(complaints, notices, public_url=settings.public_url)
     return Worker(
@@ -185,8 +192,6 @@ def delivering_notices(
     if settings.worker_role == "workflows":
         yield None
         return
-    notices = NoticeActivities(
-        complaints, channels or Channels.from_env(settings.env, var=settings.var)
-    )
+    notices = notice_activities(complaints, settings, channels)
     with running_outbox(complaints, notices, env) as outbox:
         yield outbox

@@ -227,6 +227,8 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "found": WORKFLOW_LABELS,
     "trigger": TRIGGER_LABELS,
     "outcome": APPOINTMENT_STATUS_LABELS,
+    # A queued notice's: the clock it is about, or the role an escalation reached.
+    "detail": CLOCK_KIND_LABELS | ROLE_LABELS,
 }
 # A `kind` names a clock, but a notice in the notices' events.
 EVENT_KINDS = {
@@ -247,9 +249,6 @@ def value_label(field: str, value: Any, event: str = "") -> Any:
         return value
     if field == "kind":
         names = EVENT_KINDS.get(event, CLOCK_KIND_LABELS)
-    elif field == "detail":
-        # A queued notice's: the clock it is about, or the role an escalation reached.
-        names = {**CLOCK_KIND_LABELS, **ROLE_LABELS}
     else:
         names = VALUE_LABELS.get(field, {})
     return names.get(value, value)
