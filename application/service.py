@@ -904,6 +904,16 @@ class Complaints(Application[uuid.UUID]):
         with self.keys.one_reading():
             return list(self.events.get(case_id))
 
+    def waiting_notices(self, case: Complaint) -> list[Complaint.NoticeQueued]:
+        """The notices the case's clock queued that the outbox has neither delivered nor
+        given up yet (their `NoticeSent` or `NoticeFailed` carries the notice's id as
+        its command id), in the order they were queued."""
+        return [
+            event
+            for event in self.history(case.id)
+            if isinstance(event, Complaint.NoticeQueued) and event.notice_id not in case.command_ids
+        ]
+
     def as_of(self, case_id: uuid.UUID, moment: datetime) -> Complaint:
         """The case as it stood at `moment` (business time, any offset)."""
         moment = to_seoul(moment)

@@ -95,7 +95,9 @@ def _register_actions(subparsers: Any) -> None:
 
 
 def _register_notices(subparsers: Any) -> None:
-    notices = subparsers.add_parser("notices", help="what was sent for a case, when and how")
+    notices = subparsers.add_parser(
+        "notices", help="what was sent for a case, given up on, or still queued"
+    )
     notices.add_argument("code", help="receipt code")
     _json_option(notices)
     notices.set_defaults(handler=run_notices)

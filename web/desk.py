@@ -754,9 +754,16 @@ class Desk:
         )
 
     async def notices_of(self, user: StaffUser, code: str) -> list[NoticeRecord]:
-        """What was sent for the case: recipients are roles, staff or 'resident'."""
+        """What was sent for the case, or given up on, then what is still queued for
+        the notice outbox: recipients are roles, staff or 'resident'."""
         case, _ = await self._granted(user, code, PERMISSIONS["notices"])
-        return [NoticeRecord.model_validate(notice) for notice in case.notices]
+        waiting = await asyncio.to_thread(self.complaints.waiting_notices, case)
+        return [NoticeRecord.model_validate(notice) for notice in case.notices] + [
+            NoticeRecord(
+                kind=notice.kind, recipient=notice.recipient, outcome="queued", at=notice.at
+            )
+            for notice in waiting
+        ]
 
     # -- tokens and erasure ---------------------------------------------------------------
 

@@ -250,7 +250,8 @@ class PersonalData(BaseModel):
 
 
 class NoticeRecord(BaseModel):
-    """One notice sent, or given up on, for a case."""
+    """One notice for a case: `outcome` is "sent", "failed" (given up on, `reason`
+    says why) or "queued" (waiting in the notice outbox)."""
 
     kind: str
     recipient: str
