@@ -51,6 +51,7 @@ import itertools
 import math
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -69,7 +70,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, TEST_SERVER, start_server, start_skipping_server, start_worker  # noqa: E402
+from quiet_server import (  # noqa: E402
+    DEV_SERVER,
+    TEST_SERVER,
+    server_counters,
+    start_server,
+    start_skipping_server,
+    start_worker,
+)
 
 from application.service import Complaints  # noqa: E402
 from domain.policy import load_policy, policy_path  # noqa: E402
@@ -102,6 +110,13 @@ VISIBILITY_SECONDS = 60.0  # for visibility to show every escalated case, after 
 # --split: the activities' process yields the CPU to the workflows' and the server's
 # (deploy/minwon-worker-activities.conf sets the same for that role).
 ACTIVITIES_NICE = 10
+# The dev server's workflow task requests, read from its metrics around the burst: a
+# breached case needs one of each; more means tasks were handed round again (a sticky
+# queue's wait ran out, or a task timed out).
+WORKFLOW_TASKS = {
+    "queued": 'operation="AddWorkflowTask",service_name="matching"',
+    "completed": 'operation="RespondWorkflowTaskCompleted",service_name="history"',
+}
 
 
 # What differs between the two servers' cases: a written inquiry with the charter's
@@ -133,6 +148,12 @@ def clear_of_passes(
     if every - since_pass < clearance:
         return moment + (every - since_pass) + clearance
     return moment
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -213,6 +234,7 @@ class Worker:
         schedules: bool = True,
         processes: int = 1,
         split: bool = False,
+        sticky: float | None = None,
     ) -> None:
         self.task_queue = f"bench-load-{uuid.uuid4().hex[:8]}"
         self.store = {
@@ -239,6 +261,8 @@ class Worker:
                 "MINWON_RETENTION_SCHEDULE": "on" if schedules and number == 1 else "off",
                 "MINWON_WORKER_ROLE": role,
             }
+            if sticky is not None:
+                env["MINWON_STICKY_SECONDS"] = str(sticky)
             log = own / "worker.log"
             nice = ACTIVITIES_NICE if role == "activities" else 0
             self.processes.append(start_worker(env, log, nice))
@@ -377,12 +401,16 @@ async def run(
     skipping: bool,
     processes: int = 1,
     split: bool = False,
+    sticky: float | None = None,
 ) -> int:
     key = new_key()
     # The worker is told this process's actor key (its env is a copy of ours), so the
     # actions this process signs are the ones the worker accepts.
     os.environ.setdefault("MINWON_ACTOR_KEY", new_key())
-    env: WorkflowEnvironment = await (start_skipping_server(key) if skipping else start_server(key))
+    metrics_port = None if skipping else free_port()
+    env: WorkflowEnvironment = await (
+        start_skipping_server(key) if skipping else start_server(key, metrics_port)
+    )
     worker = Worker(
         env.client.service_client.config.target_host,
         key,
@@ -391,6 +419,7 @@ async def run(
         schedules=not skipping,
         processes=processes,
         split=split,
+        sticky=sticky,
     )
     client = env.client
     answered = round(n * answered_share)
@@ -448,6 +477,7 @@ async def run(
         else:
             escalations()  # the store read up to now, before the burst
             await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            tasks_before = server_counters(metrics_port, WORKFLOW_TASKS)  # type: ignore[arg-type]
             meter.start()
             started = time.monotonic()
         while (stored := escalations()) < expected:
@@ -457,6 +487,9 @@ async def run(
             await asyncio.sleep(0.5)
         reached = time.monotonic() - started
         meter.stop()
+        if not skipping:
+            tasks_after = server_counters(metrics_port, WORKFLOW_TASKS)  # type: ignore[arg-type]
+            tasks = {name: tasks_after[name] - tasks_before[name] for name in WORKFLOW_TASKS}
         if not skipping:
             # The alarms' notices go out after their records: waited for, and reported.
             def alarm_notices() -> int:
@@ -558,6 +591,12 @@ async def run(
         print(f"CPU from the deadline to the last escalation stored ({meter.seconds:.1f} s):")
         for line in meter.report(unanswered):
             print(line)
+        if not skipping:
+            print(
+                "  Temporal workflow tasks per breached case: "
+                + ", ".join(f"{tasks[name] / unanswered:.2f} {name}" for name in WORKFLOW_TASKS)
+                + " (1 each when no task went round twice)"
+            )
     print(
         f"worker memory: {mib(baseline['VmRSS'])} at start, {mib(after_open['VmRSS'])} with "
         f"{n} open, {mib(after_answer['VmRSS'])} after phase 2, "
@@ -597,6 +636,12 @@ def main(argv: list[str] | None = None) -> int:
         help="two worker.py processes: the workflows, and the other activities at nice "
         f"{ACTIVITIES_NICE} (MINWON_WORKER_ROLE)",
     )
+    parser.add_argument(
+        "--sticky",
+        type=float,
+        default=None,
+        help="MINWON_STICKY_SECONDS for the workers (default: the worker's own)",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or not 0 <= args.answered < 1 or args.workers < 1:
         parser.error("--n and --workers must be positive and --answered in [0, 1)")
@@ -615,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.server == "skip",
                 args.workers,
                 args.split,
+                args.sticky,
             )
         )
 

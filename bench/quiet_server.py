@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -32,8 +33,9 @@ def start_worker(env: dict[str, str], log: Path, nice: int = 0) -> subprocess.Po
         )
 
 
-async def start_server(key: str) -> WorkflowEnvironment:
-    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours."""
+async def start_server(key: str, metrics_port: int | None = None) -> WorkflowEnvironment:
+    """An in-memory dev server; it prints a banner on the stdout it inherits: not on ours.
+    With `metrics_port`, its Prometheus counters are served there (`server_counters`)."""
     sys.stdout.flush()
     saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
@@ -42,11 +44,29 @@ async def start_server(key: str) -> WorkflowEnvironment:
             dev_server_existing_path=str(DEV_SERVER),
             search_attributes=ALL_KEYS,
             data_converter=data_converter(EncryptionCodec(decode_key(key))),
+            dev_server_extra_args=["--metrics-port", str(metrics_port)] if metrics_port else [],
         )
     finally:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)
+
+
+def server_counters(metrics_port: int, wanted: dict[str, str]) -> dict[str, float]:
+    """The dev server's request counters named in `wanted` (label: a piece of the
+    Prometheus series, e.g. `operation="AddWorkflowTask",service_name="matching"`),
+    each summed over the series that hold it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    totals = dict.fromkeys(wanted, 0.0)
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        for label, piece in wanted.items():
+            if series.startswith("service_requests{") and piece in series:
+                totals[label] += float(value)
+    return totals
 
 
 async def start_skipping_server(key: str) -> WorkflowEnvironment:

@@ -67,6 +67,13 @@ class Settings(BaseModel):
     # activity tasks each (the SDK's default, 5; it takes no fewer than 2 for workflow
     # tasks). 2 and 5 made no difference at a deadline peak that runs could tell apart.
     task_polls: int = Field(default=5, ge=2, le=100)
+    # How long a workflow task waits for this worker, which holds the case in its
+    # cache, before the server hands it to any worker with the whole history (the
+    # SDK's sticky schedule-to-start timeout, 10 s by default). At a deadline peak the
+    # wait is the queue: a shorter limit sends the late tasks round a second time
+    # and makes the peak longer. After a worker is killed, the tasks already queued
+    # for it wait this long (bench/README.md, "an eighth session").
+    sticky_seconds: float = Field(default=60.0, ge=1, le=600)
     # `workflows`: workflow tasks and the store's steps in them (local activities);
     # `activities`: the other activities (notices, sweeps); `all`: both.
     worker_role: WorkerRole = "all"
@@ -172,6 +179,7 @@ _VARIABLES: dict[str, tuple[str, Any]] = {
     "activity_threads": ("MINWON_ACTIVITY_THREADS", _number(int)),
     "workflow_cache": ("MINWON_WORKFLOW_CACHE", _number(int)),
     "task_polls": ("MINWON_TASK_POLLS", _number(int)),
+    "sticky_seconds": ("MINWON_STICKY_SECONDS", _number(float)),
     "worker_role": ("MINWON_WORKER_ROLE", _word),
     "workflow_sandbox": ("MINWON_WORKFLOW_SANDBOX", _flag),
     "schedules": ("MINWON_RETENTION_SCHEDULE", _flag),

@@ -170,6 +170,7 @@ def build_worker(
         # The store's steps run as local activities, on the same threads.
         max_concurrent_local_activities=threads,
         max_cached_workflows=max_cached_workflows,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_seconds),
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.task_polls),
         activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.task_polls),
         workflow_runner=workflow_runner(settings),

@@ -1,10 +1,13 @@
 """`MINWON_TASK_POLLS` sets how many task polls a worker keeps open, for workflow tasks
-and for activity tasks each; a worker at the lowest value the SDK allows runs a case."""
+and for activity tasks each; a worker at the lowest value the SDK allows runs a case.
+`MINWON_STICKY_SECONDS` sets how long a workflow task waits for the worker that holds
+its case before the server hands it to any worker."""
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,26 @@ async def test_a_worker_with_the_fewest_polls_the_sdk_allows_files_a_case(
         events = stored_events(stack.complaints, view.case_id)
     assert view.receipt_code
     assert [type(event).__name__ for event in events][:1] == ["Received"]
+
+
+async def test_the_sticky_wait_reaches_the_worker(
+    ts_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    complaints = Complaints(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")}
+    )
+    seen = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for given in ("", "12.5"):
+            worker = build_worker(
+                ts_env.client,
+                complaints,
+                f"sticky-{given or 'default'}",
+                pool,
+                2,
+                settings=settings_with(MINWON_STICKY_SECONDS=given),
+            )
+            seen[given] = worker.config().get("sticky_queue_schedule_to_start_timeout")
+    complaints.close()
+    # Not the SDK's 10 s: at a deadline peak the tasks queue for longer than that.
+    assert seen == {"": timedelta(seconds=60), "12.5": timedelta(seconds=12.5)}

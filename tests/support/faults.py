@@ -35,7 +35,12 @@ from temporalio.service import RPCError
 
 from application.service import Complaints
 from tests.support.keys import TEST_ACTOR_KEY_TEXT, TEST_KEK_TEXT
-from tests.support.processes import TEST_KEY_TEXT, WorkerProcess, free_port
+from tests.support.processes import (
+    KILLED_WORKER_STICKY_SECONDS,
+    TEST_KEY_TEXT,
+    WorkerProcess,
+    free_port,
+)
 from tests.support.temporal import DEV_SERVER, sealed_converter
 from workflows.client import act as api_act
 from workflows.client import start_complaint
@@ -143,6 +148,7 @@ def worker_env(
         "MINWON_OUTBOX": str(folder / "outbox.jsonl"),
         "MINWON_SMS_OUTBOX": str(folder / "sms.jsonl"),
         "MINWON_MAIL_OUTBOX": str(folder / "mail"),
+        "MINWON_STICKY_SECONDS": KILLED_WORKER_STICKY_SECONDS,
         **store,
         **extra,
     }

@@ -71,6 +71,13 @@ async def start_dev_server() -> WorkflowEnvironment:
     )
 
 
+# The tests kill workers on purpose, many times: a workflow task sent to a killed
+# worker's queue moves on to the others after this long (the SDK's default). The
+# service waits longer by default (MINWON_STICKY_SECONDS, runtime/settings.py), for its
+# deadline peaks; a kill there costs up to that wait.
+KILLED_WORKER_STICKY_SECONDS = "10"
+
+
 def base_env(server: WorkflowEnvironment, task_queue: str, outbox: Path) -> dict[str, str]:
     """What a worker or `minwon` process is told about Temporal; the store is added by the caller.
 
@@ -89,6 +96,7 @@ def base_env(server: WorkflowEnvironment, task_queue: str, outbox: Path) -> dict
         "MINWON_OUTBOX": str(outbox),
         "MINWON_MAIL_OUTBOX": str(outbox.parent / "mail"),
         "MINWON_SMS_OUTBOX": str(outbox.parent / "sms.jsonl"),
+        "MINWON_STICKY_SECONDS": KILLED_WORKER_STICKY_SECONDS,
     }
 
 

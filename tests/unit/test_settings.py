@@ -25,7 +25,7 @@ def test_the_defaults_are_the_embedded_stacks() -> None:
     settings = Settings.load({})
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 8000)
     assert settings.activity_threads == 16 and settings.workflow_cache == 200
-    assert settings.task_polls == 5
+    assert settings.task_polls == 5 and settings.sticky_seconds == 60.0
     assert settings.schedules and not settings.serve_web and not settings.has_payload_key
     assert settings.outbox == VAR / "outbox.jsonl"
     assert settings.checkpoint_file == VAR / "checkpoints.jsonl"
@@ -45,6 +45,7 @@ def test_every_variable_is_read_and_typed() -> None:
             "MINWON_ACTIVITY_THREADS": "4",
             "MINWON_WORKFLOW_CACHE": "0",
             "MINWON_TASK_POLLS": "6",
+            "MINWON_STICKY_SECONDS": "12.5",
             "MINWON_WORKFLOW_SANDBOX": "on",
             "MINWON_WORKER_ROLE": " Workflows ",
             "MINWON_RETENTION_SCHEDULE": "off",
@@ -62,7 +63,7 @@ def test_every_variable_is_read_and_typed() -> None:
     assert settings.log_level == "DEBUG" and settings.serve_web
     assert (settings.web_host, settings.web_port) == ("0.0.0.0", 8443)
     assert (settings.activity_threads, settings.workflow_cache) == (4, 0)
-    assert settings.task_polls == 6
+    assert settings.task_polls == 6 and settings.sticky_seconds == 12.5
     assert settings.workflow_sandbox and settings.worker_role == "workflows"
     assert not settings.schedules
     assert settings.public_url == "https://minwon.example.org"
@@ -83,6 +84,8 @@ def test_every_variable_is_read_and_typed() -> None:
         ("MINWON_WEB_PORT", "70000", "less than or equal to 65535"),
         ("MINWON_ACTIVITY_THREADS", "0", "greater than or equal to 1"),
         ("MINWON_TASK_POLLS", "1", "greater than or equal to 2"),
+        ("MINWON_STICKY_SECONDS", "0.5", "greater than or equal to 1"),
+        ("MINWON_STICKY_SECONDS", "a minute", "write a number"),
         ("MINWON_SERVE_WEB", "maybe", "write one of on/off"),
         ("MINWON_LOG_LEVEL", "LOUD", "Input should be 'DEBUG'"),
         ("MINWON_PUBLIC_URL", "minwon.example.org", "write the address residents open"),
