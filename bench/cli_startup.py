@@ -34,7 +34,6 @@ import os
 import re
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quiet_server import DEV_SERVER, start_server, start_worker  # noqa: E402
+from quiet_server import DEV_SERVER, free_port, start_server, start_worker  # noqa: E402
 
 from workflows.client import exit_without_finalizing  # noqa: E402
 from workflows.codec import new_key  # noqa: E402
@@ -60,13 +59,6 @@ START_SECONDS = 90.0
 STOP_SECONDS = 60.0
 COMMAND_SECONDS = 60.0
 RECEIPT = re.compile(r"Receipt code: (MW-[0-9A-Z]{5}-[0-9A-Z]{5})")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Worker:

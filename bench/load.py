@@ -51,7 +51,6 @@ import itertools
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quiet_server import (  # noqa: E402
     DEV_SERVER,
     TEST_SERVER,
+    free_port,
     server_counters,
     start_server,
     start_skipping_server,
@@ -148,12 +148,6 @@ def clear_of_passes(
     if every - since_pass < clearance:
         return moment + (every - since_pass) + clearance
     return moment
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -490,7 +484,7 @@ async def run(
         if not skipping:
             tasks_after = server_counters(metrics_port, WORKFLOW_TASKS)  # type: ignore[arg-type]
             tasks = {name: tasks_after[name] - tasks_before[name] for name in WORKFLOW_TASKS}
-        if not skipping:
+
             # The alarms' notices go out after their records: waited for, and reported.
             def alarm_notices() -> int:
                 tally.update()  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ its own process."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -17,6 +18,14 @@ from workflows.search import ALL_KEYS, register_search_attributes
 DEV_SERVER = Path(sys.executable).parent / "temporal"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def start_worker(env: dict[str, str], log: Path, nice: int = 0) -> subprocess.Popen[bytes]:
