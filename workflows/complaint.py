@@ -165,6 +165,7 @@ class ComplaintWorkflow:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._draining = False  # moving to a new run: new actions are refused
         self._steps_local = False  # decided first thing in run(), by its patch
+        self._current_paths: bool | None = None  # asked first thing in run(): `_patched`
         self._gathered: list[Notice] | None = None  # an alarm's notices, sent together
 
     # -- the process ----------------------------------------------------------------
@@ -177,7 +178,7 @@ class ComplaintWorkflow:
         intake = _accepted_intake(intake)
         if intake.received_at is None:
             intake = intake.model_copy(update={"received_at": workflow.now()})
-        self._steps_local = workflow.patched(legacy.STORE_STEPS_LOCAL)
+        self._steps_local = self._patched(legacy.STORE_STEPS_LOCAL)
         self._policy = await self._store_step(ComplaintActivities.workflow_policy)
         view = await self._store_step(ComplaintActivities.register_complaint, intake)
         # A run the reconciler started again for a recorded case sends no second receipt.
@@ -217,6 +218,20 @@ class ComplaintWorkflow:
         assert self._policy is not None, "the policy is read first thing in run()"
         return self._policy
 
+    def _patched(self, name: str) -> bool:
+        """`workflow.patched(name)` for a run started before CURRENT_PATHS; a run
+        started since takes every path listed in `legacy.PATCHES` as new, on the one
+        marker of its first task. Asked of each patch at its first use, `workflow.patched`
+        records a marker and a search-attribute upsert in that task: at a deadline peak,
+        in every breach's task, each upsert a visibility write on the server."""
+        if name not in legacy.CURRENT_PATHS_COVERS:
+            raise ValueError(f"{name} came after current-paths: ask workflow.patched")
+        if self._current_paths is None:
+            # First asked in run()'s first task, so a run recorded before this patch
+            # replays it without the marker and keeps asking each patch.
+            self._current_paths = workflow.patched(legacy.CURRENT_PATHS)
+        return self._current_paths or workflow.patched(name)
+
     def _history_is_long(self) -> bool:
         info = workflow.info()
         return (
@@ -246,7 +261,7 @@ class ComplaintWorkflow:
             end = Alarm(closed_at + timedelta(days=policy.keep_open_after_close_days), None)
             # The announcement's clock (헌장 5) runs after closing; the run ends once
             # no clock is left and the window for a rating or a reopening has passed.
-            if not (alarms or _announcement_overdue(view, policy)) or not workflow.patched(
+            if not (alarms or _announcement_overdue(view, policy)) or not self._patched(
                 legacy.ANNOUNCEMENT_CLOCK
             ):
                 return end
@@ -288,7 +303,7 @@ class ComplaintWorkflow:
         hours = policy.escalation[last.level - 1].act_within_hours
         if hours is None:
             return None
-        if last.act_by is not None and workflow.patched(legacy.WORKING_TIME_ESCALATION):
+        if last.act_by is not None and self._patched(legacy.WORKING_TIME_ESCALATION):
             # The case recorded when the level must act, counted in working time.
             reason = f"{last.to_role} did not act within {hours:g} working hours"
             return Alarm(last.act_by, Escalate(reason=reason, by="system", trigger="deadline"))
@@ -298,11 +313,11 @@ class ComplaintWorkflow:
         # Who hears of the alarm is queued in the store with its record, and the notice
         # outbox (activities.outbox) delivers them: at a deadline peak no activity per
         # case goes through the Temporal server for its notices.
-        queued = workflow.patched(legacy.ALARM_NOTICES_OUTBOX)
+        queued = self._patched(legacy.ALARM_NOTICES_OUTBOX)
         actions = [action]
         escalations = len(self._current.escalations)
         set_off = self._escalation_set_off(action)
-        if set_off is not None and workflow.patched(legacy.BREACH_ESCALATES_AT_ONCE):
+        if set_off is not None and self._patched(legacy.BREACH_ESCALATES_AT_ONCE):
             # Recorded with the breach, in one step: at a deadline peak every case's
             # breach and escalation are one store visit, not two in a row.
             actions.append(set_off)
@@ -322,7 +337,7 @@ class ComplaintWorkflow:
             # The escalation was refused after the breach was recorded: its own
             # alarm tries it again, alone, next.
             actions = [action]
-        together = workflow.patched(legacy.ALARM_NOTICES_TOGETHER)
+        together = self._patched(legacy.ALARM_NOTICES_TOGETHER)
         if together:
             # The notices of one moment (a breach told to the assignee and the
             # resident, the escalation to the officer) go out by one activity.
@@ -370,7 +385,7 @@ class ComplaintWorkflow:
         )
         for notice, recipient, detail in told:
             await self._notify(view, cast(NoticeKind, notice), recipient, detail)
-        if isinstance(action, Breach) and workflow.patched(legacy.RESIDENT_OVERDUE_NOTICE):
+        if isinstance(action, Breach) and self._patched(legacy.RESIDENT_OVERDUE_NOTICE):
             await self._notify(view, "overdue", "resident", kind)
 
     # -- recording ------------------------------------------------------------------
@@ -473,7 +488,7 @@ class ComplaintWorkflow:
             detail=detail,
             at=workflow.now(),
         )
-        if workflow.patched(legacy.NOTICES_BY_CHANNEL):
+        if self._patched(legacy.NOTICES_BY_CHANNEL):
             if self._gathered is not None:
                 self._gathered.append(notice)
             else:

@@ -12,6 +12,12 @@ Removing one (docs/architecture.md, "Long cases"):
    `workflow.deprecate_patch(NAME)` for one release;
 2. then the old branch here, the patch's entry and the recorded histories that
    protect it (tests/histories/manifest.toml) are deleted together.
+
+The complaint workflow asks the patches in CURRENT_PATHS_COVERS through
+`ComplaintWorkflow._patched`: a run started since CURRENT_PATHS records that one
+marker, in its first task, and takes each of them as new. A patch added after it is
+asked of `workflow.patched` itself (to `_patched` every run started since
+CURRENT_PATHS has it, those started before the new patch too).
 """
 
 from __future__ import annotations
@@ -63,6 +69,21 @@ ALARM_NOTICES_TOGETHER = "alarm-notices-together"
 SURVEY_UNSENT_RETRIED = "survey-unsent-retried"
 # An alarm's notices are queued in the store with its record, for the notice outbox.
 ALARM_NOTICES_OUTBOX = "alarm-notices-outbox"
+# A run asks the complaint workflow's patches above once, in its first task: started
+# since, it takes every one of them as new, without a marker of each.
+CURRENT_PATHS = "current-paths"
+CURRENT_PATHS_COVERS = frozenset(
+    {
+        NOTICES_BY_CHANNEL,
+        ANNOUNCEMENT_CLOCK,
+        RESIDENT_OVERDUE_NOTICE,
+        WORKING_TIME_ESCALATION,
+        BREACH_ESCALATES_AT_ONCE,
+        STORE_STEPS_LOCAL,
+        ALARM_NOTICES_TOGETHER,
+        ALARM_NOTICES_OUTBOX,
+    }
+)
 
 PATCHES = (
     Patch(
@@ -116,6 +137,13 @@ PATCHES = (
         ALARM_NOTICES_OUTBOX,
         "6113b02",
         "the workflow sends an alarm's notices by an activity after recording it",
+    ),
+    Patch(
+        CURRENT_PATHS,
+        "0000000",
+        "each patch above is asked where first used, its marker and TemporalChangeVersion"
+        " upsert in that task (a breach's, at a deadline peak)",
+        " (goes with the last of the complaint workflow's patches above)",
     ),
     Patch(
         SURVEY_UNSENT_RETRIED,

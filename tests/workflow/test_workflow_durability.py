@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 import uuid
@@ -74,6 +75,33 @@ async def test_a_history_recorded_now_replays_too(tmp_path: Path) -> None:
     text = await record("fresh", SCENARIOS["extended_by_interim_reply"], tmp_path)
     replayer = Replayer(workflows=[ComplaintWorkflow], data_converter=sealed_converter())
     await replayer.replay_workflow(WorkflowHistory.from_json("fresh", text))
+
+
+async def test_a_run_started_now_asks_its_patches_once_in_its_first_task(tmp_path: Path) -> None:
+    """Since current-paths a run records one patch marker, with its one
+    TemporalChangeVersion upsert, in its first task; the tasks after it (a breach's,
+    at a deadline peak) hold no more of either."""
+    text = await record("fresh", SCENARIOS["breached_and_escalated"], tmp_path)
+    events = WorkflowHistory.from_json("fresh", text).events
+    patches = [
+        (event.event_id, json.loads(attributes.details["patch-data"].payloads[0].data)["id"])
+        for event in events
+        for attributes in [event.marker_recorded_event_attributes]
+        if event.HasField("marker_recorded_event_attributes")
+        and attributes.marker_name == "core_patch"
+    ]
+    versions = [
+        event.event_id
+        for event in events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+        and "TemporalChangeVersion"
+        in event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    ]
+    tasks = [e.event_id for e in events if e.HasField("workflow_task_completed_event_attributes")]
+    assert [patch for _, patch in patches] == ["current-paths"]
+    assert len(versions) == 1 and patches[0][0] < versions[0] < tasks[1]
+    rang = [e for e in events if e.HasField("timer_fired_event_attributes")]
+    assert len(rang) >= 2, "the scenario's breach and next escalation rang"
 
 
 class FailsAfterSaving(ComplaintActivities):
@@ -164,7 +192,8 @@ def test_every_patch_is_listed_with_its_removal_plan_and_every_listed_one_is_in_
     for path in WORKFLOWS.glob("*.py"):
         if path.name == "legacy.py":
             continue  # the list itself, and its instructions
-        for call in re.findall(r"workflow\.patched\(\s*([\w.]+)\s*\)", path.read_text("utf-8")):
+        asked = r"(?:workflow\.|self\._)patched\(\s*((?:legacy\.)?[A-Z_]+)\s*\)"
+        for call in re.findall(asked, path.read_text("utf-8")):
             used.add(getattr(legacy, call.removeprefix("legacy.")))
     assert used == set(listed)
     for patch in listed.values():
