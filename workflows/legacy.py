@@ -140,7 +140,7 @@ PATCHES = (
     ),
     Patch(
         CURRENT_PATHS,
-        "0000000",
+        "db7e709",
         "each patch above is asked where first used, its marker and TemporalChangeVersion"
         " upsert in that task (a breach's, at a deadline peak)",
         " (goes with the last of the complaint workflow's patches above)",
