@@ -198,3 +198,19 @@ def test_every_patch_is_listed_with_its_removal_plan_and_every_listed_one_is_in_
     assert used == set(listed)
     for patch in listed.values():
         assert re.fullmatch(r"[0-9a-f]{7}", patch.since) and patch.old_path and patch.remove_when
+
+
+def test_the_patches_asked_once_are_those_current_paths_covers() -> None:
+    """`ComplaintWorkflow._patched` answers yes for every run started since
+    current-paths: it is asked exactly of the patches from before it, and refuses any
+    other (a patch added later goes to `workflow.patched` itself)."""
+    from workflows import legacy
+
+    code = (WORKFLOWS / "complaint.py").read_text("utf-8")
+    asked = re.findall(r"self\._patched\(\s*legacy\.([A-Z_]+)\s*\)", code)
+    assert {getattr(legacy, name) for name in asked} == legacy.CURRENT_PATHS_COVERS
+    assert {legacy.CURRENT_PATHS, legacy.SURVEY_UNSENT_RETRIED}.isdisjoint(
+        legacy.CURRENT_PATHS_COVERS
+    )
+    with pytest.raises(ValueError, match="came after current-paths"):
+        ComplaintWorkflow()._patched(legacy.SURVEY_UNSENT_RETRIED)
