@@ -220,8 +220,8 @@ class ComplaintWorkflow:
 
     def _patched(self, name: str) -> bool:
         """`workflow.patched(name)` for a run started before CURRENT_PATHS; a run
-        started since takes every path listed in `legacy.PATCHES` as new, on the one
-        marker of its first task. Asked of each patch at its first use, `workflow.patched`
+        started since takes every path in `legacy.CURRENT_PATHS_COVERS` as new, on the
+        one marker of its first task. Asked of each patch at its first use, `workflow.patched`
         records a marker and a search-attribute upsert in that task: at a deadline peak,
         in every breach's task, each upsert a visibility write on the server."""
         if name not in legacy.CURRENT_PATHS_COVERS:

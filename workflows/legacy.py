@@ -69,8 +69,8 @@ ALARM_NOTICES_TOGETHER = "alarm-notices-together"
 SURVEY_UNSENT_RETRIED = "survey-unsent-retried"
 # An alarm's notices are queued in the store with its record, for the notice outbox.
 ALARM_NOTICES_OUTBOX = "alarm-notices-outbox"
-# A run asks the complaint workflow's patches above once, in its first task: started
-# since, it takes every one of them as new, without a marker of each.
+# A complaint workflow run asks this once, in its first task: started since, it takes
+# every patch in CURRENT_PATHS_COVERS as new, without a marker of each.
 CURRENT_PATHS = "current-paths"
 CURRENT_PATHS_COVERS = frozenset(
     {
